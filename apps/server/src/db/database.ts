@@ -1,0 +1,27 @@
+/** Something SQL can be sent to: a transaction or the database itself. */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** Runs a parameterless script of one or more statements (simple-query protocol). */
+  exec(sql: string): Promise<void>;
+}
+
+/**
+ * The store's view of a database. Tenant work runs in a transaction as the least-privilege
+ * application role with `app.tenant_id` set transaction-locally, so row-level security applies
+ * even if a query forgets its tenant filter, and nothing leaks to the next transaction.
+ */
+export interface Database {
+  readonly kind: "pglite" | "postgres";
+  /** Runs fn in one transaction under the tenant's row-level-security context. */
+  withTenant<T>(tenantId: string, fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Runs fn in one transaction as the application role with no tenant context. */
+  withoutTenant<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Runs fn as the schema owner (migrations, index builds). Never for request handling. */
+  asOwner<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Cheap liveness query for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The role every request runs as; it owns nothing and cannot bypass row-level security. */
+export const APP_ROLE = "engram_app";

@@ -1,0 +1,51 @@
+import { mkdirSync } from "node:fs";
+import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { vector } from "@electric-sql/pglite-pgvector";
+import { APP_ROLE, type Database, type Queryable } from "./database.ts";
+
+function wrap(tx: Transaction | PGlite): Queryable {
+  return {
+    async query<T>(sql: string, params?: readonly unknown[]) {
+      const result = await tx.query<T>(sql, params as unknown[] | undefined);
+      return result.rows;
+    },
+    async exec(sql: string) {
+      await tx.exec(sql);
+    },
+  };
+}
+
+/**
+ * Embedded Postgres (PGlite + pgvector) persisted to a directory. PGlite is a single session, so
+ * transactions are serialized by PGlite's own mutex; role and tenant are set with
+ * transaction-local set_config so nothing survives into the next caller's transaction.
+ */
+export async function openPGliteDatabase(dataDir: string | undefined): Promise<Database> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const pg = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { vector } });
+  let closed = false;
+
+  const inRole = <T>(tenantId: string | null, fn: (tx: Queryable) => Promise<T>) =>
+    pg.transaction(async (tx) => {
+      await tx.query("SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)", [
+        APP_ROLE,
+        tenantId ?? "",
+      ]);
+      return fn(wrap(tx));
+    });
+
+  return {
+    kind: "pglite",
+    withTenant: (tenantId, fn) => inRole(tenantId, fn),
+    withoutTenant: (fn) => inRole(null, fn),
+    asOwner: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    async ping() {
+      await pg.query("SELECT 1");
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pg.close();
+    },
+  };
+}

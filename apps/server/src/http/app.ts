@@ -1,0 +1,86 @@
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { newId } from "../lib/ids.ts";
+import { registerMemoryRoutes } from "../memories/memory-routes.ts";
+import type { MemoryService } from "../memories/memory-service.ts";
+import { registerTenantRoutes } from "../tenancy/tenant-routes.ts";
+import type { TenantService } from "../tenancy/tenant-service.ts";
+import { createAuth } from "./auth.ts";
+import { registerHealthRoutes } from "./health-routes.ts";
+import { errorHandler, sendProblem } from "./problem.ts";
+import { validatorCompiler } from "./validation.ts";
+
+export interface AppDeps {
+  memories: MemoryService;
+  tenants: TenantService;
+  adminToken: string;
+  maxBodyBytes: number;
+  logLevel: string;
+  ready: () => Promise<Record<string, "ok" | "down">>;
+}
+
+export type App = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** Builds the HTTP API: routes, auth, problem+json errors and the OpenAPI 3.1 document. */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    logger: {
+      level: deps.logLevel,
+      redact: ["req.headers.authorization", "req.headers.cookie"],
+    },
+    bodyLimit: deps.maxBodyBytes,
+    genReqId: () => newId("req"),
+    requestIdHeader: false,
+    forceCloseConnections: "idle",
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler());
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      request,
+      reply,
+      404,
+      "not_found",
+      `No route ${request.method} ${request.url.split("?")[0]}`,
+    ),
+  );
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Engram API",
+        version: "0.1.0",
+        description: "Long-term memory for AI agents: store and search memories per end user.",
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: "http", scheme: "bearer", description: "A tenant API key (egm_…)" },
+          adminToken: { type: "http", scheme: "bearer", description: "The platform admin token" },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  const auth = createAuth(deps.tenants, deps.adminToken);
+  registerHealthRoutes(app, deps.ready);
+  registerTenantRoutes(app, deps.tenants, auth);
+  registerMemoryRoutes(app, deps.memories, auth);
+  return app;
+}

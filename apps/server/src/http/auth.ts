@@ -1,0 +1,74 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { secretEquals } from "../tenancy/api-key.ts";
+import type { TenantContext } from "../tenancy/context.ts";
+import type { TenantService } from "../tenancy/tenant-service.ts";
+import { sendProblem } from "./problem.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    tenant?: TenantContext;
+  }
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1];
+}
+
+/** Hooks that turn a bearer credential into a tenant context or the platform admin. */
+export function createAuth(tenants: TenantService, adminToken: string) {
+  return {
+    /** Tenant routes: an API key resolves to ctx; no or unknown key is 401. */
+    async tenant(request: FastifyRequest, reply: FastifyReply) {
+      const token = bearer(request);
+      if (!token) {
+        return sendProblem(
+          request,
+          reply,
+          401,
+          "unauthenticated",
+          "Send Authorization: Bearer <api key>",
+        );
+      }
+      const ctx = await tenants.authenticateKey(token, request.id);
+      if (!ctx)
+        return sendProblem(request, reply, 401, "unauthenticated", "The API key is not valid");
+      request.tenant = ctx;
+      request.log = request.log.child({ tenantId: ctx.tenantId });
+    },
+
+    /** Admin routes: only the platform admin token; a tenant key is recognised and refused (403). */
+    async admin(request: FastifyRequest, reply: FastifyReply) {
+      const token = bearer(request);
+      if (!token) {
+        return sendProblem(
+          request,
+          reply,
+          401,
+          "unauthenticated",
+          "Send Authorization: Bearer <admin token>",
+        );
+      }
+      if (secretEquals(token, adminToken)) return;
+      if (await tenants.authenticateKey(token, request.id)) {
+        return sendProblem(
+          request,
+          reply,
+          403,
+          "forbidden",
+          "Admin routes need the platform admin token",
+        );
+      }
+      return sendProblem(request, reply, 401, "unauthenticated", "The admin token is not valid");
+    },
+  };
+}
+export type Auth = ReturnType<typeof createAuth>;
+
+/** The tenant context set by the auth hook (routes using it always run after the hook). */
+export function ctxOf(request: FastifyRequest): TenantContext {
+  if (!request.tenant) throw new Error("route is missing the tenant auth hook");
+  return request.tenant;
+}

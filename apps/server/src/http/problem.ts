@@ -1,0 +1,105 @@
+import type { ErrorCode } from "@engram/contract";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { AppError } from "../lib/errors.ts";
+
+const TITLES: Partial<Record<number, string>> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/** Sends an RFC 9457 problem with Engram's stable code. Never includes secrets or SQL. */
+export function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  code: ErrorCode,
+  detail: string,
+  field?: string,
+) {
+  return reply
+    .status(status)
+    .type("application/problem+json")
+    .send({
+      type: `https://engram.dev/problems/${code}`,
+      title: TITLES[status] ?? "Error",
+      status,
+      code,
+      detail,
+      ...(field ? { field } : {}),
+      requestId: request.id,
+    });
+}
+
+type ValidationError = FastifyError & {
+  validation?: {
+    instancePath: string;
+    keyword: string;
+    message?: string;
+    params: Record<string, unknown>;
+  }[];
+  validationContext?: string;
+};
+
+/** The field a validation error is about, as a dotted path (`memories[3].text`). */
+function fieldOf(err: ValidationError): string | undefined {
+  const first = err.validation?.[0];
+  if (!first) return undefined;
+  const parts = first.instancePath
+    .split("/")
+    .filter(Boolean)
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`));
+  const extra = first.params.missingProperty ?? first.params.additionalProperty;
+  if (typeof extra === "string") parts.push(`.${extra}`);
+  const path = parts.join("").replace(/^\./, "");
+  return path || err.validationContext;
+}
+
+function describe(err: ValidationError, field: string | undefined): string {
+  const first = err.validation?.[0];
+  if (!first) return "The request is not valid";
+  if (first.keyword === "additionalProperties") return `Unknown field "${field}"`;
+  if (first.keyword === "required") return `"${field}" is required`;
+  return `"${field}" ${first.message ?? "is not valid"}`;
+}
+
+/** Maps every error to problem+json: AppErrors by code, framework errors by kind, others to 500. */
+export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof AppError) {
+    return sendProblem(request, reply, err.status, err.code, err.message, err.field);
+  }
+  const v = err as ValidationError;
+  if (v.validation) {
+    const field = fieldOf(v);
+    return sendProblem(request, reply, 400, "validation_failed", describe(v, field), field);
+  }
+  switch (err.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return sendProblem(request, reply, 400, "invalid_json", "The request body is not valid JSON");
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return sendProblem(request, reply, 413, "payload_too_large", "The request body is too large");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return sendProblem(request, reply, 415, "unsupported_media_type", "Send application/json");
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return sendProblem(
+      request,
+      reply,
+      err.statusCode,
+      "validation_failed",
+      "The request is not valid",
+    );
+  }
+  request.log.error({ err }, "unhandled error");
+  return sendProblem(request, reply, 500, "internal_error", "Something went wrong on our side");
+}

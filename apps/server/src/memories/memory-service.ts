@@ -1,0 +1,234 @@
+import type {
+  AddMemoryBody,
+  AddMemoryResponse,
+  BatchAddMemoriesBody,
+  DeleteMemoriesQuery,
+  HistoryEntry,
+  ListMemoriesQuery,
+  ListMemoriesResponse,
+  Memory,
+  SearchHit,
+  SearchMemoriesBody,
+  UpdateMemoryBody,
+} from "@engram/contract";
+import type { IdempotencyRequest } from "../db/idempotency.ts";
+import type { Embedder } from "../embeddings/embedder.ts";
+import { AppError, notFound } from "../lib/errors.ts";
+import { isId, newId } from "../lib/ids.ts";
+import { requireScope, type TenantContext } from "../tenancy/context.ts";
+import { compileFilter, FilterError } from "./filter-sql.ts";
+import type { MemorySearchStore, SearchRequest } from "./memory-search-store.ts";
+import type { MemoryStore, NewMemory, Scope } from "./memory-store.ts";
+import { contentHash, keywordQuery, vectorLiteral } from "./memory-text.ts";
+
+/** Largest metadata object accepted, serialized as JSON. */
+export const METADATA_MAX_BYTES = 16 * 1024;
+
+export interface MemoryServiceDeps {
+  store: MemoryStore;
+  search: MemorySearchStore;
+  embedder: Embedder & { embedQuery(text: string): Promise<Float32Array> };
+  llmConfigured: boolean;
+}
+
+interface Draft {
+  text: string;
+  role: string | null;
+  body: AddMemoryBody;
+}
+
+function checkMetadata(metadata: unknown, field: string): void {
+  if (metadata === undefined) return;
+  if (Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES) {
+    throw new AppError(
+      "validation_failed",
+      `metadata is larger than ${METADATA_MAX_BYTES} bytes`,
+      field,
+    );
+  }
+}
+
+function scopeOf(input: { user_id?: string; agent_id?: string; session_id?: string }): Scope {
+  return { userId: input.user_id, agentId: input.agent_id, sessionId: input.session_id };
+}
+
+/** The memory verbs, shared by the HTTP routes, the CLI and (later) the MCP server. */
+export function createMemoryService(deps: MemoryServiceDeps) {
+  const { store, embedder } = deps;
+
+  function drafts(body: AddMemoryBody, field: string): Draft[] {
+    if ((body.text === undefined) === (body.messages === undefined)) {
+      throw new AppError(
+        "validation_failed",
+        "Give exactly one of text or messages",
+        `${field}text`,
+      );
+    }
+    if (body.infer === true && !deps.llmConfigured) {
+      throw new AppError(
+        "llm_not_configured",
+        "infer: true needs an LLM; none is configured, so send infer: false",
+        `${field}infer`,
+      );
+    }
+    checkMetadata(body.metadata, `${field}metadata`);
+    if (body.text !== undefined) return [{ text: body.text, role: null, body }];
+    return (body.messages ?? []).map((m) => ({ text: m.content, role: m.role, body }));
+  }
+
+  async function insert(ctx: TenantContext, all: Draft[], idem?: IdempotencyRequest) {
+    if (idem) {
+      const earlier = await store.findIdempotent(ctx.tenantId, idem);
+      if (earlier) return earlier as AddMemoryResponse;
+    }
+    const vectors = await embedder.embed(all.map((d) => d.text));
+    const rows: NewMemory[] = all.map((d, i) => ({
+      id: newId("mem"),
+      memory: d.text,
+      role: d.role,
+      userId: d.body.user_id ?? null,
+      agentId: d.body.agent_id ?? null,
+      sessionId: d.body.session_id ?? null,
+      metadata: d.body.metadata ?? {},
+      contentHash: contentHash(d.text),
+      occurredAt: d.body.timestamp ?? null,
+      embedding: vectorLiteral(vectors[i] as Float32Array),
+    }));
+    return store.insertMemories(ctx.tenantId, rows, idem);
+  }
+
+  return {
+    /** Stores a text, or one memory per chat message; exact duplicates are NOOPs. */
+    async addMemory(ctx: TenantContext, input: AddMemoryBody, idem?: IdempotencyRequest) {
+      requireScope(ctx, "memories:write");
+      return insert(ctx, drafts(input, ""), idem);
+    },
+
+    /** Stores up to 1,000 add bodies in one transaction, embedded in batches; results in order. */
+    async batchAddMemories(
+      ctx: TenantContext,
+      input: BatchAddMemoriesBody,
+      idem?: IdempotencyRequest,
+    ) {
+      requireScope(ctx, "memories:write");
+      const all = input.memories.flatMap((body, i) => drafts(body, `memories[${i}].`));
+      return insert(ctx, all, idem);
+    },
+
+    /** Hybrid (vector + keyword) search, best first. `mode` exists for benchmarks and diagnostics. */
+    async searchMemories(
+      ctx: TenantContext,
+      input: SearchMemoriesBody,
+      mode: SearchRequest["mode"] = "hybrid",
+    ): Promise<SearchHit[]> {
+      requireScope(ctx, "memories:read");
+      if (input.filters !== undefined) {
+        try {
+          compileFilter(input.filters, "metadata", 1);
+        } catch (err) {
+          if (err instanceof FilterError)
+            throw new AppError("invalid_filter", err.message, err.path);
+          throw err;
+        }
+      }
+      const vector =
+        mode === "keyword"
+          ? new Float32Array(embedder.dimension)
+          : await embedder.embedQuery(input.query);
+      return deps.search(ctx.tenantId, {
+        scope: scopeOf(input),
+        filter: input.filters,
+        vector: vectorLiteral(vector),
+        keywords: keywordQuery(input.query),
+        limit: input.limit ?? 10,
+        threshold: input.threshold,
+        mode,
+      });
+    },
+
+    async getMemory(ctx: TenantContext, id: string): Promise<Memory> {
+      requireScope(ctx, "memories:read");
+      const memory = isId("mem", id) ? await store.getMemory(ctx.tenantId, id) : undefined;
+      if (!memory) throw notFound("Memory", id);
+      return memory;
+    },
+
+    /** Changes text (re-embedding it) and/or replaces metadata. */
+    async updateMemory(ctx: TenantContext, id: string, input: UpdateMemoryBody): Promise<Memory> {
+      requireScope(ctx, "memories:write");
+      if (!isId("mem", id)) throw notFound("Memory", id);
+      checkMetadata(input.metadata, "metadata");
+      const patch: Parameters<MemoryStore["updateMemory"]>[2] = {};
+      if (input.metadata !== undefined) patch.metadata = input.metadata;
+      if (input.text !== undefined) {
+        const [vector] = await embedder.embed([input.text]);
+        patch.memory = input.text;
+        patch.contentHash = contentHash(input.text);
+        patch.embedding = vectorLiteral(vector as Float32Array);
+      }
+      let memory: Memory | undefined;
+      try {
+        memory = await store.updateMemory(ctx.tenantId, id, patch);
+      } catch (err) {
+        if ((err as { code?: string }).code === "23505") {
+          throw new AppError(
+            "conflict",
+            "Another memory in this scope already has this text",
+            "text",
+          );
+        }
+        throw err;
+      }
+      if (!memory) throw notFound("Memory", id);
+      return memory;
+    },
+
+    async deleteMemory(ctx: TenantContext, id: string): Promise<void> {
+      requireScope(ctx, "memories:write");
+      const n = isId("mem", id) ? await store.deleteMemories(ctx.tenantId, { id }) : 0;
+      if (n === 0) throw notFound("Memory", id);
+    },
+
+    /** Deletes every memory in a scope; at least one scope id is required. */
+    async deleteMemories(ctx: TenantContext, input: DeleteMemoriesQuery): Promise<number> {
+      requireScope(ctx, "memories:write");
+      if (!input.user_id && !input.agent_id && !input.session_id) {
+        throw new AppError(
+          "validation_failed",
+          "Bulk delete needs at least one of user_id, agent_id or session_id",
+          "user_id",
+        );
+      }
+      return store.deleteMemories(ctx.tenantId, { scope: scopeOf(input) });
+    },
+
+    async listMemories(
+      ctx: TenantContext,
+      input: ListMemoriesQuery,
+    ): Promise<ListMemoriesResponse> {
+      requireScope(ctx, "memories:read");
+      let before: string | undefined;
+      if (input.cursor !== undefined) {
+        before = Buffer.from(input.cursor, "base64url").toString();
+        if (!isId("mem", before))
+          throw new AppError("validation_failed", "cursor is not valid", "cursor");
+      }
+      const limit = input.limit ?? 20;
+      const page = await store.listMemories(ctx.tenantId, scopeOf(input), limit, before);
+      const last = page.rows.at(-1);
+      return {
+        results: page.rows,
+        next_cursor: page.more && last ? Buffer.from(last.id).toString("base64url") : null,
+      };
+    },
+
+    /** Every ADD, UPDATE and DELETE of a memory, oldest first; kept after the memory is deleted. */
+    async getMemoryHistory(ctx: TenantContext, id: string): Promise<HistoryEntry[]> {
+      requireScope(ctx, "memories:read");
+      const entries = isId("mem", id) ? await store.getHistory(ctx.tenantId, id) : [];
+      if (entries.length === 0) throw notFound("Memory", id);
+      return entries;
+    },
+  };
+}
+export type MemoryService = ReturnType<typeof createMemoryService>;

@@ -1,0 +1,327 @@
+import type {
+  AddMemoryResult,
+  HistoryEntry,
+  Memory,
+  MemoryEvent,
+  Metadata,
+} from "@engram/contract";
+import type { Database, Queryable } from "../db/database.ts";
+import {
+  findIdempotentResponse,
+  type IdempotencyRequest,
+  saveIdempotentResponse,
+} from "../db/idempotency.ts";
+import { newId } from "../lib/ids.ts";
+
+/** One memory to insert, already embedded. */
+export interface NewMemory {
+  id: string;
+  memory: string;
+  role: string | null;
+  userId: string | null;
+  agentId: string | null;
+  sessionId: string | null;
+  metadata: Metadata;
+  contentHash: string;
+  occurredAt: string | null;
+  embedding: string;
+}
+
+export interface Scope {
+  userId?: string | undefined;
+  agentId?: string | undefined;
+  sessionId?: string | undefined;
+}
+
+interface MemoryRow {
+  id: string;
+  memory: string;
+  role: string | null;
+  user_id: string | null;
+  agent_id: string | null;
+  session_id: string | null;
+  metadata: Metadata;
+  occurred_at: Date | null;
+  embedding_model: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const MEMORY_COLUMNS =
+  "id, memory, role, user_id, agent_id, session_id, metadata, occurred_at, embedding_model, created_at, updated_at";
+
+/** Maps a row to the API's allow-listed memory shape. */
+export function toMemory(r: MemoryRow): Memory {
+  return {
+    id: r.id,
+    memory: r.memory,
+    role: r.role,
+    user_id: r.user_id,
+    agent_id: r.agent_id,
+    session_id: r.session_id,
+    metadata: r.metadata,
+    timestamp: r.occurred_at ? r.occurred_at.toISOString() : null,
+    embedding_model: r.embedding_model,
+    created_at: r.created_at.toISOString(),
+    updated_at: r.updated_at.toISOString(),
+  };
+}
+
+/** Appends `AND col = $n` for each scope id given. */
+export function scopeSql(scope: Scope, params: unknown[], alias = ""): string {
+  let sql = "";
+  for (const [col, value] of [
+    ["user_id", scope.userId],
+    ["agent_id", scope.agentId],
+    ["session_id", scope.sessionId],
+  ] as const) {
+    if (value === undefined) continue;
+    params.push(value);
+    sql += ` AND ${alias}${col} = $${params.length}`;
+  }
+  return sql;
+}
+
+async function insertHistory(
+  tx: Queryable,
+  tenantId: string,
+  entries: {
+    memoryId: string;
+    event: Exclude<MemoryEvent, "NOOP">;
+    oldMemory: string | null;
+    newMemory: string | null;
+    oldMetadata: Metadata | null;
+    newMetadata: Metadata | null;
+  }[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  await tx.query(
+    `INSERT INTO memory_history (id, tenant_id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata)
+     SELECT unnest($1::text[]), $2, unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
+            unnest($6::text[]), unnest($7::jsonb[]), unnest($8::jsonb[])`,
+    [
+      entries.map(() => newId("hist")),
+      tenantId,
+      entries.map((e) => e.memoryId),
+      entries.map((e) => e.event),
+      entries.map((e) => e.oldMemory),
+      entries.map((e) => e.newMemory),
+      entries.map((e) => (e.oldMetadata ? JSON.stringify(e.oldMetadata) : null)),
+      entries.map((e) => (e.newMetadata ? JSON.stringify(e.newMetadata) : null)),
+    ],
+  );
+}
+
+/** SQL for memories. Every method runs in one transaction under the tenant's RLS context. */
+export function createMemoryStore(db: Database, model: { id: string; dimension: number }) {
+  return {
+    /** The stored response of an earlier request with this Idempotency-Key, if any. */
+    findIdempotent: (tenantId: string, idem: IdempotencyRequest) =>
+      db.withTenant(tenantId, (tx) => findIdempotentResponse(tx, tenantId, idem)),
+
+    /**
+     * Inserts memories in one statement; exact duplicates (same scope and normalized text, also
+     * within the batch) come back as NOOP with the stored id. History and the idempotency record
+     * commit in the same transaction, so a crash after the 201 loses nothing.
+     */
+    insertMemories: (tenantId: string, rows: NewMemory[], idem?: IdempotencyRequest) =>
+      db.withTenant(tenantId, async (tx) => {
+        if (idem) {
+          const earlier = await findIdempotentResponse(tx, tenantId, idem);
+          if (earlier) return earlier as { results: AddMemoryResult[] };
+        }
+        const inserted = await tx.query<{ id: string }>(
+          `INSERT INTO memories (id, tenant_id, memory, role, user_id, agent_id, session_id, metadata,
+                                 content_hash, occurred_at, embedding, embedding_model, embedding_dim)
+           SELECT unnest($1::text[]), $2, unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
+                  unnest($6::text[]), unnest($7::text[]), unnest($8::jsonb[]),
+                  decode(unnest($9::text[]), 'hex'), unnest($10::timestamptz[]),
+                  unnest($11::text[])::vector, $12, $13
+           ON CONFLICT ON CONSTRAINT memories_dedup DO NOTHING
+           RETURNING id`,
+          [
+            rows.map((r) => r.id),
+            tenantId,
+            rows.map((r) => r.memory),
+            rows.map((r) => r.role),
+            rows.map((r) => r.userId),
+            rows.map((r) => r.agentId),
+            rows.map((r) => r.sessionId),
+            rows.map((r) => JSON.stringify(r.metadata)),
+            rows.map((r) => r.contentHash),
+            rows.map((r) => r.occurredAt),
+            rows.map((r) => r.embedding),
+            model.id,
+            model.dimension,
+          ],
+        );
+        const added = new Set(inserted.map((r) => r.id));
+        const dupes = rows.filter((r) => !added.has(r.id));
+        const existing = new Map<string, { id: string; memory: string }>();
+        if (dupes.length > 0) {
+          const found = await tx.query<{ id: string; memory: string; k: string }>(
+            `SELECT m.id, m.memory,
+                    concat_ws(chr(31), coalesce(m.user_id, chr(30)), coalesce(m.agent_id, chr(30)),
+                              coalesce(m.session_id, chr(30)), encode(m.content_hash, 'hex')) AS k
+             FROM memories m
+             JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(u, a, s, h)
+               ON m.user_id IS NOT DISTINCT FROM d.u AND m.agent_id IS NOT DISTINCT FROM d.a
+              AND m.session_id IS NOT DISTINCT FROM d.s AND m.content_hash = decode(d.h, 'hex')
+             WHERE m.tenant_id = $5`,
+            [
+              dupes.map((r) => r.userId),
+              dupes.map((r) => r.agentId),
+              dupes.map((r) => r.sessionId),
+              dupes.map((r) => r.contentHash),
+              tenantId,
+            ],
+          );
+          for (const f of found) existing.set(f.k, f);
+        }
+        // Same key as the SQL above; chr(30) stands for an absent scope id.
+        const dedupKey = (r: NewMemory) =>
+          [r.userId ?? "\x1e", r.agentId ?? "\x1e", r.sessionId ?? "\x1e", r.contentHash].join(
+            "\x1f",
+          );
+        const results: AddMemoryResult[] = rows.map((r) => {
+          const base = r.role ? { role: r.role } : {};
+          if (added.has(r.id)) return { id: r.id, memory: r.memory, event: "ADD", ...base };
+          const prior = existing.get(dedupKey(r));
+          return {
+            id: prior?.id ?? r.id,
+            memory: prior?.memory ?? r.memory,
+            event: "NOOP",
+            ...base,
+          };
+        });
+        await insertHistory(
+          tx,
+          tenantId,
+          rows
+            .filter((r) => added.has(r.id))
+            .map((r) => ({
+              memoryId: r.id,
+              event: "ADD",
+              oldMemory: null,
+              newMemory: r.memory,
+              oldMetadata: null,
+              newMetadata: r.metadata,
+            })),
+        );
+        const response = { results };
+        if (idem) await saveIdempotentResponse(tx, tenantId, idem, 201, response);
+        return response;
+      }),
+
+    getMemory: (tenantId: string, id: string) =>
+      db.withTenant(tenantId, async (tx) => {
+        const [row] = await tx.query<MemoryRow>(
+          `SELECT ${MEMORY_COLUMNS} FROM memories WHERE tenant_id = $1 AND id = $2`,
+          [tenantId, id],
+        );
+        return row ? toMemory(row) : undefined;
+      }),
+
+    /** Lists newest first; ids are time-sortable, so the cursor is the last id seen. */
+    listMemories: (tenantId: string, scope: Scope, limit: number, before: string | undefined) =>
+      db.withTenant(tenantId, async (tx) => {
+        const params: unknown[] = [tenantId];
+        let where = `tenant_id = $1${scopeSql(scope, params)}`;
+        if (before) {
+          params.push(before);
+          where += ` AND id < $${params.length}`;
+        }
+        params.push(limit + 1);
+        const rows = await tx.query<MemoryRow>(
+          `SELECT ${MEMORY_COLUMNS} FROM memories WHERE ${where} ORDER BY id DESC LIMIT $${params.length}`,
+          params,
+        );
+        return { rows: rows.slice(0, limit).map(toMemory), more: rows.length > limit };
+      }),
+
+    /** Updates text (with its new embedding) and/or metadata, recording the change in history. */
+    updateMemory: (
+      tenantId: string,
+      id: string,
+      patch: { memory?: string; contentHash?: string; embedding?: string; metadata?: Metadata },
+    ) =>
+      db.withTenant(tenantId, async (tx) => {
+        const [old] = await tx.query<{ memory: string; metadata: Metadata }>(
+          "SELECT memory, metadata FROM memories WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+          [tenantId, id],
+        );
+        if (!old) return undefined;
+        const [row] = await tx.query<MemoryRow>(
+          `UPDATE memories SET
+             memory = coalesce($3, memory),
+             content_hash = coalesce(decode($4, 'hex'), content_hash),
+             embedding = coalesce($5::vector, embedding),
+             metadata = coalesce($6::jsonb, metadata),
+             updated_at = now()
+           WHERE tenant_id = $1 AND id = $2
+           RETURNING ${MEMORY_COLUMNS}`,
+          [
+            tenantId,
+            id,
+            patch.memory ?? null,
+            patch.contentHash ?? null,
+            patch.embedding ?? null,
+            patch.metadata ? JSON.stringify(patch.metadata) : null,
+          ],
+        );
+        const updated = row as MemoryRow;
+        await insertHistory(tx, tenantId, [
+          {
+            memoryId: id,
+            event: "UPDATE",
+            oldMemory: old.memory,
+            newMemory: updated.memory,
+            oldMetadata: old.metadata,
+            newMetadata: updated.metadata,
+          },
+        ]);
+        return toMemory(updated);
+      }),
+
+    /** Deletes one memory (id given) or every memory in a scope, recording each deletion. */
+    deleteMemories: (tenantId: string, target: { id: string } | { scope: Scope }) =>
+      db.withTenant(tenantId, async (tx) => {
+        const params: unknown[] = [tenantId];
+        let where = "tenant_id = $1";
+        if ("id" in target) {
+          params.push(target.id);
+          where += " AND id = $2";
+        } else {
+          where += scopeSql(target.scope, params);
+        }
+        const gone = await tx.query<{ id: string; memory: string; metadata: Metadata }>(
+          `DELETE FROM memories WHERE ${where} RETURNING id, memory, metadata`,
+          params,
+        );
+        await insertHistory(
+          tx,
+          tenantId,
+          gone.map((g) => ({
+            memoryId: g.id,
+            event: "DELETE",
+            oldMemory: g.memory,
+            newMemory: null,
+            oldMetadata: g.metadata,
+            newMetadata: null,
+          })),
+        );
+        return gone.length;
+      }),
+
+    getHistory: (tenantId: string, memoryId: string) =>
+      db.withTenant(tenantId, async (tx) => {
+        const rows = await tx.query<Omit<HistoryEntry, "created_at"> & { created_at: Date }>(
+          `SELECT id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata, created_at
+           FROM memory_history WHERE tenant_id = $1 AND memory_id = $2 ORDER BY id`,
+          [tenantId, memoryId],
+        );
+        return rows.map((r) => ({ ...r, created_at: r.created_at.toISOString() }));
+      }),
+  };
+}
+export type MemoryStore = ReturnType<typeof createMemoryStore>;

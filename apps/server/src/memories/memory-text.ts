@@ -1,0 +1,25 @@
+import { createHash } from "node:crypto";
+
+/** Normalization used for exact-duplicate detection: Unicode NFKC, trimmed, whitespace folded, lower case. */
+export function normalizeText(text: string): string {
+  return text.normalize("NFKC").trim().replace(/\s+/g, " ").toLowerCase();
+}
+
+export function contentHash(text: string): string {
+  return createHash("sha256").update(normalizeText(text)).digest("hex");
+}
+
+/** pgvector's text form of a vector. */
+export function vectorLiteral(v: Float32Array): string {
+  return `[${Array.prototype.join.call(v, ",")}]`;
+}
+
+/**
+ * The keyword side of hybrid search: the query's words OR-ed, so a question matches memories that
+ * share any of its terms (Postgres stems them and drops stop words). Only letters and digits reach
+ * the tsquery, so no input can produce tsquery syntax.
+ */
+export function keywordQuery(query: string): string {
+  const words = query.match(/[\p{L}\p{N}]+/gu) ?? [];
+  return [...new Set(words.map((w) => w.toLowerCase()))].slice(0, 64).join(" | ");
+}

@@ -1,0 +1,109 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { EngramAdminClient, EngramClient, type Scope } from "@engram/sdk";
+import { loadConfig } from "../config/config.ts";
+import { createServer, type Server } from "../server.ts";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+
+export interface TenantHandle {
+  tenantId: string;
+  key: string;
+  client: EngramClient;
+}
+
+/** A fresh tenant with one key (all scopes unless given) and an SDK client for it. */
+export async function newTenant(url: string, scopes?: Scope[]): Promise<TenantHandle> {
+  const admin = new EngramAdminClient({ baseUrl: url, token: ADMIN_TOKEN });
+  const tenant = await admin.createTenant({ name: `test-${Math.random().toString(36).slice(2)}` });
+  const key = await admin.createKey(tenant.id, scopes ? { scopes } : {});
+  return {
+    tenantId: tenant.id,
+    key: key.key,
+    client: new EngramClient({ baseUrl: url, token: key.key }),
+  };
+}
+
+export function tempDir(prefix = "engram-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** The real server, in this process, on a random port, with its own data directory. */
+export async function startTestServer(env: Record<string, string> = {}) {
+  const dataDir = env.ENGRAM_DATA_DIR ?? tempDir();
+  const config = loadConfig({
+    ENGRAM_DATA_DIR: dataDir,
+    ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
+    ENGRAM_LOG_LEVEL: "silent",
+    ...env,
+  });
+  const server: Server = await createServer(config);
+  const address = await server.app.listen({ port: 0, host: "127.0.0.1" });
+  return {
+    url: address,
+    dataDir,
+    server,
+    admin: new EngramAdminClient({ baseUrl: address, token: ADMIN_TOKEN }),
+    newTenant: (scopes?: Scope[]) => newTenant(address, scopes),
+    async close(keepData = false) {
+      await server.close();
+      if (!keepData && !env.ENGRAM_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+export type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+
+const CLI = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+
+/** `engram serve` as a child process (for restart, SIGTERM and kill -9 tests). */
+export async function spawnServer(dataDir: string, port: number) {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", CLI, "serve"], {
+    env: {
+      ...process.env,
+      ENGRAM_DATA_DIR: dataDir,
+      ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
+      ENGRAM_LOG_LEVEL: "warn",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (d) => {
+    output += d;
+  });
+  child.stderr?.on("data", (d) => {
+    output += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`server did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, url, exited, output: () => output };
+}
+
+/** A TCP port that is free right now (the OS picks it). */
+export async function freePort(): Promise<number> {
+  const { createServer: createNetServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() =>
+        typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}

@@ -1,0 +1,3 @@
+export * from "./common.ts";
+export * from "./memories.ts";
+export * from "./tenancy.ts";

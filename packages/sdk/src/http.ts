@@ -1,0 +1,65 @@
+import type { Problem } from "@engram/contract";
+
+/** An API error: the server's problem+json, with its stable `code`. */
+export class EngramError extends Error {
+  override name = "EngramError";
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
+    super(`${problem.code}: ${problem.detail ?? problem.title}`);
+  }
+  get code() {
+    return this.problem.code;
+  }
+}
+
+export interface ClientOptions {
+  /** Base URL of the Engram server, e.g. http://127.0.0.1:8080 */
+  baseUrl: string;
+  /** Bearer credential: a tenant API key, or the admin token for the admin client. */
+  token: string;
+  /** Per-request timeout in milliseconds (default 30 s). */
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  idempotencyKey?: string;
+}
+
+/** Sends one request and decodes JSON, throwing EngramError for problem responses. */
+export async function request<T>(
+  opts: ClientOptions,
+  method: string,
+  path: string,
+  ro: RequestOptions = {},
+): Promise<T> {
+  const url = new URL(path, opts.baseUrl.endsWith("/") ? opts.baseUrl : `${opts.baseUrl}/`);
+  for (const [k, v] of Object.entries(ro.query ?? {})) {
+    if (v !== undefined) url.searchParams.set(k, String(v));
+  }
+  const headers: Record<string, string> = { authorization: `Bearer ${opts.token}` };
+  if (ro.body !== undefined) headers["content-type"] = "application/json";
+  if (ro.idempotencyKey) headers["idempotency-key"] = ro.idempotencyKey;
+  const res = await (opts.fetch ?? fetch)(url, {
+    method,
+    headers,
+    ...(ro.body !== undefined ? { body: JSON.stringify(ro.body) } : {}),
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+  });
+  const text = await res.text();
+  const data: unknown = text ? JSON.parse(text) : undefined;
+  if (!res.ok) {
+    const problem = (data as Problem | undefined) ?? {
+      type: "about:blank",
+      title: res.statusText,
+      status: res.status,
+      code: "internal_error",
+    };
+    throw new EngramError(res.status, problem);
+  }
+  return data as T;
+}

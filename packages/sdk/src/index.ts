@@ -1,0 +1,4 @@
+export type * from "@engram/contract";
+export { EngramAdminClient } from "./admin.ts";
+export { EngramClient } from "./client.ts";
+export { type ClientOptions, EngramError } from "./http.ts";
