@@ -23,6 +23,11 @@ export function createOpenAIEmbedder(opts: OpenAIEmbedderOptions): Embedder {
   const endpoint = `${origin}${pathname}`;
   const batchSize = opts.batchSize ?? 256;
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  for (const [name, value] of Object.entries({ batchSize, timeoutMs, dimension: opts.dimension })) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new Error(`${name} must be a positive integer, got ${value}`);
+    }
+  }
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
   let closed = false;
