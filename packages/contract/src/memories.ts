@@ -97,7 +97,19 @@ export const SearchMemoriesBody = Type.Object(
     ...scopeFields,
     filters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
-    threshold: Type.Optional(Type.Number({ minimum: -1, maximum: 1 })),
+    threshold: Type.Optional(
+      Type.Number({
+        minimum: -1,
+        maximum: 1,
+        description: "Minimum cosine similarity (scores.vector) a result must have",
+      }),
+    ),
+    mode: Type.Optional(
+      Type.Enum(["hybrid", "vector", "keyword"] as const, {
+        default: "hybrid",
+        description: "Ranking: fused (default), semantic only, or full-text only",
+      }),
+    ),
   },
   { additionalProperties: false, title: "SearchMemoriesBody" },
 );

@@ -48,6 +48,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (value !== undefined && value !== "") raw[key] = value;
   }
   const converted = Value.Convert(EnvSchema, raw) as Record<string, unknown>;
+  // Convert truncates "80.5" to 80 and reads "0x50" as hex: an integer must be plain digits.
+  for (const [key, schema] of Object.entries(EnvSchema.properties)) {
+    const value = env[key];
+    if ((schema as { type?: string }).type === "integer" && value && !/^\d+$/.test(value)) {
+      converted[key] = value;
+    }
+  }
   const first = Value.Errors(EnvSchema, converted)[0];
   if (first) {
     const variable = first.instancePath.replace(/^\//, "") || "environment";

@@ -46,6 +46,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(errorHandler);
+  // Fastify parses text/plain by default; the API speaks JSON only, so anything else is a 415.
+  app.removeContentTypeParser("text/plain");
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       request,
@@ -55,8 +57,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       `No route ${request.method} ${request.url.split("?")[0]}`,
     ),
   );
+  // While closing, answer in-flight requests with `Connection: close`: otherwise the client keeps
+  // the socket alive and the drain waits out the whole keep-alive timeout (72 s) before exiting.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
+    if (closing) reply.header("connection", "close");
   });
 
   await app.register(swagger, {

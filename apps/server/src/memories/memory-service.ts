@@ -17,7 +17,7 @@ import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
 import { compileFilter, FilterError } from "./filter-sql.ts";
-import type { MemorySearchStore, SearchRequest } from "./memory-search-store.ts";
+import type { MemorySearchStore } from "./memory-search-store.ts";
 import type { MemoryStore, NewMemory, Scope } from "./memory-store.ts";
 import { contentHash, keywordQuery, vectorLiteral } from "./memory-text.ts";
 
@@ -48,6 +48,25 @@ function checkMetadata(metadata: unknown, field: string): void {
   }
 }
 
+// The date-time format allows any 4-digit year, but Postgres has no year 0 (a 500) and rejects
+// years past 9999 in UTC, and PGlite reads years 1 to 99 back wrongly (0001 as 2001).
+const TIMESTAMP_MIN = Date.parse("0100-01-01T00:00:00Z");
+const TIMESTAMP_MAX = Date.parse("9999-12-31T23:59:59.999Z");
+
+function checkTimestamp(timestamp: string | undefined, field: string): void {
+  if (timestamp === undefined) return;
+  // A leap second (":60", allowed by the format) is one second after ":59"; Date.parse refuses it.
+  const leap = /:60(?=[.zZ+-])/;
+  const ms = Date.parse(timestamp.replace(leap, ":59")) + (leap.test(timestamp) ? 1000 : 0);
+  if (!(ms >= TIMESTAMP_MIN && ms <= TIMESTAMP_MAX)) {
+    throw new AppError(
+      "validation_failed",
+      "timestamp must fall between the years 0100 and 9999 (UTC)",
+      field,
+    );
+  }
+}
+
 function scopeOf(input: { user_id?: string; agent_id?: string; session_id?: string }): Scope {
   return { userId: input.user_id, agentId: input.agent_id, sessionId: input.session_id };
 }
@@ -72,6 +91,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       );
     }
     checkMetadata(body.metadata, `${field}metadata`);
+    checkTimestamp(body.timestamp, `${field}timestamp`);
     if (body.text !== undefined) return [{ text: body.text, role: null, body }];
     return (body.messages ?? []).map((m) => ({ text: m.content, role: m.role, body }));
   }
@@ -115,12 +135,9 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       return insert(ctx, all, idem);
     },
 
-    /** Hybrid (vector + keyword) search, best first. `mode` exists for benchmarks and diagnostics. */
-    async searchMemories(
-      ctx: TenantContext,
-      input: SearchMemoriesBody,
-      mode: SearchRequest["mode"] = "hybrid",
-    ): Promise<SearchHit[]> {
+    /** Hybrid (vector + keyword) search, best first; `mode` can restrict it to one side. */
+    async searchMemories(ctx: TenantContext, input: SearchMemoriesBody): Promise<SearchHit[]> {
+      const mode = input.mode ?? "hybrid";
       requireScope(ctx, "memories:read");
       if (input.filters !== undefined) {
         try {
@@ -131,10 +148,8 @@ export function createMemoryService(deps: MemoryServiceDeps) {
           throw err;
         }
       }
-      const vector =
-        mode === "keyword"
-          ? new Float32Array(embedder.dimension)
-          : await embedder.embedQuery(input.query);
+      // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
+      const vector = await embedder.embedQuery(input.query);
       return deps.search(ctx.tenantId, {
         scope: scopeOf(input),
         filter: input.filters,

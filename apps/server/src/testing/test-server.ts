@@ -88,7 +88,10 @@ export async function spawnServer(dataDir: string, port: number) {
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`server did not start:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL"); // the caller never gets the handle, so it could not stop it
+      throw new Error(`server did not start:\n${output}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return { child, url, exited, output: () => output };

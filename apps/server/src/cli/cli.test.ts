@@ -1,0 +1,256 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { EngramClient } from "@engram/sdk";
+import { ADMIN_TOKEN, freePort, spawnServer, tempDir } from "../testing/test-server.ts";
+
+const CLI = fileURLToPath(new URL("./main.ts", import.meta.url));
+
+let server: Awaited<ReturnType<typeof spawnServer>>;
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+const fresh = () => {
+  const dir = tempDir("engram-cli-");
+  dirs.push(dir);
+  return dir;
+};
+
+before(async () => {
+  server = await spawnServer(fresh(), await freePort());
+  children.push(server.child);
+});
+after(async () => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  }
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The environment a user's shell would give the CLI, with Engram's variables set per test. */
+function cliEnv(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (key === "PORT" || key === "HOST" || key.startsWith("ENGRAM_")) delete env[key];
+  }
+  for (const [key, value] of Object.entries(vars)) {
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}
+
+/** Runs `engram <args>` to completion. */
+function engram(args: string[], vars: Record<string, string | undefined> = {}) {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+    env: cliEnv({ ENGRAM_DATA_DIR: fresh(), ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN, ...vars }),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr })),
+  );
+}
+
+async function createTenant(name: string): Promise<string> {
+  const r = await engram(["tenant", "create", name, "--url", server.url]);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { id: string }).id;
+}
+
+describe("engram tenant create / key create", () => {
+  test("tenant create prints the new tenant as JSON", async () => {
+    const r = await engram(["tenant", "create", "acme", "--url", server.url]);
+    assert.equal(r.code, 0, r.stderr);
+    const tenant = JSON.parse(r.stdout) as { id: string; name: string; created_at: string };
+    assert.match(tenant.id, /^ten_[0-9A-HJKMNP-TV-Z]{26}$/);
+    assert.equal(tenant.name, "acme");
+    assert.ok(!Number.isNaN(Date.parse(tenant.created_at)));
+    assert.ok(!r.stdout.includes(ADMIN_TOKEN) && !r.stderr.includes(ADMIN_TOKEN));
+  });
+
+  test("key create --scopes memories:read prints a key with only that scope, and it works", async () => {
+    const tenantId = await createTenant("acme-read");
+    const r = await engram([
+      "key",
+      "create",
+      tenantId,
+      "--name",
+      "reader",
+      "--scopes",
+      "memories:read",
+      "--url",
+      server.url,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const key = JSON.parse(r.stdout) as { id: string; key: string; name: string; scopes: string[] };
+    assert.match(key.key, /^egm_/);
+    assert.equal(key.name, "reader");
+    assert.deepEqual(key.scopes, ["memories:read"]);
+
+    const client = new EngramClient({ baseUrl: server.url, token: key.key });
+    assert.deepEqual((await client.listMemories()).results, []);
+    await assert.rejects(client.addMemory({ text: "x" }), /forbidden/);
+  });
+
+  test("key create without --scopes grants both memories scopes", async () => {
+    const tenantId = await createTenant("acme-all");
+    const r = await engram(["key", "create", tenantId, "--url", server.url]);
+    assert.equal(r.code, 0, r.stderr);
+    const key = JSON.parse(r.stdout) as { scopes: string[] };
+    assert.deepEqual([...key.scopes].sort(), ["memories:read", "memories:write"]);
+  });
+
+  test("a malformed --scopes string exits non-zero with a message", async () => {
+    const tenantId = await createTenant("acme-bad-scope");
+    const r = await engram([
+      "key",
+      "create",
+      tenantId,
+      "--scopes",
+      "read all",
+      "--url",
+      server.url,
+    ]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /scopes/);
+    assert.match(r.stderr, /memories:read/);
+    assert.equal(r.stdout, "");
+  });
+
+  test("an unknown scope is refused by the server: non-zero exit naming the field", async () => {
+    const tenantId = await createTenant("acme-unknown-scope");
+    const r = await engram([
+      "key",
+      "create",
+      tenantId,
+      "--scopes",
+      "memories:delete",
+      "--url",
+      server.url,
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /validation_failed/);
+    assert.match(r.stderr, /scopes/);
+    assert.equal(r.stdout, "");
+  });
+
+  test("an unknown tenant exits 1 with not_found", async () => {
+    const r = await engram([
+      "key",
+      "create",
+      "ten_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+      "--url",
+      server.url,
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not_found/);
+  });
+
+  test("a wrong admin token exits 1 with unauthenticated and does not print the token", async () => {
+    const wrong = "wrong-admin-token-0123456789abcdef";
+    const r = await engram(["tenant", "create", "acme", "--url", server.url], {
+      ENGRAM_ADMIN_TOKEN: wrong,
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /unauthenticated/);
+    assert.ok(!r.stderr.includes(wrong) && !r.stdout.includes(wrong));
+  });
+
+  test("an invalid environment exits 2 naming the variable", async () => {
+    const r = await engram(["tenant", "create", "acme", "--url", server.url], { PORT: "abc" });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /PORT/);
+    assert.equal(r.stdout, "");
+
+    const serve = await engram(["serve"], { PORT: "abc" });
+    assert.equal(serve.code, 2);
+    assert.match(serve.stderr, /PORT/);
+
+    const secret = "too-short-secret";
+    const token = await engram(["serve"], { ENGRAM_ADMIN_TOKEN: secret });
+    assert.equal(token.code, 2);
+    assert.match(token.stderr, /ENGRAM_ADMIN_TOKEN/);
+    assert.ok(!token.stderr.includes(secret));
+  });
+});
+
+describe("engram serve without ENGRAM_ADMIN_TOKEN", () => {
+  /** Starts `engram serve` with no admin token configured, waits until it answers, stops it. */
+  async function serveOnce(dataDir: string) {
+    const port = await freePort();
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve"], {
+      env: cliEnv({
+        ENGRAM_DATA_DIR: dataDir,
+        ENGRAM_LOG_LEVEL: "warn",
+        PORT: String(port),
+        HOST: "127.0.0.1",
+      }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(child);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      assert.equal(child.exitCode, null, `serve exited early:\n${stdout}${stderr}`);
+      const up = await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (up) break;
+      assert.ok(Date.now() < deadline, `serve did not start:\n${stdout}${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const tokenPath = join(dataDir, "admin-token");
+    const token = readFileSync(tokenPath, "utf8").trim();
+    // The token in the file is the one the server accepts.
+    const created = await fetch(`${url}/v1/admin/tenants`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "first" }),
+    });
+    assert.equal(created.status, 201);
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, stderr);
+    return { stdout, stderr, token, tokenPath };
+  }
+
+  test("prints the generated token on the first start only, and keeps it mode 0600", async () => {
+    const dataDir = fresh();
+    assert.equal(existsSync(join(dataDir, "admin-token")), false);
+
+    const first = await serveOnce(dataDir);
+    assert.ok(first.token.length >= 32);
+    assert.ok(first.stdout.includes(first.token), `first start prints the token:\n${first.stdout}`);
+    assert.equal(first.stdout.split(first.token).length - 1, 1, "printed exactly once");
+    assert.ok(!first.stderr.includes(first.token), "the token is not in the logs");
+    assert.equal(statSync(first.tokenPath).mode & 0o777, 0o600);
+
+    const second = await serveOnce(dataDir);
+    assert.equal(second.token, first.token, "the same token is kept across starts");
+    assert.ok(!second.stdout.includes(first.token), "the second start does not print it");
+    assert.ok(!second.stderr.includes(first.token), "the second start does not log it");
+    assert.equal(statSync(second.tokenPath).mode & 0o777, 0o600);
+  });
+});

@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { after, describe, test } from "node:test";
+import { tempDir } from "../testing/test-server.ts";
+import { resolveAdminToken } from "./admin-token.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+
+/** Asserts loadConfig(env) throws a ConfigError naming `variable` and holding none of `secrets`. */
+function assertConfigError(
+  env: Record<string, string | undefined>,
+  variable: string,
+  secrets: string[] = [],
+) {
+  let caught: unknown;
+  try {
+    loadConfig(env);
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError for ${variable}`);
+  assert.equal(caught.name, "ConfigError");
+  assert.ok(caught.message.includes(variable), caught.message);
+  for (const secret of secrets) {
+    assert.ok(!caught.message.includes(secret), `the message shows a secret: ${caught.message}`);
+  }
+  return caught.message;
+}
+
+describe("loadConfig", () => {
+  test("defaults: port 8080, host 127.0.0.1, data dir ./.engram resolved, local embedder", () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, "127.0.0.1");
+    assert.equal(config.dataDir, resolve(".engram"));
+    assert.ok(config.dataDir.startsWith("/"), "the data dir is absolute");
+    assert.equal(config.adminToken, undefined);
+    assert.equal(config.logLevel, "info");
+    assert.equal(config.maxBodyBytes, 4 * 1024 * 1024);
+    assert.deepEqual(config.embedder, { provider: "local" });
+  });
+
+  test("empty strings count as unset", () => {
+    const config = loadConfig({ PORT: "", HOST: "", ENGRAM_ADMIN_TOKEN: "" });
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, "127.0.0.1");
+    assert.equal(config.adminToken, undefined);
+  });
+
+  test("variables are read and converted", () => {
+    const token = "a-very-long-admin-token-0123456789";
+    const config = loadConfig({
+      PORT: "9091",
+      HOST: "0.0.0.0",
+      ENGRAM_DATA_DIR: "some/relative/dir",
+      ENGRAM_ADMIN_TOKEN: token,
+      ENGRAM_LOG_LEVEL: "warn",
+      ENGRAM_MAX_BODY_BYTES: "2048",
+      UNRELATED: "ignored",
+    });
+    assert.equal(config.port, 9091);
+    assert.equal(config.host, "0.0.0.0");
+    assert.equal(config.dataDir, resolve("some/relative/dir"));
+    assert.equal(config.adminToken, token);
+    assert.equal(config.logLevel, "warn");
+    assert.equal(config.maxBodyBytes, 2048);
+  });
+
+  test("an invalid PORT throws a ConfigError naming PORT", () => {
+    for (const port of ["abc", "-1", "65536", "80.5", "8080x", "0x50", "1e3", " 80"]) {
+      const message = assertConfigError({ PORT: port }, "PORT");
+      assert.ok(message.includes(port), `shows the bad non-secret value: ${message}`);
+    }
+  });
+
+  test("other invalid variables are named", () => {
+    assertConfigError({ ENGRAM_LOG_LEVEL: "loud" }, "ENGRAM_LOG_LEVEL");
+    assertConfigError({ ENGRAM_MAX_BODY_BYTES: "12" }, "ENGRAM_MAX_BODY_BYTES");
+    assertConfigError({ ENGRAM_EMBEDDER: "magic" }, "ENGRAM_EMBEDDER");
+  });
+
+  test("a too-short or too-long ENGRAM_ADMIN_TOKEN is named, and its value never shown", () => {
+    const short = "short-secret-xyz";
+    assertConfigError({ ENGRAM_ADMIN_TOKEN: short }, "ENGRAM_ADMIN_TOKEN", [short]);
+    const long = `long-secret-${"z".repeat(300)}`;
+    assertConfigError({ ENGRAM_ADMIN_TOKEN: long }, "ENGRAM_ADMIN_TOKEN", [long, "long-secret"]);
+  });
+
+  test("ENGRAM_EMBEDDER=openai without its variables names each missing one", () => {
+    const apiKey = "sk-secret-embedding-key-123";
+    const base = { ENGRAM_EMBEDDER: "openai", ENGRAM_EMBEDDING_API_KEY: apiKey };
+    assertConfigError(base, "ENGRAM_EMBEDDING_BASE_URL", [apiKey]);
+    assertConfigError(
+      { ...base, ENGRAM_EMBEDDING_BASE_URL: "http://127.0.0.1:9999/v1" },
+      "ENGRAM_EMBEDDING_MODEL",
+      [apiKey],
+    );
+    assertConfigError(
+      {
+        ...base,
+        ENGRAM_EMBEDDING_BASE_URL: "http://127.0.0.1:9999/v1",
+        ENGRAM_EMBEDDING_MODEL: "text-embedding-3-small",
+      },
+      "ENGRAM_EMBEDDING_DIMENSION",
+      [apiKey],
+    );
+    assertConfigError(
+      { ...base, ENGRAM_EMBEDDING_BASE_URL: "ftp://example.com" },
+      "ENGRAM_EMBEDDING_BASE_URL",
+      [apiKey],
+    );
+  });
+
+  test("ENGRAM_EMBEDDER=openai with its variables is configured", () => {
+    const config = loadConfig({
+      ENGRAM_EMBEDDER: "openai",
+      ENGRAM_EMBEDDING_BASE_URL: "http://127.0.0.1:9999/v1/",
+      ENGRAM_EMBEDDING_MODEL: "text-embedding-3-small",
+      ENGRAM_EMBEDDING_DIMENSION: "1536",
+      ENGRAM_EMBEDDING_API_KEY: "sk-test",
+    });
+    assert.deepEqual(config.embedder, {
+      provider: "openai",
+      baseUrl: "http://127.0.0.1:9999/v1",
+      model: "text-embedding-3-small",
+      dimension: 1536,
+      apiKey: "sk-test",
+    });
+  });
+});
+
+describe("resolveAdminToken", () => {
+  const dirs: string[] = [];
+  const fresh = () => {
+    const dir = tempDir("engram-admin-token-");
+    dirs.push(dir);
+    return dir;
+  };
+  after(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("generates a token once, in a file only the owner can read", () => {
+    const dataDir = fresh();
+    const first = resolveAdminToken(undefined, dataDir);
+    assert.equal(first.created, true);
+    assert.equal(first.path, join(dataDir, "admin-token"));
+    assert.ok(first.token.length >= 32, "long enough to be unguessable");
+    assert.equal(statSync(first.path).mode & 0o777, 0o600);
+    assert.equal(readFileSync(first.path, "utf8").trim(), first.token);
+    // The generated token is itself a valid ENGRAM_ADMIN_TOKEN.
+    assert.equal(loadConfig({ ENGRAM_ADMIN_TOKEN: first.token }).adminToken, first.token);
+
+    const second = resolveAdminToken(undefined, dataDir);
+    assert.deepEqual(second, { token: first.token, created: false, path: first.path });
+  });
+
+  test("creates a missing data directory readable by the owner only", () => {
+    const dataDir = join(fresh(), "nested", "data");
+    const result = resolveAdminToken(undefined, dataDir);
+    assert.equal(result.created, true);
+    assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+    assert.equal(statSync(join(dataDir, "admin-token")).mode & 0o777, 0o600);
+  });
+
+  test("every data directory gets its own token", () => {
+    assert.notEqual(
+      resolveAdminToken(undefined, fresh()).token,
+      resolveAdminToken(undefined, fresh()).token,
+    );
+  });
+
+  test("a configured token wins and no file is written", () => {
+    const dataDir = fresh();
+    const configured = "configured-admin-token-0123456789";
+    assert.deepEqual(resolveAdminToken(configured, dataDir), {
+      token: configured,
+      created: false,
+    });
+    assert.equal(existsSync(join(dataDir, "admin-token")), false);
+  });
+
+  test("a configured token wins over one already in the data directory", () => {
+    const dataDir = fresh();
+    const generated = resolveAdminToken(undefined, dataDir).token;
+    const configured = "configured-admin-token-0123456789";
+    const result = resolveAdminToken(configured, dataDir);
+    assert.equal(result.token, configured);
+    assert.notEqual(result.token, generated);
+    assert.equal(result.created, false);
+  });
+
+  test("a token file written by hand is read back trimmed", () => {
+    const dataDir = fresh();
+    const token = "hand-written-admin-token-0123456789";
+    writeFileSync(join(dataDir, "admin-token"), `${token}\n\n`, { mode: 0o600 });
+    assert.equal(resolveAdminToken(undefined, dataDir).token, token);
+  });
+});

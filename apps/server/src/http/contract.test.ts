@@ -1,0 +1,307 @@
+import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
+import { after, before, describe, test } from "node:test";
+import { ADMIN_TOKEN, startTestServer, type TestServer } from "../testing/test-server.ts";
+
+let srv: TestServer;
+before(async () => {
+  srv = await startTestServer();
+});
+after(() => srv.close());
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+async function call(
+  method: string,
+  path: string,
+  opts: { token?: string; contentType?: string; body?: string } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.contentType) headers["content-type"] = opts.contentType;
+  const res = await fetch(`${srv.url}${path}`, {
+    method,
+    headers,
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** Every problem: RFC 9457 media type, a stable code, and a requestId echoed in x-request-id. */
+function assertProblem(r: Reply, status: number, code: string): Record<string, unknown> {
+  assert.equal(r.status, status, r.text);
+  assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/, r.text);
+  const body = JSON.parse(r.text) as Record<string, unknown>;
+  assert.equal(body.code, code, r.text);
+  assert.equal(body.status, status);
+  assert.equal(typeof body.title, "string");
+  assert.equal(typeof body.type, "string");
+  assert.match(String(body.requestId), /^req_[0-9A-HJKMNP-TV-Z]{26}$/);
+  assert.equal(r.headers.get("x-request-id"), body.requestId);
+  return body;
+}
+
+/** No credential ever comes back, in a body or a header. */
+function assertNoSecrets(r: Reply, ...secrets: string[]) {
+  const headers = JSON.stringify([...r.headers.entries()]);
+  for (const secret of secrets) {
+    assert.ok(!r.text.includes(secret), "a secret is in the body");
+    assert.ok(!headers.includes(secret), "a secret is in a header");
+  }
+}
+
+describe("OpenAPI and docs", () => {
+  const operations: Record<string, [string, string]> = {
+    addMemory: ["post", "/v1/memories"],
+    batchAddMemories: ["post", "/v1/memories/batch"],
+    searchMemories: ["post", "/v1/memories/search"],
+    getMemory: ["get", "/v1/memories/{id}"],
+    updateMemory: ["patch", "/v1/memories/{id}"],
+    deleteMemory: ["delete", "/v1/memories/{id}"],
+    listMemories: ["get", "/v1/memories"],
+    deleteMemories: ["delete", "/v1/memories"],
+    getMemoryHistory: ["get", "/v1/memories/{id}/history"],
+    createTenant: ["post", "/v1/admin/tenants"],
+    createKey: ["post", "/v1/admin/tenants/{tenant_id}/keys"],
+  };
+
+  test("GET /openapi.json is OpenAPI 3.1 with every /v1 route, its operationId and security", async () => {
+    const r = await call("GET", "/openapi.json");
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
+    type Operation = { operationId?: string; security?: Record<string, unknown>[] };
+    const doc = JSON.parse(r.text) as {
+      openapi: string;
+      info: { title: string; version: string };
+      paths: Record<string, Record<string, Operation>>;
+      components: { securitySchemes: Record<string, { type: string; scheme: string }> };
+    };
+    assert.match(doc.openapi, /^3\.1\.\d+$/);
+    assert.ok(doc.info.title && doc.info.version);
+    assert.deepEqual(doc.components.securitySchemes.apiKey, {
+      ...doc.components.securitySchemes.apiKey,
+      type: "http",
+      scheme: "bearer",
+    });
+    assert.equal(doc.components.securitySchemes.adminToken?.type, "http");
+    assert.equal(doc.components.securitySchemes.adminToken?.scheme, "bearer");
+
+    const found: Record<string, [string, string]> = {};
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      if (!path.startsWith("/v1")) continue;
+      for (const [method, op] of Object.entries(methods)) {
+        assert.ok(op.operationId, `${method} ${path} has an operationId`);
+        found[op.operationId] = [method, path];
+        const scheme = path.startsWith("/v1/admin") ? "adminToken" : "apiKey";
+        assert.deepEqual(op.security, [{ [scheme]: [] }], `${op.operationId} security`);
+      }
+    }
+    assert.deepEqual(found, operations);
+    // Internal routes stay out of the public document.
+    for (const hidden of ["/healthz", "/readyz", "/openapi.json"]) {
+      assert.equal(doc.paths[hidden], undefined, hidden);
+    }
+  });
+
+  test("GET /docs serves browsable HTML", async () => {
+    const res = await fetch(`${srv.url}/docs`, { redirect: "follow" });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+    assert.match(await res.text(), /<html/i);
+  });
+});
+
+describe("health", () => {
+  test("GET /healthz is 200", async () => {
+    const r = await call("GET", "/healthz");
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.text), { status: "ok" });
+  });
+
+  test("GET /readyz is 200 with the database ok", async () => {
+    const r = await call("GET", "/readyz");
+    assert.equal(r.status, 200);
+    const body = JSON.parse(r.text) as { status: string; checks: Record<string, string> };
+    assert.equal(body.status, "ok");
+    assert.equal(body.checks.database, "ok");
+  });
+});
+
+describe("problem responses", () => {
+  test("an unknown route is a 404 problem", async () => {
+    for (const [method, path] of [
+      ["GET", "/nope"],
+      ["GET", "/v1/unknown?x=1"],
+      ["POST", "/v2/memories"],
+    ] as const) {
+      const body = assertProblem(await call(method, path), 404, "not_found");
+      assert.ok(String(body.detail).includes(path.split("?")[0] as string), String(body.detail));
+    }
+  });
+
+  test("a 5 MB body is answered 413 payload_too_large, and the server keeps serving", async () => {
+    const { key } = await srv.newTenant();
+    const big = JSON.stringify({ text: "x".repeat(5 * 1024 * 1024) });
+    // node:http rather than fetch: it reports exactly what the server sent, even if the server
+    // answers before it has read the whole body; a reset would reject this promise.
+    const r = await new Promise<Reply>((resolve, reject) => {
+      const req = httpRequest(
+        `${srv.url}/v1/memories`,
+        {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${key}`,
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(big),
+          },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => {
+            text += d;
+          });
+          res.on("end", () => {
+            const headers = new Headers();
+            for (const [k, v] of Object.entries(res.headers)) {
+              if (typeof v === "string") headers.set(k, v);
+            }
+            resolve({ status: res.statusCode ?? 0, headers, text });
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(big);
+    });
+    assertProblem(r, 413, "payload_too_large");
+    assertNoSecrets(r, key);
+
+    // The same through fetch, the way most clients send it.
+    const viaFetch = await fetch(`${srv.url}/v1/memories`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: big,
+    });
+    assert.equal(viaFetch.status, 413);
+    await viaFetch.text();
+
+    assert.equal((await call("GET", "/healthz")).status, 200);
+    const ok = await call("POST", "/v1/memories", {
+      token: key,
+      contentType: "application/json",
+      body: JSON.stringify({ text: "still here after a big body" }),
+    });
+    assert.equal(ok.status, 201, ok.text);
+  });
+
+  test("a non-JSON content type is 415 unsupported_media_type", async () => {
+    const { key } = await srv.newTenant();
+    for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "text/html"]) {
+      const r = await call("POST", "/v1/memories", { token: key, contentType, body: "hello" });
+      assertProblem(r, 415, "unsupported_media_type");
+    }
+    const admin = await call("POST", "/v1/admin/tenants", {
+      token: ADMIN_TOKEN,
+      contentType: "text/plain",
+      body: JSON.stringify({ name: "x" }),
+    });
+    assertProblem(admin, 415, "unsupported_media_type");
+  });
+
+  test("malformed JSON and bad input are problems with code and requestId", async () => {
+    const { key } = await srv.newTenant();
+    const json = { token: key, contentType: "application/json" };
+    assertProblem(
+      await call("POST", "/v1/memories", { ...json, body: "{not json" }),
+      400,
+      "invalid_json",
+    );
+    const v = assertProblem(
+      await call("POST", "/v1/memories/search", { ...json, body: JSON.stringify({ query: "" }) }),
+      400,
+      "validation_failed",
+    );
+    assert.equal(v.field, "query");
+    assertProblem(
+      await call("GET", "/v1/memories/mem_01ARZ3NDEKTSV4RRFFQ69G5FAV", { token: key }),
+      404,
+      "not_found",
+    );
+  });
+
+  test("request ids differ per request and match the header on successes too", async () => {
+    const a = await call("GET", "/healthz");
+    const b = await call("GET", "/healthz");
+    assert.match(a.headers.get("x-request-id") ?? "", /^req_/);
+    assert.notEqual(a.headers.get("x-request-id"), b.headers.get("x-request-id"));
+  });
+});
+
+describe("credentials never come back", () => {
+  test("401 and 403 bodies and headers hold neither the API key nor the admin token", async () => {
+    const { key, tenantId } = await srv.newTenant(["memories:read"]);
+    const json = "application/json";
+    const replies = [
+      // Missing scope: 403.
+      [
+        await call("POST", "/v1/memories", {
+          token: key,
+          contentType: json,
+          body: JSON.stringify({ text: "x" }),
+        }),
+        403,
+        "forbidden",
+      ],
+      // A tenant key on an admin route.
+      [
+        await call("POST", `/v1/admin/tenants/${tenantId}/keys`, {
+          token: key,
+          contentType: json,
+          body: "{}",
+        }),
+        403,
+        "forbidden",
+      ],
+      // The admin token on a tenant route.
+      [await call("GET", "/v1/memories", { token: ADMIN_TOKEN }), 401, "unauthenticated"],
+      // A revoked-looking or mistyped key: one character off.
+      [
+        await call("GET", "/v1/memories", {
+          token: `${key.slice(0, -1)}${key.endsWith("A") ? "B" : "A"}`,
+        }),
+        401,
+        "unauthenticated",
+      ],
+      [
+        await call("POST", "/v1/admin/tenants", {
+          token: `${ADMIN_TOKEN}0`,
+          contentType: json,
+          body: "{}",
+        }),
+        401,
+        "unauthenticated",
+      ],
+      [await call("GET", "/v1/memories"), 401, "unauthenticated"],
+    ] as const;
+    for (const [r, status, code] of replies) {
+      assertProblem(r, status, code);
+      assertNoSecrets(r, key, ADMIN_TOKEN, key.slice(4), ADMIN_TOKEN.slice(0, 16));
+    }
+  });
+
+  test("successful responses never echo the credential either", async () => {
+    const { key } = await srv.newTenant();
+    const r = await call("POST", "/v1/memories", {
+      token: key,
+      contentType: "application/json",
+      body: JSON.stringify({ text: "my favourite colour is green" }),
+    });
+    assert.equal(r.status, 201, r.text);
+    assertNoSecrets(r, key, ADMIN_TOKEN);
+  });
+});

@@ -1,0 +1,307 @@
+// `npm run bench`: search, add and ingest latency/throughput through the real HTTP API (server in
+// a child process), with the raw embedder and the raw pgvector query as same-run baselines, and
+// retrieval quality on the LoCoMo dev split when ../shared/data is present. Writes RESULTS.md.
+import { execSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+import { EngramClient } from "@engram/sdk";
+import { openPGliteDatabase } from "../apps/server/src/db/pglite-database.ts";
+import { createLocalEmbedder } from "../apps/server/src/embeddings/local-embedder.ts";
+import { vectorLiteral } from "../apps/server/src/memories/memory-text.ts";
+import { freePort, newTenant, spawnServer } from "../apps/server/src/testing/test-server.ts";
+import { memoryText, QUERY_SPACE, queryText } from "./lib/corpus.ts";
+import { LOCOMO_PATH, locomoRecall, type RecallResult } from "./lib/locomo.ts";
+import { type LoadResult, ms, percentile, rate, runLoad } from "./lib/stats.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "10000,100000" },
+    queries: { type: "string", default: "300" },
+    fresh: { type: "boolean", default: false },
+    "skip-locomo": { type: "boolean", default: false },
+  },
+});
+const SIZES = (args.sizes as string).split(",").map(Number);
+const Q = Number(args.queries);
+const DATA = new URL("./.data/", import.meta.url).pathname;
+const CORPUS_VERSION = 1;
+const BATCH = 500;
+
+const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11, 19), ...a);
+let queryCursor = 0;
+/** A range of never-used query texts (fresh: no cache can hold them). */
+function freshQueries(n: number): string[] {
+  if (queryCursor + n > QUERY_SPACE) throw new Error("query space exhausted; lower --queries");
+  const out = Array.from({ length: n }, (_, i) => queryText(queryCursor + i));
+  queryCursor += n;
+  return out;
+}
+
+async function batchIngest(
+  client: EngramClient,
+  from: number,
+  to: number,
+  userCount: number,
+  concurrency: number,
+) {
+  let next = from;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < to) {
+        const lo = next;
+        next = Math.min(next + BATCH, to);
+        const memories = [];
+        for (let i = lo; i < next; i++)
+          memories.push({ text: memoryText(i), user_id: `user-${i % userCount}` });
+        await client.batchAddMemories({ memories });
+      }
+    }),
+  );
+  return (to - from) / ((performance.now() - start) / 1000);
+}
+
+interface SizeResult {
+  size: number;
+  seededNow: boolean;
+  seedRate?: number;
+  search: Record<string, LoadResult>;
+  add: LoadResult;
+  rawQuery: { p50: number; p99: number };
+}
+
+async function benchSize(size: number): Promise<SizeResult> {
+  const dir = `${DATA}size-${size}`;
+  const manifestPath = `${dir}/bench-manifest.json`;
+  let manifest: { version: number; key: string; tenantId: string } | undefined;
+  if (!args.fresh && existsSync(manifestPath)) {
+    const m = JSON.parse(readFileSync(manifestPath, "utf8"));
+    if (m.version === CORPUS_VERSION) manifest = m;
+  }
+  if (!manifest) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const srv = await spawnServer(dir, await freePort());
+  try {
+    let seedRate: number | undefined;
+    if (!manifest) {
+      // Other tenants hold a tenth of the data each, so tenant filtering is part of every query.
+      const users = Math.max(1, Math.floor(size / 1000));
+      for (const [i, n] of [size / 10, size / 10].entries()) {
+        const other = await newTenant(srv.url);
+        log(`size ${size}: seeding other tenant ${i + 1} with ${n}`);
+        await batchIngest(other.client, 10_000_000 * (i + 1), 10_000_000 * (i + 1) + n, users, 2);
+      }
+      const main = await newTenant(srv.url);
+      log(`size ${size}: seeding main tenant with ${size}`);
+      seedRate = await batchIngest(main.client, 0, size, users, 2);
+      manifest = { version: CORPUS_VERSION, key: main.key, tenantId: main.tenantId };
+      writeFileSync(manifestPath, JSON.stringify(manifest));
+    }
+    const client = new EngramClient({ baseUrl: srv.url, token: manifest.key });
+    const search: Record<string, LoadResult> = {};
+    const fresh1 = freshQueries(Q);
+    log(`size ${size}: search, fresh queries, concurrency 1`);
+    await client.searchMemories({ query: "warm up", limit: 10 });
+    search["fresh, c=1"] = await runLoad(Q, 1, (i) =>
+      client.searchMemories({ query: fresh1[i] as string, limit: 10 }),
+    );
+    const fresh16 = freshQueries(Q * 2);
+    log(`size ${size}: search, fresh queries, concurrency 16`);
+    search["fresh, c=16"] = await runLoad(Q * 2, 16, (i) =>
+      client.searchMemories({ query: fresh16[i] as string, limit: 10 }),
+    );
+    // Cached: the same 50 queries again and again (all already embedded above).
+    const hot = fresh1.slice(0, 50);
+    log(`size ${size}: search, cached query embeddings`);
+    search["cached, c=1"] = await runLoad(Q, 1, (i) =>
+      client.searchMemories({ query: hot[i % 50] as string, limit: 10 }),
+    );
+    search["cached, c=16"] = await runLoad(Q * 2, 16, (i) =>
+      client.searchMemories({ query: hot[i % 50] as string, limit: 10 }),
+    );
+    const scoped = freshQueries(Q);
+    search["fresh, one user's scope, c=1"] = await runLoad(Q, 1, (i) =>
+      client.searchMemories({ query: scoped[i] as string, user_id: `user-${i % 10}`, limit: 10 }),
+    );
+    log(`size ${size}: single adds`);
+    const add = await runLoad(Q, 1, (i) =>
+      client.addMemory({ text: memoryText(50_000_000 + size + i), user_id: "user-add" }),
+    );
+    await client.deleteMemories({ user_id: "user-add" });
+
+    srv.child.kill("SIGTERM");
+    await srv.exited;
+    const rawQuery = await rawVectorQuery(`${dir}/pgdata`, manifest.tenantId, fresh1);
+    return {
+      size,
+      seededNow: seedRate !== undefined,
+      ...(seedRate ? { seedRate } : {}),
+      search,
+      add,
+      rawQuery,
+    };
+  } finally {
+    if (srv.child.exitCode === null) {
+      srv.child.kill("SIGTERM");
+      await srv.exited;
+    }
+  }
+}
+
+/** The pgvector nearest-neighbour query alone (same SQL shape as the API's, same settings). */
+async function rawVectorQuery(pgdata: string, tenantId: string, queries: string[]) {
+  const embedder = await createLocalEmbedder();
+  const vectors = (await embedder.embed(queries)).map(vectorLiteral);
+  await embedder.close();
+  const db = await openPGliteDatabase(pgdata);
+  const times: number[] = [];
+  try {
+    for (const v of vectors) {
+      const t = performance.now();
+      await db.withTenant(tenantId, async (tx) => {
+        await tx.query(
+          "SELECT set_config('hnsw.ef_search', '40', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+        );
+        await tx.query(
+          `SELECT id FROM memories WHERE tenant_id = $1 AND embedding_model = 'use-lite-512'
+           ORDER BY embedding::vector(512) <=> $2::vector(512) LIMIT 40`,
+          [tenantId, v],
+        );
+      });
+      times.push(performance.now() - t);
+    }
+  } finally {
+    await db.close();
+  }
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+async function rawEmbedder() {
+  const embedder = await createLocalEmbedder();
+  try {
+    const singles: number[] = [];
+    for (let i = 0; i < Q; i++) {
+      const t = performance.now();
+      await embedder.embed([queryText(QUERY_SPACE - 1 - i)]);
+      singles.push(performance.now() - t);
+    }
+    const texts = Array.from({ length: 5000 }, (_, i) => memoryText(90_000_000 + i));
+    const t = performance.now();
+    for (let i = 0; i < texts.length; i += BATCH) await embedder.embed(texts.slice(i, i + BATCH));
+    const batchRate = texts.length / ((performance.now() - t) / 1000);
+    return { single: { p50: percentile(singles, 50), p99: percentile(singles, 99) }, batchRate };
+  } finally {
+    await embedder.close();
+  }
+}
+
+async function ingestAndQuality() {
+  const dir = `${DATA}ingest`;
+  rmSync(dir, { recursive: true, force: true });
+  const srv = await spawnServer(dir, await freePort());
+  try {
+    const one = await newTenant(srv.url);
+    log("batch ingest, 1 client");
+    const rate1 = await batchIngest(one.client, 80_000_000, 80_005_000, 10, 1);
+    const two = await newTenant(srv.url);
+    log("batch ingest, 2 concurrent clients");
+    const rate2 = await batchIngest(two.client, 81_000_000, 81_005_000, 10, 2);
+    let recall: RecallResult | undefined;
+    if (!args["skip-locomo"]) {
+      log("LoCoMo dev retrieval quality");
+      recall = await locomoRecall((await newTenant(srv.url)).client);
+    }
+    return { rate1, rate2, recall };
+  } finally {
+    srv.child.kill("SIGTERM");
+    await srv.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function git(cmd: string) {
+  try {
+    return execSync(`git ${cmd}`, { encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+log("raw embedder baseline");
+const raw = await rawEmbedder();
+const quality = await ingestAndQuality();
+const sizes: SizeResult[] = [];
+for (const size of SIZES) sizes.push(await benchSize(size));
+writeFileSync(new URL("./RESULTS.md", import.meta.url), report());
+log("wrote bench/RESULTS.md");
+
+function report(): string {
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const dirty = git("status --porcelain") ? " (with uncommitted changes)" : "";
+  const lines = [
+    "# Benchmark results",
+    "",
+    `- Date: ${new Date().toISOString()}`,
+    `- Commit: ${git("rev-parse --short HEAD")}${dirty}`,
+    `- Command: \`npm run bench -- ${process.argv.slice(2).join(" ")}\`  (sizes ${SIZES.join(", ")}, ${Q} queries per run)`,
+    `- Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, embedded mode (PGlite + pgvector), local USE-Lite embedder`,
+    "- Server in a child process; load generated over loopback HTTP by this process with the SDK. Latencies in ms, nearest-rank percentiles.",
+    "",
+    "## Baselines measured in this run",
+    "",
+    `- Raw embedder, one text per call (in-process worker thread): p50 ${ms(raw.single.p50)} ms, p99 ${ms(raw.single.p99)} ms`,
+    `- Raw embedder, batches of ${BATCH}: ${rate(raw.batchRate)} texts/s`,
+    "",
+    "## Batch ingest (POST /v1/memories/batch, 500 per call, 5,000 memories, new tenant)",
+    "",
+    "| clients | memories/s | vs raw embedder |",
+    "|---|---|---|",
+    `| 1 | ${rate(quality.rate1)} | ${((100 * quality.rate1) / raw.batchRate).toFixed(0)} % |`,
+    `| 2 concurrent | ${rate(quality.rate2)} | ${((100 * quality.rate2) / raw.batchRate).toFixed(0)} % |`,
+    "",
+  ];
+  for (const s of sizes) {
+    lines.push(
+      `## ${s.size.toLocaleString("en")} memories in the searched tenant (+ 2 other tenants with ${(s.size / 10).toLocaleString("en")} each)`,
+      "",
+      s.seededNow
+        ? `Seeded in this run through the batch API at ${rate(s.seedRate ?? Number.NaN)} memories/s (2 clients, into a growing HNSW index).`
+        : "Data set reused from an earlier run of the same corpus version (bench/.data; `--fresh` reseeds).",
+      "",
+      "| search (limit 10, embedding included) | n | p50 | p99 | req/s | errors |",
+      "|---|---|---|---|---|---|",
+      ...Object.entries(s.search).map(
+        ([k, r]) =>
+          `| ${k} | ${r.n} | ${ms(r.p50)} | ${ms(r.p99)} | ${rate(r.perSecond)} | ${r.errors} |`,
+      ),
+      "",
+      `- Raw pgvector query alone (same SQL shape, 40 candidates, in-process PGlite): p50 ${ms(s.rawQuery.p50)} ms, p99 ${ms(s.rawQuery.p99)} ms`,
+      `- API overhead at c=1, fresh: p50 ${ms(s.search["fresh, c=1"]?.p50 ?? Number.NaN)} ms vs raw embed + raw query ${ms(raw.single.p50 + s.rawQuery.p50)} ms = ${((s.search["fresh, c=1"]?.p50 ?? Number.NaN) / (raw.single.p50 + s.rawQuery.p50)).toFixed(2)}×`,
+      `- Single add (POST /v1/memories, c=1, n=${s.add.n}): p50 ${ms(s.add.p50)} ms, p99 ${ms(s.add.p99)} ms (raw single embed p50 ${ms(raw.single.p50)} ms)`,
+      "",
+    );
+  }
+  lines.push("## Retrieval quality: LoCoMo dev split", "");
+  if (!quality.recall) {
+    lines.push(
+      existsSync(LOCOMO_PATH)
+        ? "Skipped (--skip-locomo)."
+        : "Not measured: ../shared/data/locomo-dev.json is not present on this machine.",
+    );
+  } else {
+    const r = quality.recall;
+    lines.push(
+      `${r.memories} memories (every dialog turn as \`speaker: text\` plus its image caption, scoped by conversation, dia_id in metadata); ${r.questions} questions of categories 1–4 with evidence. Turn-level evidence recall@k, averaged over questions:`,
+      "",
+      "| ranking | recall@5 | recall@10 | recall@25 |",
+      "|---|---|---|---|",
+      ...(["vector", "keyword", "hybrid"] as const).map(
+        (m) =>
+          `| ${m} | ${(100 * r.recall[m][5]).toFixed(1)} % | ${(100 * r.recall[m][10]).toFixed(1)} % | ${(100 * r.recall[m][25]).toFixed(1)} % |`,
+      ),
+      "",
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
