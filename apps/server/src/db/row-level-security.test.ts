@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { newId } from "../lib/ids.ts";
+import { createMemoryStore } from "../memories/memory-store.ts";
+import { contentHash } from "../memories/memory-text.ts";
+import { createTenantStore } from "../tenancy/tenant-store.ts";
+import { axis, TEST_MODEL, testDatabases } from "../testing/test-databases.ts";
+import type { Database } from "./database.ts";
+
+const TENANT_TABLES = ["tenants", "api_keys", "memories", "memory_history", "idempotency_keys"];
+
+// Row-level security on its own, with the application's tenant filters bypassed: raw SQL as the
+// application role, with and without a tenant context.
+for (const backend of testDatabases) {
+  describe(`row-level security on ${backend.name}`, () => {
+    let db: Database;
+    let a: string;
+    let b: string;
+
+    before(async () => {
+      db = await backend.open();
+      const tenants = createTenantStore(db);
+      a = (await tenants.insertTenant(newId("ten"), "a")).id;
+      b = (await tenants.insertTenant(newId("ten"), "b")).id;
+      const store = createMemoryStore(db, TEST_MODEL);
+      for (const t of [a, b]) {
+        await store.insertMemories(t, [
+          {
+            id: newId("mem"),
+            memory: `memory of ${t}`,
+            role: null,
+            userId: "same-user",
+            agentId: null,
+            sessionId: null,
+            metadata: {},
+            contentHash: contentHash(`memory of ${t}`),
+            occurredAt: null,
+            embedding: axis(0),
+          },
+        ]);
+      }
+    });
+    after(() => db.close());
+
+    test("every tenant table has row-level security enabled and forced", async () => {
+      const rows = await db.asOwner((tx) =>
+        tx.query<{ relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean }>(
+          "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY($1)",
+          [TENANT_TABLES],
+        ),
+      );
+      assert.equal(rows.length, TENANT_TABLES.length);
+      for (const r of rows) assert.ok(r.relrowsecurity && r.relforcerowsecurity, r.relname);
+    });
+
+    test("the application role is not a superuser and cannot bypass RLS", async () => {
+      const [role] = await db.withoutTenant((tx) =>
+        tx.query<{ current_user: string; rolsuper: boolean; rolbypassrls: boolean }>(
+          "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        ),
+      );
+      assert.deepEqual(role, { current_user: "engram_app", rolsuper: false, rolbypassrls: false });
+    });
+
+    test("without a tenant context, raw SQL sees no rows in any tenant table", async () => {
+      for (const table of TENANT_TABLES) {
+        const [row] = await db.withoutTenant((tx) =>
+          tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`),
+        );
+        assert.equal(row?.n, 0, table);
+      }
+    });
+
+    test("with tenant A's context, raw SQL without a tenant filter sees only A's rows", async () => {
+      const rows = await db.withTenant(a, (tx) =>
+        tx.query<{ tenant_id: string }>(
+          "SELECT tenant_id FROM memories WHERE user_id = 'same-user'",
+        ),
+      );
+      assert.deepEqual(
+        rows.map((r) => r.tenant_id),
+        [a],
+      );
+      const history = await db.withTenant(a, (tx) =>
+        tx.query<{ tenant_id: string }>("SELECT DISTINCT tenant_id FROM memory_history"),
+      );
+      assert.deepEqual(
+        history.map((r) => r.tenant_id),
+        [a],
+      );
+    });
+
+    test("writes into another tenant are refused by the policy", async () => {
+      await assert.rejects(
+        db.withTenant(a, (tx) =>
+          tx.query("UPDATE tenants SET name = 'x' WHERE id = $1 RETURNING id", [b]).then((r) => {
+            if (r.length === 0) throw new Error("row-level security hid the row");
+          }),
+        ),
+        /row-level security hid the row/,
+      );
+      await assert.rejects(
+        db.withTenant(a, (tx) =>
+          tx.query("INSERT INTO tenants (id, name) VALUES ($1, 'forged')", [newId("ten")]),
+        ),
+        /row-level security/,
+      );
+    });
+
+    test("history is append-only for the application role", async () => {
+      await assert.rejects(
+        db.withTenant(a, (tx) => tx.query("UPDATE memory_history SET new_memory = 'x'")),
+        /permission denied/,
+      );
+      await assert.rejects(
+        db.withTenant(a, (tx) => tx.query("DELETE FROM memory_history")),
+        /permission denied/,
+      );
+    });
+
+    test("the tenant context is transaction-local: B's transaction after A's carries no trace of A", async () => {
+      await db.withTenant(a, (tx) => tx.query("SELECT 1"));
+      const [ctx] = await db.withTenant(b, (tx) =>
+        tx.query<{ t: string }>("SELECT current_setting('app.tenant_id', true) AS t"),
+      );
+      assert.equal(ctx?.t, b);
+      const [none] = await db.withoutTenant((tx) =>
+        tx.query<{ t: string | null; u: string }>(
+          "SELECT nullif(current_setting('app.tenant_id', true), '') AS t, current_user AS u",
+        ),
+      );
+      assert.equal(none?.t, null);
+      const [owner] = await db.asOwner((tx) => tx.query<{ u: string }>("SELECT current_user AS u"));
+      assert.notEqual(owner?.u, "engram_app");
+    });
+
+    test("key authentication crosses tenants only through the definer function", async () => {
+      const hash = createHash("sha256").update("egm_rls_test_key").digest();
+      await createTenantStore(db).insertKey(a, {
+        id: newId("key"),
+        name: null,
+        prefix: "egm_rls_test",
+        hash,
+        scopes: ["memories:read"],
+      });
+      const [visible] = await db.withoutTenant((tx) =>
+        tx.query<{ n: number }>("SELECT count(*)::int AS n FROM api_keys"),
+      );
+      assert.equal(visible?.n, 0);
+      const found = await db.withoutTenant((tx) =>
+        tx.query<{ tenant_id: string }>("SELECT tenant_id FROM engram_authenticate($1)", [hash]),
+      );
+      assert.deepEqual(
+        found.map((r) => r.tenant_id),
+        [a],
+      );
+      const none = await db.withoutTenant((tx) =>
+        tx.query("SELECT * FROM engram_authenticate($1)", [Buffer.alloc(32)]),
+      );
+      assert.equal(none.length, 0);
+    });
+  });
+}
