@@ -17,6 +17,11 @@ export function idempotencyRequest(key: string, route: string, body: unknown): I
   return { key, requestHash };
 }
 
+/** Thrown inside the write transaction when a concurrent request with the same key won: roll back and replay. */
+export class IdempotencyRace extends Error {
+  override name = "IdempotencyRace";
+}
+
 /** The stored response for this key, if a request with it already completed. */
 export async function findIdempotentResponse(
   tx: Queryable,

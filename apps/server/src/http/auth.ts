@@ -17,24 +17,18 @@ function bearer(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
+const unauthenticated = (request: FastifyRequest, reply: FastifyReply, detail: string) =>
+  sendProblem(request, reply, 401, "unauthenticated", detail);
+
 /** Hooks that turn a bearer credential into a tenant context or the platform admin. */
 export function createAuth(tenants: TenantService, adminToken: string) {
   return {
     /** Tenant routes: an API key resolves to ctx; no or unknown key is 401. */
     async tenant(request: FastifyRequest, reply: FastifyReply) {
       const token = bearer(request);
-      if (!token) {
-        return sendProblem(
-          request,
-          reply,
-          401,
-          "unauthenticated",
-          "Send Authorization: Bearer <api key>",
-        );
-      }
+      if (!token) return unauthenticated(request, reply, "Send Authorization: Bearer <api key>");
       const ctx = await tenants.authenticateKey(token, request.id);
-      if (!ctx)
-        return sendProblem(request, reply, 401, "unauthenticated", "The API key is not valid");
+      if (!ctx) return unauthenticated(request, reply, "The API key is not valid");
       request.tenant = ctx;
       request.log = request.log.child({ tenantId: ctx.tenantId });
     },
@@ -42,15 +36,8 @@ export function createAuth(tenants: TenantService, adminToken: string) {
     /** Admin routes: only the platform admin token; a tenant key is recognised and refused (403). */
     async admin(request: FastifyRequest, reply: FastifyReply) {
       const token = bearer(request);
-      if (!token) {
-        return sendProblem(
-          request,
-          reply,
-          401,
-          "unauthenticated",
-          "Send Authorization: Bearer <admin token>",
-        );
-      }
+      if (!token)
+        return unauthenticated(request, reply, "Send Authorization: Bearer <admin token>");
       if (secretEquals(token, adminToken)) return;
       if (await tenants.authenticateKey(token, request.id)) {
         return sendProblem(
@@ -61,7 +48,7 @@ export function createAuth(tenants: TenantService, adminToken: string) {
           "Admin routes need the platform admin token",
         );
       }
-      return sendProblem(request, reply, 401, "unauthenticated", "The admin token is not valid");
+      return unauthenticated(request, reply, "The admin token is not valid");
     },
   };
 }

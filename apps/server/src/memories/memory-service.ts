@@ -11,7 +11,7 @@ import type {
   SearchMemoriesBody,
   UpdateMemoryBody,
 } from "@engram/contract";
-import type { IdempotencyRequest } from "../db/idempotency.ts";
+import { IdempotencyRace, type IdempotencyRequest } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
@@ -114,7 +114,15 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       occurredAt: d.body.timestamp ?? null,
       embedding: vectorLiteral(vectors[i] as Float32Array),
     }));
-    return store.insertMemories(ctx.tenantId, rows, idem);
+    try {
+      return await store.insertMemories(ctx.tenantId, rows, idem);
+    } catch (err) {
+      // A concurrent request with the same key committed first: answer with its response.
+      if (idem && err instanceof IdempotencyRace) {
+        return (await store.findIdempotent(ctx.tenantId, idem)) as AddMemoryResponse;
+      }
+      throw err;
+    }
   }
 
   return {

@@ -8,6 +8,7 @@ import type {
 import type { Database, Queryable } from "../db/database.ts";
 import {
   findIdempotentResponse,
+  IdempotencyRace,
   type IdempotencyRequest,
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
@@ -209,7 +210,9 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
             })),
         );
         const response = { results };
-        if (idem) await saveIdempotentResponse(tx, tenantId, idem, 201, response);
+        if (idem && !(await saveIdempotentResponse(tx, tenantId, idem, 201, response))) {
+          throw new IdempotencyRace(); // rolls back this transaction's writes
+        }
         return response;
       }),
 
