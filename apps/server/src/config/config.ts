@@ -19,6 +19,13 @@ const EnvSchema = Type.Object({
   ENGRAM_EMBEDDING_MODEL: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9._:/-]{1,100}$" })),
   ENGRAM_EMBEDDING_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   ENGRAM_EMBEDDING_DIMENSION: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: "^postgres(ql)?://" })),
+  ENGRAM_DATABASE_OWNER_URL: Type.Optional(Type.String({ pattern: "^postgres(ql)?://" })),
+  ENGRAM_DB_POOL_MAX: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  ENGRAM_DB_STATEMENT_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: "^rediss?://" })),
+  ENGRAM_RATE_LIMIT_POINTS: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000 })),
+  ENGRAM_RATE_LIMIT_WINDOW_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
 });
 
 export type EmbedderConfig =
@@ -34,6 +41,16 @@ export interface Config {
   maxBodyBytes: number;
   queryCacheSize: number;
   embedder: EmbedderConfig;
+  /** Cluster mode when set: PostgreSQL as the least-privilege application role. */
+  databaseUrl: string | undefined;
+  /** The schema owner's connection, for `engram migrate` (cluster mode). */
+  databaseOwnerUrl: string | undefined;
+  dbPoolMax: number;
+  dbStatementTimeoutMs: number;
+  /** Shared rate limits and caches across API processes when set. */
+  redisUrl: string | undefined;
+  /** Requests per API key per window; 0 turns rate limiting off. */
+  rateLimit: { points: number; windowSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -58,8 +75,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const first = Value.Errors(EnvSchema, converted)[0];
   if (first) {
     const variable = first.instancePath.replace(/^\//, "") || "environment";
-    const shown =
-      variable.includes("TOKEN") || variable.includes("KEY") ? "" : ` (got "${raw[variable]}")`;
+    // Tokens, keys and URLs (which may carry a password) are never echoed.
+    const shown = /TOKEN|KEY|URL/.test(variable) ? "" : ` (got "${raw[variable]}")`;
     throw new ConfigError(`Invalid ${variable}: ${first.message}${shown}`);
   }
   const e = converted as Static<typeof EnvSchema>;
@@ -72,6 +89,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBodyBytes: e.ENGRAM_MAX_BODY_BYTES ?? 4 * 1024 * 1024,
     queryCacheSize: e.ENGRAM_QUERY_CACHE_SIZE ?? 10_000,
     embedder: embedderConfig(e),
+    databaseUrl: e.DATABASE_URL,
+    databaseOwnerUrl: e.ENGRAM_DATABASE_OWNER_URL,
+    dbPoolMax: e.ENGRAM_DB_POOL_MAX ?? 10,
+    dbStatementTimeoutMs: e.ENGRAM_DB_STATEMENT_TIMEOUT_MS ?? 10_000,
+    redisUrl: e.REDIS_URL,
+    rateLimit: {
+      points: e.ENGRAM_RATE_LIMIT_POINTS ?? 6_000,
+      windowSeconds: e.ENGRAM_RATE_LIMIT_WINDOW_S ?? 60,
+    },
   };
 }
 
