@@ -48,6 +48,7 @@ export const ErrorCodes = [
   "llm_not_configured",
   "method_not_allowed",
   "conflict",
+  "rate_limited",
   "service_unavailable",
   "internal_error",
 ] as const;

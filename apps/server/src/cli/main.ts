@@ -2,6 +2,7 @@ import { EngramAdminClient, EngramError, type Scope } from "@engram/sdk";
 import { Command, InvalidArgumentError } from "commander";
 import { resolveAdminToken } from "../config/admin-token.ts";
 import { type Config, ConfigError, loadConfig } from "../config/config.ts";
+import { migrateCommand } from "./migrate.ts";
 import { serve } from "./serve.ts";
 
 function config(): Config {
@@ -41,8 +42,17 @@ const program = new Command("engram").description("Engram: memory for AI agents"
 
 program
   .command("serve")
-  .description("Serve the API (embedded database and embedding model; data in ENGRAM_DATA_DIR)")
+  .description(
+    "Serve the API (embedded database in ENGRAM_DATA_DIR, or PostgreSQL when DATABASE_URL is set)",
+  )
   .action(() => serve(config()));
+
+program
+  .command("migrate")
+  .description(
+    "Apply database migrations and build the embedding model's vector index as the schema owner (cluster mode: ENGRAM_DATABASE_OWNER_URL)",
+  )
+  .action(() => run(() => migrateCommand(config())));
 
 const tenant = program.command("tenant").description("Manage tenants (platform admin)");
 tenant

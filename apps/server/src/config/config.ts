@@ -24,6 +24,8 @@ const EnvSchema = Type.Object({
   ENGRAM_DB_POOL_MAX: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   ENGRAM_DB_STATEMENT_TIMEOUT_MS: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
   REDIS_URL: Type.Optional(Type.String({ pattern: "^rediss?://" })),
+  ENGRAM_REDIS_PREFIX: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9:._-]{1,64}$" })),
+  ENGRAM_MEMORY_CACHE_SIZE: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
   ENGRAM_RATE_LIMIT_POINTS: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000 })),
   ENGRAM_RATE_LIMIT_WINDOW_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
 });
@@ -49,6 +51,10 @@ export interface Config {
   dbStatementTimeoutMs: number;
   /** Shared rate limits and caches across API processes when set. */
   redisUrl: string | undefined;
+  /** Prepended to every Redis key, so deployments (or test runs) can share one Redis. */
+  redisPrefix: string;
+  /** Memories kept in the in-process hot cache when Redis is not configured; 0 turns it off. */
+  memoryCacheSize: number;
   /** Requests per API key per window; 0 turns rate limiting off. */
   rateLimit: { points: number; windowSeconds: number };
 }
@@ -94,6 +100,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dbPoolMax: e.ENGRAM_DB_POOL_MAX ?? 10,
     dbStatementTimeoutMs: e.ENGRAM_DB_STATEMENT_TIMEOUT_MS ?? 10_000,
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.ENGRAM_REDIS_PREFIX ?? "engram:",
+    memoryCacheSize: e.ENGRAM_MEMORY_CACHE_SIZE ?? 10_000,
     rateLimit: {
       points: e.ENGRAM_RATE_LIMIT_POINTS ?? 6_000,
       windowSeconds: e.ENGRAM_RATE_LIMIT_WINDOW_S ?? 60,

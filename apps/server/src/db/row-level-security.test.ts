@@ -135,6 +135,60 @@ for (const backend of testDatabases) {
       assert.notEqual(owner?.u, "engram_app");
     });
 
+    test("the application role owns no table and cannot alter, drop, truncate or unprotect one", async () => {
+      const [owned] = await db.withoutTenant((tx) =>
+        tx.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_class WHERE pg_has_role(current_user, relowner, 'MEMBER')",
+        ),
+      );
+      assert.equal(owned?.n, 0);
+      for (const table of TENANT_TABLES) {
+        for (const [sql, refusal] of [
+          [`ALTER TABLE ${table} DISABLE ROW LEVEL SECURITY`, /must be owner/],
+          [`ALTER TABLE ${table} NO FORCE ROW LEVEL SECURITY`, /must be owner/],
+          [`DROP POLICY tenant_isolation ON ${table}`, /must be owner/],
+          [`ALTER TABLE ${table} ADD COLUMN extra int`, /must be owner/],
+          [`DROP TABLE ${table}`, /must be owner/],
+          [`TRUNCATE ${table}`, /permission denied/],
+          // Turning row security off makes a protected query fail instead of bypassing policies.
+          [`SET LOCAL row_security = off; SELECT * FROM ${table}`, /row-level security/],
+        ] as const) {
+          await assert.rejects(
+            db.withTenant(a, (tx) => tx.exec(sql)),
+            refusal,
+            sql,
+          );
+        }
+      }
+      await assert.rejects(
+        db.withoutTenant((tx) => tx.exec("CREATE TABLE escape_hatch (x int)")),
+        /permission denied/,
+      );
+    });
+
+    test("only the definer function's owner may read keys without a tenant context", async () => {
+      const [definer] = await db.asOwner((tx) =>
+        tx.query<{ owner: string }>(
+          "SELECT pg_get_userbyid(proowner) AS owner FROM pg_proc WHERE oid = 'engram_authenticate(bytea)'::regprocedure",
+        ),
+      );
+      const policies = await db.asOwner((tx) =>
+        tx.query<{ policyname: string; roles: string[] }>(
+          "SELECT policyname, roles::text[] AS roles FROM pg_policies WHERE tablename = 'api_keys' ORDER BY policyname",
+        ),
+      );
+      assert.deepEqual(policies, [
+        { policyname: "definer_reads_keys", roles: [definer?.owner] },
+        { policyname: "tenant_isolation", roles: ["public"] },
+      ]);
+      const [app] = await db.withoutTenant((tx) =>
+        tx.query<{ member: boolean }>("SELECT pg_has_role(current_user, $1, 'MEMBER') AS member", [
+          definer?.owner,
+        ]),
+      );
+      assert.equal(app?.member, false);
+    });
+
     test("key authentication crosses tenants only through the definer function", async () => {
       const hash = createHash("sha256").update("egm_rls_test_key").digest();
       await createTenantStore(db).insertKey(a, {

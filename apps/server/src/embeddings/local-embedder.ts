@@ -3,8 +3,10 @@ import { BatchQueue, type Slice, textsOf } from "./batch-queue.ts";
 import type { Embedder } from "./embedder.ts";
 import type { EmbedRequest, WorkerInit, WorkerMessage } from "./local-embedder-worker.ts";
 
-const MODEL_ID = "use-lite-512";
-const DIMENSION = 512;
+/** The local model's id and dimension, known without loading it. */
+export const LOCAL_MODEL = { id: "use-lite-512", dimension: 512 } as const;
+const MODEL_ID = LOCAL_MODEL.id;
+const DIMENSION = LOCAL_MODEL.dimension;
 const LOAD_TIMEOUT_MS = 60_000;
 const WORKER_URL = new URL("./local-embedder-worker.ts", import.meta.url);
 

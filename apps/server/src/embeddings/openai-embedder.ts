@@ -15,6 +15,9 @@ const MAX_BACKOFF_MS = 2_000;
 
 type EmbeddingsResponse = { data?: { index?: unknown; embedding?: unknown }[] };
 
+/** The id stored next to vectors from an OpenAI-compatible model. */
+export const openAIModelId = (model: string) => `openai:${model}`;
+
 /** Embeds through an OpenAI-compatible `POST {baseUrl}/embeddings` endpoint. */
 export function createOpenAIEmbedder(opts: OpenAIEmbedderOptions): Embedder {
   const url = `${opts.baseUrl.replace(/\/+$/, "")}/embeddings`;
@@ -87,7 +90,7 @@ export function createOpenAIEmbedder(opts: OpenAIEmbedderOptions): Embedder {
   }
 
   return {
-    modelId: `openai:${opts.model}`,
+    modelId: openAIModelId(opts.model),
     dimension: opts.dimension,
     async embed(texts) {
       if (closed) throw new Error("OpenAI embedder is closed");

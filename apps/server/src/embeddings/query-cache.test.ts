@@ -42,7 +42,7 @@ test("embedQuery caches by exact text and counts hits and misses", async () => {
   answerAll();
   await other;
   assert.deepEqual(calls, [["hello"], ["Hello"]]);
-  assert.deepEqual(cached.stats, { hits: 1, misses: 2 });
+  assert.deepEqual(cached.stats, { hits: 1, misses: 2, sharedHits: 0 });
 });
 
 test("concurrent identical misses share one inner call", async () => {
@@ -52,7 +52,7 @@ test("concurrent identical misses share one inner call", async () => {
   answerAll();
   const vectors = await Promise.all(queries);
   assert.deepEqual(calls, [["same"]]);
-  assert.deepEqual(cached.stats, { hits: 2, misses: 1 });
+  assert.deepEqual(cached.stats, { hits: 2, misses: 1, sharedHits: 0 });
   for (const v of vectors) assert.deepEqual(Array.from(v), [4, 1]);
   vectors[0]?.fill(0); // a caller mutating its result must not corrupt the cache
   assert.deepEqual(Array.from(await cached.embedQuery("same")), [4, 1]);
@@ -83,4 +83,17 @@ test("the least recently used query is evicted at max", async () => {
     await query;
   }
   assert.deepEqual(calls, [["a"], ["bb"], ["ccc"], ["bb"]]);
+});
+
+test("max 0 turns the LRU off: only identical queries in flight are joined", async () => {
+  const { inner, calls, answerAll } = controlledEmbedder();
+  const cached = withQueryCache(inner, { max: 0 });
+  const both = [cached.embedQuery("same"), cached.embedQuery("same")];
+  answerAll();
+  await Promise.all(both);
+  const again = cached.embedQuery("same");
+  answerAll();
+  await again;
+  assert.deepEqual(calls, [["same"], ["same"]]);
+  assert.deepEqual(cached.stats, { hits: 1, misses: 2, sharedHits: 0 });
 });

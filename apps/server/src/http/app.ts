@@ -6,6 +6,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { newId } from "../lib/ids.ts";
 import { registerMemoryRoutes } from "../memories/memory-routes.ts";
 import type { MemoryService } from "../memories/memory-service.ts";
+import { registerRateLimit } from "../rate-limits/rate-limit-hook.ts";
+import type { RateLimiter } from "../rate-limits/rate-limiter.ts";
 import { registerTenantRoutes } from "../tenancy/tenant-routes.ts";
 import type { TenantService } from "../tenancy/tenant-service.ts";
 import { createAuth } from "./auth.ts";
@@ -20,6 +22,10 @@ export interface AppDeps {
   maxBodyBytes: number;
   logLevel: string;
   ready: () => Promise<Record<string, "ok" | "down">>;
+  /** Checks whose failure degrades the API (reported, still 200) instead of making it unready. */
+  optionalChecks?: readonly string[];
+  /** Per-key limit on tenant routes; absent when rate limiting is off. */
+  rateLimiter?: RateLimiter | undefined;
 }
 
 export type App = FastifyInstance<
@@ -88,7 +94,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   const auth = createAuth(deps.tenants, deps.adminToken);
-  registerHealthRoutes(app, deps.ready);
+  if (deps.rateLimiter) registerRateLimit(app, deps.rateLimiter);
+  registerHealthRoutes(app, deps.ready, deps.optionalChecks ?? []);
   registerTenantRoutes(app, deps.tenants, auth);
   registerMemoryRoutes(app, deps.memories, auth);
   return app;

@@ -75,6 +75,8 @@ function describe(err: ValidationError, field: string | undefined): string {
 /** Maps every error to problem+json: AppErrors by code, framework errors by kind, others to 500. */
 export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (err instanceof AppError) {
+    // A dependency being down is the operator's business even though the client got a clean 503.
+    if (err.status >= 500) request.log.warn({ err }, err.message);
     return sendProblem(request, reply, err.status, err.code, err.message, err.field);
   }
   const v = err as ValidationError;

@@ -13,6 +13,7 @@ const STATUS: Record<ErrorCode, number> = {
   llm_not_configured: 422,
   method_not_allowed: 405,
   conflict: 409,
+  rate_limited: 429,
   service_unavailable: 503,
   internal_error: 500,
 };

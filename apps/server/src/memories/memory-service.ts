@@ -11,6 +11,7 @@ import type {
   SearchMemoriesBody,
   UpdateMemoryBody,
 } from "@engram/contract";
+import { type MemoryCache, noMemoryCache } from "../cache/memory-cache.ts";
 import { IdempotencyRace, type IdempotencyRequest } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
 import { AppError, notFound } from "../lib/errors.ts";
@@ -29,6 +30,8 @@ export interface MemoryServiceDeps {
   search: MemorySearchStore;
   embedder: Embedder & { embedQuery(text: string): Promise<Float32Array> };
   llmConfigured: boolean;
+  /** Hot-memory cache for getMemory; invalidated here after every committed update or delete. */
+  cache?: MemoryCache;
 }
 
 interface Draft {
@@ -74,6 +77,7 @@ function scopeOf(input: { user_id?: string; agent_id?: string; session_id?: stri
 /** The memory verbs, shared by the HTTP routes, the CLI and (later) the MCP server. */
 export function createMemoryService(deps: MemoryServiceDeps) {
   const { store, embedder } = deps;
+  const cache = deps.cache ?? noMemoryCache;
 
   function drafts(body: AddMemoryBody, field: string): Draft[] {
     if ((body.text === undefined) === (body.messages === undefined)) {
@@ -171,7 +175,10 @@ export function createMemoryService(deps: MemoryServiceDeps) {
 
     async getMemory(ctx: TenantContext, id: string): Promise<Memory> {
       requireScope(ctx, "memories:read");
-      const memory = isId("mem", id) ? await store.getMemory(ctx.tenantId, id) : undefined;
+      const tenantId = ctx.tenantId;
+      const memory = isId("mem", id)
+        ? await cache.get(tenantId, id, () => store.getMemory(tenantId, id))
+        : undefined;
       if (!memory) throw notFound("Memory", id);
       return memory;
     },
@@ -203,6 +210,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         throw err;
       }
       if (!memory) throw notFound("Memory", id);
+      await cache.invalidate(ctx.tenantId, id);
       return memory;
     },
 
@@ -210,6 +218,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       requireScope(ctx, "memories:write");
       const n = isId("mem", id) ? await store.deleteMemories(ctx.tenantId, { id }) : 0;
       if (n === 0) throw notFound("Memory", id);
+      await cache.invalidate(ctx.tenantId, id);
     },
 
     /** Deletes every memory in a scope; at least one scope id is required. */
@@ -222,7 +231,9 @@ export function createMemoryService(deps: MemoryServiceDeps) {
           "user_id",
         );
       }
-      return store.deleteMemories(ctx.tenantId, { scope: scopeOf(input) });
+      const n = await store.deleteMemories(ctx.tenantId, { scope: scopeOf(input) });
+      if (n > 0) await cache.invalidateTenant(ctx.tenantId);
+      return n;
     },
 
     async listMemories(

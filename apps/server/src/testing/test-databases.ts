@@ -1,13 +1,16 @@
 import type { Database } from "../db/database.ts";
 import { migrate } from "../db/migrate.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
+import { openPostgresDatabase } from "../db/postgres-database.ts";
 import { ensureVectorIndex } from "../db/vector-index.ts";
+import { createTestPostgres } from "./test-postgres.ts";
 
 export const TEST_MODEL = { id: "test-model-4", dimension: 4 };
 
 /**
- * Every database backend the store tests run against, migrated and indexed for a 4-d test model.
- * Embedded PGlite today; the cluster-mode issue adds PostgreSQL here.
+ * Every database backend the store tests run against, migrated and indexed for a 4-d test model:
+ * embedded PGlite, and PostgreSQL (scripts/services.sh) in a fresh database per open, dropped on
+ * close. PostgreSQL being down fails these tests; it never skips them.
  */
 export const testDatabases: { name: string; open: () => Promise<Database> }[] = [
   {
@@ -17,6 +20,33 @@ export const testDatabases: { name: string; open: () => Promise<Database> }[] = 
       await migrate(db);
       await ensureVectorIndex(db, TEST_MODEL);
       return db;
+    },
+  },
+  {
+    name: "postgres",
+    open: async () => {
+      const pg = await createTestPostgres();
+      const db = openPostgresDatabase({
+        url: pg.appUrl,
+        ownerUrl: pg.ownerUrl,
+        poolMax: 4,
+        statementTimeoutMs: 10_000,
+      });
+      try {
+        await migrate(db);
+        await ensureVectorIndex(db, TEST_MODEL);
+      } catch (err) {
+        await db.close();
+        await pg.drop();
+        throw err;
+      }
+      return {
+        ...db,
+        async close() {
+          await db.close();
+          await pg.drop();
+        },
+      };
     },
   },
 ];

@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EngramAdminClient, EngramClient, type Scope } from "@engram/sdk";
+import { migrateCommand } from "../cli/migrate.ts";
 import { loadConfig } from "../config/config.ts";
 import { createServer, type Server } from "../server.ts";
+import { createTestPostgres } from "./test-postgres.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 
@@ -55,6 +57,29 @@ export async function startTestServer(env: Record<string, string> = {}) {
   };
 }
 export type TestServer = Awaited<ReturnType<typeof startTestServer>>;
+
+/**
+ * The real server in cluster mode: a fresh PostgreSQL database, migrated by `engram migrate`'s
+ * code as the owner, served as the application role (DATABASE_URL). close() drops the database.
+ */
+export async function startPostgresTestServer(env: Record<string, string> = {}) {
+  const database = await createTestPostgres();
+  try {
+    await migrateCommand(loadConfig({ ENGRAM_DATABASE_OWNER_URL: database.ownerUrl, ...env }));
+    const server = await startTestServer({ DATABASE_URL: database.appUrl, ...env });
+    return {
+      ...server,
+      database,
+      async close() {
+        await server.close();
+        await database.drop();
+      },
+    };
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
+}
 
 const CLI = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startPostgres, stopPostgres } from "../testing/test-postgres.ts";
+import { startPostgresTestServer } from "../testing/test-server.ts";
+
+type PostgresTestServer = Awaited<ReturnType<typeof startPostgresTestServer>>;
+
+// Stops and restarts the PostgreSQL of scripts/services.sh, so other suites using it at the same
+// moment see a few seconds of outage; the outage is kept as short as the assertions allow.
+describe("the API on PostgreSQL across a database restart", () => {
+  let server: PostgresTestServer;
+
+  before(async () => {
+    server = await startPostgresTestServer();
+  });
+  after(async () => {
+    startPostgres(); // whatever happened in the test, leave the database running
+    await server?.close();
+  });
+
+  test("answers 503 problems while the database is down and recovers without a restart", async () => {
+    const t = await server.newTenant();
+    const { results } = await t.client.addMemory({ text: "Prefers window seats", user_id: "u1" });
+    const id = results[0]?.id;
+    const call = (method: string, path: string, body?: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${t.key}`,
+          ...(body ? { "content-type": "application/json" } : {}),
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+
+    stopPostgres();
+    try {
+      for (const [method, path, body] of [
+        ["GET", "/v1/memories?user_id=u1"],
+        ["POST", "/v1/memories", { text: "Written during the outage", user_id: "u1" }],
+        ["POST", "/v1/memories/search", { query: "seats", user_id: "u1" }],
+        ["GET", `/v1/memories/${id}`],
+      ] as const) {
+        const r = await call(method, path, body);
+        assert.equal(r.status, 503, `${method} ${path}`);
+        assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/);
+        const problem = (await r.json()) as { code: string; status: number; detail: string };
+        assert.equal(problem.code, "service_unavailable");
+        assert.equal(problem.status, 503);
+        assert.doesNotMatch(problem.detail, /ECONNREFUSED|127\.0\.0\.1|password/);
+      }
+      const ready = await fetch(`${server.url}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.equal(
+        ((await ready.json()) as { checks: Record<string, string> }).checks.database,
+        "down",
+      );
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    } finally {
+      startPostgres();
+    }
+
+    // The same API process, with the same pool, serves again once the database is back.
+    const deadline = Date.now() + 20_000;
+    let list = await call("GET", "/v1/memories?user_id=u1");
+    while (list.status !== 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      list = await call("GET", "/v1/memories?user_id=u1");
+    }
+    assert.equal(list.status, 200);
+    const page = (await list.json()) as { results: { id: string; memory: string }[] };
+    assert.deepEqual(
+      page.results.map((m) => m.id),
+      [id],
+    );
+    assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+    const added = await call("POST", "/v1/memories", { text: "Written after", user_id: "u1" });
+    assert.equal(added.status, 201);
+  });
+});

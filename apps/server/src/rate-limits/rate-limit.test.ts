@@ -1,0 +1,242 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createTestRedis, type TestRedis } from "../testing/test-redis.ts";
+import {
+  ADMIN_TOKEN,
+  freePort,
+  startPostgresTestServer,
+  startTestServer,
+  type TestServer,
+} from "../testing/test-server.ts";
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+async function call(url: string, token: string, method = "GET", body?: unknown): Promise<Reply> {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : {} };
+}
+
+/** The RateLimit field's remaining and reset parameters (draft-ietf-httpapi-ratelimit-headers). */
+function rateLimitOf(r: Reply): { remaining: number; reset: number } {
+  const field = r.headers.get("ratelimit") ?? "";
+  const match = /^"default";r=(\d+);t=(\d+)$/.exec(field);
+  assert.ok(match, `RateLimit field: ${JSON.stringify(field)}`);
+  return { remaining: Number(match[1]), reset: Number(match[2]) };
+}
+
+function assertLimited(r: Reply, windowSeconds: number) {
+  assert.equal(r.status, 429, JSON.stringify(r.body));
+  assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/);
+  assert.equal(r.body.code, "rate_limited");
+  assert.equal(r.body.status, 429);
+  assert.equal(r.headers.get("x-request-id"), r.body.requestId);
+  const retryAfter = Number(r.headers.get("retry-after"));
+  assert.ok(Number.isInteger(retryAfter), `Retry-After: ${r.headers.get("retry-after")}`);
+  assert.ok(retryAfter >= 1 && retryAfter <= windowSeconds, `Retry-After ${retryAfter}`);
+  const { remaining, reset } = rateLimitOf(r);
+  assert.equal(remaining, 0);
+  assert.equal(reset, retryAfter, "Retry-After names the same moment as the reset parameter");
+}
+
+describe("rate limits, embedded (in-memory limiter)", () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startTestServer({
+      ENGRAM_RATE_LIMIT_POINTS: "5",
+      ENGRAM_RATE_LIMIT_WINDOW_S: "60",
+    });
+  });
+  after(() => srv.close());
+
+  test("every tenant response carries RateLimit-Policy and RateLimit; the 6th request is 429 rate_limited with Retry-After", async () => {
+    const { key } = await srv.newTenant();
+    const url = `${srv.url}/v1/memories`;
+    for (let i = 0; i < 5; i++) {
+      // Errors count and carry the fields too: the 5th is a 404.
+      const r =
+        i === 4 ? await call(`${url}/mem_01JZZZZZZZZZZZZZZZZZZZZZZZ`, key) : await call(url, key);
+      assert.equal(r.status, i === 4 ? 404 : 200);
+      assert.equal(r.headers.get("ratelimit-policy"), '"default";q=5;w=60');
+      const { remaining, reset } = rateLimitOf(r);
+      assert.equal(remaining, 4 - i);
+      assert.ok(reset >= 1 && reset <= 60, `t=${reset}`);
+    }
+    const limited = await call(url, key);
+    assertLimited(limited, 60);
+    assert.equal(limited.headers.get("ratelimit-policy"), '"default";q=5;w=60');
+    assert.match(String(limited.body.detail), /5 requests per 60 s/);
+    assert.ok(srv.server.counters.get("rate_limited_total") >= 1);
+  });
+
+  test("limits are per API key: another key of the same tenant, and another tenant, are unaffected", async () => {
+    const first = await srv.newTenant();
+    const other = await srv.newTenant();
+    const secondKey = await srv.admin.createKey(first.tenantId, {});
+    for (let i = 0; i < 5; i++)
+      assert.equal((await call(`${srv.url}/v1/memories`, first.key)).status, 200);
+    assertLimited(await call(`${srv.url}/v1/memories`, first.key), 60);
+    for (const key of [secondKey.key, other.key]) {
+      const r = await call(`${srv.url}/v1/memories`, key);
+      assert.equal(r.status, 200);
+      assert.equal(rateLimitOf(r).remaining, 4);
+    }
+  });
+
+  test("a limited write changes nothing", async () => {
+    const { key, tenantId } = await srv.newTenant();
+    for (let i = 0; i < 5; i++) {
+      const r = await call(`${srv.url}/v1/memories`, key, "POST", {
+        text: `fact ${i}`,
+        user_id: "u",
+      });
+      assert.equal(r.status, 201);
+    }
+    const limited = await call(`${srv.url}/v1/memories`, key, "POST", {
+      text: "one too many",
+      user_id: "u",
+    });
+    assertLimited(limited, 60);
+    const reader = await srv.admin.createKey(tenantId, {});
+    const list = await call(`${srv.url}/v1/memories?user_id=u&limit=100`, reader.key);
+    const texts = (list.body.results as { memory: string }[]).map((m) => m.memory);
+    assert.equal(texts.length, 5);
+    assert.ok(!texts.includes("one too many"));
+  });
+
+  test("admin, health and unauthenticated requests are neither limited nor given the fields", async () => {
+    for (let i = 0; i < 7; i++) {
+      const health = await fetch(`${srv.url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.equal(health.headers.get("ratelimit"), null);
+      const bad = await call(`${srv.url}/v1/memories`, "egm_not_a_real_key");
+      assert.equal(bad.status, 401);
+      assert.equal(bad.headers.get("ratelimit"), null);
+      const admin = await call(`${srv.url}/v1/admin/tenants`, ADMIN_TOKEN, "POST", {
+        name: `limits ${i}`,
+      });
+      assert.equal(admin.status, 201);
+      assert.equal(admin.headers.get("ratelimit-policy"), null);
+    }
+  });
+});
+
+test("ENGRAM_RATE_LIMIT_POINTS=0 turns rate limiting and its fields off", async () => {
+  const srv = await startTestServer({ ENGRAM_RATE_LIMIT_POINTS: "0" });
+  try {
+    const { key } = await srv.newTenant();
+    for (let i = 0; i < 10; i++) {
+      const r = await call(`${srv.url}/v1/memories`, key);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get("ratelimit"), null);
+      assert.equal(r.headers.get("ratelimit-policy"), null);
+    }
+  } finally {
+    await srv.close();
+  }
+});
+
+describe("rate limits, cluster (Redis)", () => {
+  let redis: TestRedis;
+  before(async () => {
+    redis = await createTestRedis();
+  });
+  after(() => redis.close());
+
+  test("two servers on one database and one Redis share a key's limit", async () => {
+    const env = { ...redis.env, ENGRAM_RATE_LIMIT_POINTS: "6", ENGRAM_RATE_LIMIT_WINDOW_S: "60" };
+    const a = await startPostgresTestServer(env);
+    const b = await startTestServer({ ...env, DATABASE_URL: a.database.appUrl });
+    try {
+      const { key } = await a.newTenant();
+      const other = await a.newTenant();
+      const seen: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = await call(`${(i % 2 ? b : a).url}/v1/memories`, key);
+        assert.equal(r.status, 200);
+        seen.push(rateLimitOf(r).remaining);
+      }
+      assert.deepEqual(seen, [5, 4, 3, 2, 1, 0], "one count across both servers");
+      assertLimited(await call(`${a.url}/v1/memories`, key), 60);
+      assertLimited(await call(`${b.url}/v1/memories`, key), 60);
+      assert.equal((await call(`${b.url}/v1/memories`, other.key)).status, 200);
+      // The count lives in Redis under this deployment's prefix, not in either process.
+      assert.ok((await redis.keys()).some((k) => k.startsWith(`${redis.prefix}rl:`)));
+      for (const s of [a, b]) assert.equal(s.server.counters.get("rate_limit_fallbacks_total"), 0);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+});
+
+test("with REDIS_URL where nothing listens, the API serves, limits per process, reports degraded and does not crash", async () => {
+  const port = await freePort();
+  const srv = await startTestServer({
+    REDIS_URL: `redis://127.0.0.1:${port}`,
+    ENGRAM_RATE_LIMIT_POINTS: "10",
+    ENGRAM_RATE_LIMIT_WINDOW_S: "60",
+  });
+  try {
+    const ready = await fetch(`${srv.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), {
+      status: "degraded",
+      checks: { database: "ok", redis: "down" },
+    });
+
+    const { key, tenantId } = await srv.newTenant();
+    for (let i = 0; i < 10; i++) {
+      const r = await call(`${srv.url}/v1/memories`, key);
+      assert.equal(r.status, 200);
+      assert.equal(rateLimitOf(r).remaining, 9 - i);
+    }
+    assertLimited(await call(`${srv.url}/v1/memories`, key), 60);
+
+    // Caches fall back to the database and the model, with the same answers.
+    const other = (await srv.admin.createKey(tenantId, {})).key;
+    const added = await call(`${srv.url}/v1/memories`, other, "POST", { text: "Ada likes tea" });
+    assert.equal(added.status, 201);
+    const id = (added.body.results as { id: string }[])[0]?.id;
+    assert.equal((await call(`${srv.url}/v1/memories/${id}`, other)).body.memory, "Ada likes tea");
+    const patched = await call(`${srv.url}/v1/memories/${id}`, other, "PATCH", {
+      text: "Ada likes coffee",
+    });
+    assert.equal(patched.status, 200);
+    assert.equal(
+      (await call(`${srv.url}/v1/memories/${id}`, other)).body.memory,
+      "Ada likes coffee",
+    );
+    for (let i = 0; i < 2; i++) {
+      const found = await call(`${srv.url}/v1/memories/search`, other, "POST", { query: "drinks" });
+      assert.equal(found.status, 200);
+      assert.equal((found.body.results as unknown[]).length, 1);
+    }
+
+    // Reconnection attempts keep failing in the background without crashing the process.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    assert.equal((await call(`${srv.url}/v1/memories/${id}`, other)).status, 200);
+    const counters = srv.server.counters.snapshot();
+    assert.ok(
+      counters.redis_errors_total >= 2,
+      `redis_errors_total ${counters.redis_errors_total}`,
+    );
+    assert.ok(counters.rate_limit_fallbacks_total >= 11);
+    assert.equal(counters.memory_cache_hits_total, 0);
+    assert.equal(counters.query_cache_shared_hits_total, 0);
+    assert.equal(counters.query_cache_hits_total, 1);
+  } finally {
+    await srv.close();
+  }
+});
