@@ -10,43 +10,52 @@ type Call = {
 /** The texts [start, end) of one embed() call. */
 export type Slice = { call: Call; start: number; end: number };
 
-/** Pending embed() calls, cut into batches of up to `batchSize` texts taken across calls. */
+/**
+ * Pending embed() calls, cut into batches of up to `batchSize` texts taken across calls. Two lanes:
+ * small calls (search queries, single adds) go first, so they wait at most for the batch in flight;
+ * large calls (ingestion) are served whole, first come first served, so one finishes and moves on
+ * to its database insert while the next one embeds, instead of all of them finishing together.
+ */
 export class BatchQueue {
-  #slices: Slice[] = [];
+  #small: Slice[] = [];
+  #large: Slice[] = [];
   readonly #batchSize: number;
+  readonly #smallMax: number;
 
   constructor(batchSize: number) {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
     }
     this.#batchSize = batchSize;
+    this.#smallMax = Math.max(1, Math.floor(batchSize / 8));
   }
 
   get isEmpty(): boolean {
-    return this.#slices.length === 0;
+    return this.#small.length === 0 && this.#large.length === 0;
   }
 
   /** Queues one call; resolves with exactly its vectors, in order, once all have come back. */
   add(texts: readonly string[]): Promise<Float32Array[]> {
     return new Promise((resolve, reject) => {
       const call = { texts: [...texts], vectors: [], left: texts.length, resolve, reject };
-      this.#slices.push({ call, start: 0, end: texts.length });
+      const lane = texts.length <= this.#smallMax ? this.#small : this.#large;
+      lane.push({ call, start: 0, end: texts.length });
     });
   }
 
-  /** Takes the next batch, front to back, splitting a long call where the batch is full. */
+  /** Takes the next batch: small calls first, then the oldest large call, split where full. */
   take(): Slice[] {
     const batch: Slice[] = [];
     let room = this.#batchSize;
-    while (room > 0 && this.#slices.length > 0) {
-      const head = this.#slices.shift() as Slice;
-      const n = Math.min(room, head.end - head.start);
-      batch.push({ call: head.call, start: head.start, end: head.start + n });
-      head.start += n;
-      room -= n;
-      // The rest of a long call goes to the back, so a search query waits at most one batch
-      // behind a large ingestion call instead of all of it.
-      if (head.start < head.end) this.#slices.push(head);
+    for (const lane of [this.#small, this.#large]) {
+      while (room > 0 && lane.length > 0) {
+        const head = lane[0] as Slice;
+        const n = Math.min(room, head.end - head.start);
+        batch.push({ call: head.call, start: head.start, end: head.start + n });
+        head.start += n;
+        room -= n;
+        if (head.start === head.end) lane.shift(); // the rest of a long call stays at the head
+      }
     }
     return batch;
   }
@@ -70,14 +79,16 @@ export class BatchQueue {
 
   /** Rejects every queued call and every call with a slice in `inFlight`. */
   failAll(err: Error, inFlight: Slice[] = []): void {
-    const calls = new Set([...inFlight, ...this.#slices].map((s) => s.call));
-    this.#slices = [];
+    const calls = new Set([...inFlight, ...this.#small, ...this.#large].map((s) => s.call));
+    this.#small = [];
+    this.#large = [];
     for (const call of calls) if (call.left > 0) this.#reject(call, err);
   }
 
   #reject(call: Call, err: Error): void {
     call.left = 0;
-    this.#slices = this.#slices.filter((s) => s.call !== call);
+    this.#small = this.#small.filter((s) => s.call !== call);
+    this.#large = this.#large.filter((s) => s.call !== call);
     call.reject(err);
   }
 }
