@@ -15,6 +15,8 @@ import { createRateLimiter } from "./rate-limits/rate-limiter.ts";
 import { type Counters, createCounters } from "./telemetry/counters.ts";
 import { createTenantService } from "./tenancy/tenant-service.ts";
 import { createTenantStore } from "./tenancy/tenant-store.ts";
+import { workerJobs } from "./worker/jobs.ts";
+import { startScheduler } from "./worker/scheduler.ts";
 
 export interface Server {
   app: App;
@@ -57,6 +59,7 @@ export async function createServer(config: Config): Promise<Server> {
       search: createMemorySearchStore(db, model),
       embedder,
       llmConfigured: false,
+      idempotencyTtlS: config.idempotencyTtlS,
       // With Redis, only the shared cache: another process could not invalidate a local one.
       cache: redis
         ? createRedisMemoryCache({ redis, counters })
@@ -87,6 +90,11 @@ export async function createServer(config: Config): Promise<Server> {
         ),
     });
     await redis?.connect(app.log);
+    // Embedded mode has no `engram worker` (one process owns the data): the worker's jobs run here.
+    const jobs =
+      db.kind === "pglite"
+        ? startScheduler(workerJobs(config), { db, redis, log: app.log })
+        : undefined;
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -95,6 +103,7 @@ export async function createServer(config: Config): Promise<Server> {
       close: () => {
         closing ??= (async () => {
           await app.close();
+          await jobs?.stop();
           await redis?.close();
           await embedder.close();
           await db.close();

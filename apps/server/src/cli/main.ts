@@ -4,6 +4,7 @@ import { resolveAdminToken } from "../config/admin-token.ts";
 import { type Config, ConfigError, loadConfig } from "../config/config.ts";
 import { migrateCommand } from "./migrate.ts";
 import { serve } from "./serve.ts";
+import { worker } from "./worker.ts";
 
 function config(): Config {
   try {
@@ -53,6 +54,13 @@ program
     "Apply database migrations and build the embedding model's vector index as the schema owner (cluster mode: ENGRAM_DATABASE_OWNER_URL)",
   )
   .action(() => run(() => migrateCommand(config())));
+
+program
+  .command("worker")
+  .description(
+    "Run the periodic jobs (expiring Idempotency-Key records) next to the API processes (cluster mode: DATABASE_URL); embedded `engram serve` runs them itself",
+  )
+  .action(() => worker(config()));
 
 const tenant = program.command("tenant").description("Manage tenants (platform admin)");
 tenant

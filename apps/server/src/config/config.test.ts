@@ -232,3 +232,21 @@ describe("Redis, rate limit and cache variables", () => {
     assertConfigError({ ENGRAM_MEMORY_CACHE_SIZE: "lots" }, "ENGRAM_MEMORY_CACHE_SIZE");
   });
 });
+
+describe("Idempotency-Key TTL and worker variables", () => {
+  test("defaults: keys remembered 86,400 s (a day), jobs every 60 s", () => {
+    const config = loadConfig({});
+    assert.equal(config.idempotencyTtlS, 86_400);
+    assert.equal(config.workerIntervalS, 60);
+  });
+
+  test("are read; invalid values are named", () => {
+    const config = loadConfig({ ENGRAM_IDEMPOTENCY_TTL_S: "3600", ENGRAM_WORKER_INTERVAL_S: "1" });
+    assert.equal(config.idempotencyTtlS, 3600);
+    assert.equal(config.workerIntervalS, 1);
+    assertConfigError({ ENGRAM_IDEMPOTENCY_TTL_S: "0" }, "ENGRAM_IDEMPOTENCY_TTL_S");
+    assertConfigError({ ENGRAM_IDEMPOTENCY_TTL_S: "1.5" }, "ENGRAM_IDEMPOTENCY_TTL_S");
+    assertConfigError({ ENGRAM_WORKER_INTERVAL_S: "0" }, "ENGRAM_WORKER_INTERVAL_S");
+    assertConfigError({ ENGRAM_WORKER_INTERVAL_S: "86401" }, "ENGRAM_WORKER_INTERVAL_S");
+  });
+});

@@ -28,6 +28,8 @@ const EnvSchema = Type.Object({
   ENGRAM_MEMORY_CACHE_SIZE: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
   ENGRAM_RATE_LIMIT_POINTS: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000 })),
   ENGRAM_RATE_LIMIT_WINDOW_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
+  ENGRAM_WORKER_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
 });
 
 export type EmbedderConfig =
@@ -57,6 +59,10 @@ export interface Config {
   memoryCacheSize: number;
   /** Requests per API key per window; 0 turns rate limiting off. */
   rateLimit: { points: number; windowSeconds: number };
+  /** Seconds an Idempotency-Key is remembered; older records count as absent and get deleted. */
+  idempotencyTtlS: number;
+  /** Seconds between two runs of each maintenance job (± jitter): `engram worker`, or `serve` embedded. */
+  workerIntervalS: number;
 }
 
 export class ConfigError extends Error {
@@ -106,6 +112,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       points: e.ENGRAM_RATE_LIMIT_POINTS ?? 6_000,
       windowSeconds: e.ENGRAM_RATE_LIMIT_WINDOW_S ?? 60,
     },
+    idempotencyTtlS: e.ENGRAM_IDEMPOTENCY_TTL_S ?? 86_400,
+    workerIntervalS: e.ENGRAM_WORKER_INTERVAL_S ?? 60,
   };
 }
 

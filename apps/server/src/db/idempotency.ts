@@ -3,12 +3,17 @@ import { AppError } from "../lib/errors.ts";
 import type { Queryable } from "./database.ts";
 
 /** A client's Idempotency-Key with a fingerprint of the request it came with. */
-export interface IdempotencyRequest {
+export interface IdempotencyKey {
   key: string;
   requestHash: Buffer;
 }
 
-export function idempotencyRequest(key: string, route: string, body: unknown): IdempotencyRequest {
+/** A key as the store checks it: a record older than maxAgeS seconds counts as absent. */
+export interface IdempotencyRequest extends IdempotencyKey {
+  maxAgeS: number;
+}
+
+export function idempotencyRequest(key: string, route: string, body: unknown): IdempotencyKey {
   const requestHash = createHash("sha256")
     .update(route)
     .update("\0")
@@ -22,15 +27,20 @@ export class IdempotencyRace extends Error {
   override name = "IdempotencyRace";
 }
 
-/** The stored response for this key, if a request with it already completed. */
+/**
+ * The stored response for this key, if a request with it completed within the key's lifetime.
+ * An expired record the worker has not deleted yet counts as absent, so expiry never depends on
+ * when the worker runs.
+ */
 export async function findIdempotentResponse(
   tx: Queryable,
   tenantId: string,
   req: IdempotencyRequest,
 ): Promise<unknown | undefined> {
   const [row] = await tx.query<{ request_hash: Uint8Array; response: unknown }>(
-    "SELECT request_hash, response FROM idempotency_keys WHERE tenant_id = $1 AND key = $2",
-    [tenantId, req.key],
+    `SELECT request_hash, response FROM idempotency_keys
+     WHERE tenant_id = $1 AND key = $2 AND created_at >= now() - make_interval(secs => $3)`,
+    [tenantId, req.key, req.maxAgeS],
   );
   if (!row) return undefined;
   if (!Buffer.from(row.request_hash).equals(req.requestHash)) {
@@ -44,8 +54,9 @@ export async function findIdempotentResponse(
 }
 
 /**
- * Records the response in the same transaction as the write it describes. Returns false when a
- * concurrent request with the same key committed first (the caller rolls back and replays).
+ * Records the response in the same transaction as the write it describes, replacing an expired
+ * record of the same key. Returns false when a concurrent request with the same key committed
+ * first (the caller rolls back and replays).
  */
 export async function saveIdempotentResponse(
   tx: Queryable,
@@ -56,8 +67,30 @@ export async function saveIdempotentResponse(
 ): Promise<boolean> {
   const rows = await tx.query(
     `INSERT INTO idempotency_keys (tenant_id, key, request_hash, status, response)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING key`,
-    [tenantId, req.key, req.requestHash, status, JSON.stringify(response)],
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (tenant_id, key) DO UPDATE
+       SET request_hash = EXCLUDED.request_hash, status = EXCLUDED.status,
+           response = EXCLUDED.response, created_at = EXCLUDED.created_at
+       WHERE idempotency_keys.created_at < now() - make_interval(secs => $6)
+     RETURNING key`,
+    [tenantId, req.key, req.requestHash, status, JSON.stringify(response), req.maxAgeS],
   );
   return rows.length === 1;
+}
+
+/**
+ * Deletes up to `limit` records older than maxAgeS seconds, across tenants, through the one
+ * definer function that may (the application role sees rows only under a tenant context).
+ * Returns how many it deleted.
+ */
+export async function expireIdempotencyKeys(
+  tx: Queryable,
+  maxAgeS: number,
+  limit: number,
+): Promise<number> {
+  const [row] = await tx.query<{ deleted: number }>(
+    "SELECT engram_expire_idempotency_keys($1, $2) AS deleted",
+    [maxAgeS, limit],
+  );
+  return row?.deleted ?? 0;
 }

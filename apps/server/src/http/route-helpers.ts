@@ -1,6 +1,6 @@
 import { Problem } from "@engram/contract";
 import type { FastifyRequest } from "fastify";
-import { type IdempotencyRequest, idempotencyRequest } from "../db/idempotency.ts";
+import { type IdempotencyKey, idempotencyRequest } from "../db/idempotency.ts";
 import { AppError } from "../lib/errors.ts";
 
 const IDEMPOTENCY_KEY_MAX = 255;
@@ -12,7 +12,7 @@ export const problemResponses = {
 };
 
 /** The Idempotency-Key of a create request, fingerprinted with its route and body. */
-export function idempotencyOf(request: FastifyRequest): IdempotencyRequest | undefined {
+export function idempotencyOf(request: FastifyRequest): IdempotencyKey | undefined {
   const key = request.headers["idempotency-key"];
   if (key === undefined) return undefined;
   if (typeof key !== "string" || key.length === 0 || key.length > IDEMPOTENCY_KEY_MAX) {

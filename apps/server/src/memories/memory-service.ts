@@ -12,7 +12,7 @@ import type {
   UpdateMemoryBody,
 } from "@engram/contract";
 import { type MemoryCache, noMemoryCache } from "../cache/memory-cache.ts";
-import { IdempotencyRace, type IdempotencyRequest } from "../db/idempotency.ts";
+import { type IdempotencyKey, IdempotencyRace } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
@@ -32,6 +32,8 @@ export interface MemoryServiceDeps {
   llmConfigured: boolean;
   /** Hot-memory cache for getMemory; invalidated here after every committed update or delete. */
   cache?: MemoryCache;
+  /** Seconds an Idempotency-Key is remembered (ENGRAM_IDEMPOTENCY_TTL_S); older counts as absent. */
+  idempotencyTtlS: number;
 }
 
 interface Draft {
@@ -100,7 +102,8 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     return (body.messages ?? []).map((m) => ({ text: m.content, role: m.role, body }));
   }
 
-  async function insert(ctx: TenantContext, all: Draft[], idem?: IdempotencyRequest) {
+  async function insert(ctx: TenantContext, all: Draft[], key?: IdempotencyKey) {
+    const idem = key && { ...key, maxAgeS: deps.idempotencyTtlS };
     if (idem) {
       const earlier = await store.findIdempotent(ctx.tenantId, idem);
       if (earlier) return earlier as AddMemoryResponse;
@@ -131,17 +134,13 @@ export function createMemoryService(deps: MemoryServiceDeps) {
 
   return {
     /** Stores a text, or one memory per chat message; exact duplicates are NOOPs. */
-    async addMemory(ctx: TenantContext, input: AddMemoryBody, idem?: IdempotencyRequest) {
+    async addMemory(ctx: TenantContext, input: AddMemoryBody, idem?: IdempotencyKey) {
       requireScope(ctx, "memories:write");
       return insert(ctx, drafts(input, ""), idem);
     },
 
     /** Stores up to 1,000 add bodies in one transaction, embedded in batches; results in order. */
-    async batchAddMemories(
-      ctx: TenantContext,
-      input: BatchAddMemoriesBody,
-      idem?: IdempotencyRequest,
-    ) {
+    async batchAddMemories(ctx: TenantContext, input: BatchAddMemoriesBody, idem?: IdempotencyKey) {
       requireScope(ctx, "memories:write");
       const all = input.memories.flatMap((body, i) => drafts(body, `memories[${i}].`));
       return insert(ctx, all, idem);

@@ -54,6 +54,8 @@ export interface TestPostgres {
   appUrl: string;
   /** The schema owner (engram_owner) on this database. */
   ownerUrl: string;
+  /** The local superuser on this database: sees every row (for tests that inspect storage). */
+  superuserUrl: string;
   drop(): Promise<void>;
 }
 
@@ -74,6 +76,7 @@ export async function createTestPostgres(): Promise<TestPostgres> {
     name,
     appUrl: withDatabase(APP_URL, name),
     ownerUrl: withDatabase(OWNER_URL, name),
+    superuserUrl: withDatabase(SUPERUSER_URL, name),
     drop: () =>
       asSuperuser(async (client) => {
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -83,17 +83,10 @@ export async function startPostgresTestServer(env: Record<string, string> = {}) 
 
 const CLI = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 
-/** `engram serve` as a child process (for restart, SIGTERM and kill -9 tests). */
-export async function spawnServer(dataDir: string, port: number) {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", CLI, "serve"], {
-    env: {
-      ...process.env,
-      ENGRAM_DATA_DIR: dataDir,
-      ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
-      ENGRAM_LOG_LEVEL: "warn",
-      PORT: String(port),
-      HOST: "127.0.0.1",
-    },
+/** `engram <command>` as a child process, its stdout and stderr collected. */
+export function spawnEngram(command: string, env: Record<string, string>) {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", CLI, command], {
+    env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -104,10 +97,26 @@ export async function spawnServer(dataDir: string, port: number) {
     output += d;
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+/**
+ * `engram serve` as a child process (for restart, SIGTERM and kill -9 tests); `env` adds to or
+ * overrides its environment (e.g. DATABASE_URL and REDIS_URL for cluster mode).
+ */
+export async function spawnServer(dataDir: string, port: number, env: Record<string, string> = {}) {
+  const { child, exited, output } = spawnEngram("serve", {
+    ENGRAM_DATA_DIR: dataDir,
+    ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
+    ENGRAM_LOG_LEVEL: "warn",
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    ...env,
+  });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${output()}`);
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
     } catch {
@@ -115,11 +124,41 @@ export async function spawnServer(dataDir: string, port: number) {
     }
     if (Date.now() > deadline) {
       child.kill("SIGKILL"); // the caller never gets the handle, so it could not stop it
-      throw new Error(`server did not start:\n${output}`);
+      throw new Error(`server did not start:\n${output()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, url, exited, output: () => output };
+  return { child, url, exited, output };
+}
+
+/**
+ * `engram worker` as a child process, resolved once it logs that it runs. Its JSON log lines
+ * (ENGRAM_LOG_LEVEL defaults to debug here, so skipped and empty runs show) are in `logs()`.
+ */
+export async function spawnWorker(env: Record<string, string>) {
+  const spawned = spawnEngram("worker", { ENGRAM_LOG_LEVEL: "debug", ...env });
+  const { child, output } = spawned;
+  const logs = () =>
+    output()
+      .split("\n")
+      .slice(0, -1) // the last piece may be a line still being written
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as Record<string, unknown> & { msg: string }];
+        } catch {
+          return []; // not a log line (e.g. a stack trace on stderr)
+        }
+      });
+  const deadline = Date.now() + 60_000;
+  while (!logs().some((l) => l.msg === "engram worker is running")) {
+    if (child.exitCode !== null) throw new Error(`worker exited early:\n${output()}`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`worker did not start:\n${output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { ...spawned, logs };
 }
 
 /** A TCP port that is free right now (the OS picks it). */

@@ -1,0 +1,30 @@
+import type { Config } from "../config/config.ts";
+import { createWorker } from "../worker/worker.ts";
+
+/** `engram worker`: runs the periodic jobs until SIGTERM / SIGINT, then stops cleanly (exit 0). */
+export async function worker(config: Config): Promise<void> {
+  let w: Awaited<ReturnType<typeof createWorker>>;
+  try {
+    w = await createWorker(config);
+  } catch (err) {
+    process.stderr.write(`engram worker: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const { log } = w;
+  const shutdown = (signal: string) => {
+    log.info({ signal }, "shutting down: finishing the running job");
+    w.close().then(
+      () => {
+        log.info({}, "worker stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, "error during shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+  log.info({ jobs: w.jobs, intervalS: config.workerIntervalS }, "engram worker is running");
+}

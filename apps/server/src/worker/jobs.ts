@@ -1,0 +1,13 @@
+import type { Config } from "../config/config.ts";
+import { expireIdempotencyKeysJob } from "./expire-idempotency-keys.ts";
+import type { Job } from "./job.ts";
+
+/**
+ * The jobs registry: every job `engram worker` runs (and `engram serve` runs itself in embedded
+ * mode). A new job is a `Job` with its own lock key in JOB_LOCKS, added here; the reading-service
+ * job queue of a later issue plugs in the same way, as a job that claims queued work.
+ */
+export function workerJobs(config: Config): Job[] {
+  const intervalMs = config.workerIntervalS * 1000;
+  return [expireIdempotencyKeysJob({ ttlS: config.idempotencyTtlS, intervalMs })];
+}
