@@ -3,7 +3,7 @@
 // retrieval quality on the LoCoMo dev split when ../shared/data is present. Writes RESULTS.md.
 import { execSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramClient } from "@engram/sdk";
 import { openPGliteDatabase } from "../apps/server/src/db/pglite-database.ts";
@@ -242,6 +242,7 @@ function git(cmd: string) {
   }
 }
 
+const loadAtStart = loadavg()[0] ?? 0;
 log("raw embedder baseline");
 const raw = await rawEmbedder();
 const quality = await ingestAndQuality();
@@ -260,6 +261,7 @@ function report(): string {
     `- Commit: ${git("rev-parse --short HEAD")}${dirty}`,
     `- Command: \`npm run bench -- ${process.argv.slice(2).join(" ")}\`  (sizes ${SIZES.join(", ")}, ${Q} queries per run)`,
     `- Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, embedded mode (PGlite + pgvector), local USE-Lite embedder`,
+    `- Machine load (1-minute load average) at start ${loadAtStart.toFixed(1)}, at end ${(loadavg()[0] ?? 0).toFixed(1)}: on 2 cores, anything above ~2 means other work competed with this run and absolute times are inflated; same-run ratios are the figures to compare.`,
     "- Server in a child process; load generated over loopback HTTP by this process with the SDK. Latencies in ms, nearest-rank percentiles.",
     "",
     "## Baselines measured in this run",
