@@ -8,7 +8,15 @@ import { createTenantStore } from "../tenancy/tenant-store.ts";
 import { axis, TEST_MODEL, testDatabases } from "../testing/test-databases.ts";
 import type { Database } from "./database.ts";
 
-const TENANT_TABLES = ["tenants", "api_keys", "memories", "memory_history", "idempotency_keys"];
+const TENANT_TABLES = [
+  "tenants",
+  "api_keys",
+  "memories",
+  "memory_history",
+  "idempotency_keys",
+  "memory_terms",
+  "memory_term_stats",
+];
 
 // Row-level security on its own, with the application's tenant filters bypassed: raw SQL as the
 // application role, with and without a tenant context.

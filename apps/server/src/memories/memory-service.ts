@@ -20,7 +20,7 @@ import { requireScope, type TenantContext } from "../tenancy/context.ts";
 import { compileFilter, FilterError } from "./filter-sql.ts";
 import type { MemorySearchStore } from "./memory-search-store.ts";
 import type { MemoryStore, NewMemory, Scope } from "./memory-store.ts";
-import { contentHash, keywordQuery, vectorLiteral } from "./memory-text.ts";
+import { contentHash, embeddingQuery, keywordQuery, vectorLiteral } from "./memory-text.ts";
 
 /** Largest metadata object accepted, serialized as JSON. */
 export const METADATA_MAX_BYTES = 16 * 1024;
@@ -160,7 +160,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         }
       }
       // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
-      const vector = await embedder.embedQuery(input.query);
+      const vector = await embedder.embedQuery(embeddingQuery(input.query));
       return deps.search(ctx.tenantId, {
         scope: scopeOf(input),
         filter: input.filters,

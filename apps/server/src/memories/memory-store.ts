@@ -113,6 +113,69 @@ async function insertHistory(
   );
 }
 
+/**
+ * Keyword-search bookkeeping (migration 0004): memory_terms holds one posting per (memory, lexeme
+ * of its text), memory_term_stats each lexeme's document frequency and, under lexeme '', the
+ * memory count. Every write of memory text updates both in its own transaction.
+ *
+ * The statistics are upserted in lexeme order, '' first, by ±1 per row of `lexemes` (a relation
+ * with a lexeme column) and per row of `memories` (the '' count): concurrent writers in a tenant
+ * then lock these rows in one order and cannot deadlock.
+ */
+function termStatsUpsert(lexemes: string, memories: string, sign: 1 | -1): string {
+  return `INSERT INTO memory_term_stats (tenant_id, lexeme, docs)
+    SELECT $1, lexeme, ${sign} * count(*)
+    FROM (SELECT lexeme FROM ${lexemes} UNION ALL SELECT '' FROM ${memories}) AS c
+    GROUP BY lexeme ORDER BY lexeme
+    ON CONFLICT (tenant_id, lexeme) DO UPDATE SET docs = memory_term_stats.docs + excluded.docs`;
+}
+
+/** Adds the postings of these memories (as their text is now) and counts them in the statistics. */
+async function indexTerms(tx: Queryable, tenantId: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.query(
+    `WITH added AS (
+       INSERT INTO memory_terms (tenant_id, lexeme, memory_id)
+       SELECT m.tenant_id, l.lexeme, m.id
+       FROM memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme)
+       WHERE m.tenant_id = $1 AND m.id = ANY($2::text[])
+       RETURNING lexeme
+     ), indexed AS (SELECT unnest($2::text[]) AS id)
+     ${termStatsUpsert("added", "indexed", 1)}`,
+    [tenantId, ids],
+  );
+}
+
+/** Removes the postings of these memories (as their text is now) and uncounts them. */
+async function unindexTerms(tx: Queryable, tenantId: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await tx.query(
+    `WITH removed AS (
+       DELETE FROM memory_terms t
+       USING memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme)
+       WHERE m.tenant_id = $1 AND m.id = ANY($2::text[])
+         AND t.tenant_id = $1 AND t.lexeme = l.lexeme AND t.memory_id = m.id
+       RETURNING t.lexeme
+     ), unindexed AS (SELECT unnest($2::text[]) AS id)
+     ${termStatsUpsert("removed", "unindexed", -1)}`,
+    [tenantId, ids],
+  );
+}
+
+/**
+ * Deletes statistics rows that dropped to zero. Run after an uncounting upsert, whose '' row lock
+ * keeps every other writer of the tenant out of the statistics until commit; SKIP LOCKED is only a
+ * guard against ever waiting here.
+ */
+async function dropUnusedTermStats(tx: Queryable, tenantId: string): Promise<void> {
+  await tx.query(
+    `DELETE FROM memory_term_stats WHERE (tenant_id, lexeme) IN (
+       SELECT tenant_id, lexeme FROM memory_term_stats
+       WHERE tenant_id = $1 AND docs <= 0 FOR UPDATE SKIP LOCKED)`,
+    [tenantId],
+  );
+}
+
 /** SQL for memories. Every method runs in one transaction under the tenant's RLS context. */
 export function createMemoryStore(db: Database, model: { id: string; dimension: number }) {
   return {
@@ -157,6 +220,11 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
           ],
         );
         const added = new Set(inserted.map((r) => r.id));
+        await indexTerms(
+          tx,
+          tenantId,
+          inserted.map((r) => r.id),
+        );
         const dupes = rows.filter((r) => !added.has(r.id));
         const existing = new Map<string, { id: string; memory: string }>();
         if (dupes.length > 0) {
@@ -254,6 +322,9 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
           [tenantId, id],
         );
         if (!old) return undefined;
+        // A new text has new terms: its old postings go before the update, the new ones after.
+        const retext = patch.memory !== undefined;
+        if (retext) await unindexTerms(tx, tenantId, [id]);
         const [row] = await tx.query<MemoryRow>(
           `UPDATE memories SET
              memory = coalesce($3, memory),
@@ -273,6 +344,10 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
           ],
         );
         const updated = row as MemoryRow;
+        if (retext) {
+          await indexTerms(tx, tenantId, [id]);
+          await dropUnusedTermStats(tx, tenantId);
+        }
         await insertHistory(tx, tenantId, [
           {
             memoryId: id,
@@ -297,10 +372,22 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         } else {
           where += scopeSql(target.scope, params);
         }
+        // The deleted rows' postings and statistics go in the same statement, from their fts.
         const gone = await tx.query<{ id: string; memory: string; metadata: Metadata }>(
-          `DELETE FROM memories WHERE ${where} RETURNING id, memory, metadata`,
+          `WITH gone AS (
+             DELETE FROM memories WHERE ${where} RETURNING id, memory, metadata, fts
+           ), removed AS (
+             DELETE FROM memory_terms t
+             USING gone g, unnest(tsvector_to_array(g.fts)) AS l(lexeme)
+             WHERE t.tenant_id = $1 AND t.lexeme = l.lexeme AND t.memory_id = g.id
+             RETURNING t.lexeme
+           ), counted AS (
+             ${termStatsUpsert("removed", "gone", -1)}
+           )
+           SELECT id, memory, metadata FROM gone`,
           params,
         );
+        if (gone.length > 0) await dropUnusedTermStats(tx, tenantId);
         await insertHistory(
           tx,
           tenantId,

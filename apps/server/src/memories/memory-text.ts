@@ -15,6 +15,21 @@ export function vectorLiteral(v: Float32Array): string {
 }
 
 /**
+ * The text embedded for a search query: the query without trailing question marks. Memories are
+ * statements; a trailing "?" moves a question's embedding towards other questions and away from
+ * the statements that answer it (on the LoCoMo dev split it costs 7 points of vector recall@10).
+ */
+export function embeddingQuery(query: string): string {
+  const stripped = query.replace(/[\s?\uFF1F]+$/u, "");
+  return stripped === "" ? query : stripped;
+}
+
+/** A lexeme as a tsquery operand: quoted, with quote and backslash escaped. */
+export function tsqueryLiteral(lexeme: string): string {
+  return `'${lexeme.replace(/['\\]/g, (c) => (c === "'" ? "''" : "\\\\"))}'`;
+}
+
+/**
  * The keyword side of hybrid search: the query's words OR-ed, so a question matches memories that
  * share any of its terms (Postgres stems them and drops stop words). Only letters and digits reach
  * the tsquery, so no input can produce tsquery syntax.

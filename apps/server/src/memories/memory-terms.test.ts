@@ -1,0 +1,329 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import type { Database } from "../db/database.ts";
+import { openPGliteDatabase } from "../db/pglite-database.ts";
+import { openPostgresDatabase } from "../db/postgres-database.ts";
+import { newId } from "../lib/ids.ts";
+import { createTenantStore } from "../tenancy/tenant-store.ts";
+import { axis, TEST_MODEL, testDatabases } from "../testing/test-databases.ts";
+import { createTestPostgres } from "../testing/test-postgres.ts";
+import { createMemorySearchStore, idf, planKeywords } from "./memory-search-store.ts";
+import { createMemoryStore, type NewMemory } from "./memory-store.ts";
+import { contentHash, embeddingQuery, keywordQuery, tsqueryLiteral } from "./memory-text.ts";
+
+function draft(text: string, over: Partial<NewMemory> = {}): NewMemory {
+  return {
+    id: newId("mem"),
+    memory: text,
+    role: null,
+    userId: "u1",
+    agentId: null,
+    sessionId: null,
+    metadata: {},
+    contentHash: contentHash(text),
+    occurredAt: null,
+    embedding: axis(0),
+    ...over,
+  };
+}
+
+type Counts = Record<string, number>;
+
+/** Postings and statistics as stored, and as recomputed from the memories' text. */
+async function termState(db: Database, tenantId: string) {
+  return db.withTenant(tenantId, async (tx) => {
+    const rows = (sql: string) => tx.query<{ lexeme: string; n: number }>(sql, [tenantId]);
+    const toCounts = (r: { lexeme: string; n: number }[]): Counts =>
+      Object.fromEntries(r.map((x) => [x.lexeme, Number(x.n)]));
+    const stats = toCounts(
+      await rows("SELECT lexeme, docs AS n FROM memory_term_stats WHERE tenant_id = $1"),
+    );
+    const postings = toCounts(
+      await rows(
+        "SELECT lexeme || ' ' || memory_id AS lexeme, 1 AS n FROM memory_terms WHERE tenant_id = $1",
+      ),
+    );
+    const expectedPostings = toCounts(
+      await rows(
+        `SELECT l.lexeme || ' ' || m.id AS lexeme, 1 AS n
+         FROM memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme) WHERE m.tenant_id = $1`,
+      ),
+    );
+    const expectedStats = toCounts(
+      await rows(
+        `SELECT l.lexeme, count(*)::int AS n
+         FROM memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme)
+         WHERE m.tenant_id = $1 GROUP BY l.lexeme
+         UNION ALL SELECT '', count(*)::int FROM memories WHERE tenant_id = $1 HAVING count(*) > 0`,
+      ),
+    );
+    return { stats, postings, expectedStats, expectedPostings };
+  });
+}
+
+async function assertConsistent(db: Database, tenantId: string) {
+  const s = await termState(db, tenantId);
+  assert.deepEqual(s.postings, s.expectedPostings);
+  assert.deepEqual(s.stats, s.expectedStats);
+}
+
+describe("planKeywords", () => {
+  test("weights terms by IDF, rarest first, and generates from the rarest within the budget", () => {
+    const plan = planKeywords(
+      [
+        { lexeme: "alic", docs: 500 },
+        { lexeme: "kitten", docs: 3 },
+        { lexeme: "absent", docs: 0 },
+        { lexeme: "adopt", docs: 40 },
+      ],
+      1000,
+      100,
+    );
+    assert.deepEqual(
+      plan.terms.map((t) => t.lexeme),
+      ["kitten", "adopt", "alic"],
+    );
+    assert.equal(plan.terms[0]?.weight, idf(3, 1000));
+    assert.ok(idf(3, 1000) > idf(40, 1000) && idf(40, 1000) > idf(500, 1000));
+    assert.ok(idf(1000, 1000) > 0);
+    assert.deepEqual(
+      plan.generating.map((t) => t.lexeme),
+      ["kitten", "adopt"],
+    );
+    assert.equal(plan.newestOnly, false);
+  });
+
+  test("always generates from the rarest term; past the budget, from its newest postings", () => {
+    const plan = planKeywords(
+      [
+        { lexeme: "like", docs: 900 },
+        { lexeme: "go", docs: 700 },
+      ],
+      1000,
+      100,
+    );
+    assert.deepEqual(
+      plan.generating.map((t) => t.lexeme),
+      ["go"],
+    );
+    assert.equal(plan.newestOnly, true);
+    assert.deepEqual(planKeywords([{ lexeme: "x", docs: 0 }], 10, 100).terms, []);
+  });
+});
+
+describe("query text", () => {
+  test("embeddingQuery drops trailing question marks, and keeps a text that is only that", () => {
+    assert.equal(embeddingQuery("Where does Alice live?"), "Where does Alice live");
+    assert.equal(embeddingQuery("Really?? "), "Really");
+    assert.equal(embeddingQuery("Is 1 < 2？"), "Is 1 < 2");
+    assert.equal(embeddingQuery("What? No way"), "What? No way");
+    assert.equal(embeddingQuery("??"), "??");
+  });
+
+  test("tsqueryLiteral quotes a lexeme so that tsquery reads it back unchanged", async () => {
+    const db = await openPGliteDatabase(undefined);
+    try {
+      for (const lexeme of ["cat", "it's", "a\\b", "''", "日本語", "ünïcödé", "a b", "x:*"]) {
+        const [row] = await db.asOwner((tx) =>
+          tx.query<{ out: string[] }>(
+            "SELECT array(SELECT unnest(tsvector_to_array(array_to_tsvector(ARRAY[$2::text]))) " +
+              "WHERE array_to_tsvector(ARRAY[$2::text]) @@ $1::tsquery) AS out",
+            [tsqueryLiteral(lexeme), lexeme],
+          ),
+        );
+        assert.deepEqual(row?.out, [lexeme], lexeme);
+      }
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+for (const backend of testDatabases) {
+  describe(`keyword terms on ${backend.name}`, () => {
+    let db: Database;
+    let store: ReturnType<typeof createMemoryStore>;
+    const tenant = async () => (await createTenantStore(db).insertTenant(newId("ten"), "t")).id;
+
+    before(async () => {
+      db = await backend.open();
+      store = createMemoryStore(db, TEST_MODEL);
+    });
+    after(() => db.close());
+
+    test("postings and statistics follow every insert, update and delete", async () => {
+      const [t, other] = [await tenant(), await tenant()];
+      await store.insertMemories(other, [draft("The cat sat on the mat")]);
+      const first = await store.insertMemories(t, [
+        draft("The cat sat on the mat"),
+        draft("Cats chase mice", { userId: "u2" }),
+        draft("the CAT sat on the mat"), // duplicate: NOOP, counted once
+      ]);
+      await assertConsistent(db, t);
+      const s = await termState(db, t);
+      assert.equal(s.stats[""], 2);
+      assert.equal(s.stats.cat, 2);
+      assert.equal(s.stats.mat, 1);
+
+      const id = first.results[0]?.id as string;
+      await store.updateMemory(t, id, { metadata: { k: 1 } });
+      await assertConsistent(db, t);
+      await store.updateMemory(t, id, {
+        memory: "A dog barked",
+        contentHash: contentHash("A dog barked"),
+        embedding: axis(1),
+      });
+      await assertConsistent(db, t);
+      const afterUpdate = await termState(db, t);
+      assert.equal(afterUpdate.stats.mat, undefined, "a lexeme no memory has any more is dropped");
+      assert.equal(afterUpdate.stats.cat, 1);
+
+      await store.deleteMemories(t, { id });
+      await assertConsistent(db, t);
+      await store.insertMemories(t, [draft("cat nap"), draft("dog nap", { userId: "u2" })]);
+      assert.equal(await store.deleteMemories(t, { scope: { userId: "u2" } }), 2);
+      await assertConsistent(db, t);
+      assert.deepEqual((await termState(db, t)).stats, { "": 1, cat: 1, nap: 1 });
+      assert.equal(await store.deleteMemories(t, { scope: { userId: "u1" } }), 1);
+      assert.deepEqual((await termState(db, t)).stats, {});
+      assert.deepEqual((await termState(db, t)).postings, {});
+      // The other tenant's bookkeeping is untouched.
+      await assertConsistent(db, other);
+      assert.equal((await termState(db, other)).stats[""], 1);
+    });
+
+    test("keyword ranking weighs a rare term above a common one (IDF)", async () => {
+      const t = await tenant();
+      const search = createMemorySearchStore(db, TEST_MODEL);
+      await store.insertMemories(t, [
+        draft("Bob adopted a kitten"),
+        ...Array.from({ length: 8 }, (_, i) => draft(`Alice went hiking, trip ${i}`)),
+      ]);
+      for (const scope of [{}, { userId: "u1" }]) {
+        const hits = await search(t, {
+          scope,
+          vector: axis(2),
+          keywords: keywordQuery("Did Alice adopt a kitten?"),
+          limit: 3,
+          mode: "keyword",
+        });
+        assert.equal(hits[0]?.memory, "Bob adopted a kitten", JSON.stringify(scope));
+        const [kitten, alice] = hits.map((h) => h.scores.keyword as number);
+        // "adopt" and "kitten" occur once in nine memories, "alic" in eight of them.
+        const expected = 2 * idf(1, 9);
+        assert.ok(Math.abs((kitten as number) - expected) < 1e-9, String(kitten));
+        assert.ok(Math.abs((alice as number) - idf(8, 9)) < 1e-9, String(alice));
+      }
+    });
+
+    test("an unscoped search generates candidates from the rarest terms within the budget", async () => {
+      const t = await tenant();
+      const search = createMemorySearchStore(db, TEST_MODEL, { keywordPostingsBudget: 3 });
+      const memories = [
+        draft("zebra crossing"),
+        ...Array.from({ length: 5 }, (_, i) => draft(`a walk in the park, day ${i}`)),
+        draft("a walk with a zebra"),
+      ];
+      await store.insertMemories(t, memories);
+      const run = (query: string) =>
+        search(t, {
+          scope: {},
+          vector: axis(2),
+          keywords: keywordQuery(query),
+          limit: 10,
+          mode: "keyword",
+        });
+      // "zebra" (2 memories) generates; "walk" (6) would exceed the budget of 3, but still
+      // counts in the score of the memories that "zebra" found.
+      const zebra = await run("zebra walk");
+      assert.deepEqual(
+        zebra.map((h) => h.memory),
+        ["a walk with a zebra", "zebra crossing"],
+      );
+      // Every term is past the budget: the newest 3 memories of the rarest term ("park", 5).
+      const park = await run("walk in the park");
+      assert.deepEqual(
+        park.map((h) => h.memory),
+        ["a walk in the park, day 2", "a walk in the park, day 3", "a walk in the park, day 4"],
+      );
+      // A scope is searched whole, whatever the budget.
+      const scoped = await search(t, {
+        scope: { userId: "u1" },
+        vector: axis(2),
+        keywords: keywordQuery("walk in the park"),
+        limit: 10,
+        mode: "keyword",
+      });
+      assert.equal(scoped.length, 6);
+    });
+  });
+}
+
+describe("migration 0004 backfills existing memories", () => {
+  const dir = new URL("../db/migrations/", import.meta.url);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
+  const before4 = files.filter((f) => f < "0004");
+  const from4 = files.filter((f) => f >= "0004");
+
+  const backends: {
+    name: string;
+    open: () => Promise<Database & { drop?: () => Promise<void> }>;
+  }[] = [
+    { name: "pglite", open: () => openPGliteDatabase(undefined) },
+    {
+      name: "postgres (owner is no superuser)",
+      open: async () => {
+        const pg = await createTestPostgres();
+        const db = openPostgresDatabase({
+          url: pg.appUrl,
+          ownerUrl: pg.ownerUrl,
+          poolMax: 2,
+          statementTimeoutMs: 10_000,
+        });
+        return { ...db, drop: pg.drop };
+      },
+    },
+  ];
+  for (const backend of backends) {
+    test(backend.name, async () => {
+      const db = await backend.open();
+      try {
+        const run = async (names: string[]) => {
+          for (const f of names) {
+            await db.asOwner((tx) => tx.exec(readFileSync(new URL(f, dir), "utf8")));
+          }
+        };
+        // As migrate() does before the first file (0002 grants on it).
+        await db.asOwner((tx) =>
+          tx.exec("CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz)"),
+        );
+        await run(before4);
+        const t = newId("ten");
+        await db.withTenant(t, async (tx) => {
+          await tx.query("INSERT INTO tenants (id, name) VALUES ($1, 't')", [t]);
+          await tx.query(
+            `INSERT INTO memories (id, tenant_id, memory, content_hash, embedding, embedding_model, embedding_dim)
+             SELECT 'mem_' || i, $1, m, sha256(m::bytea), '[1,0,0,0]', 'test-model-4', 4
+             FROM unnest(ARRAY['cats purr', 'cats and dogs', 'dogs bark']) WITH ORDINALITY AS x(m, i)`,
+            [t],
+          );
+        });
+        await run(from4);
+        await assertConsistent(db, t);
+        assert.deepEqual((await termState(db, t)).stats, {
+          "": 3,
+          cat: 2,
+          dog: 2,
+          purr: 1,
+          bark: 1,
+        });
+      } finally {
+        await db.close();
+        await db.drop?.();
+      }
+    });
+  }
+});
