@@ -90,6 +90,9 @@ export async function createServer(config: Config): Promise<Server> {
         ),
     });
     await redis?.connect(app.log);
+    // PGlite has no autovacuum: without statistics the planner never uses the HNSW index. One
+    // ANALYZE at start (bounded sampling, about a second at 100k memories), then a periodic job.
+    if (db.kind === "pglite") await db.asOwner((tx) => tx.exec("ANALYZE"));
     // Embedded mode has no `engram worker` (one process owns the data): the worker's jobs run here.
     const jobs =
       db.kind === "pglite"

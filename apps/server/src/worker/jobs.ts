@@ -1,4 +1,5 @@
 import type { Config } from "../config/config.ts";
+import { analyzeEmbeddedJob } from "./analyze-embedded.ts";
 import { expireIdempotencyKeysJob } from "./expire-idempotency-keys.ts";
 import type { Job } from "./job.ts";
 
@@ -9,5 +10,8 @@ import type { Job } from "./job.ts";
  */
 export function workerJobs(config: Config): Job[] {
   const intervalMs = config.workerIntervalS * 1000;
-  return [expireIdempotencyKeysJob({ ttlS: config.idempotencyTtlS, intervalMs })];
+  const jobs = [expireIdempotencyKeysJob({ ttlS: config.idempotencyTtlS, intervalMs })];
+  // PostgreSQL's autovacuum keeps statistics fresh in cluster mode; PGlite has none.
+  if (!config.databaseUrl) jobs.push(analyzeEmbeddedJob({ intervalMs: 10 * 60_000 }));
+  return jobs;
 }
