@@ -77,7 +77,7 @@ async function startApi(db: string, redisPrefix: string): Promise<Api> {
       DATABASE_URL: benchUrls(db).app,
       REDIS_URL,
       ENGRAM_REDIS_PREFIX: redisPrefix,
-      ENGRAM_RATE_LIMIT_POINTS: "0",
+      ENGRAM_RATE_LIMITS: "off",
       ENGRAM_DATABASE_OWNER_URL: undefined, // the API processes never get the owner's URL
     },
     async () => spawnServer(dir, await freePort()),
@@ -277,8 +277,12 @@ async function inProcessInsert(
     await db.ping();
     for (let i = 0; i < n; i++) {
       const text = memoryText(540_000_000 + i);
+      const tenantId = tenantAt(i).tenantId;
+      const [project] = await db.withTenant(tenantId, (tx) =>
+        tx.query<{ id: string }>("SELECT id FROM projects WHERE is_default"),
+      );
       const t = performance.now();
-      await store.insertMemories(tenantAt(i).tenantId, [
+      await store.insertMemories(tenantId, project?.id as string, [
         {
           id: newId("mem"),
           memory: text,
@@ -691,7 +695,7 @@ function report(): string {
     `- Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}. PostgreSQL ${pgInfo.version} (${pgInfo.settings}), Redis, the API processes and this load generator all share these cores. Load average (1, 5, 15 min) at the start ${startLoad}, at the end ${loadavg()
       .map((x) => x.toFixed(2))
       .join(", ")}; the CPU columns below show how much other work ran during each measurement.`,
-    "- API: `engram serve` child processes, cluster mode, `DATABASE_URL` as `engram_app` (pool 10 per process), `REDIS_URL` set (shared query-embedding cache, a fresh key prefix per size), `ENGRAM_RATE_LIMIT_POINTS=0`, local USE-Lite embedder (one worker thread per process). Load over loopback HTTP through the SDK. Latencies in ms (p50 / p99, nearest rank).",
+    "- API: `engram serve` child processes, cluster mode, `DATABASE_URL` as `engram_app` (pool 10 per process), `REDIS_URL` set (shared query-embedding cache, a fresh key prefix per size), `ENGRAM_RATE_LIMITS=off`, tenants on the unlimited Enterprise plan (quotas and metering on), local USE-Lite embedder (one worker thread per process). Load over loopback HTTP through the SDK. Latencies in ms (p50 / p99, nearest rank).",
     "- Searches: limit 10, hybrid (the default), embedding included; each request goes to the next tenant in turn (round-robin over all tenants, one tenant per search). *Fresh* queries were never seen by any process or by Redis, so each is embedded; *cached* repeats 50 queries embedded earlier in the run.",
     "",
     "## Data set",

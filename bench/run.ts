@@ -29,7 +29,7 @@ const CORPUS_VERSION = 1;
 const BATCH = 500;
 
 // The benchmark measures the API, not the per-key rate limiter.
-process.env.ENGRAM_RATE_LIMIT_POINTS = "0";
+process.env.ENGRAM_RATE_LIMITS = "off";
 /** Seeding batches can take long on a loaded machine; the SDK's default 30 s is for interactive use. */
 const client = (url: string, token: string) =>
   new EngramClient({ baseUrl: url, token, timeoutMs: 600_000 });

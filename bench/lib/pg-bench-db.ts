@@ -24,7 +24,7 @@ import {
 import { memoryText } from "./corpus.ts";
 
 /** Bump when the seeded rows or vectors change: older databases are rebuilt. */
-export const SEED_VERSION = 2;
+export const SEED_VERSION = 3;
 const HOST = process.env.ENGRAM_BENCH_PG_HOST ?? "127.0.0.1:5433";
 const CLI = new URL("../../apps/server/src/cli/main.ts", import.meta.url).pathname;
 const POOL_DIR = new URL("../.data/", import.meta.url).pathname;
@@ -308,7 +308,7 @@ async function createTenants(appUrl: string, n: number): Promise<BenchTenant[]> 
       DATABASE_URL: appUrl,
       ENGRAM_DATABASE_OWNER_URL: undefined,
       REDIS_URL: undefined,
-      ENGRAM_RATE_LIMIT_POINTS: "0",
+      ENGRAM_RATE_LIMITS: "off",
     },
     async () => spawnServer(dir, await freePort()),
   );
@@ -320,8 +320,8 @@ async function createTenants(appUrl: string, n: number): Promise<BenchTenant[]> 
     await Promise.all(
       Array.from({ length: 4 }, async () => {
         for (let i = next++; i < n; i = next++) {
-          const tenant = await admin.createTenant({ name: `bench-${i}` });
-          out[i] = { tenantId: tenant.id, key: (await admin.createKey(tenant.id)).key };
+          const tenant = await admin.createTenant({ name: `bench-${i}`, plan: "enterprise" });
+          out[i] = { tenantId: tenant.id, key: tenant.key.key };
         }
       }),
     );
@@ -459,10 +459,12 @@ async function seedRows(
             cols.vec.push(`[${Array.from(v, (x) => Math.round(x * 1e6) / 1e6).join(",")}]`);
           }
           await c.query(
-            `INSERT INTO memories (id, tenant_id, memory, user_id, content_hash, embedding,
-                                   embedding_model, embedding_dim)
-             SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
-                    decode(unnest($5::text[]), 'hex'), unnest($6::text[])::vector, $7, $8`,
+            `INSERT INTO memories (id, tenant_id, project_id, memory, user_id, content_hash,
+                                   embedding, embedding_model, embedding_dim)
+             SELECT d.id, d.t, p.id, d.m, d.u, decode(d.h, 'hex'), d.v::vector, $7, $8
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                  AS d(id, t, m, u, h, v)
+             JOIN projects p ON p.tenant_id = d.t AND p.is_default`,
             [
               cols.id,
               cols.tenant,

@@ -74,7 +74,11 @@ describe("cluster: two API processes and two workers on one PostgreSQL and Redis
   /** Tenants are created through B's admin API; every process sees them. */
   async function tenant(keys = 1) {
     const admin = new EngramAdminClient({ baseUrl: b.url, token: ADMIN_TOKEN });
-    const created = await admin.createTenant({ name: `cluster-${Math.random()}` });
+    const created = await admin.createTenant({
+      name: `cluster-${Math.random()}`,
+      plan: "starter",
+      overrides: { requests_per_window: RATE_LIMIT, window_seconds: 60 },
+    });
     const secrets: string[] = [];
     for (let i = 0; i < keys; i++) secrets.push((await admin.createKey(created.id)).key);
     let next = 0;
@@ -126,8 +130,6 @@ describe("cluster: two API processes and two workers on one PostgreSQL and Redis
       ...redis.env,
       ENGRAM_DATA_DIR: dataDir, // unused in cluster mode: the admin token is given
       ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
-      ENGRAM_RATE_LIMIT_POINTS: String(RATE_LIMIT),
-      ENGRAM_RATE_LIMIT_WINDOW_S: "60",
       ENGRAM_WORKER_INTERVAL_S: "1",
       ENGRAM_IDEMPOTENCY_TTL_S: "3600",
     };
@@ -196,6 +198,20 @@ describe("cluster: two API processes and two workers on one PostgreSQL and Redis
     // B has the memory in the shared hot cache now; an update through A must not leave it stale.
     await viaA.updateMemory(id, { text: "Priya keeps her bicycle in the garage" });
     assert.equal((await viaB.getMemory(id)).memory, "Priya keeps her bicycle in the garage");
+  });
+
+  test("a key revoked through A is refused by B on its next request", async () => {
+    const t = await tenant();
+    const viaA = t.on(a);
+    const doomed = await viaA.createKey({ name: "doomed", scopes: ["memories:read"] });
+    assert.equal((await call(b.url, doomed.key, "GET", "v1/memories")).status, 200);
+    await viaA.revokeKey(doomed.id);
+    const refused = await call(b.url, doomed.key, "GET", "v1/memories");
+    assert.equal(refused.status, 401);
+    assert.equal((refused.body as { code: string }).code, "unauthenticated");
+    assert.equal((await call(a.url, doomed.key, "GET", "v1/memories")).status, 401);
+    // The revoking key still works on both.
+    assert.equal((await call(b.url, t.key, "GET", "v1/memories")).status, 200);
   });
 
   test("the rate limit is shared: one key gets its quota once across A and B", async () => {

@@ -11,10 +11,12 @@ import { type App, buildApp } from "./http/app.ts";
 import { createMemorySearchStore } from "./memories/memory-search-store.ts";
 import { createMemoryService } from "./memories/memory-service.ts";
 import { createMemoryStore } from "./memories/memory-store.ts";
+import { loadPlans } from "./plans/plans.ts";
 import { createRateLimiter } from "./rate-limits/rate-limiter.ts";
 import { type Counters, createCounters } from "./telemetry/counters.ts";
 import { createTenantService } from "./tenancy/tenant-service.ts";
 import { createTenantStore } from "./tenancy/tenant-store.ts";
+import { createUsageService } from "./usage/usage-service.ts";
 import { workerJobs } from "./worker/jobs.ts";
 import { startScheduler } from "./worker/scheduler.ts";
 
@@ -31,6 +33,7 @@ export interface Server {
 /** Composition root: config → database → embedder → services → HTTP app. */
 export async function createServer(config: Config): Promise<Server> {
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
+  const plans = config.plansFile ? loadPlans(config.plansFile) : loadPlans();
   const counters = createCounters();
   // Optional: shares rate limits and caches between processes; it connects once the app exists.
   const redis = config.redisUrl
@@ -53,13 +56,14 @@ export async function createServer(config: Config): Promise<Server> {
     const readiness: Record<string, () => Promise<unknown>> = { database: () => db.ping() };
     if (redis) readiness.redis = () => redis.ping();
 
-    const tenants = createTenantService(createTenantStore(db));
+    const tenants = createTenantService(createTenantStore(db), plans);
     const memories = createMemoryService({
       store: createMemoryStore(db, model),
       search: createMemorySearchStore(db, model),
       embedder,
       llmConfigured: false,
       idempotencyTtlS: config.idempotencyTtlS,
+      metering: config.metering,
       // With Redis, only the shared cache: another process could not invalidate a local one.
       cache: redis
         ? createRedisMemoryCache({ redis, counters })
@@ -69,11 +73,12 @@ export async function createServer(config: Config): Promise<Server> {
     });
     const app = await buildApp({
       tenants,
+      usage: createUsageService(db, plans),
       memories,
       adminToken: admin.token,
       maxBodyBytes: config.maxBodyBytes,
       logLevel: config.logLevel,
-      rateLimiter: createRateLimiter({ ...config.rateLimit, redis, counters }),
+      rateLimiter: config.rateLimits ? createRateLimiter({ redis, counters }) : undefined,
       // Without Redis the API still serves (local limits, database reads): degraded, not down.
       optionalChecks: ["redis"],
       ready: async () =>

@@ -29,6 +29,12 @@ export const Problem = Type.Object(
     detail: Type.Optional(Type.String()),
     field: Type.Optional(Type.String()),
     requestId: Type.Optional(Type.String()),
+    metric: Type.Optional(Type.String({ description: "quota_exceeded: the limited metric" })),
+    limit: Type.Optional(Type.Integer({ description: "quota_exceeded: the limit" })),
+    used: Type.Optional(Type.Integer({ description: "quota_exceeded: usage before this request" })),
+    period_end: Type.Optional(
+      Type.String({ description: "quota_exceeded: when the period resets" }),
+    ),
   },
   { title: "Problem" },
 );
@@ -49,6 +55,8 @@ export const ErrorCodes = [
   "method_not_allowed",
   "conflict",
   "rate_limited",
+  "quota_exceeded",
+  "tenant_suspended",
   "service_unavailable",
   "internal_error",
 ] as const;

@@ -76,6 +76,7 @@ export type BatchAddMemoriesBody = Static<typeof BatchAddMemoriesBody>;
 export const Memory = Type.Object(
   {
     id: MemoryId,
+    project_id: Type.String({ description: "The project of the key that stored it" }),
     memory: Type.String(),
     role: Type.Union([Type.String(), Type.Null()]),
     user_id: Type.Union([Type.String(), Type.Null()]),

@@ -1,29 +1,119 @@
 import Type, { type Static } from "typebox";
 import { DateTime, PrefixedId } from "./common.ts";
 
-/** Every scope a key can carry. Grows with the tenancy issue. */
-export const Scopes = ["memories:read", "memories:write"] as const;
+/** Every scope a key can carry: a resource and read or write, plus usage and key management. */
+export const Scopes = [
+  "memories:read",
+  "memories:write",
+  "knowledge:read",
+  "knowledge:write",
+  "agents:read",
+  "agents:write",
+  "conversations:read",
+  "usage:read",
+  "keys:manage",
+] as const;
 export type Scope = (typeof Scopes)[number];
 
 export const TenantId = PrefixedId("ten");
+export const ProjectId = PrefixedId("prj");
+export const KeyId = PrefixedId("key");
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Nullable = <T extends Type.TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
+/** Metrics a plan limits. */
+export const QuotaMetrics = [
+  "memory_operations",
+  "storage_bytes",
+  "active_memories",
+  "projects",
+] as const;
+export type QuotaMetric = (typeof QuotaMetrics)[number];
+
+/** A tenant's own limits, each replacing the plan's; null means unlimited. */
+export const PlanOverrides = Type.Object(
+  {
+    memory_operations: Type.Optional(Nullable(Count)),
+    storage_bytes: Type.Optional(Nullable(Count)),
+    active_memories: Type.Optional(Nullable(Count)),
+    projects: Type.Optional(Nullable(Count)),
+    requests_per_window: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1e9 }))),
+    window_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  },
+  { additionalProperties: false, title: "PlanOverrides" },
+);
+export type PlanOverrides = Static<typeof PlanOverrides>;
+
+export const PlanIdString = Type.String({ pattern: "^[a-z0-9_-]{1,40}$" });
 
 export const CreateTenantBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200 }) },
+  {
+    name: Name,
+    plan: Type.Optional(PlanIdString),
+    overrides: Type.Optional(PlanOverrides),
+  },
   { additionalProperties: false, title: "CreateTenantBody" },
 );
 export type CreateTenantBody = Static<typeof CreateTenantBody>;
 
 export const Tenant = Type.Object(
-  { id: TenantId, name: Type.String(), created_at: DateTime },
+  {
+    id: TenantId,
+    name: Type.String(),
+    plan: Type.String(),
+    overrides: PlanOverrides,
+    suspended: Type.Boolean(),
+    suspended_reason: Nullable(Type.String()),
+    created_at: DateTime,
+  },
   { title: "Tenant" },
 );
 export type Tenant = Static<typeof Tenant>;
 
+export const UpdateTenantBody = Type.Object(
+  {
+    name: Type.Optional(Name),
+    plan: Type.Optional(PlanIdString),
+    overrides: Type.Optional(PlanOverrides),
+    suspended: Type.Optional(Type.Boolean()),
+    suspended_reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+  },
+  { additionalProperties: false, minProperties: 1, title: "UpdateTenantBody" },
+);
+export type UpdateTenantBody = Static<typeof UpdateTenantBody>;
+
+export const ListTenantsResponse = Type.Object(
+  { results: Type.Array(Tenant), next_cursor: Nullable(Type.String()) },
+  { title: "ListTenantsResponse" },
+);
+export type ListTenantsResponse = Static<typeof ListTenantsResponse>;
+
+export const Project = Type.Object(
+  { id: ProjectId, name: Type.String(), is_default: Type.Boolean(), created_at: DateTime },
+  { title: "Project" },
+);
+export type Project = Static<typeof Project>;
+
+export const CreateProjectBody = Type.Object(
+  { name: Name },
+  { additionalProperties: false, title: "CreateProjectBody" },
+);
+export type CreateProjectBody = Static<typeof CreateProjectBody>;
+
+export const ListProjectsResponse = Type.Object(
+  { results: Type.Array(Project) },
+  { title: "ListProjectsResponse" },
+);
+export type ListProjectsResponse = Static<typeof ListProjectsResponse>;
+
 export const TenantIdParams = Type.Object({ tenant_id: Type.String({ maxLength: 64 }) });
+export const KeyIdParams = Type.Object({ key_id: Type.String({ maxLength: 64 }) });
 
 export const CreateKeyBody = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    name: Type.Optional(Name),
     scopes: Type.Optional(
       Type.Array(Type.Enum(Scopes), {
         minItems: 1,
@@ -31,20 +121,187 @@ export const CreateKeyBody = Type.Object(
         uniqueItems: true,
       }),
     ),
+    project_id: Type.Optional(Type.String({ maxLength: 64 })),
+    expires_at: Type.Optional(DateTime),
   },
   { additionalProperties: false, title: "CreateKeyBody" },
 );
 export type CreateKeyBody = Static<typeof CreateKeyBody>;
 
-export const CreatedKey = Type.Object(
+/** A key as listed: never its secret. */
+export const ApiKey = Type.Object(
   {
-    id: PrefixedId("key"),
-    name: Type.Union([Type.String(), Type.Null()]),
-    key: Type.String({ description: "The secret. Shown once; only its hash is stored." }),
-    prefix: Type.String(),
+    id: KeyId,
+    name: Nullable(Type.String()),
+    prefix: Type.String({ description: "The first characters of the secret, to recognise it" }),
+    project_id: ProjectId,
     scopes: Type.Array(Type.String()),
     created_at: DateTime,
+    expires_at: Nullable(DateTime),
+    last_used_at: Nullable(DateTime),
+    revoked_at: Nullable(DateTime),
+  },
+  { title: "ApiKey" },
+);
+export type ApiKey = Static<typeof ApiKey>;
+
+export const CreatedKey = Type.Object(
+  {
+    ...ApiKey.properties,
+    key: Type.String({ description: "The secret. Shown once; only its hash is stored." }),
   },
   { title: "CreatedKey" },
 );
 export type CreatedKey = Static<typeof CreatedKey>;
+
+export const ListKeysQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+export type ListKeysQuery = Static<typeof ListKeysQuery>;
+
+export const ListKeysResponse = Type.Object(
+  { results: Type.Array(ApiKey), next_cursor: Nullable(Type.String()) },
+  { title: "ListKeysResponse" },
+);
+export type ListKeysResponse = Static<typeof ListKeysResponse>;
+
+/** Provisioning answer: the tenant, its default project and its first key (secret shown once). */
+export const ProvisionedTenant = Type.Object(
+  { ...Tenant.properties, project: Project, key: CreatedKey },
+  { title: "ProvisionedTenant" },
+);
+export type ProvisionedTenant = Static<typeof ProvisionedTenant>;
+
+/** What deleting a tenant removed, per kind of row. */
+export const DeletionReceipt = Type.Object(
+  {
+    tenant_id: TenantId,
+    deleted_at: DateTime,
+    removed: Type.Record(Type.String(), Type.Integer()),
+  },
+  { title: "DeletionReceipt" },
+);
+export type DeletionReceipt = Static<typeof DeletionReceipt>;
+
+export const UsageMetric = Type.Object(
+  {
+    metric: Type.Enum(QuotaMetrics),
+    used: Type.Integer(),
+    limit: Nullable(Type.Integer()),
+    included: Nullable(Type.Integer()),
+    percent: Nullable(Type.Number()),
+  },
+  { title: "UsageMetric" },
+);
+export type UsageMetric = Static<typeof UsageMetric>;
+
+export const UsageResponse = Type.Object(
+  {
+    plan: Type.String(),
+    period_start: DateTime,
+    period_end: DateTime,
+    metrics: Type.Array(UsageMetric),
+  },
+  { title: "UsageResponse" },
+);
+export type UsageResponse = Static<typeof UsageResponse>;
+
+export const UsageHistoryQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 36, default: 12 })),
+    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+export type UsageHistoryQuery = Static<typeof UsageHistoryQuery>;
+
+export const UsageHistoryResponse = Type.Object(
+  {
+    results: Type.Array(
+      Type.Object({
+        period_start: DateTime,
+        period_end: DateTime,
+        memory_operations: Type.Integer(),
+      }),
+    ),
+    next_cursor: Nullable(Type.String()),
+  },
+  { title: "UsageHistoryResponse" },
+);
+export type UsageHistoryResponse = Static<typeof UsageHistoryResponse>;
+
+export const InvoiceLine = Type.Object(
+  {
+    description: Type.String(),
+    quantity: Type.Number(),
+    unit_price_usd: Type.Number(),
+    amount_usd: Type.Number(),
+  },
+  { title: "InvoiceLine" },
+);
+
+export const InvoicePreview = Type.Object(
+  {
+    tenant_id: TenantId,
+    plan: Type.String(),
+    period_start: DateTime,
+    period_end: DateTime,
+    lines: Type.Array(InvoiceLine),
+    total_usd: Type.Number(),
+  },
+  { title: "InvoicePreview" },
+);
+export type InvoicePreview = Static<typeof InvoicePreview>;
+
+export const AuditEvent = Type.Object(
+  {
+    id: PrefixedId("aud"),
+    actor: Type.String({ description: '"admin" or the id of the key that acted' }),
+    action: Type.String(),
+    target_id: Nullable(Type.String()),
+    details: Type.Record(Type.String(), Type.Unknown()),
+    created_at: DateTime,
+  },
+  { title: "AuditEvent" },
+);
+export type AuditEvent = Static<typeof AuditEvent>;
+
+export const ListAuditQuery = ListKeysQuery;
+export type ListAuditQuery = Static<typeof ListAuditQuery>;
+
+export const ListAuditResponse = Type.Object(
+  { results: Type.Array(AuditEvent), next_cursor: Nullable(Type.String()) },
+  { title: "ListAuditResponse" },
+);
+export type ListAuditResponse = Static<typeof ListAuditResponse>;
+
+export const PlanLimits = Type.Object({
+  memory_operations: Nullable(Type.Integer()),
+  storage_bytes: Nullable(Type.Integer()),
+  active_memories: Nullable(Type.Integer()),
+  projects: Nullable(Type.Integer()),
+});
+
+/** A plan as configured (docs/plans.md). */
+export const Plan = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    price_usd_month: Type.Number(),
+    included: PlanLimits,
+    limits: PlanLimits,
+    rate_limit: Nullable(Type.Object({ requests: Type.Integer(), window_seconds: Type.Integer() })),
+  },
+  { title: "Plan" },
+);
+export type Plan = Static<typeof Plan>;
+
+export const ListPlansResponse = Type.Object(
+  { results: Type.Array(Plan) },
+  { title: "ListPlansResponse" },
+);
+export type ListPlansResponse = Static<typeof ListPlansResponse>;

@@ -1,22 +1,54 @@
-import type { CreatedKey, CreateKeyBody, CreateTenantBody, Tenant } from "@engram/contract";
+import type {
+  CreatedKey,
+  CreateKeyBody,
+  CreateTenantBody,
+  DeletionReceipt,
+  InvoicePreview,
+  ListPlansResponse,
+  ProvisionedTenant,
+  Tenant,
+  UpdateTenantBody,
+} from "@engram/contract";
 import { type ClientOptions, request } from "./http.ts";
 
-/** Client for the platform admin token: tenants and their keys. */
+const tenantPath = (id: string) => `v1/admin/tenants/${encodeURIComponent(id)}`;
+
+/** Client for the platform admin token: plans, tenants, their keys and invoices. */
 export class EngramAdminClient {
   constructor(private readonly opts: ClientOptions) {}
 
-  /** POST /v1/admin/tenants */
+  /** GET /v1/admin/plans */
+  listPlans() {
+    return request<ListPlansResponse>(this.opts, "GET", "v1/admin/plans");
+  }
+
+  /** POST /v1/admin/tenants — the tenant, its default project and first key (shown only once). */
   createTenant(body: CreateTenantBody) {
-    return request<Tenant>(this.opts, "POST", "v1/admin/tenants", { body });
+    return request<ProvisionedTenant>(this.opts, "POST", "v1/admin/tenants", { body });
+  }
+
+  /** GET /v1/admin/tenants/{tenant_id} */
+  getTenant(tenantId: string) {
+    return request<Tenant>(this.opts, "GET", tenantPath(tenantId));
+  }
+
+  /** PATCH /v1/admin/tenants/{tenant_id} — plan, overrides, suspension */
+  updateTenant(tenantId: string, body: UpdateTenantBody) {
+    return request<Tenant>(this.opts, "PATCH", tenantPath(tenantId), { body });
+  }
+
+  /** DELETE /v1/admin/tenants/{tenant_id} — removes all its data; returns the receipt */
+  deleteTenant(tenantId: string) {
+    return request<DeletionReceipt>(this.opts, "DELETE", tenantPath(tenantId));
   }
 
   /** POST /v1/admin/tenants/{tenant_id}/keys — the returned `key` is shown only this once. */
   createKey(tenantId: string, body: CreateKeyBody = {}) {
-    return request<CreatedKey>(
-      this.opts,
-      "POST",
-      `v1/admin/tenants/${encodeURIComponent(tenantId)}/keys`,
-      { body },
-    );
+    return request<CreatedKey>(this.opts, "POST", `${tenantPath(tenantId)}/keys`, { body });
+  }
+
+  /** GET /v1/admin/tenants/{tenant_id}/invoice-preview */
+  invoicePreview(tenantId: string) {
+    return request<InvoicePreview>(this.opts, "GET", `${tenantPath(tenantId)}/invoice-preview`);
   }
 }

@@ -1,17 +1,30 @@
 import type {
   AddMemoryBody,
   AddMemoryResponse,
+  ApiKey,
   BatchAddMemoriesBody,
+  CreatedKey,
+  CreateKeyBody,
+  CreateProjectBody,
   DeleteMemoriesQuery,
   DeleteMemoriesResponse,
   DeleteMemoryResponse,
+  ListAuditQuery,
+  ListAuditResponse,
+  ListKeysQuery,
+  ListKeysResponse,
   ListMemoriesQuery,
   ListMemoriesResponse,
+  ListProjectsResponse,
   Memory,
   MemoryHistoryResponse,
+  Project,
   SearchMemoriesBody,
   SearchMemoriesResponse,
   UpdateMemoryBody,
+  UsageHistoryQuery,
+  UsageHistoryResponse,
+  UsageResponse,
 } from "@engram/contract";
 import { type ClientOptions, request } from "./http.ts";
 
@@ -74,5 +87,45 @@ export class EngramClient {
   /** GET /v1/memories/{id}/history */
   getMemoryHistory(id: string) {
     return request<MemoryHistoryResponse>(this.opts, "GET", `v1/memories/${enc(id)}/history`);
+  }
+
+  /** GET /v1/usage — this period's usage against the plan (usage:read) */
+  getUsage() {
+    return request<UsageResponse>(this.opts, "GET", "v1/usage");
+  }
+
+  /** GET /v1/usage/history — operations per past period (usage:read) */
+  getUsageHistory(query: UsageHistoryQuery = {}) {
+    return request<UsageHistoryResponse>(this.opts, "GET", "v1/usage/history", { query });
+  }
+
+  /** POST /v1/keys — keys:manage; at most the caller's scopes; the secret is shown once */
+  createKey(body: CreateKeyBody = {}) {
+    return request<CreatedKey>(this.opts, "POST", "v1/keys", { body });
+  }
+
+  /** GET /v1/keys (keys:manage) */
+  listKeys(query: ListKeysQuery = {}) {
+    return request<ListKeysResponse>(this.opts, "GET", "v1/keys", { query });
+  }
+
+  /** DELETE /v1/keys/{key_id} — revokes at once (keys:manage) */
+  revokeKey(keyId: string) {
+    return request<ApiKey>(this.opts, "DELETE", `v1/keys/${enc(keyId)}`);
+  }
+
+  /** GET /v1/projects (keys:manage) */
+  listProjects() {
+    return request<ListProjectsResponse>(this.opts, "GET", "v1/projects");
+  }
+
+  /** POST /v1/projects (keys:manage; the plan bounds how many) */
+  createProject(body: CreateProjectBody) {
+    return request<Project>(this.opts, "POST", "v1/projects", { body });
+  }
+
+  /** GET /v1/audit — the tenant's append-only audit log, newest first (keys:manage) */
+  listAudit(query: ListAuditQuery = {}) {
+    return request<ListAuditResponse>(this.opts, "GET", "v1/audit", { query });
   }
 }

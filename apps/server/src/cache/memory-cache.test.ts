@@ -22,6 +22,7 @@ async function until(check: () => Promise<boolean>) {
 function memory(id: string, text: string): Memory {
   return {
     id,
+    project_id: "prj_01JD3Z8Q4Y6V2W9X0ABCDEFGHJ",
     memory: text,
     role: null,
     user_id: null,

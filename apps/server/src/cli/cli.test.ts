@@ -4,6 +4,7 @@ import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { Scopes } from "@engram/contract";
 import { EngramClient } from "@engram/sdk";
 import { ADMIN_TOKEN, freePort, spawnServer, tempDir } from "../testing/test-server.ts";
 
@@ -105,12 +106,12 @@ describe("engram tenant create / key create", () => {
     await assert.rejects(client.addMemory({ text: "x" }), /forbidden/);
   });
 
-  test("key create without --scopes grants both memories scopes", async () => {
+  test("key create without --scopes grants every scope", async () => {
     const tenantId = await createTenant("acme-all");
     const r = await engram(["key", "create", tenantId, "--url", server.url]);
     assert.equal(r.code, 0, r.stderr);
     const key = JSON.parse(r.stdout) as { scopes: string[] };
-    assert.deepEqual([...key.scopes].sort(), ["memories:read", "memories:write"]);
+    assert.deepEqual([...key.scopes].sort(), [...Scopes].sort());
   });
 
   test("a malformed --scopes string exits non-zero with a message", async () => {

@@ -66,9 +66,11 @@ const tenant = program.command("tenant").description("Manage tenants (platform a
 tenant
   .command("create")
   .argument("<name>", "tenant name")
+  .option("--plan <plan>", "plan id (default: the plans file's default_plan)")
   .option("--url <url>", "server URL (default: http://HOST:PORT from the environment)")
-  .action((name: string, opts: { url?: string }) =>
-    run(() => adminClient(opts).createTenant({ name })),
+  .description("Provision a tenant: prints it with its default project and first key (shown once)")
+  .action((name: string, opts: { plan?: string; url?: string }) =>
+    run(() => adminClient(opts).createTenant({ name, ...(opts.plan ? { plan: opts.plan } : {}) })),
   );
 
 const key = program.command("key").description("Manage API keys (platform admin)");

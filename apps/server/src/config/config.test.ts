@@ -199,27 +199,32 @@ describe("resolveAdminToken", () => {
 });
 
 describe("Redis, rate limit and cache variables", () => {
-  test("defaults: no Redis, prefix engram:, 6000 requests per 60 s, caches of 10,000", () => {
+  test("defaults: no Redis, prefix engram:, rate limits and metering on, caches of 10,000", () => {
     const config = loadConfig({});
     assert.equal(config.redisUrl, undefined);
     assert.equal(config.redisPrefix, "engram:");
-    assert.deepEqual(config.rateLimit, { points: 6000, windowSeconds: 60 });
+    assert.equal(config.rateLimits, true);
+    assert.equal(config.metering, true);
+    assert.equal(config.plansFile, undefined);
     assert.equal(config.memoryCacheSize, 10_000);
     assert.equal(config.queryCacheSize, 10_000);
   });
 
-  test("are read, and 0 turns rate limiting and the caches off", () => {
+  test("are read; off turns rate limiting and metering off, 0 the caches", () => {
     const config = loadConfig({
       REDIS_URL: "rediss://user:secret@redis.example:6380/2",
       ENGRAM_REDIS_PREFIX: "prod-eu:",
-      ENGRAM_RATE_LIMIT_POINTS: "0",
-      ENGRAM_RATE_LIMIT_WINDOW_S: "3600",
+      ENGRAM_RATE_LIMITS: "off",
+      ENGRAM_METERING: "off",
+      ENGRAM_PLANS_FILE: "/etc/engram/plans.json",
       ENGRAM_MEMORY_CACHE_SIZE: "0",
       ENGRAM_QUERY_CACHE_SIZE: "0",
     });
     assert.equal(config.redisUrl, "rediss://user:secret@redis.example:6380/2");
     assert.equal(config.redisPrefix, "prod-eu:");
-    assert.deepEqual(config.rateLimit, { points: 0, windowSeconds: 3600 });
+    assert.equal(config.rateLimits, false);
+    assert.equal(config.metering, false);
+    assert.equal(config.plansFile, "/etc/engram/plans.json");
     assert.equal(config.memoryCacheSize, 0);
     assert.equal(config.queryCacheSize, 0);
   });
@@ -227,8 +232,8 @@ describe("Redis, rate limit and cache variables", () => {
   test("invalid values are named; a Redis URL, which may hold a password, is never shown", () => {
     assertConfigError({ REDIS_URL: "http://user:hunter2@redis:6379" }, "REDIS_URL", ["hunter2"]);
     assertConfigError({ ENGRAM_REDIS_PREFIX: "has space" }, "ENGRAM_REDIS_PREFIX");
-    assertConfigError({ ENGRAM_RATE_LIMIT_POINTS: "-1" }, "ENGRAM_RATE_LIMIT_POINTS");
-    assertConfigError({ ENGRAM_RATE_LIMIT_WINDOW_S: "0" }, "ENGRAM_RATE_LIMIT_WINDOW_S");
+    assertConfigError({ ENGRAM_RATE_LIMITS: "0" }, "ENGRAM_RATE_LIMITS");
+    assertConfigError({ ENGRAM_METERING: "no" }, "ENGRAM_METERING");
     assertConfigError({ ENGRAM_MEMORY_CACHE_SIZE: "lots" }, "ENGRAM_MEMORY_CACHE_SIZE");
   });
 });

@@ -3,6 +3,7 @@ import Type, { type Static } from "typebox";
 import Value from "typebox/value";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+const OnOff = Type.Enum(["on", "off"] as const);
 const LogLevel = Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const);
 
 /** Every environment variable Engram reads. Parsed once at start; nothing else reads process.env. */
@@ -26,8 +27,9 @@ const EnvSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: "^rediss?://" })),
   ENGRAM_REDIS_PREFIX: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9:._-]{1,64}$" })),
   ENGRAM_MEMORY_CACHE_SIZE: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
-  ENGRAM_RATE_LIMIT_POINTS: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000 })),
-  ENGRAM_RATE_LIMIT_WINDOW_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  ENGRAM_RATE_LIMITS: Type.Optional(OnOff),
+  ENGRAM_METERING: Type.Optional(OnOff),
+  ENGRAM_PLANS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
   ENGRAM_WORKER_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
 });
@@ -57,8 +59,12 @@ export interface Config {
   redisPrefix: string;
   /** Memories kept in the in-process hot cache when Redis is not configured; 0 turns it off. */
   memoryCacheSize: number;
-  /** Requests per API key per window; 0 turns rate limiting off. */
-  rateLimit: { points: number; windowSeconds: number };
+  /** Per-key rate limits by plan; off only for benchmarks and trusted single-user setups. */
+  rateLimits: boolean;
+  /** Quotas and usage metering on writes; off only to measure what they cost. */
+  metering: boolean;
+  /** The plans file (plans.default.json when unset). */
+  plansFile: string | undefined;
   /** Seconds an Idempotency-Key is remembered; older records count as absent and get deleted. */
   idempotencyTtlS: number;
   /** Seconds between two runs of each maintenance job (± jitter): `engram worker`, or `serve` embedded. */
@@ -108,10 +114,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redisUrl: e.REDIS_URL,
     redisPrefix: e.ENGRAM_REDIS_PREFIX ?? "engram:",
     memoryCacheSize: e.ENGRAM_MEMORY_CACHE_SIZE ?? 10_000,
-    rateLimit: {
-      points: e.ENGRAM_RATE_LIMIT_POINTS ?? 6_000,
-      windowSeconds: e.ENGRAM_RATE_LIMIT_WINDOW_S ?? 60,
-    },
+    rateLimits: (e.ENGRAM_RATE_LIMITS ?? "on") === "on",
+    metering: (e.ENGRAM_METERING ?? "on") === "on",
+    plansFile: e.ENGRAM_PLANS_FILE === undefined ? undefined : resolve(e.ENGRAM_PLANS_FILE),
     idempotencyTtlS: e.ENGRAM_IDEMPOTENCY_TTL_S ?? 86_400,
     workerIntervalS: e.ENGRAM_WORKER_INTERVAL_S ?? 60,
   };

@@ -5,8 +5,7 @@ import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { createMemoryStore } from "../memories/memory-store.ts";
 import { contentHash } from "../memories/memory-text.ts";
-import { createTenantStore } from "../tenancy/tenant-store.ts";
-import { axis, TEST_MODEL } from "../testing/test-databases.ts";
+import { axis, projectOf, seedTenant, TEST_MODEL } from "../testing/test-databases.ts";
 import { createTestPostgres, type TestPostgres } from "../testing/test-postgres.ts";
 import type { Database } from "./database.ts";
 import { migrate } from "./migrate.ts";
@@ -48,12 +47,11 @@ describe("PostgreSQL adapter", () => {
     pgdb = await createTestPostgres();
     db = open();
     await migrateDatabase(db, TEST_MODEL);
-    const tenants = createTenantStore(db);
-    a = (await tenants.insertTenant(newId("ten"), "a")).id;
-    b = (await tenants.insertTenant(newId("ten"), "b")).id;
+    a = await seedTenant(db, "a");
+    b = await seedTenant(db, "b");
     const store = createMemoryStore(db, TEST_MODEL);
     for (const t of [a, b]) {
-      await store.insertMemories(t, [
+      await store.insertMemories(t, projectOf(t), [
         {
           id: newId("mem"),
           memory: `memory of ${t}`,

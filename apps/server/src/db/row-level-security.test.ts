@@ -5,7 +5,13 @@ import { newId } from "../lib/ids.ts";
 import { createMemoryStore } from "../memories/memory-store.ts";
 import { contentHash } from "../memories/memory-text.ts";
 import { createTenantStore } from "../tenancy/tenant-store.ts";
-import { axis, TEST_MODEL, testDatabases } from "../testing/test-databases.ts";
+import {
+  axis,
+  projectOf,
+  seedTenant,
+  TEST_MODEL,
+  testDatabases,
+} from "../testing/test-databases.ts";
 import type { Database } from "./database.ts";
 
 const TENANT_TABLES = [
@@ -28,12 +34,11 @@ for (const backend of testDatabases) {
 
     before(async () => {
       db = await backend.open();
-      const tenants = createTenantStore(db);
-      a = (await tenants.insertTenant(newId("ten"), "a")).id;
-      b = (await tenants.insertTenant(newId("ten"), "b")).id;
+      a = await seedTenant(db, "a");
+      b = await seedTenant(db, "b");
       const store = createMemoryStore(db, TEST_MODEL);
       for (const t of [a, b]) {
-        await store.insertMemories(t, [
+        await store.insertMemories(t, projectOf(t), [
           {
             id: newId("mem"),
             memory: `memory of ${t}`,
@@ -199,13 +204,19 @@ for (const backend of testDatabases) {
 
     test("key authentication crosses tenants only through the definer function", async () => {
       const hash = createHash("sha256").update("egm_rls_test_key").digest();
-      await createTenantStore(db).insertKey(a, {
-        id: newId("key"),
-        name: null,
-        prefix: "egm_rls_test",
-        hash,
-        scopes: ["memories:read"],
-      });
+      await createTenantStore(db).insertKey(
+        a,
+        {
+          id: newId("key"),
+          name: null,
+          prefix: "egm_rls_test",
+          hash,
+          projectId: projectOf(a),
+          scopes: ["memories:read"],
+          expiresAt: null,
+        },
+        { actor: "admin", action: "key.create" },
+      );
       const [visible] = await db.withoutTenant((tx) =>
         tx.query<{ n: number }>("SELECT count(*)::int AS n FROM api_keys"),
       );

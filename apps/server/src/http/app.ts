@@ -8,8 +8,9 @@ import { registerMemoryRoutes } from "../memories/memory-routes.ts";
 import type { MemoryService } from "../memories/memory-service.ts";
 import { registerRateLimit } from "../rate-limits/rate-limit-hook.ts";
 import type { RateLimiter } from "../rate-limits/rate-limiter.ts";
-import { registerTenantRoutes } from "../tenancy/tenant-routes.ts";
+import { registerAdminRoutes, registerTenantRoutes } from "../tenancy/tenant-routes.ts";
 import type { TenantService } from "../tenancy/tenant-service.ts";
+import type { UsageService } from "../usage/usage-service.ts";
 import { createAuth } from "./auth.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
 import { errorHandler, sendProblem } from "./problem.ts";
@@ -18,13 +19,14 @@ import { validatorCompiler } from "./validation.ts";
 export interface AppDeps {
   memories: MemoryService;
   tenants: TenantService;
+  usage: UsageService;
   adminToken: string;
   maxBodyBytes: number;
   logLevel: string;
   ready: () => Promise<Record<string, "ok" | "down">>;
   /** Checks whose failure degrades the API (reported, still 200) instead of making it unready. */
   optionalChecks?: readonly string[];
-  /** Per-key limit on tenant routes; absent when rate limiting is off. */
+  /** Per-key limits (by plan) on tenant routes; absent when rate limiting is off. */
   rateLimiter?: RateLimiter | undefined;
 }
 
@@ -96,7 +98,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const auth = createAuth(deps.tenants, deps.adminToken);
   if (deps.rateLimiter) registerRateLimit(app, deps.rateLimiter);
   registerHealthRoutes(app, deps.ready, deps.optionalChecks ?? []);
-  registerTenantRoutes(app, deps.tenants, auth);
+  registerAdminRoutes(app, deps.tenants, deps.usage, auth);
+  registerTenantRoutes(app, deps.tenants, deps.usage, auth);
   registerMemoryRoutes(app, deps.memories, auth);
   return app;
 }

@@ -23,12 +23,23 @@ const unauthenticated = (request: FastifyRequest, reply: FastifyReply, detail: s
 /** Hooks that turn a bearer credential into a tenant context or the platform admin. */
 export function createAuth(tenants: TenantService, adminToken: string) {
   return {
-    /** Tenant routes: an API key resolves to ctx; no or unknown key is 401. */
+    /** Tenant routes: an API key resolves to ctx; no, unknown or expired key is 401. */
     async tenant(request: FastifyRequest, reply: FastifyReply) {
       const token = bearer(request);
       if (!token) return unauthenticated(request, reply, "Send Authorization: Bearer <api key>");
       const ctx = await tenants.authenticateKey(token, request.id);
-      if (!ctx) return unauthenticated(request, reply, "The API key is not valid");
+      if (ctx === "unknown") return unauthenticated(request, reply, "The API key is not valid");
+      if (ctx === "expired") return unauthenticated(request, reply, "The API key has expired");
+      if ("suspended" in ctx) {
+        const why = ctx.suspended ? `: ${ctx.suspended}` : "";
+        return sendProblem(
+          request,
+          reply,
+          403,
+          "tenant_suspended",
+          `This tenant is suspended${why}; contact the platform operator`,
+        );
+      }
       request.tenant = ctx;
       request.log = request.log.child({ tenantId: ctx.tenantId });
     },
@@ -39,7 +50,7 @@ export function createAuth(tenants: TenantService, adminToken: string) {
       if (!token)
         return unauthenticated(request, reply, "Send Authorization: Bearer <admin token>");
       if (secretEquals(token, adminToken)) return;
-      if (await tenants.authenticateKey(token, request.id)) {
+      if ((await tenants.authenticateKey(token, request.id)) !== "unknown") {
         return sendProblem(
           request,
           reply,

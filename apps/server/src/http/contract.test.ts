@@ -65,8 +65,21 @@ describe("OpenAPI and docs", () => {
     listMemories: ["get", "/v1/memories"],
     deleteMemories: ["delete", "/v1/memories"],
     getMemoryHistory: ["get", "/v1/memories/{id}/history"],
+    listPlans: ["get", "/v1/admin/plans"],
     createTenant: ["post", "/v1/admin/tenants"],
+    getTenant: ["get", "/v1/admin/tenants/{tenant_id}"],
+    updateTenant: ["patch", "/v1/admin/tenants/{tenant_id}"],
+    deleteTenant: ["delete", "/v1/admin/tenants/{tenant_id}"],
     createKey: ["post", "/v1/admin/tenants/{tenant_id}/keys"],
+    invoicePreview: ["get", "/v1/admin/tenants/{tenant_id}/invoice-preview"],
+    createOwnKey: ["post", "/v1/keys"],
+    listKeys: ["get", "/v1/keys"],
+    revokeKey: ["delete", "/v1/keys/{key_id}"],
+    listProjects: ["get", "/v1/projects"],
+    createProject: ["post", "/v1/projects"],
+    getUsage: ["get", "/v1/usage"],
+    getUsageHistory: ["get", "/v1/usage/history"],
+    listAudit: ["get", "/v1/audit"],
   };
 
   test("GET /openapi.json is OpenAPI 3.1 with every /v1 route, its operationId and security", async () => {

@@ -4,6 +4,7 @@ import { AppError } from "../lib/errors.ts";
 
 const TITLES: Partial<Record<number, string>> = {
   400: "Bad Request",
+  402: "Payment Required",
   401: "Unauthorized",
   403: "Forbidden",
   404: "Not Found",
@@ -25,6 +26,7 @@ export function sendProblem(
   code: ErrorCode,
   detail: string,
   field?: string,
+  extra?: Record<string, string | number>,
 ) {
   return reply
     .status(status)
@@ -36,6 +38,7 @@ export function sendProblem(
       code,
       detail,
       ...(field ? { field } : {}),
+      ...extra,
       requestId: request.id,
     });
 }
@@ -77,7 +80,7 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   if (err instanceof AppError) {
     // A dependency being down is the operator's business even though the client got a clean 503.
     if (err.status >= 500) request.log.warn({ err }, err.message);
-    return sendProblem(request, reply, err.status, err.code, err.message, err.field);
+    return sendProblem(request, reply, err.status, err.code, err.message, err.field, err.extra);
   }
   const v = err as ValidationError;
   if (v.validation) {

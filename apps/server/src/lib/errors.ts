@@ -14,6 +14,8 @@ const STATUS: Record<ErrorCode, number> = {
   method_not_allowed: 405,
   conflict: 409,
   rate_limited: 429,
+  quota_exceeded: 402,
+  tenant_suspended: 403,
   service_unavailable: 503,
   internal_error: 500,
 };
@@ -26,6 +28,8 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly field?: string,
+    /** Extension members of the problem (quota_exceeded: metric, limit, used, period_end). */
+    readonly extra?: Record<string, string | number>,
   ) {
     super(message);
     this.status = STATUS[code];

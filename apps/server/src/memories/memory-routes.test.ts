@@ -924,12 +924,14 @@ for (const backend of BACKENDS) {
           "id",
           "memory",
           "metadata",
+          "project_id",
           "role",
           "session_id",
           "timestamp",
           "updated_at",
           "user_id",
         ]);
+        assert.equal(m.project_id, t.projectId);
       });
 
       test("errors: unknown ids (well-formed or not) are 404 not_found", async () => {

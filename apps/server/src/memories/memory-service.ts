@@ -16,7 +16,9 @@ import { type IdempotencyKey, IdempotencyRace } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
-import { requireScope, type TenantContext } from "../tenancy/context.ts";
+import { appendAudit } from "../tenancy/audit.ts";
+import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
+import { applyUsage, type UsageHook } from "../usage/metering.ts";
 import { compileFilter, FilterError } from "./filter-sql.ts";
 import type { MemorySearchStore } from "./memory-search-store.ts";
 import type { MemoryStore, NewMemory, Scope } from "./memory-store.ts";
@@ -34,6 +36,8 @@ export interface MemoryServiceDeps {
   cache?: MemoryCache;
   /** Seconds an Idempotency-Key is remembered (ENGRAM_IDEMPOTENCY_TTL_S); older counts as absent. */
   idempotencyTtlS: number;
+  /** Quotas and metering on writes (ENGRAM_METERING); off only to measure what they cost. */
+  metering?: boolean;
 }
 
 interface Draft {
@@ -72,14 +76,36 @@ function checkTimestamp(timestamp: string | undefined, field: string): void {
   }
 }
 
-function scopeOf(input: { user_id?: string; agent_id?: string; session_id?: string }): Scope {
-  return { userId: input.user_id, agentId: input.agent_id, sessionId: input.session_id };
+function scopeOf(
+  ctx: TenantContext,
+  input: { user_id?: string; agent_id?: string; session_id?: string },
+): Scope {
+  return {
+    projectId: ctx.projectId,
+    userId: input.user_id,
+    agentId: input.agent_id,
+    sessionId: input.session_id,
+  };
 }
 
 /** The memory verbs, shared by the HTTP routes, the CLI and (later) the MCP server. */
 export function createMemoryService(deps: MemoryServiceDeps) {
   const { store, embedder } = deps;
   const cache = deps.cache ?? noMemoryCache;
+  const metering = deps.metering ?? true;
+
+  /** Quota check and usage event for a write, run inside its transaction. */
+  function usage(ctx: TenantContext, operation: string): UsageHook | undefined {
+    if (!metering) return undefined;
+    const meter = {
+      tenantId: ctx.tenantId,
+      projectId: ctx.projectId,
+      keyId: ctx.actor.kind === "key" ? ctx.actor.keyId : null,
+      requestId: ctx.requestId,
+      plan: ctx.plan,
+    };
+    return (tx, delta) => applyUsage(tx, meter, operation, delta);
+  }
 
   function drafts(body: AddMemoryBody, field: string): Draft[] {
     if ((body.text === undefined) === (body.messages === undefined)) {
@@ -102,7 +128,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     return (body.messages ?? []).map((m) => ({ text: m.content, role: m.role, body }));
   }
 
-  async function insert(ctx: TenantContext, all: Draft[], key?: IdempotencyKey) {
+  async function insert(ctx: TenantContext, all: Draft[], operation: string, key?: IdempotencyKey) {
     const idem = key && { ...key, maxAgeS: deps.idempotencyTtlS };
     if (idem) {
       const earlier = await store.findIdempotent(ctx.tenantId, idem);
@@ -122,7 +148,13 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       embedding: vectorLiteral(vectors[i] as Float32Array),
     }));
     try {
-      return await store.insertMemories(ctx.tenantId, rows, idem);
+      return await store.insertMemories(
+        ctx.tenantId,
+        ctx.projectId,
+        rows,
+        idem,
+        usage(ctx, operation),
+      );
     } catch (err) {
       // A concurrent request with the same key committed first: answer with its response.
       if (idem && err instanceof IdempotencyRace) {
@@ -136,14 +168,14 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     /** Stores a text, or one memory per chat message; exact duplicates are NOOPs. */
     async addMemory(ctx: TenantContext, input: AddMemoryBody, idem?: IdempotencyKey) {
       requireScope(ctx, "memories:write");
-      return insert(ctx, drafts(input, ""), idem);
+      return insert(ctx, drafts(input, ""), "memory.add", idem);
     },
 
     /** Stores up to 1,000 add bodies in one transaction, embedded in batches; results in order. */
     async batchAddMemories(ctx: TenantContext, input: BatchAddMemoriesBody, idem?: IdempotencyKey) {
       requireScope(ctx, "memories:write");
       const all = input.memories.flatMap((body, i) => drafts(body, `memories[${i}].`));
-      return insert(ctx, all, idem);
+      return insert(ctx, all, "memory.batch_add", idem);
     },
 
     /** Hybrid (vector + keyword) search, best first; `mode` can restrict it to one side. */
@@ -162,7 +194,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
       const vector = await embedder.embedQuery(embeddingQuery(input.query));
       return deps.search(ctx.tenantId, {
-        scope: scopeOf(input),
+        scope: scopeOf(ctx, input),
         filter: input.filters,
         vector: vectorLiteral(vector),
         keywords: keywordQuery(input.query),
@@ -176,9 +208,10 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       requireScope(ctx, "memories:read");
       const tenantId = ctx.tenantId;
       const memory = isId("mem", id)
-        ? await cache.get(tenantId, id, () => store.getMemory(tenantId, id))
+        ? await cache.get(tenantId, id, () => store.getMemory(tenantId, ctx.projectId, id))
         : undefined;
-      if (!memory) throw notFound("Memory", id);
+      // The cache is per tenant: a memory of another of the tenant's projects is not found either.
+      if (!memory || memory.project_id !== ctx.projectId) throw notFound("Memory", id);
       return memory;
     },
 
@@ -187,7 +220,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       requireScope(ctx, "memories:write");
       if (!isId("mem", id)) throw notFound("Memory", id);
       checkMetadata(input.metadata, "metadata");
-      const patch: Parameters<MemoryStore["updateMemory"]>[2] = {};
+      const patch: Parameters<MemoryStore["updateMemory"]>[3] = {};
       if (input.metadata !== undefined) patch.metadata = input.metadata;
       if (input.text !== undefined) {
         const [vector] = await embedder.embed([input.text]);
@@ -197,7 +230,13 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       }
       let memory: Memory | undefined;
       try {
-        memory = await store.updateMemory(ctx.tenantId, id, patch);
+        memory = await store.updateMemory(
+          ctx.tenantId,
+          ctx.projectId,
+          id,
+          patch,
+          usage(ctx, "memory.update"),
+        );
       } catch (err) {
         if ((err as { code?: string }).code === "23505") {
           throw new AppError(
@@ -215,7 +254,14 @@ export function createMemoryService(deps: MemoryServiceDeps) {
 
     async deleteMemory(ctx: TenantContext, id: string): Promise<void> {
       requireScope(ctx, "memories:write");
-      const n = isId("mem", id) ? await store.deleteMemories(ctx.tenantId, { id }) : 0;
+      const n = isId("mem", id)
+        ? await store.deleteMemories(
+            ctx.tenantId,
+            ctx.projectId,
+            { id },
+            usage(ctx, "memory.delete"),
+          )
+        : 0;
       if (n === 0) throw notFound("Memory", id);
       await cache.invalidate(ctx.tenantId, id);
     },
@@ -230,7 +276,20 @@ export function createMemoryService(deps: MemoryServiceDeps) {
           "user_id",
         );
       }
-      const n = await store.deleteMemories(ctx.tenantId, { scope: scopeOf(input) });
+      const meter = usage(ctx, "memory.bulk_delete");
+      const n = await store.deleteMemories(
+        ctx.tenantId,
+        ctx.projectId,
+        { scope: scopeOf(ctx, input) },
+        async (tx, delta) => {
+          await meter?.(tx, delta);
+          await appendAudit(tx, ctx.tenantId, {
+            actor: actorName(ctx.actor),
+            action: "memories.bulk_delete",
+            details: { ...input, project_id: ctx.projectId, deleted: -delta.memories },
+          });
+        },
+      );
       if (n > 0) await cache.invalidateTenant(ctx.tenantId);
       return n;
     },
@@ -247,7 +306,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
           throw new AppError("validation_failed", "cursor is not valid", "cursor");
       }
       const limit = input.limit ?? 20;
-      const page = await store.listMemories(ctx.tenantId, scopeOf(input), limit, before);
+      const page = await store.listMemories(ctx.tenantId, scopeOf(ctx, input), limit, before);
       const last = page.rows.at(-1);
       return {
         results: page.rows,
@@ -258,7 +317,9 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     /** Every ADD, UPDATE and DELETE of a memory, oldest first; kept after the memory is deleted. */
     async getMemoryHistory(ctx: TenantContext, id: string): Promise<HistoryEntry[]> {
       requireScope(ctx, "memories:read");
-      const entries = isId("mem", id) ? await store.getHistory(ctx.tenantId, id) : [];
+      const entries = isId("mem", id)
+        ? await store.getHistory(ctx.tenantId, ctx.projectId, id)
+        : [];
       if (entries.length === 0) throw notFound("Memory", id);
       return entries;
     },

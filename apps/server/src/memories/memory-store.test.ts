@@ -1,35 +1,26 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Database } from "../db/database.ts";
-import { newId } from "../lib/ids.ts";
-import { createTenantStore } from "../tenancy/tenant-store.ts";
-import { axis, TEST_MODEL, testDatabases } from "../testing/test-databases.ts";
+import {
+  axis,
+  draftMemory,
+  projectOf,
+  seedTenant,
+  TEST_MODEL,
+  testDatabases,
+} from "../testing/test-databases.ts";
 import { createMemorySearchStore } from "./memory-search-store.ts";
-import { createMemoryStore, type NewMemory } from "./memory-store.ts";
+import { createMemoryStore } from "./memory-store.ts";
 import { contentHash, keywordQuery } from "./memory-text.ts";
 
-function draft(text: string, embedding: string, over: Partial<NewMemory> = {}): NewMemory {
-  return {
-    id: newId("mem"),
-    memory: text,
-    role: null,
-    userId: "u1",
-    agentId: null,
-    sessionId: null,
-    metadata: {},
-    contentHash: contentHash(text),
-    occurredAt: null,
-    embedding,
-    ...over,
-  };
-}
+const draft = draftMemory;
 
 for (const backend of testDatabases) {
   describe(`memory store on ${backend.name}`, () => {
     let db: Database;
     let store: ReturnType<typeof createMemoryStore>;
     let search: ReturnType<typeof createMemorySearchStore>;
-    const tenant = async () => (await createTenantStore(db).insertTenant(newId("ten"), "t")).id;
+    const tenant = async () => await seedTenant(db, "t");
 
     before(async () => {
       db = await backend.open();
@@ -40,9 +31,9 @@ for (const backend of testDatabases) {
 
     test("inserts, and answers exact duplicates (stored or in the batch) as NOOP", async () => {
       const t = await tenant();
-      const first = await store.insertMemories(t, [draft("Likes tea", axis(0))]);
+      const first = await store.insertMemories(t, projectOf(t), [draft("Likes tea", axis(0))]);
       const id = first.results[0]?.id;
-      const again = await store.insertMemories(t, [
+      const again = await store.insertMemories(t, projectOf(t), [
         draft("likes   TEA", axis(0)),
         draft("Plays chess", axis(1)),
         draft("plays chess", axis(1)),
@@ -60,10 +51,10 @@ for (const backend of testDatabases) {
 
     test("a scope with absent ids is distinct from one with them (no key collisions)", async () => {
       const t = await tenant();
-      const a = await store.insertMemories(t, [
+      const a = await store.insertMemories(t, projectOf(t), [
         draft("same", axis(0), { userId: "x", agentId: null }),
       ]);
-      const b = await store.insertMemories(t, [
+      const b = await store.insertMemories(t, projectOf(t), [
         draft("same", axis(0), { userId: null, agentId: "x" }),
       ]);
       assert.equal(b.results[0]?.event, "ADD");
@@ -74,10 +65,10 @@ for (const backend of testDatabases) {
       const t = await tenant();
       const ids = [];
       for (let i = 0; i < 5; i++) {
-        const r = await store.insertMemories(t, [draft(`fact ${i}`, axis(i))]);
+        const r = await store.insertMemories(t, projectOf(t), [draft(`fact ${i}`, axis(i))]);
         ids.push(r.results[0]?.id);
       }
-      await store.insertMemories(t, [draft("other user", axis(0), { userId: "u9" })]);
+      await store.insertMemories(t, projectOf(t), [draft("other user", axis(0), { userId: "u9" })]);
       const p1 = await store.listMemories(t, { userId: "u1" }, 2, undefined);
       assert.deepEqual(
         p1.rows.map((m) => m.id),
@@ -95,19 +86,19 @@ for (const backend of testDatabases) {
     test("update and delete write history with old and new values", async () => {
       const t = await tenant();
       const [added] = (
-        await store.insertMemories(t, [draft("v1", axis(0), { metadata: { a: 1 } })])
+        await store.insertMemories(t, projectOf(t), [draft("v1", axis(0), { metadata: { a: 1 } })])
       ).results;
       const id = added?.id as string;
-      const updated = await store.updateMemory(t, id, {
+      const updated = await store.updateMemory(t, projectOf(t), id, {
         memory: "v2",
         contentHash: contentHash("v2"),
         embedding: axis(1),
         metadata: { a: 2 },
       });
       assert.equal(updated?.memory, "v2");
-      assert.equal(await store.deleteMemories(t, { id }), 1);
-      assert.equal(await store.getMemory(t, id), undefined);
-      const history = await store.getHistory(t, id);
+      assert.equal(await store.deleteMemories(t, projectOf(t), { id }), 1);
+      assert.equal(await store.getMemory(t, projectOf(t), id), undefined);
+      const history = await store.getHistory(t, projectOf(t), id);
       assert.deepEqual(
         history.map((h) => [h.event, h.old_memory, h.new_memory, h.old_metadata, h.new_metadata]),
         [
@@ -120,18 +111,21 @@ for (const backend of testDatabases) {
 
     test("bulk delete removes exactly the scope", async () => {
       const t = await tenant();
-      await store.insertMemories(t, [
+      await store.insertMemories(t, projectOf(t), [
         draft("a", axis(0), { userId: "u1", sessionId: "s1" }),
         draft("b", axis(1), { userId: "u1", sessionId: "s2" }),
         draft("c", axis(2), { userId: "u2", sessionId: "s1" }),
       ]);
-      assert.equal(await store.deleteMemories(t, { scope: { userId: "u1", sessionId: "s1" } }), 1);
+      assert.equal(
+        await store.deleteMemories(t, projectOf(t), { scope: { userId: "u1", sessionId: "s1" } }),
+        1,
+      );
       assert.equal((await store.listMemories(t, {}, 10, undefined)).rows.length, 2);
     });
 
     test("hybrid search fuses vector and keyword ranks; modes restrict to one side", async () => {
       const t = await tenant();
-      await store.insertMemories(t, [
+      await store.insertMemories(t, projectOf(t), [
         draft("the cat sat on the mat", axis(0)),
         draft("quarterly revenue report", axis(1)),
         draft("a dog in the park", axis(2)),
@@ -163,7 +157,7 @@ for (const backend of testDatabases) {
 
     test("search applies scope and metadata filters", async () => {
       const t = await tenant();
-      await store.insertMemories(t, [
+      await store.insertMemories(t, projectOf(t), [
         draft("red apple", axis(0), { userId: "u1", metadata: { kind: "fruit", n: 1 } }),
         draft("green apple", axis(0, 0.1), { userId: "u1", metadata: { kind: "fruit", n: 5 } }),
         draft("apple laptop", axis(0, 0.2), { userId: "u2", metadata: { kind: "tech" } }),
@@ -184,8 +178,9 @@ for (const backend of testDatabases) {
 
     test("tenants never see each other's memories", async () => {
       const [a, b] = [await tenant(), await tenant()];
-      const [m] = (await store.insertMemories(a, [draft("secret of A", axis(0))])).results;
-      assert.equal(await store.getMemory(b, m?.id as string), undefined);
+      const [m] = (await store.insertMemories(a, projectOf(a), [draft("secret of A", axis(0))]))
+        .results;
+      assert.equal(await store.getMemory(b, projectOf(b), m?.id as string), undefined);
       assert.equal((await store.listMemories(b, {}, 10, undefined)).rows.length, 0);
       const hits = await search(b, {
         scope: {},
@@ -195,8 +190,8 @@ for (const backend of testDatabases) {
         mode: "hybrid",
       });
       assert.equal(hits.length, 0);
-      assert.equal(await store.deleteMemories(b, { id: m?.id as string }), 0);
-      assert.ok(await store.getMemory(a, m?.id as string));
+      assert.equal(await store.deleteMemories(b, projectOf(b), { id: m?.id as string }), 0);
+      assert.ok(await store.getMemory(a, projectOf(a), m?.id as string));
     });
   });
 }

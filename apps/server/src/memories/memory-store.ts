@@ -13,6 +13,7 @@ import {
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
 import { newId } from "../lib/ids.ts";
+import { MEMORY_BYTES_SQL, type UsageHook } from "../usage/metering.ts";
 
 /** One memory to insert, already embedded. */
 export interface NewMemory {
@@ -29,6 +30,8 @@ export interface NewMemory {
 }
 
 export interface Scope {
+  /** Always set by the service: the caller's project. */
+  projectId?: string | undefined;
   userId?: string | undefined;
   agentId?: string | undefined;
   sessionId?: string | undefined;
@@ -36,6 +39,7 @@ export interface Scope {
 
 interface MemoryRow {
   id: string;
+  project_id: string;
   memory: string;
   role: string | null;
   user_id: string | null;
@@ -49,12 +53,13 @@ interface MemoryRow {
 }
 
 export const MEMORY_COLUMNS =
-  "id, memory, role, user_id, agent_id, session_id, metadata, occurred_at, embedding_model, created_at, updated_at";
+  "id, project_id, memory, role, user_id, agent_id, session_id, metadata, occurred_at, embedding_model, created_at, updated_at";
 
 /** Maps a row to the API's allow-listed memory shape. */
 export function toMemory(r: MemoryRow): Memory {
   return {
     id: r.id,
+    project_id: r.project_id,
     memory: r.memory,
     role: r.role,
     user_id: r.user_id,
@@ -72,6 +77,7 @@ export function toMemory(r: MemoryRow): Memory {
 export function scopeSql(scope: Scope, params: unknown[], alias = ""): string {
   let sql = "";
   for (const [col, value] of [
+    ["project_id", scope.projectId],
     ["user_id", scope.userId],
     ["agent_id", scope.agentId],
     ["session_id", scope.sessionId],
@@ -86,6 +92,7 @@ export function scopeSql(scope: Scope, params: unknown[], alias = ""): string {
 async function insertHistory(
   tx: Queryable,
   tenantId: string,
+  projectId: string,
   entries: {
     memoryId: string;
     event: Exclude<MemoryEvent, "NOOP">;
@@ -97,8 +104,8 @@ async function insertHistory(
 ): Promise<void> {
   if (entries.length === 0) return;
   await tx.query(
-    `INSERT INTO memory_history (id, tenant_id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata)
-     SELECT unnest($1::text[]), $2, unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
+    `INSERT INTO memory_history (id, tenant_id, project_id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata)
+     SELECT unnest($1::text[]), $2, $9, unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
             unnest($6::text[]), unnest($7::jsonb[]), unnest($8::jsonb[])`,
     [
       entries.map(() => newId("hist")),
@@ -109,6 +116,7 @@ async function insertHistory(
       entries.map((e) => e.newMemory),
       entries.map((e) => (e.oldMetadata ? JSON.stringify(e.oldMetadata) : null)),
       entries.map((e) => (e.newMetadata ? JSON.stringify(e.newMetadata) : null)),
+      projectId,
     ],
   );
 }
@@ -188,21 +196,27 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
      * within the batch) come back as NOOP with the stored id. History and the idempotency record
      * commit in the same transaction, so a crash after the 201 loses nothing.
      */
-    insertMemories: (tenantId: string, rows: NewMemory[], idem?: IdempotencyRequest) =>
+    insertMemories: (
+      tenantId: string,
+      projectId: string,
+      rows: NewMemory[],
+      idem?: IdempotencyRequest,
+      usage?: UsageHook,
+    ) =>
       db.withTenant(tenantId, async (tx) => {
         if (idem) {
           const earlier = await findIdempotentResponse(tx, tenantId, idem);
           if (earlier) return earlier as { results: AddMemoryResult[] };
         }
-        const inserted = await tx.query<{ id: string }>(
-          `INSERT INTO memories (id, tenant_id, memory, role, user_id, agent_id, session_id, metadata,
+        const inserted = await tx.query<{ id: string; bytes: string }>(
+          `INSERT INTO memories (id, tenant_id, project_id, memory, role, user_id, agent_id, session_id, metadata,
                                  content_hash, occurred_at, embedding, embedding_model, embedding_dim)
-           SELECT unnest($1::text[]), $2, unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
+           SELECT unnest($1::text[]), $2, $14, unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
                   unnest($6::text[]), unnest($7::text[]), unnest($8::jsonb[]),
                   decode(unnest($9::text[]), 'hex'), unnest($10::timestamptz[]),
                   unnest($11::text[])::vector, $12, $13
            ON CONFLICT ON CONSTRAINT memories_dedup DO NOTHING
-           RETURNING id`,
+           RETURNING id, ${MEMORY_BYTES_SQL} AS bytes`,
           [
             rows.map((r) => r.id),
             tenantId,
@@ -217,6 +231,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
             rows.map((r) => r.embedding),
             model.id,
             model.dimension,
+            projectId,
           ],
         );
         const added = new Set(inserted.map((r) => r.id));
@@ -236,13 +251,14 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
              JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(u, a, s, h)
                ON m.user_id IS NOT DISTINCT FROM d.u AND m.agent_id IS NOT DISTINCT FROM d.a
               AND m.session_id IS NOT DISTINCT FROM d.s AND m.content_hash = decode(d.h, 'hex')
-             WHERE m.tenant_id = $5`,
+             WHERE m.tenant_id = $5 AND m.project_id = $6`,
             [
               dupes.map((r) => r.userId),
               dupes.map((r) => r.agentId),
               dupes.map((r) => r.sessionId),
               dupes.map((r) => r.contentHash),
               tenantId,
+              projectId,
             ],
           );
           for (const f of found) existing.set(f.k, f);
@@ -266,6 +282,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         await insertHistory(
           tx,
           tenantId,
+          projectId,
           rows
             .filter((r) => added.has(r.id))
             .map((r) => ({
@@ -277,6 +294,13 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
               newMetadata: r.metadata,
             })),
         );
+        if (usage && inserted.length > 0) {
+          await usage(tx, {
+            ops: inserted.length,
+            memories: inserted.length,
+            bytes: inserted.reduce((sum, r) => sum + Number(r.bytes), 0),
+          });
+        }
         const response = { results };
         if (idem && !(await saveIdempotentResponse(tx, tenantId, idem, 201, response))) {
           throw new IdempotencyRace(); // rolls back this transaction's writes
@@ -284,11 +308,11 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         return response;
       }),
 
-    getMemory: (tenantId: string, id: string) =>
+    getMemory: (tenantId: string, projectId: string, id: string) =>
       db.withTenant(tenantId, async (tx) => {
         const [row] = await tx.query<MemoryRow>(
-          `SELECT ${MEMORY_COLUMNS} FROM memories WHERE tenant_id = $1 AND id = $2`,
-          [tenantId, id],
+          `SELECT ${MEMORY_COLUMNS} FROM memories WHERE tenant_id = $1 AND project_id = $2 AND id = $3`,
+          [tenantId, projectId, id],
         );
         return row ? toMemory(row) : undefined;
       }),
@@ -313,13 +337,16 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
     /** Updates text (with its new embedding) and/or metadata, recording the change in history. */
     updateMemory: (
       tenantId: string,
+      projectId: string,
       id: string,
       patch: { memory?: string; contentHash?: string; embedding?: string; metadata?: Metadata },
+      usage?: UsageHook,
     ) =>
       db.withTenant(tenantId, async (tx) => {
-        const [old] = await tx.query<{ memory: string; metadata: Metadata }>(
-          "SELECT memory, metadata FROM memories WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-          [tenantId, id],
+        const [old] = await tx.query<{ memory: string; metadata: Metadata; bytes: string }>(
+          `SELECT memory, metadata, ${MEMORY_BYTES_SQL} AS bytes FROM memories
+           WHERE tenant_id = $1 AND project_id = $2 AND id = $3 FOR UPDATE`,
+          [tenantId, projectId, id],
         );
         if (!old) return undefined;
         // A new text has new terms: its old postings go before the update, the new ones after.
@@ -333,7 +360,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
              metadata = coalesce($6::jsonb, metadata),
              updated_at = now()
            WHERE tenant_id = $1 AND id = $2
-           RETURNING ${MEMORY_COLUMNS}`,
+           RETURNING ${MEMORY_COLUMNS}, ${MEMORY_BYTES_SQL} AS bytes`,
           [
             tenantId,
             id,
@@ -343,12 +370,17 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
             patch.metadata ? JSON.stringify(patch.metadata) : null,
           ],
         );
-        const updated = row as MemoryRow;
+        const updated = row as MemoryRow & { bytes: string };
         if (retext) {
           await indexTerms(tx, tenantId, [id]);
           await dropUnusedTermStats(tx, tenantId);
         }
-        await insertHistory(tx, tenantId, [
+        await usage?.(tx, {
+          ops: 1,
+          memories: 0,
+          bytes: Number(updated.bytes) - Number(old.bytes),
+        });
+        await insertHistory(tx, tenantId, projectId, [
           {
             memoryId: id,
             event: "UPDATE",
@@ -362,20 +394,31 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
       }),
 
     /** Deletes one memory (id given) or every memory in a scope, recording each deletion. */
-    deleteMemories: (tenantId: string, target: { id: string } | { scope: Scope }) =>
+    deleteMemories: (
+      tenantId: string,
+      projectId: string,
+      target: { id: string } | { scope: Scope },
+      usage?: UsageHook,
+    ) =>
       db.withTenant(tenantId, async (tx) => {
-        const params: unknown[] = [tenantId];
-        let where = "tenant_id = $1";
+        const params: unknown[] = [tenantId, projectId];
+        let where = "tenant_id = $1 AND project_id = $2";
         if ("id" in target) {
           params.push(target.id);
-          where += " AND id = $2";
+          where += " AND id = $3";
         } else {
           where += scopeSql(target.scope, params);
         }
         // The deleted rows' postings and statistics go in the same statement, from their fts.
-        const gone = await tx.query<{ id: string; memory: string; metadata: Metadata }>(
+        const gone = await tx.query<{
+          id: string;
+          memory: string;
+          metadata: Metadata;
+          bytes: string;
+        }>(
           `WITH gone AS (
-             DELETE FROM memories WHERE ${where} RETURNING id, memory, metadata, fts
+             DELETE FROM memories WHERE ${where}
+             RETURNING id, memory, metadata, fts, ${MEMORY_BYTES_SQL} AS bytes
            ), removed AS (
              DELETE FROM memory_terms t
              USING gone g, unnest(tsvector_to_array(g.fts)) AS l(lexeme)
@@ -384,13 +427,21 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
            ), counted AS (
              ${termStatsUpsert("removed", "gone", -1)}
            )
-           SELECT id, memory, metadata FROM gone`,
+           SELECT id, memory, metadata, bytes FROM gone`,
           params,
         );
         if (gone.length > 0) await dropUnusedTermStats(tx, tenantId);
+        if (usage && gone.length > 0) {
+          await usage(tx, {
+            ops: 0,
+            memories: -gone.length,
+            bytes: -gone.reduce((sum, g) => sum + Number(g.bytes), 0),
+          });
+        }
         await insertHistory(
           tx,
           tenantId,
+          projectId,
           gone.map((g) => ({
             memoryId: g.id,
             event: "DELETE",
@@ -403,12 +454,12 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         return gone.length;
       }),
 
-    getHistory: (tenantId: string, memoryId: string) =>
+    getHistory: (tenantId: string, projectId: string, memoryId: string) =>
       db.withTenant(tenantId, async (tx) => {
         const rows = await tx.query<Omit<HistoryEntry, "created_at"> & { created_at: Date }>(
           `SELECT id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata, created_at
-           FROM memory_history WHERE tenant_id = $1 AND memory_id = $2 ORDER BY id`,
-          [tenantId, memoryId],
+           FROM memory_history WHERE tenant_id = $1 AND project_id = $2 AND memory_id = $3 ORDER BY id`,
+          [tenantId, projectId, memoryId],
         );
         return rows.map((r) => ({ ...r, created_at: r.created_at.toISOString() }));
       }),

@@ -5,28 +5,20 @@ import type { Database } from "../db/database.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
 import { openPostgresDatabase } from "../db/postgres-database.ts";
 import { newId } from "../lib/ids.ts";
-import { createTenantStore } from "../tenancy/tenant-store.ts";
-import { axis, TEST_MODEL, testDatabases } from "../testing/test-databases.ts";
+import {
+  axis,
+  draftMemory,
+  projectOf,
+  seedTenant,
+  TEST_MODEL,
+  testDatabases,
+} from "../testing/test-databases.ts";
 import { createTestPostgres } from "../testing/test-postgres.ts";
 import { createMemorySearchStore, idf, planKeywords } from "./memory-search-store.ts";
 import { createMemoryStore, type NewMemory } from "./memory-store.ts";
 import { contentHash, embeddingQuery, keywordQuery, tsqueryLiteral } from "./memory-text.ts";
 
-function draft(text: string, over: Partial<NewMemory> = {}): NewMemory {
-  return {
-    id: newId("mem"),
-    memory: text,
-    role: null,
-    userId: "u1",
-    agentId: null,
-    sessionId: null,
-    metadata: {},
-    contentHash: contentHash(text),
-    occurredAt: null,
-    embedding: axis(0),
-    ...over,
-  };
-}
+const draft = (text: string, over: Partial<NewMemory> = {}) => draftMemory(text, axis(0), over);
 
 type Counts = Record<string, number>;
 
@@ -144,7 +136,7 @@ for (const backend of testDatabases) {
   describe(`keyword terms on ${backend.name}`, () => {
     let db: Database;
     let store: ReturnType<typeof createMemoryStore>;
-    const tenant = async () => (await createTenantStore(db).insertTenant(newId("ten"), "t")).id;
+    const tenant = async () => await seedTenant(db, "t");
 
     before(async () => {
       db = await backend.open();
@@ -154,8 +146,8 @@ for (const backend of testDatabases) {
 
     test("postings and statistics follow every insert, update and delete", async () => {
       const [t, other] = [await tenant(), await tenant()];
-      await store.insertMemories(other, [draft("The cat sat on the mat")]);
-      const first = await store.insertMemories(t, [
+      await store.insertMemories(other, projectOf(other), [draft("The cat sat on the mat")]);
+      const first = await store.insertMemories(t, projectOf(t), [
         draft("The cat sat on the mat"),
         draft("Cats chase mice", { userId: "u2" }),
         draft("the CAT sat on the mat"), // duplicate: NOOP, counted once
@@ -167,9 +159,9 @@ for (const backend of testDatabases) {
       assert.equal(s.stats.mat, 1);
 
       const id = first.results[0]?.id as string;
-      await store.updateMemory(t, id, { metadata: { k: 1 } });
+      await store.updateMemory(t, projectOf(t), id, { metadata: { k: 1 } });
       await assertConsistent(db, t);
-      await store.updateMemory(t, id, {
+      await store.updateMemory(t, projectOf(t), id, {
         memory: "A dog barked",
         contentHash: contentHash("A dog barked"),
         embedding: axis(1),
@@ -179,13 +171,16 @@ for (const backend of testDatabases) {
       assert.equal(afterUpdate.stats.mat, undefined, "a lexeme no memory has any more is dropped");
       assert.equal(afterUpdate.stats.cat, 1);
 
-      await store.deleteMemories(t, { id });
+      await store.deleteMemories(t, projectOf(t), { id });
       await assertConsistent(db, t);
-      await store.insertMemories(t, [draft("cat nap"), draft("dog nap", { userId: "u2" })]);
-      assert.equal(await store.deleteMemories(t, { scope: { userId: "u2" } }), 2);
+      await store.insertMemories(t, projectOf(t), [
+        draft("cat nap"),
+        draft("dog nap", { userId: "u2" }),
+      ]);
+      assert.equal(await store.deleteMemories(t, projectOf(t), { scope: { userId: "u2" } }), 2);
       await assertConsistent(db, t);
       assert.deepEqual((await termState(db, t)).stats, { "": 1, cat: 1, nap: 1 });
-      assert.equal(await store.deleteMemories(t, { scope: { userId: "u1" } }), 1);
+      assert.equal(await store.deleteMemories(t, projectOf(t), { scope: { userId: "u1" } }), 1);
       assert.deepEqual((await termState(db, t)).stats, {});
       assert.deepEqual((await termState(db, t)).postings, {});
       // The other tenant's bookkeeping is untouched.
@@ -196,7 +191,7 @@ for (const backend of testDatabases) {
     test("keyword ranking weighs a rare term above a common one (IDF)", async () => {
       const t = await tenant();
       const search = createMemorySearchStore(db, TEST_MODEL);
-      await store.insertMemories(t, [
+      await store.insertMemories(t, projectOf(t), [
         draft("Bob adopted a kitten"),
         ...Array.from({ length: 8 }, (_, i) => draft(`Alice went hiking, trip ${i}`)),
       ]);
@@ -225,7 +220,7 @@ for (const backend of testDatabases) {
         ...Array.from({ length: 5 }, (_, i) => draft(`a walk in the park, day ${i}`)),
         draft("a walk with a zebra"),
       ];
-      await store.insertMemories(t, memories);
+      await store.insertMemories(t, projectOf(t), memories);
       const run = (query: string) =>
         search(t, {
           scope: {},
@@ -260,7 +255,7 @@ for (const backend of testDatabases) {
   });
 }
 
-describe("migration 0004 backfills existing memories", () => {
+describe("migrations 0004 and 0005 backfill existing memories", () => {
   const dir = new URL("../db/migrations/", import.meta.url);
   const files = readdirSync(dir)
     .filter((f) => f.endsWith(".sql"))
@@ -320,6 +315,19 @@ describe("migration 0004 backfills existing memories", () => {
           purr: 1,
           bark: 1,
         });
+        // 0005: the tenant got a default project holding its memories, and usage gauges.
+        const [backfilled] = await db.withTenant(t, (tx) =>
+          tx.query<{ in_default: number; active: number; bytes: number }>(
+            `SELECT (SELECT count(*)::int FROM memories m JOIN projects p ON p.id = m.project_id
+                     WHERE p.is_default) AS in_default,
+                    u.active_memories::int AS active, u.storage_bytes::int AS bytes
+             FROM tenant_usage u`,
+          ),
+        );
+        assert.equal(backfilled?.in_default, 3);
+        assert.equal(backfilled?.active, 3);
+        // Each row: its text, metadata '{}' (2 bytes) and a 4-d vector (16 bytes).
+        assert.equal(backfilled?.bytes, "cats purr cats and dogs dogs bark".length - 2 + 3 * 18);
       } finally {
         await db.close();
         await db.drop?.();

@@ -3,7 +3,7 @@ import { sendProblem } from "../http/problem.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 
 /**
- * Limits every tenant route per API key and advertises the quota with the IETF
+ * Limits every tenant route per API key, by the policy of the tenant's plan (with its overrides), and advertises the quota with the IETF
  * `RateLimit-Policy` / `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers), on successes
  * and errors alike; a refused request is a 429 `rate_limited` problem with `Retry-After`.
  *
@@ -12,15 +12,15 @@ import type { RateLimiter } from "./rate-limiter.ts";
  * JSON parsing. Routes without a tenant context (admin, health, docs, 401s) are not counted.
  */
 export function registerRateLimit(app: App, limiter: RateLimiter) {
-  const { name, points, windowSeconds } = limiter.policy;
-  const policyField = `"${name}";q=${points};w=${windowSeconds}`;
-
   app.addHook("preParsing", async (request, reply) => {
     const ctx = request.tenant;
-    if (!ctx) return;
+    // Unlimited plans (rate_limit: null) are not counted and get no RateLimit fields.
+    if (!ctx?.plan.rateLimit) return;
+    const { requests: points, windowSeconds } = ctx.plan.rateLimit;
+    const name = ctx.plan.id;
     const key = ctx.actor.kind === "key" ? ctx.actor.keyId : ctx.tenantId;
-    const decision = await limiter.consume(key);
-    reply.header("ratelimit-policy", policyField);
+    const decision = await limiter.consume(key, { name, points, windowSeconds });
+    reply.header("ratelimit-policy", `"${name}";q=${points};w=${windowSeconds}`);
     reply.header("ratelimit", `"${name}";r=${decision.remaining};t=${decision.resetSeconds}`);
     if (decision.allowed) return;
     // Retry-After names the same moment as the reset parameter (never earlier, as the draft asks).

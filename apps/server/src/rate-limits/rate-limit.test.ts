@@ -31,7 +31,7 @@ async function call(url: string, token: string, method = "GET", body?: unknown):
 /** The RateLimit field's remaining and reset parameters (draft-ietf-httpapi-ratelimit-headers). */
 function rateLimitOf(r: Reply): { remaining: number; reset: number } {
   const field = r.headers.get("ratelimit") ?? "";
-  const match = /^"default";r=(\d+);t=(\d+)$/.exec(field);
+  const match = /^"[a-z0-9_-]+";r=(\d+);t=(\d+)$/.exec(field);
   assert.ok(match, `RateLimit field: ${JSON.stringify(field)}`);
   return { remaining: Number(match[1]), reset: Number(match[2]) };
 }
@@ -50,39 +50,44 @@ function assertLimited(r: Reply, windowSeconds: number) {
   assert.equal(reset, retryAfter, "Retry-After names the same moment as the reset parameter");
 }
 
+/** A tenant on the Starter plan with its rate limit overridden to `requests` a minute. */
+function limitedTenant(srv: Pick<TestServer, "newTenant">, requests: number) {
+  return srv.newTenant(undefined, {
+    plan: "starter",
+    overrides: { requests_per_window: requests, window_seconds: 60 },
+  });
+}
+
 describe("rate limits, embedded (in-memory limiter)", () => {
   let srv: TestServer;
   before(async () => {
-    srv = await startTestServer({
-      ENGRAM_RATE_LIMIT_POINTS: "5",
-      ENGRAM_RATE_LIMIT_WINDOW_S: "60",
-    });
+    srv = await startTestServer();
   });
   after(() => srv.close());
 
   test("every tenant response carries RateLimit-Policy and RateLimit; the 6th request is 429 rate_limited with Retry-After", async () => {
-    const { key } = await srv.newTenant();
+    const { key } = await limitedTenant(srv, 5);
     const url = `${srv.url}/v1/memories`;
     for (let i = 0; i < 5; i++) {
       // Errors count and carry the fields too: the 5th is a 404.
       const r =
         i === 4 ? await call(`${url}/mem_01JZZZZZZZZZZZZZZZZZZZZZZZ`, key) : await call(url, key);
       assert.equal(r.status, i === 4 ? 404 : 200);
-      assert.equal(r.headers.get("ratelimit-policy"), '"default";q=5;w=60');
+      assert.equal(r.headers.get("ratelimit-policy"), '"starter";q=5;w=60');
       const { remaining, reset } = rateLimitOf(r);
       assert.equal(remaining, 4 - i);
       assert.ok(reset >= 1 && reset <= 60, `t=${reset}`);
     }
     const limited = await call(url, key);
     assertLimited(limited, 60);
-    assert.equal(limited.headers.get("ratelimit-policy"), '"default";q=5;w=60');
+    assert.equal(limited.headers.get("ratelimit-policy"), '"starter";q=5;w=60');
     assert.match(String(limited.body.detail), /5 requests per 60 s/);
     assert.ok(srv.server.counters.get("rate_limited_total") >= 1);
   });
 
   test("limits are per API key: another key of the same tenant, and another tenant, are unaffected", async () => {
-    const first = await srv.newTenant();
-    const other = await srv.newTenant();
+    const first = await limitedTenant(srv, 5);
+    const other = await limitedTenant(srv, 5);
     const secondKey = await srv.admin.createKey(first.tenantId, {});
     for (let i = 0; i < 5; i++)
       assert.equal((await call(`${srv.url}/v1/memories`, first.key)).status, 200);
@@ -95,7 +100,7 @@ describe("rate limits, embedded (in-memory limiter)", () => {
   });
 
   test("a limited write changes nothing", async () => {
-    const { key, tenantId } = await srv.newTenant();
+    const { key, tenantId } = await limitedTenant(srv, 5);
     for (let i = 0; i < 5; i++) {
       const r = await call(`${srv.url}/v1/memories`, key, "POST", {
         text: `fact ${i}`,
@@ -130,12 +135,28 @@ describe("rate limits, embedded (in-memory limiter)", () => {
       assert.equal(admin.headers.get("ratelimit-policy"), null);
     }
   });
+
+  test("the plan sets the limit: Growth is 1,000 an hour; a plan change applies at once; unlimited plans get no fields", async () => {
+    const t = await srv.newTenant(undefined, { plan: "growth" });
+    const r = await call(`${srv.url}/v1/memories`, t.key);
+    assert.equal(r.headers.get("ratelimit-policy"), '"growth";q=1000;w=3600');
+    assert.equal(rateLimitOf(r).remaining, 999);
+    await srv.admin.updateTenant(t.tenantId, { overrides: { requests_per_window: 2 } });
+    const after = await call(`${srv.url}/v1/memories`, t.key);
+    assert.equal(after.headers.get("ratelimit-policy"), '"growth";q=2;w=3600');
+    await srv.admin.updateTenant(t.tenantId, { plan: "enterprise", overrides: {} });
+    for (let i = 0; i < 4; i++) {
+      const free = await call(`${srv.url}/v1/memories`, t.key);
+      assert.equal(free.status, 200);
+      assert.equal(free.headers.get("ratelimit-policy"), null);
+    }
+  });
 });
 
-test("ENGRAM_RATE_LIMIT_POINTS=0 turns rate limiting and its fields off", async () => {
-  const srv = await startTestServer({ ENGRAM_RATE_LIMIT_POINTS: "0" });
+test("ENGRAM_RATE_LIMITS=off turns rate limiting and its fields off", async () => {
+  const srv = await startTestServer({ ENGRAM_RATE_LIMITS: "off" });
   try {
-    const { key } = await srv.newTenant();
+    const { key } = await limitedTenant(srv, 5);
     for (let i = 0; i < 10; i++) {
       const r = await call(`${srv.url}/v1/memories`, key);
       assert.equal(r.status, 200);
@@ -155,12 +176,12 @@ describe("rate limits, cluster (Redis)", () => {
   after(() => redis.close());
 
   test("two servers on one database and one Redis share a key's limit", async () => {
-    const env = { ...redis.env, ENGRAM_RATE_LIMIT_POINTS: "6", ENGRAM_RATE_LIMIT_WINDOW_S: "60" };
+    const env = redis.env;
     const a = await startPostgresTestServer(env);
     const b = await startTestServer({ ...env, DATABASE_URL: a.database.appUrl });
     try {
-      const { key } = await a.newTenant();
-      const other = await a.newTenant();
+      const { key } = await limitedTenant(a, 6);
+      const other = await limitedTenant(a, 6);
       const seen: number[] = [];
       for (let i = 0; i < 6; i++) {
         const r = await call(`${(i % 2 ? b : a).url}/v1/memories`, key);
@@ -185,8 +206,6 @@ test("with REDIS_URL where nothing listens, the API serves, limits per process, 
   const port = await freePort();
   const srv = await startTestServer({
     REDIS_URL: `redis://127.0.0.1:${port}`,
-    ENGRAM_RATE_LIMIT_POINTS: "10",
-    ENGRAM_RATE_LIMIT_WINDOW_S: "60",
   });
   try {
     const ready = await fetch(`${srv.url}/readyz`);
@@ -196,7 +215,7 @@ test("with REDIS_URL where nothing listens, the API serves, limits per process, 
       checks: { database: "ok", redis: "down" },
     });
 
-    const { key, tenantId } = await srv.newTenant();
+    const { key, tenantId } = await limitedTenant(srv, 10);
     for (let i = 0; i < 10; i++) {
       const r = await call(`${srv.url}/v1/memories`, key);
       assert.equal(r.status, 200);

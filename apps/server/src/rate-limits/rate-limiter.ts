@@ -17,11 +17,11 @@ export interface RateLimitDecision {
   resetSeconds: number;
 }
 
-/** Counts requests per key. Memory when embedded; Redis (shared by every process) in a cluster. */
+/** Counts requests per key, under the policy of the key's plan. Memory when embedded; Redis
+ * (shared by every process) in a cluster. */
 export interface RateLimiter {
-  readonly policy: RateLimitPolicy;
   /** Spends one request of the key's quota. Never throws: a limiter failure lets the request in. */
-  consume(key: string): Promise<RateLimitDecision>;
+  consume(key: string, policy: RateLimitPolicy): Promise<RateLimitDecision>;
 }
 
 type LimiterOptions = ConstructorParameters<typeof RateLimiterMemory>[0];
@@ -42,40 +42,47 @@ class FallbackMemoryLimiter extends RateLimiterMemory {
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-/** Builds the limiter for the configured policy; undefined when rate limiting is off (0 points). */
+/** Builds the limiter; one counter set per distinct (requests, window) policy, made on first use. */
 export function createRateLimiter(opts: {
-  points: number;
-  windowSeconds: number;
   redis: RedisConnection | undefined;
   counters: Counters;
-}): RateLimiter | undefined {
-  const { points, windowSeconds, redis, counters } = opts;
-  if (points === 0) return undefined;
-  const base: LimiterOptions = { points, duration: windowSeconds };
-  const limiter = redis
-    ? new RateLimiterRedis({
-        ...base,
-        keyPrefix: `${redis.prefix}rl`,
-        storeClient: redis.client,
-        // Straight to the fallback while disconnected, without trying a command.
-        rejectIfRedisNotReady: true,
-        // While Redis is down each process limits on its own: a key can then get up to
-        // `points` per window from every process (documented in docs/rate-limits-and-caching.md).
-        insuranceLimiter: new FallbackMemoryLimiter(base, () => {
-          counters.inc("rate_limit_fallbacks_total");
-          if (redis.isReady()) redis.failed(new Error("the rate limit command failed"));
-        }),
-        // A key over its limit is refused from memory until its window ends: an abusive client
-        // costs no Redis round trip per request.
-        inMemoryBlockOnConsumed: points + 1,
-      })
-    : new RateLimiterMemory(base);
+}): RateLimiter {
+  const { redis, counters } = opts;
+  const limiters = new Map<string, RateLimiterMemory | RateLimiterRedis>();
+
+  function limiterFor(points: number, windowSeconds: number) {
+    const id = `${points}/${windowSeconds}`;
+    let limiter = limiters.get(id);
+    if (limiter) return limiter;
+    const base: LimiterOptions = { points, duration: windowSeconds };
+    limiter = redis
+      ? new RateLimiterRedis({
+          ...base,
+          // Keys of different policies never share a counter (a plan change starts a fresh one).
+          keyPrefix: `${redis.prefix}rl:${id}`,
+          storeClient: redis.client,
+          // Straight to the fallback while disconnected, without trying a command.
+          rejectIfRedisNotReady: true,
+          // While Redis is down each process limits on its own: a key can then get up to
+          // `points` per window from every process (documented in docs/rate-limits-and-caching.md).
+          insuranceLimiter: new FallbackMemoryLimiter(base, () => {
+            counters.inc("rate_limit_fallbacks_total");
+            if (redis.isReady()) redis.failed(new Error("the rate limit command failed"));
+          }),
+          // A key over its limit is refused from memory until its window ends: an abusive client
+          // costs no Redis round trip per request.
+          inMemoryBlockOnConsumed: points + 1,
+        })
+      : new RateLimiterMemory(base);
+    limiters.set(id, limiter);
+    return limiter;
+  }
 
   return {
-    policy: { name: "default", points, windowSeconds },
-    async consume(key) {
+    async consume(key, policy) {
+      const { points, windowSeconds } = policy;
       try {
-        const res = await limiter.consume(key);
+        const res = await limiterFor(points, windowSeconds).consume(key);
         return {
           allowed: true,
           remaining: res.remainingPoints,

@@ -1,13 +1,18 @@
 import type { Scope } from "@engram/contract";
 import { AppError } from "../lib/errors.ts";
+import type { EffectivePlan } from "../plans/plans.ts";
 
 /** Who is calling: resolved once by the auth layer, passed to every service verb. */
 export type Actor = { kind: "admin" } | { kind: "key"; keyId: string };
 
 export interface TenantContext {
   tenantId: string;
+  /** The project the key belongs to: memories are read and written in it. */
+  projectId: string;
   actor: Actor;
   scopes: ReadonlySet<Scope>;
+  /** The tenant's plan with its overrides: quotas and the rate limit. */
+  plan: EffectivePlan;
   requestId: string;
 }
 
@@ -16,4 +21,9 @@ export function requireScope(ctx: TenantContext, scope: Scope): void {
   if (!ctx.scopes.has(scope)) {
     throw new AppError("forbidden", `This API key lacks the "${scope}" scope`);
   }
+}
+
+/** How an audit row names who acted: "admin" or the key id. */
+export function actorName(actor: Actor): string {
+  return actor.kind === "admin" ? "admin" : actor.keyId;
 }

@@ -11,7 +11,13 @@ import { loadConfig } from "../config/config.ts";
 import type { Queryable } from "../db/database.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
 import { createTestPostgres } from "../testing/test-postgres.ts";
-import { ADMIN_TOKEN, startTestServer, type TestServer, tempDir } from "../testing/test-server.ts";
+import {
+  ADMIN_TOKEN,
+  startTestServer,
+  type TestServer,
+  tempDir,
+  UNLIMITED_TEST_PLAN,
+} from "../testing/test-server.ts";
 
 /** Raw access to what a server stored, past row-level security. */
 interface Storage {
@@ -167,15 +173,43 @@ for (const { name, create } of BACKENDS) {
     });
 
     describe("POST /v1/admin/tenants", () => {
-      test("happy: 201 with id, name and created_at only", async () => {
+      test("happy: 201 with the tenant, its default project and first key, in one call", async () => {
         const name = uniqueName("Acme Inc. ✓");
         const before = Date.now();
         const r = await admin("POST", "/v1/admin/tenants", { name });
         assert.equal(r.status, 201, r.text);
         assert.match(r.contentType, /^application\/json/);
-        assert.deepEqual(Object.keys(r.body).sort(), ["created_at", "id", "name"]);
+        assert.deepEqual(Object.keys(r.body).sort(), [
+          "created_at",
+          "id",
+          "key",
+          "name",
+          "overrides",
+          "plan",
+          "project",
+          "suspended",
+          "suspended_reason",
+        ]);
         assert.match(r.body.id as string, TEN_ID);
         assert.equal(r.body.name, name);
+        assert.equal(r.body.plan, UNLIMITED_TEST_PLAN, "the server's default plan");
+        assert.equal(r.body.suspended, false);
+        const project = r.body.project as { id: string; name: string; is_default: boolean };
+        assert.match(project.id, /^prj_[0-9A-HJKMNP-TV-Z]{26}$/);
+        assert.equal(project.is_default, true);
+        const key = r.body.key as { key: string; project_id: string; scopes: string[] };
+        assert.match(key.key, /^egm_[A-Za-z0-9_-]{43}$/);
+        assert.equal(key.project_id, project.id);
+        assert.deepEqual(
+          [...key.scopes].sort(),
+          [...Scopes].sort(),
+          "the first key has every scope",
+        );
+        // The first key works at once.
+        const usage = await fetch(`${srv.url}/v1/usage`, {
+          headers: { authorization: `Bearer ${key.key}` },
+        });
+        assert.equal(usage.status, 200);
         const created = Date.parse(r.body.created_at as string);
         assert.ok(created >= before - 5_000 && created <= Date.now() + 5_000, r.text);
       });
@@ -233,16 +267,20 @@ for (const { name, create } of BACKENDS) {
     });
 
     describe("POST /v1/admin/tenants/{tenant_id}/keys", () => {
-      test("happy: 201 with an egm_ key, its prefix and both memories scopes by default", async () => {
+      test("happy: 201 with an egm_ key, its prefix, its project and every scope by default", async () => {
         const tenantId = await createTenant();
         const r = await admin("POST", `/v1/admin/tenants/${tenantId}/keys`, {});
         assert.equal(r.status, 201, r.text);
         assert.deepEqual(Object.keys(r.body).sort(), [
           "created_at",
+          "expires_at",
           "id",
           "key",
+          "last_used_at",
           "name",
           "prefix",
+          "project_id",
+          "revoked_at",
           "scopes",
         ]);
         assert.match(r.body.id as string, KEY_ID);
@@ -251,10 +289,7 @@ for (const { name, create } of BACKENDS) {
         const prefix = r.body.prefix as string;
         assert.ok(prefix.length >= 8 && prefix.length < key.length, prefix);
         assert.ok(key.startsWith(prefix), "prefix is the start of the key");
-        assert.deepEqual([...(r.body.scopes as string[])].sort(), [
-          "memories:read",
-          "memories:write",
-        ]);
+        assert.deepEqual([...(r.body.scopes as string[])].sort(), [...Scopes].sort());
         assert.equal(r.body.name, null);
         assert.ok(!Number.isNaN(Date.parse(r.body.created_at as string)));
       });

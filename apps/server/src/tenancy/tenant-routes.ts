@@ -1,39 +1,124 @@
 import {
+  ApiKey,
   CreatedKey,
   CreateKeyBody,
+  CreateProjectBody,
   CreateTenantBody,
+  DeletionReceipt,
+  InvoicePreview,
+  KeyIdParams,
+  ListAuditQuery,
+  ListAuditResponse,
+  ListKeysQuery,
+  ListKeysResponse,
+  ListPlansResponse,
+  ListProjectsResponse,
+  Project,
+  ProvisionedTenant,
   Tenant,
   TenantIdParams,
+  UpdateTenantBody,
+  UsageHistoryQuery,
+  UsageHistoryResponse,
+  UsageResponse,
 } from "@engram/contract";
 import type { App } from "../http/app.ts";
-import type { Auth } from "../http/auth.ts";
+import { type Auth, ctxOf } from "../http/auth.ts";
 import { problemResponses } from "../http/route-helpers.ts";
+import type { UsageService } from "../usage/usage-service.ts";
 import type { TenantService } from "./tenant-service.ts";
 
-const common = { tags: ["admin"], security: [{ adminToken: [] }] };
+const admin = { tags: ["admin"], security: [{ adminToken: [] }] };
+const tenant = { tags: ["tenancy"], security: [{ apiKey: [] }] };
 
-/** Platform-admin routes: tenants and their API keys. */
-export function registerTenantRoutes(app: App, tenants: TenantService, auth: Auth) {
+/** Platform-admin routes: plans, tenants (provisioning, plan, suspension, deletion), keys, invoices. */
+export function registerAdminRoutes(
+  app: App,
+  tenants: TenantService,
+  usage: UsageService,
+  auth: Auth,
+) {
+  const onRequest = auth.admin;
+
+  app.get(
+    "/v1/admin/plans",
+    {
+      onRequest,
+      schema: {
+        ...admin,
+        operationId: "listPlans",
+        response: { 200: ListPlansResponse, ...problemResponses },
+      },
+    },
+    async () => ({ results: tenants.plans.list() }),
+  );
+
   app.post(
     "/v1/admin/tenants",
     {
-      onRequest: auth.admin,
+      onRequest,
       schema: {
-        ...common,
+        ...admin,
         operationId: "createTenant",
+        summary: "Provision a tenant with its default project and first key (one transaction)",
         body: CreateTenantBody,
-        response: { 201: Tenant, ...problemResponses },
+        response: { 201: ProvisionedTenant, ...problemResponses },
       },
     },
-    async (request, reply) => reply.status(201).send(await tenants.createTenant(request.body)),
+    async (request, reply) => reply.status(201).send(await tenants.provisionTenant(request.body)),
+  );
+
+  app.get(
+    "/v1/admin/tenants/:tenant_id",
+    {
+      onRequest,
+      schema: {
+        ...admin,
+        operationId: "getTenant",
+        params: TenantIdParams,
+        response: { 200: Tenant, ...problemResponses },
+      },
+    },
+    async (request) => tenants.getTenant(request.params.tenant_id),
+  );
+
+  app.patch(
+    "/v1/admin/tenants/:tenant_id",
+    {
+      onRequest,
+      schema: {
+        ...admin,
+        operationId: "updateTenant",
+        summary: "Change a tenant's plan or overrides, or suspend or reinstate it",
+        params: TenantIdParams,
+        body: UpdateTenantBody,
+        response: { 200: Tenant, ...problemResponses },
+      },
+    },
+    async (request) => tenants.updateTenant(request.params.tenant_id, request.body),
+  );
+
+  app.delete(
+    "/v1/admin/tenants/:tenant_id",
+    {
+      onRequest,
+      schema: {
+        ...admin,
+        operationId: "deleteTenant",
+        summary: "Delete a tenant and all its data; returns a receipt with the counts removed",
+        params: TenantIdParams,
+        response: { 200: DeletionReceipt, ...problemResponses },
+      },
+    },
+    async (request) => tenants.deleteTenant(request.params.tenant_id),
   );
 
   app.post(
     "/v1/admin/tenants/:tenant_id/keys",
     {
-      onRequest: auth.admin,
+      onRequest,
       schema: {
-        ...common,
+        ...admin,
         operationId: "createKey",
         summary: "Create an API key; the secret is returned once",
         params: TenantIdParams,
@@ -43,5 +128,145 @@ export function registerTenantRoutes(app: App, tenants: TenantService, auth: Aut
     },
     async (request, reply) =>
       reply.status(201).send(await tenants.createKey(request.params.tenant_id, request.body)),
+  );
+
+  app.get(
+    "/v1/admin/tenants/:tenant_id/invoice-preview",
+    {
+      onRequest,
+      schema: {
+        ...admin,
+        operationId: "invoicePreview",
+        summary: "The current period's invoice so far: plan price and overage lines",
+        params: TenantIdParams,
+        response: { 200: InvoicePreview, ...problemResponses },
+      },
+    },
+    async (request) => usage.invoicePreview(request.params.tenant_id),
+  );
+}
+
+/** Tenant self-service: keys, projects, usage and the audit log, with a tenant API key. */
+export function registerTenantRoutes(
+  app: App,
+  tenants: TenantService,
+  usage: UsageService,
+  auth: Auth,
+) {
+  const onRequest = auth.tenant;
+
+  app.post(
+    "/v1/keys",
+    {
+      onRequest,
+      schema: {
+        ...tenant,
+        operationId: "createOwnKey",
+        summary: "Create a key (needs keys:manage; at most the caller's own scopes)",
+        body: CreateKeyBody,
+        response: { 201: CreatedKey, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(await tenants.createOwnKey(ctxOf(request), request.body)),
+  );
+
+  app.get(
+    "/v1/keys",
+    {
+      onRequest,
+      schema: {
+        ...tenant,
+        operationId: "listKeys",
+        querystring: ListKeysQuery,
+        response: { 200: ListKeysResponse, ...problemResponses },
+      },
+    },
+    async (request) => tenants.listKeys(ctxOf(request), request.query),
+  );
+
+  app.delete(
+    "/v1/keys/:key_id",
+    {
+      onRequest,
+      schema: {
+        ...tenant,
+        operationId: "revokeKey",
+        summary: "Revoke a key; every API process refuses it from the next request on",
+        params: KeyIdParams,
+        response: { 200: ApiKey, ...problemResponses },
+      },
+    },
+    async (request) => tenants.revokeKey(ctxOf(request), request.params.key_id),
+  );
+
+  app.get(
+    "/v1/projects",
+    {
+      onRequest,
+      schema: {
+        ...tenant,
+        operationId: "listProjects",
+        response: { 200: ListProjectsResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ results: await tenants.listProjects(ctxOf(request)) }),
+  );
+
+  app.post(
+    "/v1/projects",
+    {
+      onRequest,
+      schema: {
+        ...tenant,
+        operationId: "createProject",
+        body: CreateProjectBody,
+        response: { 201: Project, ...problemResponses },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(await tenants.createProject(ctxOf(request), request.body)),
+  );
+
+  app.get(
+    "/v1/usage",
+    {
+      onRequest,
+      schema: {
+        ...tenant,
+        operationId: "getUsage",
+        summary: "This period's usage against the plan's limits",
+        response: { 200: UsageResponse, ...problemResponses },
+      },
+    },
+    async (request) => usage.getUsage(ctxOf(request)),
+  );
+
+  app.get(
+    "/v1/usage/history",
+    {
+      onRequest,
+      schema: {
+        ...tenant,
+        operationId: "getUsageHistory",
+        querystring: UsageHistoryQuery,
+        response: { 200: UsageHistoryResponse, ...problemResponses },
+      },
+    },
+    async (request) => usage.getUsageHistory(ctxOf(request), request.query),
+  );
+
+  app.get(
+    "/v1/audit",
+    {
+      onRequest,
+      schema: {
+        ...tenant,
+        operationId: "listAudit",
+        querystring: ListAuditQuery,
+        response: { 200: ListAuditResponse, ...problemResponses },
+      },
+    },
+    async (request) => tenants.listAudit(ctxOf(request), request.query),
   );
 }

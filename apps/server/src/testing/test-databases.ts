@@ -3,6 +3,9 @@ import { migrate } from "../db/migrate.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
 import { openPostgresDatabase } from "../db/postgres-database.ts";
 import { ensureVectorIndex } from "../db/vector-index.ts";
+import { newId } from "../lib/ids.ts";
+import type { NewMemory } from "../memories/memory-store.ts";
+import { contentHash } from "../memories/memory-text.ts";
 import { createTestPostgres } from "./test-postgres.ts";
 
 export const TEST_MODEL = { id: "test-model-4", dimension: 4 };
@@ -58,4 +61,44 @@ export function axis(i: number, wobble = 0): string {
   v[(i + 1) % 4] = (v[(i + 1) % 4] as number) + wobble;
   const n = Math.hypot(...v);
   return `[${v.map((x) => x / n).join(",")}]`;
+}
+
+/** The default project id seedTenant gives a tenant (derived from its id, for brevity in tests). */
+export function projectOf(tenantId: string): string {
+  return `prj_${tenantId.slice(4)}`;
+}
+
+/** A tenant with its default project and usage row, written straight through the store's tables. */
+export async function seedTenant(db: Database, name = "t"): Promise<string> {
+  const id = newId("ten");
+  await db.withTenant(id, async (tx) => {
+    await tx.query("INSERT INTO tenants (id, name) VALUES ($1, $2)", [id, name]);
+    await tx.query(
+      "INSERT INTO projects (id, tenant_id, name, is_default) VALUES ($1, $2, 'default', true)",
+      [projectOf(id), id],
+    );
+    await tx.query("INSERT INTO tenant_usage (tenant_id) VALUES ($1)", [id]);
+  });
+  return id;
+}
+
+/** A memory row for the store, already "embedded" with the given test vector. */
+export function draftMemory(
+  text: string,
+  embedding: string,
+  over: Partial<NewMemory> = {},
+): NewMemory {
+  return {
+    id: newId("mem"),
+    memory: text,
+    role: null,
+    userId: "u1",
+    agentId: null,
+    sessionId: null,
+    metadata: {},
+    contentHash: contentHash(text),
+    occurredAt: null,
+    embedding,
+    ...over,
+  };
 }

@@ -1,15 +1,46 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { EngramAdminClient, EngramClient, type Scope } from "@engram/sdk";
+import { type CreateTenantBody, EngramAdminClient, EngramClient, type Scope } from "@engram/sdk";
 import { migrateCommand } from "../cli/migrate.ts";
 import { loadConfig } from "../config/config.ts";
+import { DEFAULT_PLANS_FILE } from "../plans/plans.ts";
 import { createServer, type Server } from "../server.ts";
 import { createTestPostgres } from "./test-postgres.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+
+/** The plan test tenants get unless a test names one: no quotas, no rate limit. */
+export const UNLIMITED_TEST_PLAN = "unlimited-test";
+/** A paid test plan: $10, 3 operations and 3,000 bytes included, hard limits 10 and 100,000. */
+export const TINY_TEST_PLAN = "tiny-test";
+let plansFile: string | undefined;
+
+/**
+ * The shipped plans plus UNLIMITED_TEST_PLAN as the default: tests about memories are not about
+ * quotas, and the ones about quotas and rate limits name their plan and overrides.
+ */
+export function testPlansFile(): string {
+  if (plansFile) return plansFile;
+  const plans = JSON.parse(readFileSync(DEFAULT_PLANS_FILE, "utf8"));
+  const unlimited = plans.plans.find((p: { id: string }) => p.id === "enterprise");
+  plans.plans.push({ ...unlimited, id: UNLIMITED_TEST_PLAN, name: "Unlimited (tests)" });
+  // A paid plan small enough for tests to reach its included amounts (overage) and its limits.
+  plans.plans.push({
+    id: TINY_TEST_PLAN,
+    name: "Tiny (tests)",
+    price_usd_month: 10,
+    included: { memory_operations: 3, storage_bytes: 3000, active_memories: 100, projects: 2 },
+    limits: { memory_operations: 10, storage_bytes: 100_000, active_memories: 100, projects: 2 },
+    rate_limit: null,
+  });
+  plans.default_plan = UNLIMITED_TEST_PLAN;
+  plansFile = join(tempDir("engram-plans-"), "plans.json");
+  writeFileSync(plansFile, JSON.stringify(plans));
+  return plansFile;
+}
 
 export interface TenantHandle {
   tenantId: string;
@@ -17,15 +48,26 @@ export interface TenantHandle {
   client: EngramClient;
 }
 
-/** A fresh tenant with one key (all scopes unless given) and an SDK client for it. */
-export async function newTenant(url: string, scopes?: Scope[]): Promise<TenantHandle> {
+/**
+ * A fresh tenant (the server's default plan unless `body` names one) with a key (its first key,
+ * which has every scope, or a second one with just `scopes`) and an SDK client for it.
+ */
+export async function newTenant(
+  url: string,
+  scopes?: Scope[],
+  body: Partial<CreateTenantBody> = {},
+): Promise<TenantHandle & { projectId: string }> {
   const admin = new EngramAdminClient({ baseUrl: url, token: ADMIN_TOKEN });
-  const tenant = await admin.createTenant({ name: `test-${Math.random().toString(36).slice(2)}` });
-  const key = await admin.createKey(tenant.id, scopes ? { scopes } : {});
+  const tenant = await admin.createTenant({
+    name: `test-${Math.random().toString(36).slice(2)}`,
+    ...body,
+  });
+  const key = scopes ? (await admin.createKey(tenant.id, { scopes })).key : tenant.key.key;
   return {
     tenantId: tenant.id,
-    key: key.key,
-    client: new EngramClient({ baseUrl: url, token: key.key }),
+    projectId: tenant.project.id,
+    key,
+    client: new EngramClient({ baseUrl: url, token: key }),
   };
 }
 
@@ -40,6 +82,7 @@ export async function startTestServer(env: Record<string, string> = {}) {
     ENGRAM_DATA_DIR: dataDir,
     ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
     ENGRAM_LOG_LEVEL: "silent",
+    ENGRAM_PLANS_FILE: testPlansFile(),
     ...env,
   });
   const server: Server = await createServer(config);
@@ -49,7 +92,8 @@ export async function startTestServer(env: Record<string, string> = {}) {
     dataDir,
     server,
     admin: new EngramAdminClient({ baseUrl: address, token: ADMIN_TOKEN }),
-    newTenant: (scopes?: Scope[]) => newTenant(address, scopes),
+    newTenant: (scopes?: Scope[], body?: Partial<CreateTenantBody>) =>
+      newTenant(address, scopes, body),
     async close(keepData = false) {
       await server.close();
       if (!keepData && !env.ENGRAM_DATA_DIR) rmSync(dataDir, { recursive: true, force: true });
@@ -86,7 +130,7 @@ const CLI = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 /** `engram <command>` as a child process, its stdout and stderr collected. */
 export function spawnEngram(command: string, env: Record<string, string>) {
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", CLI, command], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ENGRAM_PLANS_FILE: testPlansFile(), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -12,9 +12,7 @@ import {
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
-import { newId } from "../lib/ids.ts";
-import { createTenantStore } from "../tenancy/tenant-store.ts";
-import { testDatabases } from "../testing/test-databases.ts";
+import { seedTenant, testDatabases } from "../testing/test-databases.ts";
 import { createTestPostgres } from "../testing/test-postgres.ts";
 import { startTestServer, tempDir } from "../testing/test-server.ts";
 import { EXPIRY_BATCH, expireIdempotencyKeysJob } from "./expire-idempotency-keys.ts";
@@ -38,8 +36,7 @@ for (const backend of testDatabases) {
     });
     after(() => db.close());
 
-    const newTenant = async () =>
-      (await createTenantStore(db).insertTenant(newId("ten"), "expiry")).id;
+    const newTenant = async () => await seedTenant(db, "expiry");
     const save = (t: string, req: IdempotencyRequest, response: unknown = { ok: req.key }) =>
       db.withTenant(t, (tx) => saveIdempotentResponse(tx, t, req, 201, response));
     const find = (t: string, req: IdempotencyRequest) =>
