@@ -9,6 +9,7 @@ import {
   type Memory,
 } from "@engram/sdk";
 import pg from "pg";
+import { callPath as call } from "./testing/http.ts";
 import { createTestPostgres, type TestPostgres } from "./testing/test-postgres.ts";
 import { createTestRedis, type TestRedis } from "./testing/test-redis.ts";
 import {
@@ -46,21 +47,6 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
     timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** A raw call, to see the exact status (the SDK only says ok or not). */
-async function call(base: string, key: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(new URL(path, base), {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as unknown };
 }
 
 describe("cluster: two API processes and two workers on one PostgreSQL and Redis", () => {

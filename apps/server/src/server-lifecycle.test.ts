@@ -9,6 +9,7 @@ import {
   type HistoryEntry,
   type Memory,
 } from "@engram/sdk";
+import { callPath as call } from "./testing/http.ts";
 import { freePort, newTenant, spawnServer, tempDir } from "./testing/test-server.ts";
 
 // Durability through the real `engram serve` process: SIGTERM restart, kill -9, and draining.
@@ -60,21 +61,6 @@ async function stop(s: Spawned, boundMs = 30_000): Promise<void> {
   const code = await within(s.exited, boundMs, "exit after SIGTERM");
   running.delete(s);
   assert.equal(code, 0, `exit code after SIGTERM; output:\n${s.output()}`);
-}
-
-/** A raw call, to see the exact status (the SDK only says ok or not). */
-async function call(base: string, key: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(new URL(path, base), {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as unknown };
 }
 
 /** One GET /healthz on a new TCP connection (no pooled keep-alive socket): status or error code. */

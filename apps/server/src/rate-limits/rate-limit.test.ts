@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { call, type Reply } from "../testing/http.ts";
 import { createTestRedis, type TestRedis } from "../testing/test-redis.ts";
 import {
   ADMIN_TOKEN,
@@ -8,25 +9,6 @@ import {
   startTestServer,
   type TestServer,
 } from "../testing/test-server.ts";
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  body: Record<string, unknown>;
-}
-
-async function call(url: string, token: string, method = "GET", body?: unknown): Promise<Reply> {
-  const res = await fetch(url, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { "content-type": "application/json" } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : {} };
-}
 
 /** The RateLimit field's remaining and reset parameters (draft-ietf-httpapi-ratelimit-headers). */
 function rateLimitOf(r: Reply): { remaining: number; reset: number } {

@@ -23,6 +23,7 @@ export async function call(
       ...headers,
     },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    signal: AbortSignal.timeout(60_000),
   });
   const text = await res.text();
   return {
@@ -31,4 +32,9 @@ export async function call(
     contentType: res.headers.get("content-type") ?? "",
     body: text ? JSON.parse(text) : {},
   };
+}
+
+/** call() on a path relative to a server's base URL (`v1/memories`). */
+export function callPath(base: string, key: string, method: string, path: string, body?: unknown) {
+  return call(new URL(path, base).toString(), key, method, body);
 }
