@@ -884,7 +884,7 @@ function vectorBound(plan: string, size: number): string {
     return "an HNSW graph walk (ef_search 40, iterative scan) filtered to the tenant; its cost grows with how many other tenants' neighbours the walk has to skip.";
   }
   const perTenant = k(Math.round(size / TENANTS));
-  return `PostgreSQL does not use the HNSW index here: the tenant condition is selective (${perTenant} of ${k(size)} rows), so it reads the tenant's rows through a B-tree on tenant_id and sorts all ${perTenant} by exact distance. Each 512-d vector (2 kB) is stored out of line in two TOAST chunks, so this is ${perTenant} heap fetches, TOAST index lookups and chunk reads, and distance computations: exact results, cost linear in the tenant's size, independent of the total. Plan: ${plan}.`;
+  return `PostgreSQL does not use the HNSW index here: the tenant condition is selective (${perTenant} of ${k(size)} rows), so it reads the tenant's rows through a B-tree on tenant_id and sorts all ${perTenant} by exact distance. Each 512-d vector (2 kB) is stored in its row (STORAGE MAIN, migration 0007; before it, every vector sat out of line in two TOAST chunks and this step took about twice as long at 1M), so this is ${perTenant} heap fetches (tenants interleave in the heap: about one page each) and distance computations: exact results, cost linear in the tenant's size, independent of the total. Plan: ${plan}.`;
 }
 
 // ---------------------------------------------------------------------------------------------
