@@ -8,6 +8,7 @@ import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
 import { type App, buildApp } from "./http/app.ts";
+import { startKnowledge } from "./knowledge/knowledge-module.ts";
 import { createMemorySearchStore } from "./memories/memory-search-store.ts";
 import { createMemoryService } from "./memories/memory-service.ts";
 import { createMemoryStore } from "./memories/memory-store.ts";
@@ -53,6 +54,24 @@ export async function createServer(config: Config): Promise<Server> {
     const readiness: Record<string, () => Promise<unknown>> = { database: () => db.ping() };
     if (redis) readiness.redis = () => redis.ping();
 
+    // Logs of the queue go to the app's logger once it exists.
+    let appLog: App["log"] | undefined;
+    const knowledge = await startKnowledge({
+      config,
+      db,
+      model,
+      embedder,
+      counters,
+      log: {
+        debug: (o, m) => appLog?.debug(o, m),
+        info: (o, m) => appLog?.info(o, m),
+        warn: (o, m) => appLog?.warn(o, m),
+        error: (o, m) => appLog?.error(o, m),
+      },
+      consume:
+        config.ingest.inProcess === "on" ||
+        (config.ingest.inProcess === "auto" && db.kind === "pglite"),
+    });
     const tenants = createTenantService(createTenantStore(db));
     const memories = createMemoryService({
       store: createMemoryStore(db, model),
@@ -60,6 +79,7 @@ export async function createServer(config: Config): Promise<Server> {
       embedder,
       llmConfigured: false,
       idempotencyTtlS: config.idempotencyTtlS,
+      searchKnowledge: (ctx, input) => knowledge.service.searchKnowledge(ctx, input),
       // With Redis, only the shared cache: another process could not invalidate a local one.
       cache: redis
         ? createRedisMemoryCache({ redis, counters })
@@ -70,6 +90,8 @@ export async function createServer(config: Config): Promise<Server> {
     const app = await buildApp({
       tenants,
       memories,
+      knowledge: { service: knowledge.service, maxBytes: config.ingest.maxBytes },
+      metrics: knowledge.metrics,
       adminToken: admin.token,
       maxBodyBytes: config.maxBodyBytes,
       logLevel: config.logLevel,
@@ -89,6 +111,7 @@ export async function createServer(config: Config): Promise<Server> {
           ),
         ),
     });
+    appLog = app.log;
     await redis?.connect(app.log);
     // PGlite has no autovacuum: without statistics the planner never uses the HNSW index. One
     // ANALYZE at start (bounded sampling, about a second at 100k memories), then a periodic job.
@@ -106,6 +129,7 @@ export async function createServer(config: Config): Promise<Server> {
       close: () => {
         closing ??= (async () => {
           await app.close();
+          await knowledge.stop();
           await jobs?.stop();
           await redis?.close();
           await embedder.close();

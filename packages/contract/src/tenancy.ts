@@ -2,7 +2,12 @@ import Type, { type Static } from "typebox";
 import { DateTime, PrefixedId } from "./common.ts";
 
 /** Every scope a key can carry. Grows with the tenancy issue. */
-export const Scopes = ["memories:read", "memories:write"] as const;
+export const Scopes = [
+  "memories:read",
+  "memories:write",
+  "knowledge:read",
+  "knowledge:write",
+] as const;
 export type Scope = (typeof Scopes)[number];
 
 export const TenantId = PrefixedId("ten");

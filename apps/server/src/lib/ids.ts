@@ -3,7 +3,7 @@ import { monotonicFactory } from "ulid";
 const next = monotonicFactory();
 
 /** Every object type's id prefix. Ids sort by creation time (ULID), so ids double as cursors. */
-export type IdPrefix = "ten" | "key" | "mem" | "hist" | "req";
+export type IdPrefix = "ten" | "key" | "mem" | "hist" | "req" | "doc" | "job" | "chk";
 
 /** A new prefixed, time-sortable id such as `mem_01JD3…`. */
 export function newId(prefix: IdPrefix): string {

@@ -4,11 +4,14 @@ import type {
   BatchAddMemoriesBody,
   DeleteMemoriesQuery,
   HistoryEntry,
+  KnowledgeHit,
   ListMemoriesQuery,
   ListMemoriesResponse,
   Memory,
   SearchHit,
+  SearchKnowledgeBody,
   SearchMemoriesBody,
+  SearchMemoriesResponse,
   UpdateMemoryBody,
 } from "@engram/contract";
 import { type MemoryCache, noMemoryCache } from "../cache/memory-cache.ts";
@@ -34,6 +37,8 @@ export interface MemoryServiceDeps {
   cache?: MemoryCache;
   /** Seconds an Idempotency-Key is remembered (ENGRAM_IDEMPOTENCY_TTL_S); older counts as absent. */
   idempotencyTtlS: number;
+  /** Knowledge search, for `include: ["knowledge"]` (the knowledge module's verb). */
+  searchKnowledge?: (ctx: TenantContext, input: SearchKnowledgeBody) => Promise<KnowledgeHit[]>;
 }
 
 interface Draft {
@@ -170,6 +175,23 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         threshold: input.threshold,
         mode,
       });
+    },
+
+    /** Memory search, plus knowledge chunks (labelled, in `knowledge`) when `include` asks for them. */
+    async searchWithIncludes(
+      ctx: TenantContext,
+      input: SearchMemoriesBody,
+    ): Promise<SearchMemoriesResponse> {
+      const results = await this.searchMemories(ctx, input);
+      if (!input.include?.includes("knowledge") || !deps.searchKnowledge) return { results };
+      const knowledge = await deps.searchKnowledge(ctx, {
+        query: input.query,
+        ...(input.user_id !== undefined ? { user_id: input.user_id } : {}),
+        ...(input.agent_id !== undefined ? { agent_id: input.agent_id } : {}),
+        limit: input.limit ?? 10,
+        mode: input.mode ?? "hybrid",
+      });
+      return { results, knowledge };
     },
 
     async getMemory(ctx: TenantContext, id: string): Promise<Memory> {
