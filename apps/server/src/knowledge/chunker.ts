@@ -69,7 +69,8 @@ function pieces(block: Block, max: number): Piece[] {
 }
 
 /**
- * Structure-following chunking: a heading closes the current chunk and updates the heading path;
+ * Structure-following chunking: a heading (or a new page) closes the current chunk, and a heading
+ * updates the heading path;
  * paragraphs (then sentences, then token runs) fill a chunk up to maxTokens; the next chunk of the
  * same section starts with the last pieces of the previous one, up to overlapTokens. Pieces are
  * joined by blank lines.
@@ -118,6 +119,10 @@ export function chunkBlocks(
       while (path.length > 0 && (path.at(-1) as { level: number }).level >= level) path.pop();
       path.push({ level, text: block.text.slice(0, 200) });
       continue;
+    }
+    // A new page closes the chunk too, so a citation's page is exact.
+    if (block.page !== undefined && current.length > 0 && current.at(-1)?.page !== block.page) {
+      flush(false);
     }
     for (const piece of pieces(block, opts.maxTokens)) {
       // The separator between pieces costs a token or two; keep a small margin for it.

@@ -185,7 +185,7 @@ describe("chunkBlocks", () => {
   test("pdf chunks cite their page", async () => {
     const pdf = await makePdf([["Alpha page text."], ["Beta page text."]]);
     const { blocks } = await parseDocument(pdf, "application/pdf", LIMITS);
-    const chunks = chunkBlocks(blocks, { maxTokens: 5, overlapTokens: 0 });
+    const chunks = chunkBlocks(blocks, { maxTokens: 100, overlapTokens: 0 });
     assert.deepEqual(
       chunks.map((c) => c.page),
       [1, 2],
