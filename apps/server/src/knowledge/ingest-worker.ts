@@ -78,8 +78,13 @@ export function createIngestHandler(deps: {
       );
       if (!written) {
         metrics.jobs.inc({ outcome: "skipped" });
-        return; // deleted (or finished by another delivery) while we worked
+        log.info(
+          { tenantId, jobId },
+          "document deleted or job finished elsewhere; nothing written",
+        );
+        return;
       }
+      log.info({ tenantId, jobId, chunks: chunks.length }, "document indexed");
       metrics.jobs.inc({ outcome: "completed" });
       metrics.chunks.inc(chunks.length);
       metrics.jobLatency.observe((Date.now() - started.enqueuedAt.getTime()) / 1000);

@@ -51,3 +51,57 @@ export async function makeDocx(
   ]);
   return Packer.toBuffer(new Document({ sections: [{ children }] }));
 }
+
+const WORDS = [
+  "invoice",
+  "refund",
+  "warranty",
+  "shipping",
+  "account",
+  "password",
+  "kettle",
+  "battery",
+  "subscription",
+  "delivery",
+  "courier",
+  "receipt",
+  "discount",
+  "voucher",
+  "support",
+  "manual",
+  "firmware",
+  "router",
+  "printer",
+  "storage",
+  "backup",
+  "license",
+  "upgrade",
+  "contract",
+];
+
+/** Deterministic filler sentences (seeded), distinct enough to embed and search. */
+export function sentences(count: number, seed = 1): string[] {
+  let x = seed;
+  const next = () => {
+    x = (x * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return x;
+  };
+  return Array.from({ length: count }, (_, i) => {
+    const w = (k: number) => WORDS[(next() + k) % WORDS.length];
+    return `Item ${seed}-${i}: the ${w(0)} ${w(1)} policy covers the ${w(2)} and the ${w(3)} for ${next() % 90} days.`;
+  });
+}
+
+/** A Markdown manual: `sections` headings, each with `paragraphs` paragraphs of four sentences. */
+export function makeMarkdown(sections: number, paragraphs: number, seed = 1): string {
+  const all = sentences(sections * paragraphs * 4, seed);
+  const out: string[] = [`# Manual ${seed}`];
+  for (let s = 0; s < sections; s++) {
+    out.push(`## Section ${s + 1}`);
+    for (let p = 0; p < paragraphs; p++) {
+      const i = (s * paragraphs + p) * 4;
+      out.push(all.slice(i, i + 4).join(" "));
+    }
+  }
+  return out.join("\n\n");
+}
