@@ -105,12 +105,17 @@ describe("engram tenant create / key create", () => {
     await assert.rejects(client.addMemory({ text: "x" }), /forbidden/);
   });
 
-  test("key create without --scopes grants both memories scopes", async () => {
+  test("key create without --scopes grants every scope", async () => {
     const tenantId = await createTenant("acme-all");
     const r = await engram(["key", "create", tenantId, "--url", server.url]);
     assert.equal(r.code, 0, r.stderr);
     const key = JSON.parse(r.stdout) as { scopes: string[] };
-    assert.deepEqual([...key.scopes].sort(), ["memories:read", "memories:write"]);
+    assert.deepEqual([...key.scopes].sort(), [
+      "knowledge:read",
+      "knowledge:write",
+      "memories:read",
+      "memories:write",
+    ]);
   });
 
   test("a malformed --scopes string exits non-zero with a message", async () => {

@@ -67,6 +67,14 @@ describe("OpenAPI and docs", () => {
     getMemoryHistory: ["get", "/v1/memories/{id}/history"],
     createTenant: ["post", "/v1/admin/tenants"],
     createKey: ["post", "/v1/admin/tenants/{tenant_id}/keys"],
+    createDocument: ["post", "/v1/documents"],
+    listDocuments: ["get", "/v1/documents"],
+    getDocument: ["get", "/v1/documents/{id}"],
+    deleteDocument: ["delete", "/v1/documents/{id}"],
+    listJobs: ["get", "/v1/jobs"],
+    getJob: ["get", "/v1/jobs/{id}"],
+    retryJob: ["post", "/v1/jobs/{id}/retry"],
+    searchKnowledge: ["post", "/v1/knowledge/search"],
   };
 
   test("GET /openapi.json is OpenAPI 3.1 with every /v1 route, its operationId and security", async () => {
@@ -102,7 +110,7 @@ describe("OpenAPI and docs", () => {
     }
     assert.deepEqual(found, operations);
     // Internal routes stay out of the public document.
-    for (const hidden of ["/healthz", "/readyz", "/openapi.json"]) {
+    for (const hidden of ["/healthz", "/readyz", "/openapi.json", "/metrics"]) {
       assert.equal(doc.paths[hidden], undefined, hidden);
     }
   });

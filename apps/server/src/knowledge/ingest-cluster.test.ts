@@ -98,8 +98,9 @@ describe("ingestion with engram worker processes (PostgreSQL)", () => {
 
   test("two workers share one queue; every job is completed by exactly one of them", async () => {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
-    const a = await worker();
-    const b = await worker();
+    // One job at a time each: the tenant's two concurrent slots can only be filled by both.
+    const a = await worker({ ENGRAM_INGEST_CONCURRENCY: "1" });
+    const b = await worker({ ENGRAM_INGEST_CONCURRENCY: "1" });
     const t = await srv.newTenant();
     const uploads: { document_id: string; job_id: string }[] = [];
     for (let i = 0; i < 10; i++) {

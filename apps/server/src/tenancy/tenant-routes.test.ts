@@ -233,7 +233,7 @@ for (const { name, create } of BACKENDS) {
     });
 
     describe("POST /v1/admin/tenants/{tenant_id}/keys", () => {
-      test("happy: 201 with an egm_ key, its prefix and both memories scopes by default", async () => {
+      test("happy: 201 with an egm_ key, its prefix and every scope by default", async () => {
         const tenantId = await createTenant();
         const r = await admin("POST", `/v1/admin/tenants/${tenantId}/keys`, {});
         assert.equal(r.status, 201, r.text);
@@ -252,6 +252,8 @@ for (const { name, create } of BACKENDS) {
         assert.ok(prefix.length >= 8 && prefix.length < key.length, prefix);
         assert.ok(key.startsWith(prefix), "prefix is the start of the key");
         assert.deepEqual([...(r.body.scopes as string[])].sort(), [
+          "knowledge:read",
+          "knowledge:write",
           "memories:read",
           "memories:write",
         ]);
