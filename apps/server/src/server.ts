@@ -8,7 +8,7 @@ import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
 import { type App, buildApp } from "./http/app.ts";
-import { startKnowledge } from "./knowledge/knowledge-module.ts";
+import { type KnowledgeModule, startKnowledge } from "./knowledge/knowledge-module.ts";
 import { createMemorySearchStore } from "./memories/memory-search-store.ts";
 import { createMemoryService } from "./memories/memory-service.ts";
 import { createMemoryStore } from "./memories/memory-store.ts";
@@ -41,6 +41,7 @@ export async function createServer(config: Config): Promise<Server> {
     await redis?.close();
     throw err;
   });
+  let knowledge: KnowledgeModule | undefined;
   try {
     // Before loading the model, so a cluster process with a stale schema fails fast.
     const model = embeddingModel(config.embedder);
@@ -56,7 +57,7 @@ export async function createServer(config: Config): Promise<Server> {
 
     // Logs of the queue go to the app's logger once it exists.
     let appLog: App["log"] | undefined;
-    const knowledge = await startKnowledge({
+    const kb = await startKnowledge({
       config,
       db,
       model,
@@ -79,7 +80,7 @@ export async function createServer(config: Config): Promise<Server> {
       embedder,
       llmConfigured: false,
       idempotencyTtlS: config.idempotencyTtlS,
-      searchKnowledge: (ctx, input) => knowledge.service.searchKnowledge(ctx, input),
+      searchKnowledge: (ctx, input) => kb.service.searchKnowledge(ctx, input),
       // With Redis, only the shared cache: another process could not invalidate a local one.
       cache: redis
         ? createRedisMemoryCache({ redis, counters })
@@ -90,8 +91,8 @@ export async function createServer(config: Config): Promise<Server> {
     const app = await buildApp({
       tenants,
       memories,
-      knowledge: { service: knowledge.service, maxBytes: config.ingest.maxBytes },
-      metrics: knowledge.metrics,
+      knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
+      metrics: kb.metrics,
       adminToken: admin.token,
       maxBodyBytes: config.maxBodyBytes,
       logLevel: config.logLevel,
@@ -129,7 +130,7 @@ export async function createServer(config: Config): Promise<Server> {
       close: () => {
         closing ??= (async () => {
           await app.close();
-          await knowledge.stop();
+          await knowledge?.stop();
           await jobs?.stop();
           await redis?.close();
           await embedder.close();
@@ -139,6 +140,7 @@ export async function createServer(config: Config): Promise<Server> {
       },
     };
   } catch (err) {
+    await knowledge?.stop();
     await redis?.close();
     await db.close();
     throw err;
