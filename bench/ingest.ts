@@ -48,18 +48,18 @@ interface CorpusDoc {
   bytes: Buffer;
 }
 
-/** Six formats in turn, of varied length (2–10 sections). */
+/** Six formats in turn, of varied length (1–5 sections of 4 sentences). */
 async function corpus(n: number): Promise<CorpusDoc[]> {
   const docs: CorpusDoc[] = [];
   for (let i = 0; i < n; i++) {
-    const size = 2 + (i % 5) * 2;
-    const lines = sentences(size * 6, 1000 + i);
+    const size = 1 + (i % 5);
+    const lines = sentences(size * 4, 1000 + i);
     switch (i % 6) {
       case 0:
         docs.push({
           filename: `d${i}.md`,
           mediaType: "text/markdown",
-          bytes: Buffer.from(makeMarkdown(size, 3, 1000 + i)),
+          bytes: Buffer.from(makeMarkdown(size, 1, 1000 + i)),
         });
         break;
       case 1:
@@ -71,7 +71,7 @@ async function corpus(n: number): Promise<CorpusDoc[]> {
         break;
       case 2: {
         const body = lines
-          .map((l, k) => (k % 6 === 0 ? `<h2>Part ${k}</h2><p>${l}</p>` : `<p>${l}</p>`))
+          .map((l, k) => (k % 4 === 0 ? `<h2>Part ${k}</h2><p>${l}</p>` : `<p>${l}</p>`))
           .join("");
         const html = `<html><head><title>Page ${i}</title></head><body><nav>Home Products Support</nav><article>${body}</article><footer>Legal</footer></body></html>`;
         docs.push({ filename: `d${i}.html`, mediaType: "text/html", bytes: Buffer.from(html) });
@@ -89,7 +89,7 @@ async function corpus(n: number): Promise<CorpusDoc[]> {
         break;
       }
       case 4: {
-        const pages = Array.from({ length: size }, (_, p) => lines.slice(p * 6, p * 6 + 6));
+        const pages = Array.from({ length: size }, (_, p) => lines.slice(p * 4, p * 4 + 4));
         docs.push({
           filename: `d${i}.pdf`,
           mediaType: "application/pdf",
@@ -100,7 +100,7 @@ async function corpus(n: number): Promise<CorpusDoc[]> {
       default: {
         const sections = Array.from({ length: size }, (_, s) => ({
           heading: `Chapter ${s + 1}`,
-          paragraphs: lines.slice(s * 6, s * 6 + 6),
+          paragraphs: lines.slice(s * 4, s * 4 + 4),
         }));
         docs.push({ filename: `d${i}.docx`, mediaType: DOCX, bytes: await makeDocx(sections) });
       }
