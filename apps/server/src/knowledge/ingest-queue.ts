@@ -29,7 +29,7 @@ export interface QueueDepth {
 }
 
 /**
- * The ingestion queue: pg-boss (ADR 0011) on the same database as the data, so a job is enqueued
+ * The ingestion queue: pg-boss (ADR 0013) on the same database as the data, so a job is enqueued
  * in the transaction that stores its document. Embedded, pg-boss runs on the PGlite instance
  * through its PGlite adapter; in cluster mode it has its own pool as the application role.
  */

@@ -149,7 +149,7 @@ export function createKnowledgeService(deps: {
           sha256: createHash("sha256").update(upload.content).digest(),
         },
         // Fair share: a tenant's n-th waiting document gets priority -n, so one tenant's backlog
-        // interleaves with another's first document instead of going ahead of it (ADR 0011).
+        // interleaves with another's first document instead of going ahead of it (ADR 0013).
         (tx, backlog) =>
           queue.enqueue(tx, { tenantId: ctx.tenantId, documentId: id, jobId }, -backlog),
       );
