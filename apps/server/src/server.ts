@@ -73,6 +73,7 @@ export async function createServer(config: Config): Promise<Server> {
         config.ingest.inProcess === "on" ||
         (config.ingest.inProcess === "auto" && db.kind === "pglite"),
     });
+    knowledge = kb;
     const tenants = createTenantService(createTenantStore(db));
     const memories = createMemoryService({
       store: createMemoryStore(db, model),
