@@ -142,7 +142,7 @@ async function runWith(workers: number, docs: CorpusDoc[]) {
   try {
     for (let w = 0; w < workers; w++) {
       procs.push(
-        await spawnWorker({ DATABASE_URL: database.appUrl, ...env, ENGRAM_LOG_LEVEL: "warn" }),
+        await spawnWorker({ DATABASE_URL: database.appUrl, ...env, ENGRAM_LOG_LEVEL: "info" }),
       );
     }
     const admin = new EngramAdminClient({ baseUrl: api.url, token: ADMIN_TOKEN });
