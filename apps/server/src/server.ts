@@ -8,6 +8,7 @@ import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
 import { type App, buildApp } from "./http/app.ts";
+import { type KnowledgeModule, startKnowledge } from "./knowledge/knowledge-module.ts";
 import { createMemorySearchStore } from "./memories/memory-search-store.ts";
 import { createMemoryService } from "./memories/memory-service.ts";
 import { createMemoryStore } from "./memories/memory-store.ts";
@@ -43,6 +44,7 @@ export async function createServer(config: Config): Promise<Server> {
     await redis?.close();
     throw err;
   });
+  let knowledge: KnowledgeModule | undefined;
   try {
     // Before loading the model, so a cluster process with a stale schema fails fast.
     const model = embeddingModel(config.embedder);
@@ -56,6 +58,25 @@ export async function createServer(config: Config): Promise<Server> {
     const readiness: Record<string, () => Promise<unknown>> = { database: () => db.ping() };
     if (redis) readiness.redis = () => redis.ping();
 
+    // Logs of the queue go to the app's logger once it exists.
+    let appLog: App["log"] | undefined;
+    const kb = await startKnowledge({
+      config,
+      db,
+      model,
+      embedder,
+      counters,
+      log: {
+        debug: (o, m) => appLog?.debug(o, m),
+        info: (o, m) => appLog?.info(o, m),
+        warn: (o, m) => appLog?.warn(o, m),
+        error: (o, m) => appLog?.error(o, m),
+      },
+      consume:
+        config.ingest.inProcess === "on" ||
+        (config.ingest.inProcess === "auto" && db.kind === "pglite"),
+    });
+    knowledge = kb;
     const tenants = createTenantService(createTenantStore(db), plans);
     const memories = createMemoryService({
       store: createMemoryStore(db, model),
@@ -64,6 +85,7 @@ export async function createServer(config: Config): Promise<Server> {
       llmConfigured: false,
       idempotencyTtlS: config.idempotencyTtlS,
       metering: config.metering,
+      searchKnowledge: (ctx, input) => kb.service.searchKnowledge(ctx, input),
       // With Redis, only the shared cache: another process could not invalidate a local one.
       cache: redis
         ? createRedisMemoryCache({ redis, counters })
@@ -75,6 +97,8 @@ export async function createServer(config: Config): Promise<Server> {
       tenants,
       usage: createUsageService(db, plans),
       memories,
+      knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
+      metrics: kb.metrics,
       adminToken: admin.token,
       maxBodyBytes: config.maxBodyBytes,
       logLevel: config.logLevel,
@@ -94,6 +118,7 @@ export async function createServer(config: Config): Promise<Server> {
           ),
         ),
     });
+    appLog = app.log;
     await redis?.connect(app.log);
     // PGlite has no autovacuum: without statistics the planner never uses the HNSW index. One
     // ANALYZE at start (bounded sampling, about a second at 100k memories), then a periodic job.
@@ -111,6 +136,7 @@ export async function createServer(config: Config): Promise<Server> {
       close: () => {
         closing ??= (async () => {
           await app.close();
+          await knowledge?.stop();
           await jobs?.stop();
           await redis?.close();
           await embedder.close();
@@ -120,6 +146,7 @@ export async function createServer(config: Config): Promise<Server> {
       },
     };
   } catch (err) {
+    await knowledge?.stop();
     await redis?.close();
     await db.close();
     throw err;

@@ -1,3 +1,4 @@
 export * from "./common.ts";
+export * from "./knowledge.ts";
 export * from "./memories.ts";
 export * from "./tenancy.ts";

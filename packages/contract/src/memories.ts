@@ -1,5 +1,6 @@
 import Type, { type Static } from "typebox";
 import { DateTime, Metadata, PrefixedId, ScopeId } from "./common.ts";
+import { KnowledgeHit } from "./knowledge.ts";
 
 /** Longest memory text or message content accepted, in characters. */
 export const MEMORY_TEXT_MAX = 16_384;
@@ -111,6 +112,13 @@ export const SearchMemoriesBody = Type.Object(
         description: "Ranking: fused (default), semantic only, or full-text only",
       }),
     ),
+    include: Type.Optional(
+      Type.Array(Type.Enum(["memories", "knowledge"] as const), {
+        maxItems: 2,
+        uniqueItems: true,
+        description: 'Add "knowledge" to also search document chunks (returned in `knowledge`)',
+      }),
+    ),
   },
   { additionalProperties: false, title: "SearchMemoriesBody" },
 );
@@ -127,7 +135,7 @@ export const SearchHit = Type.Object({
 export type SearchHit = Static<typeof SearchHit>;
 
 export const SearchMemoriesResponse = Type.Object(
-  { results: Type.Array(SearchHit) },
+  { results: Type.Array(SearchHit), knowledge: Type.Optional(Type.Array(KnowledgeHit)) },
   { title: "SearchMemoriesResponse" },
 );
 export type SearchMemoriesResponse = Static<typeof SearchMemoriesResponse>;

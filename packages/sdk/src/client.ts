@@ -27,12 +27,17 @@ import type {
   UsageResponse,
 } from "@engram/contract";
 import { type ClientOptions, request } from "./http.ts";
+import { KnowledgeClient } from "./knowledge.ts";
 
 const enc = encodeURIComponent;
 
 /** Client for a tenant's API key: the memory API. */
 export class EngramClient {
-  constructor(private readonly opts: ClientOptions) {}
+  /** Documents, ingestion jobs and knowledge search. */
+  readonly knowledge: KnowledgeClient;
+  constructor(private readonly opts: ClientOptions) {
+    this.knowledge = new KnowledgeClient(opts);
+  }
 
   /** POST /v1/memories */
   addMemory(body: AddMemoryBody, options: { idempotencyKey?: string } = {}) {

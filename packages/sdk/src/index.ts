@@ -2,3 +2,4 @@ export type * from "@engram/contract";
 export { EngramAdminClient } from "./admin.ts";
 export { EngramClient } from "./client.ts";
 export { type ClientOptions, EngramError } from "./http.ts";
+export { KnowledgeClient } from "./knowledge.ts";

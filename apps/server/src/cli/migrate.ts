@@ -1,6 +1,7 @@
 import type { Config } from "../config/config.ts";
 import { migrateDatabase, openDatabase } from "../db/open-database.ts";
 import { embeddingModel } from "../embeddings/create-embedder.ts";
+import { migrateIngestQueue } from "../knowledge/ingest-queue.ts";
 
 /**
  * `engram migrate`: cluster mode's schema step, run as the owner before (re)starting the API and
@@ -16,7 +17,9 @@ export async function migrateCommand(config: Config) {
   }
   const db = await openDatabase(config);
   try {
-    return await migrateDatabase(db, embeddingModel(config.embedder));
+    const result = await migrateDatabase(db, embeddingModel(config.embedder));
+    await migrateIngestQueue(db, config.databaseOwnerUrl, config.ingest);
+    return result;
   } finally {
     await db.close();
   }

@@ -26,5 +26,8 @@ export async function worker(config: Config): Promise<void> {
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
-  log.info({ jobs: w.jobs, intervalS: config.workerIntervalS }, "engram worker is running");
+  log.info(
+    { jobs: w.jobs, intervalS: config.workerIntervalS, metrics: w.metricsUrl },
+    "engram worker is running",
+  );
 }

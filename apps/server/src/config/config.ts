@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import Type, { type Static } from "typebox";
 import Value from "typebox/value";
+import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const OnOff = Type.Enum(["on", "off"] as const);
@@ -32,6 +33,7 @@ const EnvSchema = Type.Object({
   ENGRAM_PLANS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
   ENGRAM_WORKER_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  ...ingestEnv,
 });
 
 export type EmbedderConfig =
@@ -69,6 +71,8 @@ export interface Config {
   idempotencyTtlS: number;
   /** Seconds between two runs of each maintenance job (± jitter): `engram worker`, or `serve` embedded. */
   workerIntervalS: number;
+  /** The reading service: document limits, chunking and the ingestion queue. */
+  ingest: IngestConfig;
 }
 
 export class ConfigError extends Error {
@@ -119,6 +123,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     plansFile: e.ENGRAM_PLANS_FILE === undefined ? undefined : resolve(e.ENGRAM_PLANS_FILE),
     idempotencyTtlS: e.ENGRAM_IDEMPOTENCY_TTL_S ?? 86_400,
     workerIntervalS: e.ENGRAM_WORKER_INTERVAL_S ?? 60,
+    ingest: ingestConfig(e),
   };
 }
 

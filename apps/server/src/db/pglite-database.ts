@@ -34,8 +34,9 @@ export async function openPGliteDatabase(dataDir: string | undefined): Promise<D
       return fn(wrap(tx));
     });
 
-  return {
+  const database: Database & { pglite: PGlite } = {
     kind: "pglite",
+    pglite: pg,
     withTenant: (tenantId, fn) => inRole(tenantId, fn),
     withoutTenant: (fn) => inRole(null, fn),
     asOwner: (fn) => pg.transaction((tx) => fn(wrap(tx))),
@@ -48,4 +49,10 @@ export async function openPGliteDatabase(dataDir: string | undefined): Promise<D
       await pg.close();
     },
   };
+  return database;
+}
+
+/** The PGlite instance behind an embedded database, for libraries with their own PGlite adapter (pg-boss). */
+export function pgliteOf(db: Database): PGlite | undefined {
+  return "pglite" in db ? (db as { pglite: PGlite }).pglite : undefined;
 }

@@ -3,11 +3,14 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { registerKnowledgeRoutes } from "../knowledge/knowledge-routes.ts";
+import type { KnowledgeService } from "../knowledge/knowledge-service.ts";
 import { newId } from "../lib/ids.ts";
 import { registerMemoryRoutes } from "../memories/memory-routes.ts";
 import type { MemoryService } from "../memories/memory-service.ts";
 import { registerRateLimit } from "../rate-limits/rate-limit-hook.ts";
 import type { RateLimiter } from "../rate-limits/rate-limiter.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
 import { registerAdminRoutes, registerTenantRoutes } from "../tenancy/tenant-routes.ts";
 import type { TenantService } from "../tenancy/tenant-service.ts";
 import type { UsageService } from "../usage/usage-service.ts";
@@ -28,6 +31,10 @@ export interface AppDeps {
   optionalChecks?: readonly string[];
   /** Per-key limits (by plan) on tenant routes; absent when rate limiting is off. */
   rateLimiter?: RateLimiter | undefined;
+  /** Documents and knowledge search, with the largest upload in bytes. */
+  knowledge?: { service: KnowledgeService; maxBytes: number } | undefined;
+  /** Prometheus registry served at /metrics. */
+  metrics?: Metrics | undefined;
 }
 
 export type App = FastifyInstance<
@@ -101,5 +108,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerAdminRoutes(app, deps.tenants, deps.usage, auth);
   registerTenantRoutes(app, deps.tenants, deps.usage, auth);
   registerMemoryRoutes(app, deps.memories, auth);
+  if (deps.knowledge) {
+    await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
+  }
+  const registry = deps.metrics?.registry;
+  if (registry) {
+    // Unauthenticated like /healthz: no label carries a tenant or object id (telemetry/metrics.ts).
+    app.get("/metrics", { schema: { hide: true } }, async (_request, reply) =>
+      reply.type(registry.contentType).send(await registry.metrics()),
+    );
+  }
   return app;
 }

@@ -80,6 +80,14 @@ describe("OpenAPI and docs", () => {
     getUsage: ["get", "/v1/usage"],
     getUsageHistory: ["get", "/v1/usage/history"],
     listAudit: ["get", "/v1/audit"],
+    createDocument: ["post", "/v1/documents"],
+    listDocuments: ["get", "/v1/documents"],
+    getDocument: ["get", "/v1/documents/{id}"],
+    deleteDocument: ["delete", "/v1/documents/{id}"],
+    listJobs: ["get", "/v1/jobs"],
+    getJob: ["get", "/v1/jobs/{id}"],
+    retryJob: ["post", "/v1/jobs/{id}/retry"],
+    searchKnowledge: ["post", "/v1/knowledge/search"],
   };
 
   test("GET /openapi.json is OpenAPI 3.1 with every /v1 route, its operationId and security", async () => {
@@ -115,7 +123,7 @@ describe("OpenAPI and docs", () => {
     }
     assert.deepEqual(found, operations);
     // Internal routes stay out of the public document.
-    for (const hidden of ["/healthz", "/readyz", "/openapi.json"]) {
+    for (const hidden of ["/healthz", "/readyz", "/openapi.json", "/metrics"]) {
       assert.equal(doc.paths[hidden], undefined, hidden);
     }
   });

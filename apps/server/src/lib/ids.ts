@@ -3,7 +3,18 @@ import { monotonicFactory } from "ulid";
 const next = monotonicFactory();
 
 /** Every object type's id prefix. Ids sort by creation time (ULID), so ids double as cursors. */
-export type IdPrefix = "ten" | "prj" | "key" | "mem" | "hist" | "req" | "use" | "aud";
+export type IdPrefix =
+  | "ten"
+  | "prj"
+  | "key"
+  | "mem"
+  | "hist"
+  | "req"
+  | "use"
+  | "aud"
+  | "doc"
+  | "job"
+  | "chk";
 
 /** A new prefixed, time-sortable id such as `mem_01JD3…`. */
 export function newId(prefix: IdPrefix): string {

@@ -74,7 +74,7 @@ export function registerMemoryRoutes(app: App, memories: MemoryService, auth: Au
         response: { 200: SearchMemoriesResponse, ...problemResponses },
       },
     },
-    async (request) => ({ results: await memories.searchMemories(ctxOf(request), request.body) }),
+    async (request) => memories.searchWithIncludes(ctxOf(request), request.body),
   );
 
   app.get(

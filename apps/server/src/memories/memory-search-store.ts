@@ -24,6 +24,18 @@ export interface SearchRequest {
 export const RRF_K = 10;
 
 /**
+ * The `fused` CTE of a hybrid search: reciprocal-rank fusion of the CTEs `vec (id, dist)` and
+ * `kw (id, rank)`, giving `(id, rank, rrf)`. Shared by memory and knowledge search.
+ */
+export const FUSED_CTE = `fused AS MATERIALIZED (
+           SELECT coalesce(v.id, k.id) AS id, k.rank,
+                  coalesce(1.0 / (${RRF_K} + v.r), 0) + coalesce(1.0 / (${RRF_K} + k.r), 0) AS rrf
+           FROM (SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM vec) v
+           FULL OUTER JOIN (SELECT id, rank, row_number() OVER (ORDER BY rank DESC, id) AS r FROM kw) k
+             ON v.id = k.id
+         )`;
+
+/**
  * Bound on the postings an unscoped search reads: the query's rarest terms generate candidates
  * only while their summed document frequency stays within it, and if even the rarest term is
  * more common, only its newest this-many postings are read.
@@ -184,13 +196,7 @@ export function createMemorySearchStore(
            ORDER BY dist LIMIT ${candidateParam}
          ), kw AS MATERIALIZED (
            ${keyword}
-         ), fused AS MATERIALIZED (
-           SELECT coalesce(v.id, k.id) AS id, k.rank,
-                  coalesce(1.0 / (${RRF_K} + v.r), 0) + coalesce(1.0 / (${RRF_K} + k.r), 0) AS rrf
-           FROM (SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM vec) v
-           FULL OUTER JOIN (SELECT id, rank, row_number() OVER (ORDER BY rank DESC, id) AS r FROM kw) k
-             ON v.id = k.id
-         )
+         ), ${FUSED_CTE}
          SELECT ${columns},
                 1 - (${embM} <=> ${queryVec}) AS vector_score,
                 f.rank AS keyword_score, f.rrf

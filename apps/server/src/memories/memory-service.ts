@@ -4,11 +4,14 @@ import type {
   BatchAddMemoriesBody,
   DeleteMemoriesQuery,
   HistoryEntry,
+  KnowledgeHit,
   ListMemoriesQuery,
   ListMemoriesResponse,
   Memory,
   SearchHit,
+  SearchKnowledgeBody,
   SearchMemoriesBody,
+  SearchMemoriesResponse,
   UpdateMemoryBody,
 } from "@engram/contract";
 import { type MemoryCache, noMemoryCache } from "../cache/memory-cache.ts";
@@ -18,7 +21,7 @@ import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
 import { appendAudit } from "../tenancy/audit.ts";
 import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
-import { applyUsage, type UsageHook } from "../usage/metering.ts";
+import { type UsageHook, usageHook } from "../usage/metering.ts";
 import { compileFilter, FilterError } from "./filter-sql.ts";
 import type { MemorySearchStore } from "./memory-search-store.ts";
 import type { MemoryStore, NewMemory, Scope } from "./memory-store.ts";
@@ -38,6 +41,8 @@ export interface MemoryServiceDeps {
   idempotencyTtlS: number;
   /** Quotas and metering on writes (ENGRAM_METERING); off only to measure what they cost. */
   metering?: boolean;
+  /** Knowledge search, for `include: ["knowledge"]` (the knowledge module's verb). */
+  searchKnowledge?: (ctx: TenantContext, input: SearchKnowledgeBody) => Promise<KnowledgeHit[]>;
 }
 
 interface Draft {
@@ -96,15 +101,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
 
   /** Quota check and usage event for a write, run inside its transaction. */
   function usage(ctx: TenantContext, operation: string): UsageHook | undefined {
-    if (!metering) return undefined;
-    const meter = {
-      tenantId: ctx.tenantId,
-      projectId: ctx.projectId,
-      keyId: ctx.actor.kind === "key" ? ctx.actor.keyId : null,
-      requestId: ctx.requestId,
-      plan: ctx.plan,
-    };
-    return (tx, delta) => applyUsage(tx, meter, operation, delta);
+    return metering ? usageHook(ctx, operation) : undefined;
   }
 
   function drafts(body: AddMemoryBody, field: string): Draft[] {
@@ -202,6 +199,23 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         threshold: input.threshold,
         mode,
       });
+    },
+
+    /** Memory search, plus knowledge chunks (labelled, in `knowledge`) when `include` asks for them. */
+    async searchWithIncludes(
+      ctx: TenantContext,
+      input: SearchMemoriesBody,
+    ): Promise<SearchMemoriesResponse> {
+      const results = await this.searchMemories(ctx, input);
+      if (!input.include?.includes("knowledge") || !deps.searchKnowledge) return { results };
+      const knowledge = await deps.searchKnowledge(ctx, {
+        query: input.query,
+        ...(input.user_id !== undefined ? { user_id: input.user_id } : {}),
+        ...(input.agent_id !== undefined ? { agent_id: input.agent_id } : {}),
+        limit: input.limit ?? 10,
+        mode: input.mode ?? "hybrid",
+      });
+      return { results, knowledge };
     },
 
     async getMemory(ctx: TenantContext, id: string): Promise<Memory> {

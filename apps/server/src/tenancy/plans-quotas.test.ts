@@ -428,6 +428,30 @@ for (const backend of backends) {
         assert.equal((await metric(t.key, "storage_bytes")).used, 0);
       });
 
+      test("uploaded documents count as storage: within the limit, refused past it with nothing stored, freed on delete", async () => {
+        const t = await provision({ plan: "developer", overrides: { storage_bytes: 1000 } });
+        const doc = (text: string) =>
+          as(t.key, "POST", "/v1/documents", {
+            filename: "notes.txt",
+            media_type: "text/plain",
+            text,
+          });
+        const first = await doc("x".repeat(600));
+        assert.equal(first.status, 202, JSON.stringify(first.body));
+        assert.equal((await metric(t.key, "storage_bytes")).used, 600);
+        const refused = await doc("y".repeat(500));
+        assertProblem(refused, 402, "quota_exceeded");
+        assert.equal(refused.body.metric, "storage_bytes");
+        assert.equal(refused.body.used, 600);
+        assert.equal((await as(t.key, "GET", "/v1/documents")).body.results.length, 1);
+        assert.equal(
+          (await as(t.key, "DELETE", `/v1/documents/${first.body.document_id}`)).status,
+          200,
+        );
+        assert.equal((await metric(t.key, "storage_bytes")).used, 0);
+        assert.equal((await doc("y".repeat(500))).status, 202);
+      });
+
       test("metering is idempotent: a retried request with its Idempotency-Key is counted once; NOOPs are free", async () => {
         const t = await provision({ plan: "starter" });
         const headers = { "idempotency-key": "retry-me" };

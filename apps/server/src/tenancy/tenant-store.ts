@@ -71,6 +71,10 @@ const PROJECT_COLUMNS = "id, name, is_default, created_at";
  * foreign keys cascade to all of them; the counts make the deletion receipt.
  */
 const TENANT_TABLES = [
+  "knowledge_chunks",
+  "ingest_jobs",
+  "document_contents",
+  "documents",
   "memories",
   "memory_history",
   "memory_terms",

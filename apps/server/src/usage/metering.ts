@@ -3,6 +3,7 @@ import type { Queryable } from "../db/database.ts";
 import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type EffectivePlan, periodOf } from "../plans/plans.ts";
+import type { TenantContext } from "../tenancy/context.ts";
 
 /** What one write changes: billable operations, and the active-memory and storage gauges. */
 export interface UsageDelta {
@@ -119,4 +120,16 @@ export async function applyUsage(
       );
     }
   }
+}
+
+/** The usage step of one write by this request's key: applyUsage inside the write's transaction. */
+export function usageHook(ctx: TenantContext, operation: string): UsageHook {
+  const meter: MeterContext = {
+    tenantId: ctx.tenantId,
+    projectId: ctx.projectId,
+    keyId: ctx.actor.kind === "key" ? ctx.actor.keyId : null,
+    requestId: ctx.requestId,
+    plan: ctx.plan,
+  };
+  return (tx, delta) => applyUsage(tx, meter, operation, delta);
 }

@@ -1,8 +1,11 @@
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { pino } from "pino";
 import { createRedisConnection } from "../cache/redis-connection.ts";
 import type { Config } from "../config/config.ts";
 import { openDatabase, prepareSchema } from "../db/open-database.ts";
-import { embeddingModel } from "../embeddings/create-embedder.ts";
+import { createEmbedder, embeddingModel } from "../embeddings/create-embedder.ts";
+import { withQueryCache } from "../embeddings/query-cache.ts";
+import { type KnowledgeModule, startKnowledge } from "../knowledge/knowledge-module.ts";
 import { createCounters } from "../telemetry/counters.ts";
 import type { JobLogger } from "./job.ts";
 import { workerJobs } from "./jobs.ts";
@@ -13,6 +16,8 @@ export interface Worker {
   log: JobLogger;
   /** The names of the jobs it runs. */
   jobs: string[];
+  /** The address of its Prometheus /metrics, when ENGRAM_WORKER_METRICS_PORT is set. */
+  metricsUrl: string | undefined;
   /** Stops scheduling, lets the running job reach its next safe point, closes Redis and the database. */
   close(): Promise<void>;
 }
@@ -35,12 +40,41 @@ export async function createWorker(config: Config): Promise<Worker> {
   const redis = config.redisUrl
     ? createRedisConnection({ url: config.redisUrl, prefix: config.redisPrefix, counters })
     : undefined;
+  let knowledge: KnowledgeModule | undefined;
+  let metricsServer: HttpServer | undefined;
+  let metricsUrl: string | undefined;
+  const model = embeddingModel(config.embedder);
+  const embedder = withQueryCache(await createEmbedder(config.embedder), { max: 100, counters });
   try {
     // The same checks as `engram serve`: a current schema, and a least-privilege role.
-    await prepareSchema(db, embeddingModel(config.embedder));
+    await prepareSchema(db, model);
     await redis?.connect(log);
+    // The reading service: this process consumes the ingestion queue.
+    knowledge = await startKnowledge({ config, db, model, embedder, counters, log, consume: true });
+    const registry = knowledge.metrics.registry;
+    if (config.ingest.metricsPort !== undefined) {
+      metricsServer = createHttpServer((req, res) => {
+        if (req.url !== "/metrics") {
+          res.writeHead(404).end();
+          return;
+        }
+        registry.metrics().then(
+          (body) => res.writeHead(200, { "content-type": registry.contentType }).end(body),
+          () => res.writeHead(500).end(),
+        );
+      });
+      const server = metricsServer;
+      await new Promise<void>((resolve) =>
+        server.listen(config.ingest.metricsPort, config.host, resolve),
+      );
+      const address = server.address();
+      if (address && typeof address === "object")
+        metricsUrl = `http://${config.host}:${address.port}/metrics`;
+    }
   } catch (err) {
+    await knowledge?.stop();
     await redis?.close();
+    await embedder.close();
     await db.close();
     throw err;
   }
@@ -49,11 +83,15 @@ export async function createWorker(config: Config): Promise<Worker> {
   let closing: Promise<void> | undefined;
   return {
     log,
-    jobs: jobs.map((j) => j.name),
+    jobs: [...jobs.map((j) => j.name), "ingest"],
+    metricsUrl,
     close() {
       closing ??= (async () => {
+        metricsServer?.close();
+        await knowledge?.stop();
         await scheduler.stop();
         await redis?.close();
+        await embedder.close();
         await db.close();
       })();
       return closing;

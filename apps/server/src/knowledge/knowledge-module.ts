@@ -1,0 +1,55 @@
+import type { Config } from "../config/config.ts";
+import type { Database } from "../db/database.ts";
+import type { EmbeddingModel } from "../db/vector-index.ts";
+import type { Embedder } from "../embeddings/embedder.ts";
+import type { Counters } from "../telemetry/counters.ts";
+import { createMetrics, type Metrics } from "../telemetry/metrics.ts";
+import type { JobLogger } from "../worker/job.ts";
+import { type IngestQueue, migrateIngestQueue, openIngestQueue } from "./ingest-queue.ts";
+import { createIngestHandler } from "./ingest-worker.ts";
+import { createKnowledgeSearchStore } from "./knowledge-search-store.ts";
+import { createKnowledgeService, type KnowledgeService } from "./knowledge-service.ts";
+import { createKnowledgeStore } from "./knowledge-store.ts";
+
+export interface KnowledgeModule {
+  service: KnowledgeService;
+  queue: IngestQueue;
+  metrics: Metrics;
+  /** Stops consuming (waits for running jobs), then closes the queue. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the reading service for one process: queue, stores, service verbs, metrics, and (when
+ * `consume`) the job handler. `engram serve` embedded and `engram worker` consume; `engram serve`
+ * in cluster mode only enqueues. Embedded, the queue's schema is installed here (one process owns
+ * the data); in cluster mode `engram migrate` does it.
+ */
+export async function startKnowledge(deps: {
+  config: Config;
+  db: Database;
+  model: EmbeddingModel;
+  embedder: Embedder & { embedQuery(text: string): Promise<Float32Array> };
+  counters?: Counters;
+  log: JobLogger;
+  consume: boolean;
+}): Promise<KnowledgeModule> {
+  const { config, db, model, embedder, log } = deps;
+  if (db.kind === "pglite") await migrateIngestQueue(db, undefined, config.ingest);
+  const queue = await openIngestQueue(db, config.databaseUrl, config.ingest, log, deps.consume);
+  const metrics = createMetrics({ counters: deps.counters, depth: () => queue.depth() });
+  const store = createKnowledgeStore(db, model, config.ingest.maxAttempts);
+  const service = createKnowledgeService({
+    store,
+    search: createKnowledgeSearchStore(db, model),
+    queue,
+    embedder,
+    config: config.ingest,
+    metering: config.metering,
+  });
+  if (deps.consume) {
+    const handler = createIngestHandler({ store, embedder, config: config.ingest, metrics, log });
+    await queue.work(handler.handle, handler.dead);
+  }
+  return { service, queue, metrics, stop: () => queue.stop() };
+}

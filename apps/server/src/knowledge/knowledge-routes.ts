@@ -1,0 +1,245 @@
+import {
+  CreateDocumentBody,
+  CreateDocumentResponse,
+  DeleteDocumentResponse,
+  IdParams,
+  IngestJob,
+  KnowledgeDocument,
+  ListDocumentsQuery,
+  ListDocumentsResponse,
+  ListJobsQuery,
+  ListJobsResponse,
+  Metadata,
+  SCOPE_ID_MAX,
+  SearchKnowledgeBody,
+  SearchKnowledgeResponse,
+} from "@engram/contract";
+import multipart from "@fastify/multipart";
+import type { FastifyRequest } from "fastify";
+import Value from "typebox/value";
+import type { App } from "../http/app.ts";
+import { type Auth, ctxOf } from "../http/auth.ts";
+import { problemResponses } from "../http/route-helpers.ts";
+import { AppError } from "../lib/errors.ts";
+import type { KnowledgeService, Upload } from "./knowledge-service.ts";
+
+const docs = { tags: ["knowledge"], security: [{ apiKey: [] }] };
+const FIELD_MAX = 16 * 1024;
+const TEXT_FIELDS = ["user_id", "agent_id", "collection", "media_type", "filename"] as const;
+
+/** Reads a multipart upload: one `file` part plus optional text fields (metadata as JSON). */
+async function readMultipart(request: FastifyRequest, maxBytes: number): Promise<Upload> {
+  const upload: Partial<Upload> & { fields: Record<string, string> } = { fields: {} };
+  for await (const part of request.parts({
+    limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: FIELD_MAX, parts: 12 },
+  })) {
+    if (part.type === "file") {
+      upload.content = await part.toBuffer().catch((err: { code?: string }) => {
+        if (err.code === "FST_REQ_FILE_TOO_LARGE") {
+          throw new AppError(
+            "payload_too_large",
+            `The document is larger than ${maxBytes} bytes`,
+            "file",
+          );
+        }
+        throw err;
+      });
+      upload.filename = part.filename;
+      upload.mediaType = part.mimetype;
+    } else if (typeof part.value === "string") {
+      upload.fields[part.fieldname] = part.value;
+    }
+  }
+  if (!upload.content)
+    throw new AppError("validation_failed", "Send the document in a part named file", "file");
+  const f = upload.fields;
+  for (const [name, value] of Object.entries(f)) {
+    if (name !== "metadata" && !(TEXT_FIELDS as readonly string[]).includes(name)) {
+      throw new AppError("validation_failed", `Unknown field "${name}"`, name);
+    }
+    const max =
+      name === "metadata"
+        ? FIELD_MAX
+        : name === "media_type" || name === "filename"
+          ? 255
+          : SCOPE_ID_MAX;
+    if (
+      value.length === 0 ||
+      value.length > max ||
+      !value.isWellFormed() ||
+      value.includes("\u0000")
+    ) {
+      throw new AppError(
+        "validation_failed",
+        `"${name}" must be 1 to ${max} characters of text`,
+        name,
+      );
+    }
+  }
+  let metadata: Metadata | undefined;
+  if (f.metadata !== undefined) {
+    try {
+      metadata = JSON.parse(f.metadata);
+    } catch {
+      throw new AppError("validation_failed", "metadata must be a JSON object", "metadata");
+    }
+    if (
+      !Value.Check(Metadata, metadata) ||
+      typeof metadata !== "object" ||
+      Array.isArray(metadata)
+    ) {
+      throw new AppError("validation_failed", "metadata must be a JSON object", "metadata");
+    }
+  }
+  return {
+    filename: f.filename ?? upload.filename ?? "upload",
+    mediaType: f.media_type ?? upload.mediaType,
+    content: upload.content,
+    metadata,
+    user_id: f.user_id,
+    agent_id: f.agent_id,
+    collection: f.collection,
+  };
+}
+
+/** /v1/documents, /v1/jobs and /v1/knowledge/search: thin adapters over the knowledge verbs. */
+export async function registerKnowledgeRoutes(
+  app: App,
+  knowledge: KnowledgeService,
+  auth: Auth,
+  maxBytes: number,
+) {
+  const onRequest = auth.tenant;
+  await app.register(async (scope) => {
+    // Multipart only here: every other route stays JSON-only.
+    await scope.register(multipart);
+    scope.post(
+      "/v1/documents",
+      {
+        onRequest,
+        // Base64 grows the bytes by a third; the document limit itself is checked on the bytes.
+        bodyLimit: Math.ceil((maxBytes * 4) / 3) + 64 * 1024,
+        schema: {
+          ...docs,
+          operationId: "createDocument",
+          summary:
+            "Upload a document (multipart `file`, or JSON with text or content_base64); ingested asynchronously",
+          body: { content: { "application/json": { schema: CreateDocumentBody } } } as never,
+          response: { 202: CreateDocumentResponse, ...problemResponses },
+        },
+      },
+      async (request, reply) => {
+        const ctx = ctxOf(request);
+        const upload = request.isMultipart()
+          ? await readMultipart(request, maxBytes)
+          : knowledge.decodeJsonBody(request.body as CreateDocumentBody);
+        return reply.status(202).send(await knowledge.createDocument(ctx, upload));
+      },
+    );
+  });
+
+  app.get(
+    "/v1/documents",
+    {
+      onRequest,
+      schema: {
+        ...docs,
+        operationId: "listDocuments",
+        querystring: ListDocumentsQuery,
+        response: { 200: ListDocumentsResponse, ...problemResponses },
+      },
+    },
+    async (request) => knowledge.listDocuments(ctxOf(request), request.query),
+  );
+
+  app.get(
+    "/v1/documents/:id",
+    {
+      onRequest,
+      schema: {
+        ...docs,
+        operationId: "getDocument",
+        params: IdParams,
+        response: { 200: KnowledgeDocument, ...problemResponses },
+      },
+    },
+    async (request) => knowledge.getDocument(ctxOf(request), request.params.id),
+  );
+
+  app.delete(
+    "/v1/documents/:id",
+    {
+      onRequest,
+      schema: {
+        ...docs,
+        operationId: "deleteDocument",
+        summary: "Delete a document with its chunks and vectors (cancels its ingestion)",
+        params: IdParams,
+        response: { 200: DeleteDocumentResponse, ...problemResponses },
+      },
+    },
+    async (request) => {
+      await knowledge.deleteDocument(ctxOf(request), request.params.id);
+      return { id: request.params.id, deleted: true };
+    },
+  );
+
+  app.get(
+    "/v1/jobs",
+    {
+      onRequest,
+      schema: {
+        ...docs,
+        operationId: "listJobs",
+        summary: "Ingestion jobs, newest first; state=dead lists the dead-letter queue",
+        querystring: ListJobsQuery,
+        response: { 200: ListJobsResponse, ...problemResponses },
+      },
+    },
+    async (request) => knowledge.listJobs(ctxOf(request), request.query),
+  );
+
+  app.get(
+    "/v1/jobs/:id",
+    {
+      onRequest,
+      schema: {
+        ...docs,
+        operationId: "getJob",
+        params: IdParams,
+        response: { 200: IngestJob, ...problemResponses },
+      },
+    },
+    async (request) => knowledge.getJob(ctxOf(request), request.params.id),
+  );
+
+  app.post(
+    "/v1/jobs/:id/retry",
+    {
+      onRequest,
+      schema: {
+        ...docs,
+        operationId: "retryJob",
+        summary: "Put a dead-lettered job back on the queue",
+        params: IdParams,
+        response: { 200: IngestJob, ...problemResponses },
+      },
+    },
+    async (request) => knowledge.retryJob(ctxOf(request), request.params.id),
+  );
+
+  app.post(
+    "/v1/knowledge/search",
+    {
+      onRequest,
+      schema: {
+        ...docs,
+        operationId: "searchKnowledge",
+        summary: "Hybrid search over document chunks, each hit with its citation",
+        body: SearchKnowledgeBody,
+        response: { 200: SearchKnowledgeResponse, ...problemResponses },
+      },
+    },
+    async (request) => ({ results: await knowledge.searchKnowledge(ctxOf(request), request.body) }),
+  );
+}

@@ -1,0 +1,88 @@
+import type { KnowledgeHit, Metadata } from "@engram/contract";
+import type { Database } from "../db/database.ts";
+import { FUSED_CTE, RRF_K } from "../memories/memory-search-store.ts";
+
+export interface KnowledgeSearchRequest {
+  scope: {
+    userId?: string | undefined;
+    agentId?: string | undefined;
+    collection?: string | undefined;
+  };
+  documentId?: string | undefined;
+  vector: string;
+  /** The query's words OR-ed ("w1 | w2"), as keywordQuery() gives them. */
+  keywords: string;
+  limit: number;
+  mode: "hybrid" | "vector" | "keyword";
+}
+
+/**
+ * Hybrid search over document chunks, the same shape as memory search (ADR 0004): nearest
+ * neighbours by cosine distance and the best full-text matches (ts_rank_cd over heading path and
+ * text), fused by reciprocal rank and normalised so first on both sides scores 1. Each hit carries
+ * its citation: document, page, heading path and offsets.
+ */
+export function createKnowledgeSearchStore(db: Database, model: { id: string; dimension: number }) {
+  const emb = `c.embedding::vector(${model.dimension})`;
+  const queryVec = `$2::vector(${model.dimension})`;
+  return (tenantId: string, req: KnowledgeSearchRequest): Promise<KnowledgeHit[]> =>
+    db.withTenant(tenantId, async (tx) => {
+      const params: unknown[] = [tenantId, req.vector];
+      let where = `c.tenant_id = $1 AND c.embedding_model = $${params.push(model.id)}`;
+      for (const [col, value] of [
+        ["user_id", req.scope.userId],
+        ["agent_id", req.scope.agentId],
+        ["collection", req.scope.collection],
+        ["document_id", req.documentId],
+      ] as const) {
+        if (value !== undefined) where += ` AND c.${col} = $${params.push(value)}`;
+      }
+      const candidates = `$${params.push(Math.max(req.limit * 3, 40))}`;
+      const useVector = req.mode !== "keyword";
+      const useKeyword = req.mode !== "vector" && req.keywords !== "";
+      const tsq = useKeyword ? `to_tsquery('english', $${params.push(req.keywords)})` : "NULL";
+      const rows = await tx.query<Record<string, unknown>>(
+        `WITH vec AS MATERIALIZED (
+           SELECT c.id, ${emb} <=> ${queryVec} AS dist FROM knowledge_chunks c
+           WHERE ${useVector ? where : "false"} ORDER BY dist LIMIT ${candidates}
+         ), kw AS MATERIALIZED (
+           SELECT c.id, ts_rank_cd(c.fts, ${tsq}) AS rank FROM knowledge_chunks c
+           WHERE ${useKeyword ? `${where} AND c.fts @@ ${tsq}` : "false"}
+           ORDER BY rank DESC, c.id LIMIT ${candidates}
+         ), ${FUSED_CTE}
+         SELECT c.id, c.text, c.ordinal, c.page, c.heading_path, c.start_offset, c.end_offset,
+                c.collection, d.id AS document_id, d.filename, d.media_type, d.metadata,
+                1 - (${emb} <=> ${queryVec}) AS vector_score, f.rank AS keyword_score, f.rrf
+         FROM fused f JOIN knowledge_chunks c ON c.id = f.id JOIN documents d ON d.id = c.document_id
+         ORDER BY f.rrf DESC, c.id DESC
+         LIMIT $${params.push(req.limit)}`,
+        params,
+      );
+      const best = ((useVector ? 1 : 0) + (useKeyword ? 1 : 0) || 1) / (RRF_K + 1);
+      return rows.map(
+        (r): KnowledgeHit => ({
+          type: "knowledge",
+          id: r.id as string,
+          text: r.text as string,
+          collection: r.collection as string | null,
+          metadata: r.metadata as Metadata,
+          citation: {
+            document_id: r.document_id as string,
+            filename: r.filename as string,
+            media_type: r.media_type as string,
+            chunk_index: Number(r.ordinal),
+            page: r.page === null ? null : Number(r.page),
+            heading_path: r.heading_path as string[],
+            start_offset: Number(r.start_offset),
+            end_offset: Number(r.end_offset),
+          },
+          score: Number(r.rrf) / best,
+          scores: {
+            vector: Number(r.vector_score),
+            keyword: r.keyword_score === null ? null : Number(r.keyword_score),
+          },
+        }),
+      );
+    });
+}
+export type KnowledgeSearchStore = ReturnType<typeof createKnowledgeSearchStore>;

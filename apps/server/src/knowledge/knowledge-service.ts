@@ -1,0 +1,247 @@
+import { createHash } from "node:crypto";
+import type {
+  CreateDocumentBody,
+  CreateDocumentResponse,
+  IngestJob,
+  KnowledgeDocument,
+  KnowledgeHit,
+  ListDocumentsQuery,
+  ListDocumentsResponse,
+  ListJobsQuery,
+  ListJobsResponse,
+  Metadata,
+  SearchKnowledgeBody,
+} from "@engram/contract";
+import type { IngestConfig } from "../config/ingest-config.ts";
+import { AppError, notFound } from "../lib/errors.ts";
+import { type IdPrefix, isId, newId } from "../lib/ids.ts";
+import { METADATA_MAX_BYTES } from "../memories/memory-service.ts";
+import { embeddingQuery, keywordQuery, vectorLiteral } from "../memories/memory-text.ts";
+import { requireScope, type TenantContext } from "../tenancy/context.ts";
+import { usageHook } from "../usage/metering.ts";
+import type { IngestQueue } from "./ingest-queue.ts";
+import type { KnowledgeSearchStore } from "./knowledge-search-store.ts";
+import type { KnowledgeStore } from "./knowledge-store.ts";
+import { MEDIA_TYPES, resolveMediaType } from "./parse-document.ts";
+
+/** An upload as the routes hand it over: bytes already read (multipart) or decoded (JSON). */
+export interface Upload {
+  filename: string;
+  mediaType: string | undefined;
+  content: Buffer;
+  metadata?: Metadata | undefined;
+  user_id?: string | undefined;
+  agent_id?: string | undefined;
+  collection?: string | undefined;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function cursorOf(cursor: string | undefined, prefix: IdPrefix): string | undefined {
+  if (cursor === undefined) return undefined;
+  const id = Buffer.from(cursor, "base64url").toString();
+  if (!isId(prefix, id)) throw new AppError("validation_failed", "cursor is not valid", "cursor");
+  return id;
+}
+
+const nextCursor = (page: { rows: { id: string }[]; more: boolean }) => {
+  const last = page.rows.at(-1);
+  return page.more && last ? Buffer.from(last.id).toString("base64url") : null;
+};
+
+/** The knowledge verbs: uploads, documents, jobs and knowledge search. */
+export function createKnowledgeService(deps: {
+  store: KnowledgeStore;
+  search: KnowledgeSearchStore;
+  queue: IngestQueue;
+  embedder: { embedQuery(text: string): Promise<Float32Array> };
+  config: IngestConfig;
+  /** Quotas and metering (ENGRAM_METERING): a document's bytes count as the tenant's storage. */
+  metering?: boolean;
+}) {
+  const { store, queue, config } = deps;
+  const usage = (ctx: TenantContext, operation: string) =>
+    deps.metering === false ? undefined : usageHook(ctx, operation);
+
+  /** A JSON body's content as bytes: text as UTF-8, or base64 decoded (strictly). */
+  function decodeJsonBody(body: CreateDocumentBody): Upload {
+    if ((body.text === undefined) === (body.content_base64 === undefined)) {
+      throw new AppError("validation_failed", "Give exactly one of text or content_base64", "text");
+    }
+    let content: Buffer;
+    if (body.text !== undefined) {
+      content = Buffer.from(body.text, "utf8");
+    } else {
+      const b64 = (body.content_base64 as string).replace(/\s+/g, "");
+      if (b64.length % 4 !== 0 || !BASE64.test(b64)) {
+        throw new AppError(
+          "validation_failed",
+          "content_base64 is not valid base64",
+          "content_base64",
+        );
+      }
+      content = Buffer.from(b64, "base64");
+    }
+    return {
+      filename: body.filename,
+      mediaType:
+        body.media_type ??
+        (body.text !== undefined && !/\.[a-z]+$/i.test(body.filename) ? "text/plain" : undefined),
+      content,
+      metadata: body.metadata,
+      user_id: body.user_id,
+      agent_id: body.agent_id,
+      collection: body.collection,
+    };
+  }
+
+  return {
+    decodeJsonBody,
+
+    /** Stores an upload and queues its ingestion; answers at once with the document and job ids. */
+    async createDocument(ctx: TenantContext, upload: Upload): Promise<CreateDocumentResponse> {
+      requireScope(ctx, "knowledge:write");
+      if (upload.content.length === 0) {
+        throw new AppError("validation_failed", "The document is empty", "content");
+      }
+      if (upload.content.length > config.maxBytes) {
+        throw new AppError(
+          "payload_too_large",
+          `The document is ${upload.content.length} bytes; the limit is ${config.maxBytes}`,
+          "content",
+        );
+      }
+      const mediaType = resolveMediaType(upload.mediaType, upload.filename);
+      if (!mediaType) {
+        throw new AppError(
+          "unsupported_media_type",
+          `Unsupported document type ${JSON.stringify(upload.mediaType ?? upload.filename).slice(0, 120)}; supported: ${Object.keys(MEDIA_TYPES).join(", ")}`,
+          "media_type",
+        );
+      }
+      if (
+        upload.metadata &&
+        Buffer.byteLength(JSON.stringify(upload.metadata)) > METADATA_MAX_BYTES
+      ) {
+        throw new AppError(
+          "validation_failed",
+          `metadata is larger than ${METADATA_MAX_BYTES} bytes`,
+          "metadata",
+        );
+      }
+      const id = newId("doc");
+      const jobId = newId("job");
+      await store.insertDocument(
+        ctx.tenantId,
+        {
+          id,
+          jobId,
+          userId: upload.user_id ?? null,
+          agentId: upload.agent_id ?? null,
+          collection: upload.collection ?? null,
+          filename: upload.filename,
+          mediaType,
+          metadata: upload.metadata ?? {},
+          content: upload.content,
+          sha256: createHash("sha256").update(upload.content).digest(),
+        },
+        // Fair share: a tenant's n-th waiting document gets priority -n, so one tenant's backlog
+        // interleaves with another's first document instead of going ahead of it (ADR 0013).
+        (tx, backlog) =>
+          queue.enqueue(tx, { tenantId: ctx.tenantId, documentId: id, jobId }, -backlog),
+        usage(ctx, "document.add"),
+      );
+      return { document_id: id, job_id: jobId, status: "queued" };
+    },
+
+    async getDocument(ctx: TenantContext, id: string): Promise<KnowledgeDocument> {
+      requireScope(ctx, "knowledge:read");
+      const doc = isId("doc", id) ? await store.getDocument(ctx.tenantId, id) : undefined;
+      if (!doc) throw notFound("Document", id);
+      return doc;
+    },
+
+    async listDocuments(
+      ctx: TenantContext,
+      input: ListDocumentsQuery,
+    ): Promise<ListDocumentsResponse> {
+      requireScope(ctx, "knowledge:read");
+      const before = cursorOf(input.cursor, "doc");
+      const page = await store.listDocuments(
+        ctx.tenantId,
+        {
+          userId: input.user_id,
+          agentId: input.agent_id,
+          collection: input.collection,
+          status: input.status,
+        },
+        input.limit ?? 20,
+        before,
+      );
+      return { results: page.rows, next_cursor: nextCursor(page) };
+    },
+
+    /** Deletes a document with its chunks and vectors; an unfinished ingestion is cancelled. */
+    async deleteDocument(ctx: TenantContext, id: string): Promise<void> {
+      requireScope(ctx, "knowledge:write");
+      const deleted = isId("doc", id)
+        ? await store.deleteDocument(ctx.tenantId, id, usage(ctx, "document.delete"))
+        : undefined;
+      if (!deleted) throw notFound("Document", id);
+      // After the commit, best effort: a job the queue still delivers finds no document.
+      for (const q of deleted.queueJobIds) await queue.cancel(q).catch(() => {});
+    },
+
+    async getJob(ctx: TenantContext, id: string): Promise<IngestJob> {
+      requireScope(ctx, "knowledge:read");
+      const job = isId("job", id) ? await store.getJob(ctx.tenantId, id) : undefined;
+      if (!job) throw notFound("Job", id);
+      return job;
+    },
+
+    /** Jobs newest first; `state: "dead"` lists the dead-letter queue. */
+    async listJobs(ctx: TenantContext, input: ListJobsQuery): Promise<ListJobsResponse> {
+      requireScope(ctx, "knowledge:read");
+      const page = await store.listJobs(
+        ctx.tenantId,
+        input.state,
+        input.limit ?? 20,
+        cursorOf(input.cursor, "job"),
+      );
+      return { results: page.rows, next_cursor: nextCursor(page) };
+    },
+
+    /** Puts a dead-lettered job back on the queue. */
+    async retryJob(ctx: TenantContext, id: string): Promise<IngestJob> {
+      requireScope(ctx, "knowledge:write");
+      const job = await this.getJob(ctx, id);
+      const retried = await store.retryJob(ctx.tenantId, id, (tx, documentId) =>
+        queue.enqueue(tx, { tenantId: ctx.tenantId, documentId, jobId: id }, 0),
+      );
+      if (!retried) {
+        throw new AppError(
+          "conflict",
+          `Job ${id} is ${job.state}; only a dead job can be retried`,
+          "id",
+        );
+      }
+      return (await store.getJob(ctx.tenantId, id)) as IngestJob;
+    },
+
+    /** Hybrid search over the tenant's document chunks, each hit with its citation. */
+    async searchKnowledge(ctx: TenantContext, input: SearchKnowledgeBody): Promise<KnowledgeHit[]> {
+      requireScope(ctx, "knowledge:read");
+      if (input.document_id !== undefined && !isId("doc", input.document_id)) return [];
+      const vector = await deps.embedder.embedQuery(embeddingQuery(input.query));
+      return deps.search(ctx.tenantId, {
+        scope: { userId: input.user_id, agentId: input.agent_id, collection: input.collection },
+        documentId: input.document_id,
+        vector: vectorLiteral(vector),
+        keywords: keywordQuery(input.query),
+        limit: input.limit ?? 10,
+        mode: input.mode ?? "hybrid",
+      });
+    },
+  };
+}
+export type KnowledgeService = ReturnType<typeof createKnowledgeService>;

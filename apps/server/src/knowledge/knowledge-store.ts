@@ -1,0 +1,398 @@
+import type { IngestJob, KnowledgeDocument, Metadata } from "@engram/contract";
+import type { Database, Queryable } from "../db/database.ts";
+import type { UsageHook } from "../usage/metering.ts";
+import type { Chunk } from "./chunker.ts";
+
+export interface NewDocument {
+  id: string;
+  jobId: string;
+  userId: string | null;
+  agentId: string | null;
+  collection: string | null;
+  filename: string;
+  mediaType: string;
+  metadata: Metadata;
+  content: Buffer;
+  sha256: Buffer;
+}
+
+export interface DocumentScope {
+  userId?: string | undefined;
+  agentId?: string | undefined;
+  collection?: string | undefined;
+}
+
+const DOC_COLUMNS = `d.id, d.filename, d.media_type, d.status, d.error, d.size_bytes, d.page_count,
+  d.chunk_count, d.user_id, d.agent_id, d.collection, d.metadata, d.created_at, d.updated_at,
+  (SELECT j.id FROM ingest_jobs j WHERE j.document_id = d.id ORDER BY j.id DESC LIMIT 1) AS job_id`;
+const JOB_COLUMNS =
+  "id, document_id, state, stage, progress, attempts, error, created_at, started_at, finished_at";
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+function toDocument(r: Record<string, unknown>): KnowledgeDocument {
+  return {
+    id: r.id as string,
+    filename: r.filename as string,
+    media_type: r.media_type as string,
+    status: r.status as KnowledgeDocument["status"],
+    error: (r.error as string | null) ?? null,
+    size_bytes: Number(r.size_bytes),
+    page_count: r.page_count === null ? null : Number(r.page_count),
+    chunk_count: Number(r.chunk_count),
+    user_id: r.user_id as string | null,
+    agent_id: r.agent_id as string | null,
+    collection: r.collection as string | null,
+    metadata: r.metadata as Metadata,
+    job_id: (r.job_id as string | null) ?? null,
+    created_at: (r.created_at as Date).toISOString(),
+    updated_at: (r.updated_at as Date).toISOString(),
+  };
+}
+
+function toJob(r: Record<string, unknown>, maxAttempts: number): IngestJob {
+  return {
+    id: r.id as string,
+    document_id: r.document_id as string,
+    state: r.state as IngestJob["state"],
+    stage: (r.stage as string | null) ?? null,
+    progress: Number(r.progress),
+    attempts: Number(r.attempts),
+    max_attempts: maxAttempts,
+    error: (r.error as string | null) ?? null,
+    created_at: (r.created_at as Date).toISOString(),
+    started_at: iso(r.started_at as Date | null),
+    finished_at: iso(r.finished_at as Date | null),
+  };
+}
+
+/** Appends `AND d.col = $n` for each scope field given. */
+function scopeSql(scope: DocumentScope, params: unknown[]): string {
+  let sql = "";
+  for (const [col, value] of [
+    ["user_id", scope.userId],
+    ["agent_id", scope.agentId],
+    ["collection", scope.collection],
+  ] as const) {
+    if (value === undefined) continue;
+    params.push(value);
+    sql += ` AND d.${col} = $${params.length}`;
+  }
+  return sql;
+}
+
+/** Documents, their bytes, ingestion jobs and chunks; every method runs under the tenant's RLS. */
+export function createKnowledgeStore(db: Database, model: { id: string }, maxAttempts: number) {
+  return {
+    /**
+     * Stores a document, its bytes and its job, and enqueues the job in the same transaction
+     * (`enqueue` gets the tenant's queued-document count, for fair priorities): a crash loses
+     * neither half.
+     */
+    insertDocument(
+      tenantId: string,
+      doc: NewDocument,
+      enqueue: (tx: Queryable, backlog: number) => Promise<string>,
+      usage?: UsageHook,
+    ): Promise<void> {
+      return db.withTenant(tenantId, async (tx) => {
+        const [backlog] = await tx.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM documents WHERE tenant_id = $1 AND status = 'queued'",
+          [tenantId],
+        );
+        await tx.query(
+          `INSERT INTO documents (id, tenant_id, user_id, agent_id, collection, filename, media_type,
+             metadata, size_bytes, content_sha256, status)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued')`,
+          [
+            doc.id,
+            tenantId,
+            doc.userId,
+            doc.agentId,
+            doc.collection,
+            doc.filename,
+            doc.mediaType,
+            JSON.stringify(doc.metadata),
+            doc.content.length,
+            doc.sha256,
+          ],
+        );
+        await tx.query(
+          "INSERT INTO document_contents (document_id, tenant_id, content) VALUES ($1, $2, $3)",
+          [doc.id, tenantId, doc.content],
+        );
+        await tx.query(
+          "INSERT INTO ingest_jobs (id, tenant_id, document_id, state) VALUES ($1, $2, $3, 'queued')",
+          [doc.jobId, tenantId, doc.id],
+        );
+        // The uploaded bytes count as the tenant's storage (a quota refusal rolls all this back).
+        await usage?.(tx, { ops: 0, memories: 0, bytes: doc.content.length });
+        const queueJobId = await enqueue(tx, backlog?.n ?? 0);
+        await tx.query("UPDATE ingest_jobs SET queue_job_id = $2 WHERE id = $1", [
+          doc.jobId,
+          queueJobId,
+        ]);
+      });
+    },
+
+    async getDocument(tenantId: string, id: string): Promise<KnowledgeDocument | undefined> {
+      const [row] = await db.withTenant(tenantId, (tx) =>
+        tx.query(`SELECT ${DOC_COLUMNS} FROM documents d WHERE d.tenant_id = $1 AND d.id = $2`, [
+          tenantId,
+          id,
+        ]),
+      );
+      return row && toDocument(row);
+    },
+
+    async listDocuments(
+      tenantId: string,
+      scope: DocumentScope & { status?: string | undefined },
+      limit: number,
+      before: string | undefined,
+    ) {
+      const params: unknown[] = [tenantId];
+      let where = `d.tenant_id = $1${scopeSql(scope, params)}`;
+      if (scope.status) where += ` AND d.status = $${params.push(scope.status)}`;
+      if (before) where += ` AND d.id < $${params.push(before)}`;
+      const rows = await db.withTenant(tenantId, (tx) =>
+        tx.query(
+          `SELECT ${DOC_COLUMNS} FROM documents d WHERE ${where} ORDER BY d.id DESC LIMIT $${params.push(limit + 1)}`,
+          params,
+        ),
+      );
+      return { rows: rows.slice(0, limit).map(toDocument), more: rows.length > limit };
+    },
+
+    /**
+     * Deletes a document, its bytes and chunks (cascade), and cancels its unfinished job; returns
+     * the queue's id of that job (to cancel it there too), or undefined when there is no document.
+     */
+    deleteDocument(tenantId: string, id: string, usage?: UsageHook) {
+      return db.withTenant(tenantId, async (tx) => {
+        const [doc] = await tx.query<{ id: string; size_bytes: string }>(
+          "DELETE FROM documents WHERE tenant_id = $1 AND id = $2 RETURNING id, size_bytes",
+          [tenantId, id],
+        );
+        if (!doc) return undefined;
+        await usage?.(tx, { ops: 0, memories: 0, bytes: -Number(doc.size_bytes) });
+        const jobs = await tx.query<{ queue_job_id: string | null }>(
+          `UPDATE ingest_jobs SET state = 'cancelled', stage = NULL, finished_at = now(),
+             error = 'The document was deleted'
+           WHERE tenant_id = $1 AND document_id = $2 AND state IN ('queued', 'active', 'dead')
+           RETURNING queue_job_id`,
+          [tenantId, id],
+        );
+        return { queueJobIds: jobs.flatMap((j) => (j.queue_job_id ? [j.queue_job_id] : [])) };
+      });
+    },
+
+    async getJob(tenantId: string, id: string): Promise<IngestJob | undefined> {
+      const [row] = await db.withTenant(tenantId, (tx) =>
+        tx.query(`SELECT ${JOB_COLUMNS} FROM ingest_jobs WHERE tenant_id = $1 AND id = $2`, [
+          tenantId,
+          id,
+        ]),
+      );
+      return row && toJob(row, maxAttempts);
+    },
+
+    async listJobs(tenantId: string, state: string | undefined, limit: number, before?: string) {
+      const params: unknown[] = [tenantId];
+      let where = "tenant_id = $1";
+      if (state) where += ` AND state = $${params.push(state)}`;
+      if (before) where += ` AND id < $${params.push(before)}`;
+      const rows = await db.withTenant(tenantId, (tx) =>
+        tx.query(
+          `SELECT ${JOB_COLUMNS} FROM ingest_jobs WHERE ${where} ORDER BY id DESC LIMIT $${params.push(limit + 1)}`,
+          params,
+        ),
+      );
+      return {
+        rows: rows.slice(0, limit).map((r) => toJob(r, maxAttempts)),
+        more: rows.length > limit,
+      };
+    },
+
+    /** Re-queues a dead-lettered job: same job id, attempts kept; false when it is not dead. */
+    retryJob(
+      tenantId: string,
+      id: string,
+      enqueue: (tx: Queryable, documentId: string) => Promise<string>,
+    ) {
+      return db.withTenant(tenantId, async (tx) => {
+        const [job] = await tx.query<{ document_id: string }>(
+          `UPDATE ingest_jobs SET state = 'queued', stage = NULL, progress = 0, finished_at = NULL
+           WHERE tenant_id = $1 AND id = $2 AND state = 'dead' RETURNING document_id`,
+          [tenantId, id],
+        );
+        if (!job) return false;
+        await tx.query(
+          "UPDATE documents SET status = 'queued', error = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2",
+          [tenantId, job.document_id],
+        );
+        const queueJobId = await enqueue(tx, job.document_id);
+        await tx.query("UPDATE ingest_jobs SET queue_job_id = $2 WHERE id = $1", [id, queueJobId]);
+        return true;
+      });
+    },
+
+    // --- the worker's side ----------------------------------------------------------------
+
+    /**
+     * Starts a delivery: the job becomes active (attempts + 1) and its document processing, and
+     * the bytes are returned. Undefined when there is nothing to do: the document was deleted, or
+     * the job already finished (a redelivery after completion) or was cancelled.
+     */
+    startJob(tenantId: string, jobId: string) {
+      return db.withTenant(tenantId, async (tx) => {
+        const [job] = await tx.query<{ document_id: string; created_at: Date }>(
+          `UPDATE ingest_jobs SET state = 'active', stage = 'parse', attempts = attempts + 1,
+             started_at = coalesce(started_at, now()), error = NULL
+           WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'active')
+           RETURNING document_id, created_at`,
+          [tenantId, jobId],
+        );
+        if (!job) return undefined;
+        const [doc] = await tx.query<{ media_type: string; content: Uint8Array }>(
+          `UPDATE documents d SET status = 'processing', updated_at = now()
+           FROM document_contents c
+           WHERE d.tenant_id = $1 AND d.id = $2 AND c.document_id = d.id
+           RETURNING d.media_type, c.content`,
+          [tenantId, job.document_id],
+        );
+        if (!doc) return undefined;
+        return {
+          documentId: job.document_id,
+          mediaType: doc.media_type,
+          content: Buffer.from(doc.content),
+          enqueuedAt: job.created_at,
+        };
+      });
+    },
+
+    /** Records a stage and progress of an active job (short transaction, between stages). */
+    async progress(tenantId: string, jobId: string, stage: string, progress: number) {
+      await db.withTenant(tenantId, (tx) =>
+        tx.query(
+          "UPDATE ingest_jobs SET stage = $3, progress = $4 WHERE tenant_id = $1 AND id = $2 AND state = 'active'",
+          [tenantId, jobId, stage, progress],
+        ),
+      );
+    },
+
+    /**
+     * Writes a document's chunks and marks it ready, in one transaction: the document row is
+     * locked first, so a concurrent delete either happens before (nothing is written: false) or
+     * after (it removes these chunks too). Existing chunks are replaced, so a redelivered job
+     * never leaves two copies.
+     */
+    completeJob(
+      tenantId: string,
+      jobId: string,
+      documentId: string,
+      result: { chunks: Chunk[]; vectors: string[]; pages: number | null; ids: string[] },
+    ) {
+      return db.withTenant(tenantId, async (tx) => {
+        const [doc] = await tx.query<{
+          user_id: string | null;
+          agent_id: string | null;
+          collection: string | null;
+        }>(
+          "SELECT user_id, agent_id, collection FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+          [tenantId, documentId],
+        );
+        if (!doc) return false;
+        const [job] = await tx.query(
+          "SELECT 1 FROM ingest_jobs WHERE tenant_id = $1 AND id = $2 AND state = 'active' FOR UPDATE",
+          [tenantId, jobId],
+        );
+        if (!job) return false;
+        await tx.query("DELETE FROM knowledge_chunks WHERE tenant_id = $1 AND document_id = $2", [
+          tenantId,
+          documentId,
+        ]);
+        const { chunks } = result;
+        if (chunks.length > 0) {
+          await tx.query(
+            `INSERT INTO knowledge_chunks (id, tenant_id, document_id, ordinal, text, heading_path, headings, page,
+               start_offset, end_offset, token_count, user_id, agent_id, collection, embedding, embedding_model)
+             SELECT c.id, $1, $2, c.ordinal, c.text, ARRAY(SELECT jsonb_array_elements_text(c.path)),
+                    coalesce((SELECT string_agg(h, ' ') FROM jsonb_array_elements_text(c.path) AS h), ''), c.page, c.start_offset, c.end_offset, c.tokens, $3, $4, $5, c.embedding::vector, $6
+             FROM unnest($7::text[], $8::int[], $9::text[], $10::jsonb[], $11::int[], $12::int[],
+                         $13::int[], $14::int[], $15::text[])
+               AS c(id, ordinal, text, path, page, start_offset, end_offset, tokens, embedding)`,
+            [
+              tenantId,
+              documentId,
+              doc.user_id,
+              doc.agent_id,
+              doc.collection,
+              model.id,
+              result.ids,
+              chunks.map((c) => c.ordinal),
+              chunks.map((c) => c.text),
+              chunks.map((c) => JSON.stringify(c.headingPath)),
+              chunks.map((c) => c.page),
+              chunks.map((c) => c.start),
+              chunks.map((c) => c.end),
+              chunks.map((c) => c.tokens),
+              result.vectors,
+            ],
+          );
+        }
+        await tx.query(
+          `UPDATE documents SET status = 'ready', chunk_count = $3, page_count = $4, error = NULL,
+             updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+          [tenantId, documentId, chunks.length, result.pages],
+        );
+        await tx.query("DELETE FROM document_contents WHERE document_id = $1", [documentId]);
+        await tx.query(
+          `UPDATE ingest_jobs SET state = 'completed', stage = NULL, progress = 1, finished_at = now()
+           WHERE tenant_id = $1 AND id = $2`,
+          [tenantId, jobId],
+        );
+        return true;
+      });
+    },
+
+    /**
+     * Ends a job without indexing anything: 'failed' for a permanent reason (the bytes are
+     * dropped, a retry could not help) or 'dead' once retries are spent (bytes kept for a retry).
+     * Any chunks a crashed attempt may have left are removed.
+     */
+    async failJob(tenantId: string, jobId: string, state: "failed" | "dead", reason: string) {
+      await db.withTenant(tenantId, async (tx) => {
+        const [job] = await tx.query<{ document_id: string }>(
+          `UPDATE ingest_jobs SET state = $3, stage = NULL, error = $4, finished_at = now()
+           WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'active') RETURNING document_id`,
+          [tenantId, jobId, state, reason],
+        );
+        if (!job) return;
+        await tx.query(
+          `UPDATE documents SET status = 'failed', error = $3, chunk_count = 0, updated_at = now()
+           WHERE tenant_id = $1 AND id = $2`,
+          [tenantId, job.document_id, reason],
+        );
+        await tx.query("DELETE FROM knowledge_chunks WHERE tenant_id = $1 AND document_id = $2", [
+          tenantId,
+          job.document_id,
+        ]);
+        if (state === "failed") {
+          await tx.query("DELETE FROM document_contents WHERE document_id = $1", [job.document_id]);
+        }
+      });
+    },
+
+    /** Notes a failed attempt that will be retried. */
+    async attemptFailed(tenantId: string, jobId: string, reason: string) {
+      await db.withTenant(tenantId, (tx) =>
+        tx.query(
+          "UPDATE ingest_jobs SET error = $3, stage = NULL WHERE tenant_id = $1 AND id = $2 AND state = 'active'",
+          [tenantId, jobId, reason],
+        ),
+      );
+    },
+  };
+}
+export type KnowledgeStore = ReturnType<typeof createKnowledgeStore>;
