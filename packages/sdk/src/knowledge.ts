@@ -20,8 +20,11 @@ export class KnowledgeClient {
   constructor(private readonly opts: ClientOptions) {}
 
   /** POST /v1/documents (JSON: text or content_base64) */
-  createDocument(body: CreateDocumentBody) {
-    return request<CreateDocumentResponse>(this.opts, "POST", "v1/documents", { body });
+  createDocument(body: CreateDocumentBody, options: { idempotencyKey?: string } = {}) {
+    return request<CreateDocumentResponse>(this.opts, "POST", "v1/documents", {
+      body,
+      ...options,
+    });
   }
 
   /** POST /v1/documents (multipart): uploads bytes as the `file` part, with optional fields. */
@@ -30,6 +33,7 @@ export class KnowledgeClient {
     fields: Omit<CreateDocumentBody, "filename" | "text" | "content_base64" | "metadata"> & {
       metadata?: Record<string, unknown>;
     } = {},
+    options: { idempotencyKey?: string } = {},
   ): Promise<CreateDocumentResponse> {
     const form = new FormData();
     for (const [k, v] of Object.entries(fields)) {
@@ -43,7 +47,10 @@ export class KnowledgeClient {
     );
     const res = await (this.opts.fetch ?? fetch)(url, {
       method: "POST",
-      headers: { authorization: `Bearer ${this.opts.token}` },
+      headers: {
+        authorization: `Bearer ${this.opts.token}`,
+        ...(options.idempotencyKey ? { "idempotency-key": options.idempotencyKey } : {}),
+      },
       body: form,
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
     });

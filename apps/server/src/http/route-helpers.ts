@@ -11,8 +11,14 @@ export const problemResponses = {
   "5XX": { ...Problem, description: "Problem details (application/problem+json)" },
 };
 
-/** The Idempotency-Key of a create request, fingerprinted with its route and body. */
-export function idempotencyOf(request: FastifyRequest): IdempotencyKey | undefined {
+/**
+ * The Idempotency-Key of a create request, fingerprinted with its route and body (or, for a body
+ * that is not JSON, such as a multipart upload, with what the route makes of it).
+ */
+export function idempotencyOf(
+  request: FastifyRequest,
+  body: unknown = request.body,
+): IdempotencyKey | undefined {
   const key = request.headers["idempotency-key"];
   if (key === undefined) return undefined;
   if (typeof key !== "string" || key.length === 0 || key.length > IDEMPOTENCY_KEY_MAX) {
@@ -22,5 +28,5 @@ export function idempotencyOf(request: FastifyRequest): IdempotencyKey | undefin
       "Idempotency-Key",
     );
   }
-  return idempotencyRequest(key, request.routeOptions.url ?? request.url, request.body);
+  return idempotencyRequest(key, request.routeOptions.url ?? request.url, body);
 }

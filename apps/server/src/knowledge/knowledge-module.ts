@@ -46,6 +46,7 @@ export async function startKnowledge(deps: {
     embedder,
     config: config.ingest,
     metering: config.metering,
+    idempotencyTtlS: config.idempotencyTtlS,
   });
   if (deps.consume) {
     const handler = createIngestHandler({ store, embedder, config: config.ingest, metrics, log });

@@ -232,6 +232,28 @@ for (const backend of BACKENDS) {
       assert.equal((await t.kb.listJobs()).results.length, 0);
     });
 
+    test("Idempotency-Key: a repeated upload (JSON or multipart) answers with the first document; another body with the key is 422", async () => {
+      const t = await tenant();
+      const body = { filename: "faq.md", text: policy };
+      const first = await t.kb.createDocument(body, { idempotencyKey: "upload-1" });
+      const again = await t.kb.createDocument(body, { idempotencyKey: "upload-1" });
+      assert.deepEqual(again, first);
+      await expectProblem(
+        t.kb.createDocument({ ...body, text: "something else" }, { idempotencyKey: "upload-1" }),
+        422,
+        "idempotency_key_reused",
+        "Idempotency-Key",
+      );
+      const file = { bytes: Buffer.from(policy), filename: "faq.md", mediaType: "text/markdown" };
+      const m1 = await t.kb.uploadDocument(file, {}, { idempotencyKey: "upload-2" });
+      const m2 = await t.kb.uploadDocument(file, {}, { idempotencyKey: "upload-2" });
+      assert.equal(m2.document_id, m1.document_id);
+      assert.notEqual(m1.document_id, first.document_id);
+      const docs = await t.kb.listDocuments();
+      assert.equal(docs.results.length, 2, "one document per key");
+      await t.kb.waitForJob(m1.job_id, { timeoutMs: 60_000 });
+    });
+
     test("security: scopes, other tenants' ids, no credentials", async () => {
       const owner = await tenant();
       const other = await tenant();

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   CreateDocumentBody,
   CreateDocumentResponse,
@@ -19,7 +20,7 @@ import type { FastifyRequest } from "fastify";
 import Value from "typebox/value";
 import type { App } from "../http/app.ts";
 import { type Auth, ctxOf } from "../http/auth.ts";
-import { problemResponses } from "../http/route-helpers.ts";
+import { idempotencyOf, problemResponses } from "../http/route-helpers.ts";
 import { AppError } from "../lib/errors.ts";
 import type { KnowledgeService, Upload } from "./knowledge-service.ts";
 
@@ -133,7 +134,12 @@ export async function registerKnowledgeRoutes(
         const upload = request.isMultipart()
           ? await readMultipart(request, maxBytes)
           : knowledge.decodeJsonBody(request.body as CreateDocumentBody);
-        return reply.status(202).send(await knowledge.createDocument(ctx, upload));
+        // The same upload, however sent (multipart or JSON), is the same request.
+        const idem = idempotencyOf(request, {
+          ...upload,
+          content: createHash("sha256").update(upload.content).digest("hex"),
+        });
+        return reply.status(202).send(await knowledge.createDocument(ctx, upload, idem));
       },
     );
   });

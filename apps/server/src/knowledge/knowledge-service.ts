@@ -13,6 +13,7 @@ import type {
   SearchKnowledgeBody,
 } from "@engram/contract";
 import type { IngestConfig } from "../config/ingest-config.ts";
+import { type IdempotencyKey, IdempotencyRace } from "../db/idempotency.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { type IdPrefix, isId, newId } from "../lib/ids.ts";
 import { METADATA_MAX_BYTES } from "../memories/memory-service.ts";
@@ -58,6 +59,8 @@ export function createKnowledgeService(deps: {
   config: IngestConfig;
   /** Quotas and metering (ENGRAM_METERING): a document's bytes count as the tenant's storage. */
   metering?: boolean;
+  /** Seconds an Idempotency-Key is remembered (ENGRAM_IDEMPOTENCY_TTL_S). */
+  idempotencyTtlS?: number;
 }) {
   const { store, queue, config } = deps;
   const usage = (ctx: TenantContext, operation: string) =>
@@ -99,7 +102,11 @@ export function createKnowledgeService(deps: {
     decodeJsonBody,
 
     /** Stores an upload and queues its ingestion; answers at once with the document and job ids. */
-    async createDocument(ctx: TenantContext, upload: Upload): Promise<CreateDocumentResponse> {
+    async createDocument(
+      ctx: TenantContext,
+      upload: Upload,
+      key?: IdempotencyKey,
+    ): Promise<CreateDocumentResponse> {
       requireScope(ctx, "knowledge:write");
       if (upload.content.length === 0) {
         throw new AppError("validation_failed", "The document is empty", "content");
@@ -129,29 +136,44 @@ export function createKnowledgeService(deps: {
           "metadata",
         );
       }
+      const idem = key && { ...key, maxAgeS: deps.idempotencyTtlS ?? 86_400 };
+      if (idem) {
+        const earlier = await store.findIdempotent(ctx.tenantId, idem);
+        if (earlier) return earlier as CreateDocumentResponse;
+      }
       const id = newId("doc");
       const jobId = newId("job");
-      await store.insertDocument(
-        ctx.tenantId,
-        {
-          id,
-          jobId,
-          userId: upload.user_id ?? null,
-          agentId: upload.agent_id ?? null,
-          collection: upload.collection ?? null,
-          filename: upload.filename,
-          mediaType,
-          metadata: upload.metadata ?? {},
-          content: upload.content,
-          sha256: createHash("sha256").update(upload.content).digest(),
-        },
-        // Fair share: a tenant's n-th waiting document gets priority -n, so one tenant's backlog
-        // interleaves with another's first document instead of going ahead of it (ADR 0013).
-        (tx, backlog) =>
-          queue.enqueue(tx, { tenantId: ctx.tenantId, documentId: id, jobId }, -backlog),
-        usage(ctx, "document.add"),
-      );
-      return { document_id: id, job_id: jobId, status: "queued" };
+      const response = { document_id: id, job_id: jobId, status: "queued" };
+      try {
+        await store.insertDocument(
+          ctx.tenantId,
+          {
+            id,
+            jobId,
+            userId: upload.user_id ?? null,
+            agentId: upload.agent_id ?? null,
+            collection: upload.collection ?? null,
+            filename: upload.filename,
+            mediaType,
+            metadata: upload.metadata ?? {},
+            content: upload.content,
+            sha256: createHash("sha256").update(upload.content).digest(),
+          },
+          // Fair share: a tenant's n-th waiting document gets priority -n, so one tenant's backlog
+          // interleaves with another's first document instead of going ahead of it (ADR 0013).
+          (tx, backlog) =>
+            queue.enqueue(tx, { tenantId: ctx.tenantId, documentId: id, jobId }, -backlog),
+          usage(ctx, "document.add"),
+          idem && { request: idem, response },
+        );
+      } catch (err) {
+        // A concurrent request with the same key committed first: answer with its response.
+        if (idem && err instanceof IdempotencyRace) {
+          return (await store.findIdempotent(ctx.tenantId, idem)) as CreateDocumentResponse;
+        }
+        throw err;
+      }
+      return response;
     },
 
     async getDocument(ctx: TenantContext, id: string): Promise<KnowledgeDocument> {

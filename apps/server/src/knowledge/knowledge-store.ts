@@ -1,5 +1,11 @@
 import type { IngestJob, KnowledgeDocument, Metadata } from "@engram/contract";
 import type { Database, Queryable } from "../db/database.ts";
+import {
+  findIdempotentResponse,
+  IdempotencyRace,
+  type IdempotencyRequest,
+  saveIdempotentResponse,
+} from "../db/idempotency.ts";
 import type { UsageHook } from "../usage/metering.ts";
 import type { Chunk } from "./chunker.ts";
 
@@ -84,6 +90,10 @@ function scopeSql(scope: DocumentScope, params: unknown[]): string {
 /** Documents, their bytes, ingestion jobs and chunks; every method runs under the tenant's RLS. */
 export function createKnowledgeStore(db: Database, model: { id: string }, maxAttempts: number) {
   return {
+    /** The stored response of an earlier upload with this Idempotency-Key, if any. */
+    findIdempotent: (tenantId: string, idem: IdempotencyRequest) =>
+      db.withTenant(tenantId, (tx) => findIdempotentResponse(tx, tenantId, idem)),
+
     /**
      * Stores a document, its bytes and its job, and enqueues the job in the same transaction
      * (`enqueue` gets the tenant's queued-document count, for fair priorities): a crash loses
@@ -94,6 +104,7 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
       doc: NewDocument,
       enqueue: (tx: Queryable, backlog: number) => Promise<string>,
       usage?: UsageHook,
+      idem?: { request: IdempotencyRequest; response: object },
     ): Promise<void> {
       return db.withTenant(tenantId, async (tx) => {
         const [backlog] = await tx.query<{ n: number }>(
@@ -128,6 +139,12 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
         // The uploaded bytes count as the tenant's storage (a quota refusal rolls all this back).
         await usage?.(tx, { ops: 0, memories: 0, bytes: doc.content.length });
         const queueJobId = await enqueue(tx, backlog?.n ?? 0);
+        if (
+          idem &&
+          !(await saveIdempotentResponse(tx, tenantId, idem.request, 202, idem.response))
+        ) {
+          throw new IdempotencyRace(); // rolls back the document, its job and its queue entry
+        }
         await tx.query("UPDATE ingest_jobs SET queue_job_id = $2 WHERE id = $1", [
           doc.jobId,
           queueJobId,
