@@ -297,7 +297,7 @@ async function main() {
     "",
     "What the cells are and what bounds them:",
     "",
-    "- *Provisioning* is one HTTP request whose transaction inserts the tenant, its default project, its usage row, its first key (a random secret, SHA-256) and the audit row. The baseline is the cheapest admin call (admin-token check, one read transaction), so the difference is the write transaction and its commit (an fsync on PostgreSQL; PGlite in memory for the in-process server here: a temporary data directory).",
+    "- *Provisioning* is one HTTP request whose transaction inserts the tenant, its default project, its usage row, its first key (a random secret, SHA-256) and the audit row. The baseline is the cheapest admin call (admin-token check, one read transaction), so the difference is the write transaction and its commit (an fsync on PostgreSQL; embedded, PGlite writes to a temporary data directory from this process).",
     "- *Add via HTTP* includes embedding the text (about 10 ms of CPU with the local model), so its difference is the end-to-end cost but noisy; the two servers are separate processes' worth of state in one process (each its own database).",
     "- *Store insert* is the memory store's insert transaction in-process with a precomputed vector: with the usage hook (conditional upsert of the month's operation counter, one usage event, the gauges update) against without. This is the database cost of quotas and metering, free of embedding noise.",
     "- *Rate limiter alone*: one `consume` of the per-plan limiter (rate-limiter-flexible; in memory embedded, a Redis round trip in cluster mode).",
