@@ -6,6 +6,8 @@ export class EngramError extends Error {
   constructor(
     readonly status: number,
     readonly problem: Problem,
+    /** Seconds to wait before retrying, from `Retry-After` (429 rate_limited, 503), if sent. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(`${problem.code}: ${problem.detail ?? problem.title}`);
   }
@@ -28,6 +30,15 @@ export interface RequestOptions {
   query?: Record<string, string | number | undefined>;
   body?: unknown;
   idempotencyKey?: string;
+}
+
+/** Seconds in a Retry-After field: delay-seconds, or an HTTP date (RFC 9110 §10.2.3). */
+export function retryAfterOf(headers: Headers): number | undefined {
+  const value = headers.get("retry-after");
+  if (value === null) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 /** Sends one request and decodes JSON, throwing EngramError for problem responses. */
@@ -59,7 +70,7 @@ export async function request<T>(
       status: res.status,
       code: "internal_error",
     };
-    throw new EngramError(res.status, problem);
+    throw new EngramError(res.status, problem, retryAfterOf(res.headers));
   }
   return data as T;
 }

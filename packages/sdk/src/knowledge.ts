@@ -11,7 +11,7 @@ import type {
   SearchKnowledgeBody,
   SearchKnowledgeResponse,
 } from "@engram/contract";
-import { type ClientOptions, EngramError, request } from "./http.ts";
+import { type ClientOptions, EngramError, request, retryAfterOf } from "./http.ts";
 
 const enc = encodeURIComponent;
 
@@ -56,7 +56,11 @@ export class KnowledgeClient {
     });
     const data = await res.json();
     if (!res.ok)
-      throw new EngramError(res.status, data as ConstructorParameters<typeof EngramError>[1]);
+      throw new EngramError(
+        res.status,
+        data as ConstructorParameters<typeof EngramError>[1],
+        retryAfterOf(res.headers),
+      );
     return data as CreateDocumentResponse;
   }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { EngramError } from "@engram/sdk";
 import { call, type Reply } from "../testing/http.ts";
 import { createTestRedis, type TestRedis } from "../testing/test-redis.ts";
 import {
@@ -65,6 +66,23 @@ describe("rate limits, embedded (in-memory limiter)", () => {
     assert.equal(limited.headers.get("ratelimit-policy"), '"starter";q=5;w=60');
     assert.match(String(limited.body.detail), /5 requests per 60 s/);
     assert.ok(srv.server.counters.get("rate_limited_total") >= 1);
+  });
+
+  test("the SDK's EngramError carries the 429's Retry-After in seconds", async () => {
+    const t = await limitedTenant(srv, 1);
+    await t.client.listMemories();
+    const err = await t.client.listMemories().then(
+      () => assert.fail("expected 429"),
+      (e: unknown) => e as EngramError,
+    );
+    assert.ok(err instanceof EngramError);
+    assert.equal(err.code, "rate_limited");
+    assert.ok(
+      err.retryAfterSeconds !== undefined &&
+        err.retryAfterSeconds >= 1 &&
+        err.retryAfterSeconds <= 60,
+      String(err.retryAfterSeconds),
+    );
   });
 
   test("limits are per API key: another key of the same tenant, and another tenant, are unaffected", async () => {
