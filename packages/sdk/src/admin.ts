@@ -4,7 +4,9 @@ import type {
   CreateTenantBody,
   DeletionReceipt,
   InvoicePreview,
+  ListKeysQuery,
   ListPlansResponse,
+  ListTenantsResponse,
   ProvisionedTenant,
   Tenant,
   UpdateTenantBody,
@@ -25,6 +27,11 @@ export class EngramAdminClient {
   /** POST /v1/admin/tenants — the tenant, its default project and first key (shown only once). */
   createTenant(body: CreateTenantBody) {
     return request<ProvisionedTenant>(this.opts, "POST", "v1/admin/tenants", { body });
+  }
+
+  /** GET /v1/admin/tenants — one page, newest first */
+  listTenants(query: ListKeysQuery = {}) {
+    return request<ListTenantsResponse>(this.opts, "GET", "v1/admin/tenants", { query });
   }
 
   /** GET /v1/admin/tenants/{tenant_id} */

@@ -67,6 +67,7 @@ describe("OpenAPI and docs", () => {
     getMemoryHistory: ["get", "/v1/memories/{id}/history"],
     listPlans: ["get", "/v1/admin/plans"],
     createTenant: ["post", "/v1/admin/tenants"],
+    listTenants: ["get", "/v1/admin/tenants"],
     getTenant: ["get", "/v1/admin/tenants/{tenant_id}"],
     updateTenant: ["patch", "/v1/admin/tenants/{tenant_id}"],
     deleteTenant: ["delete", "/v1/admin/tenants/{tenant_id}"],

@@ -268,6 +268,30 @@ for (const backend of backends) {
     });
 
     describe("plans, suspension and the admin API", () => {
+      test("the admin lists every tenant, newest first, by cursor; tenant keys get 403", async () => {
+        const made = [await provision(), await provision(), await provision()];
+        const first = await admin("GET", "/v1/admin/tenants?limit=2");
+        assert.equal(first.status, 200, JSON.stringify(first.body));
+        assert.deepEqual(
+          first.body.results.map((t: { id: string }) => t.id),
+          [made[2]?.id, made[1]?.id],
+        );
+        assert.ok(first.body.next_cursor);
+        const next = await admin(
+          "GET",
+          `/v1/admin/tenants?limit=1&cursor=${first.body.next_cursor}`,
+        );
+        assert.equal(next.body.results[0].id, made[0]?.id);
+        assert.deepEqual([next.body.results[0].name, next.body.results[0].suspended], ["t", false]);
+        assertProblem(await admin("GET", "/v1/admin/tenants?cursor=bad"), 400, "validation_failed");
+        assertProblem(await admin("GET", "/v1/admin/tenants?limit=0"), 400, "validation_failed");
+        assertProblem(
+          await as(made[0]?.key as string, "GET", "/v1/admin/tenants"),
+          403,
+          "forbidden",
+        );
+      });
+
       test("lists the shipped plans", async () => {
         const r = await admin("GET", "/v1/admin/plans");
         const ids = r.body.results.map((p: { id: string }) => p.id);

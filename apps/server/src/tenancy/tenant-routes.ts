@@ -13,6 +13,7 @@ import {
   ListKeysResponse,
   ListPlansResponse,
   ListProjectsResponse,
+  ListTenantsResponse,
   Project,
   ProvisionedTenant,
   Tenant,
@@ -66,6 +67,21 @@ export function registerAdminRoutes(
       },
     },
     async (request, reply) => reply.status(201).send(await tenants.provisionTenant(request.body)),
+  );
+
+  app.get(
+    "/v1/admin/tenants",
+    {
+      onRequest,
+      schema: {
+        ...admin,
+        operationId: "listTenants",
+        summary: "Every tenant, newest first (cursor-paginated)",
+        querystring: ListKeysQuery,
+        response: { 200: ListTenantsResponse, ...problemResponses },
+      },
+    },
+    async (request) => tenants.listTenants(request.query),
   );
 
   app.get(

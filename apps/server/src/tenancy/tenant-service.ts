@@ -9,6 +9,7 @@ import {
   type ListAuditResponse,
   type ListKeysQuery,
   type ListKeysResponse,
+  type ListTenantsResponse,
   type Project,
   type ProvisionedTenant,
   type Scope,
@@ -181,6 +182,11 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
         project: toProject(out.project),
         key: { ...toKey(out.key), key: secret },
       };
+    },
+
+    async listTenants(input: ListKeysQuery): Promise<ListTenantsResponse> {
+      const before = decodeCursor(input.cursor, "ten");
+      return page(await store.listTenants(input.limit ?? 20, before), toTenant);
     },
 
     async getTenant(id: string): Promise<Tenant> {

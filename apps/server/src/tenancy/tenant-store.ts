@@ -123,6 +123,16 @@ export function createTenantStore(db: Database) {
         return { tenant: t as TenantRow, project: p as ProjectRow, key: k };
       }),
 
+    /** A page of every tenant, newest first (admin), through the narrow definer function. */
+    listTenants: (limit: number, before: string | undefined) =>
+      db.withoutTenant(async (tx) => {
+        const rows = await tx.query<TenantRow>(
+          `SELECT ${TENANT_COLUMNS} FROM engram_list_tenants($1, $2)`,
+          [before ?? null, limit + 1],
+        );
+        return { rows: rows.slice(0, limit), more: rows.length > limit };
+      }),
+
     findTenant: (id: string) =>
       db.withTenant(id, async (tx) => {
         const [row] = await tx.query<TenantRow>(
