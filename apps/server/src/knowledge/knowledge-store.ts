@@ -187,12 +187,8 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
      */
     deleteDocument(tenantId: string, id: string, usage?: UsageHook) {
       return db.withTenant(tenantId, async (tx) => {
-        const [doc] = await tx.query<{ id: string; size_bytes: string }>(
-          "DELETE FROM documents WHERE tenant_id = $1 AND id = $2 RETURNING id, size_bytes",
-          [tenantId, id],
-        );
-        if (!doc) return undefined;
-        await usage?.(tx, { ops: 0, memories: 0, bytes: -Number(doc.size_bytes) });
+        // Job rows first, then the document (the lock order of every job path), and the
+        // tenant's usage row last, so it is held only for the commit.
         const jobs = await tx.query<{ queue_job_id: string | null }>(
           `UPDATE ingest_jobs SET state = 'cancelled', stage = NULL, finished_at = now(),
              error = 'The document was deleted'
@@ -200,6 +196,13 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
            RETURNING queue_job_id`,
           [tenantId, id],
         );
+        const [doc] = await tx.query<{ id: string; size_bytes: string }>(
+          "DELETE FROM documents WHERE tenant_id = $1 AND id = $2 RETURNING id, size_bytes",
+          [tenantId, id],
+        );
+        // No such document: nothing was cancelled either (jobs only exist for documents).
+        if (!doc) return undefined;
+        await usage?.(tx, { ops: 0, memories: 0, bytes: -Number(doc.size_bytes) });
         return { queueJobIds: jobs.flatMap((j) => (j.queue_job_id ? [j.queue_job_id] : [])) };
       });
     },
@@ -311,6 +314,13 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
       result: { chunks: Chunk[]; vectors: string[]; pages: number | null; ids: string[] },
     ) {
       return db.withTenant(tenantId, async (tx) => {
+        // Lock order everywhere: the job row, then the document row (no deadlock with a delete,
+        // a start or a retry of the same document).
+        const [job] = await tx.query(
+          "SELECT 1 FROM ingest_jobs WHERE tenant_id = $1 AND id = $2 AND state = 'active' FOR UPDATE",
+          [tenantId, jobId],
+        );
+        if (!job) return false;
         const [doc] = await tx.query<{
           user_id: string | null;
           agent_id: string | null;
@@ -320,11 +330,6 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
           [tenantId, documentId],
         );
         if (!doc) return false;
-        const [job] = await tx.query(
-          "SELECT 1 FROM ingest_jobs WHERE tenant_id = $1 AND id = $2 AND state = 'active' FOR UPDATE",
-          [tenantId, jobId],
-        );
-        if (!job) return false;
         await tx.query("DELETE FROM knowledge_chunks WHERE tenant_id = $1 AND document_id = $2", [
           tenantId,
           documentId,

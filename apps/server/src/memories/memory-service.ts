@@ -126,7 +126,12 @@ export function createMemoryService(deps: MemoryServiceDeps) {
   }
 
   async function insert(ctx: TenantContext, all: Draft[], operation: string, key?: IdempotencyKey) {
-    const idem = key && { ...key, maxAgeS: deps.idempotencyTtlS };
+    // Keys are remembered per project: another project's request with the same key is its own.
+    const idem = key && {
+      ...key,
+      key: `${ctx.projectId}:${key.key}`,
+      maxAgeS: deps.idempotencyTtlS,
+    };
     if (idem) {
       const earlier = await store.findIdempotent(ctx.tenantId, idem);
       if (earlier) return earlier as AddMemoryResponse;
@@ -221,9 +226,13 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     async getMemory(ctx: TenantContext, id: string): Promise<Memory> {
       requireScope(ctx, "memories:read");
       const tenantId = ctx.tenantId;
-      const memory = isId("mem", id)
-        ? await cache.get(tenantId, id, () => store.getMemory(tenantId, ctx.projectId, id))
-        : undefined;
+      const load = () => store.getMemory(tenantId, ctx.projectId, id);
+      let memory = isId("mem", id) ? await cache.get(tenantId, id, load) : undefined;
+      if (memory && memory.project_id === undefined) {
+        // Cached before memories had projects (migration 0005): drop it and read it again.
+        await cache.invalidate(tenantId, id);
+        memory = await load();
+      }
       // The cache is per tenant: a memory of another of the tenant's projects is not found either.
       if (!memory || memory.project_id !== ctx.projectId) throw notFound("Memory", id);
       return memory;

@@ -11,6 +11,8 @@ export interface TenantContext {
   projectId: string;
   actor: Actor;
   scopes: ReadonlySet<Scope>;
+  /** When the calling key expires (null: never); keys it creates cannot outlive it. */
+  expiresAt?: Date | null;
   /** The tenant's plan with its overrides: quotas and the rate limit. */
   plan: EffectivePlan;
   requestId: string;

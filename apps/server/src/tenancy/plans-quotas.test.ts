@@ -194,6 +194,22 @@ for (const backend of backends) {
         }
       });
 
+      test("a key with an expiry creates keys that expire no later", async () => {
+        const t = await provision();
+        const until = new Date(Date.now() + 3_600_000).toISOString();
+        const parent = await as(t.key, "POST", "/v1/keys", { expires_at: until });
+        const child = await as(parent.body.key, "POST", "/v1/keys", {});
+        assert.equal(child.status, 201);
+        assert.equal(child.body.expires_at, until, "inherits the expiry by default");
+        const later = new Date(Date.now() + 7_200_000).toISOString();
+        assertProblem(
+          await as(parent.body.key, "POST", "/v1/keys", { expires_at: later }),
+          403,
+          "forbidden",
+          "expires_at",
+        );
+      });
+
       test("an expired key is refused with 401; an expiry in the past is 400", async () => {
         const t = await provision();
         assertProblem(
@@ -237,6 +253,16 @@ for (const backend of backends) {
           query: "default project",
         });
         assert.equal(found.body.results.length, 0);
+        // An Idempotency-Key is per project: the same key and body in another project is a new write.
+        const idem = { "idempotency-key": "same-key" };
+        const inA = await add(t.key, "keyed write", idem);
+        const inB = await add(k2.body.key, "keyed write", idem);
+        assert.equal(inB.status, 201);
+        assert.notEqual(inB.body.results[0].id, inA.body.results[0].id);
+        assert.equal(
+          (await as(k2.body.key, "GET", `/v1/memories/${inB.body.results[0].id}`)).status,
+          200,
+        );
         // The same text in another project is no duplicate.
         assert.equal(
           (await add(k2.body.key, "Only in the default project")).body.results[0].event,
@@ -487,12 +513,14 @@ for (const backend of backends) {
         assert.equal(history.body.results.length, 1);
         assert.equal(history.body.results[0].memory_operations, 1);
         assert.equal(history.body.next_cursor, null);
-        assertProblem(
-          await as(t.key, "GET", "/v1/usage/history?cursor=bad"),
-          400,
-          "validation_failed",
-          "cursor",
-        );
+        for (const bad of ["bad", Buffer.from("2024-13-01").toString("base64url")]) {
+          assertProblem(
+            await as(t.key, "GET", `/v1/usage/history?cursor=${bad}`),
+            400,
+            "validation_failed",
+            "cursor",
+          );
+        }
       });
 
       test("Enterprise is unlimited: every limit is null", async () => {

@@ -285,8 +285,26 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
           "scopes",
         );
       }
+      // Nor can it outlive itself: a key with an expiry creates keys that expire no later.
+      let expiresAt = input.expires_at;
+      if (ctx.expiresAt) {
+        if (expiresAt === undefined) expiresAt = ctx.expiresAt.toISOString();
+        else if (Date.parse(expiresAt) > ctx.expiresAt.getTime()) {
+          throw new AppError(
+            "forbidden",
+            `A key cannot outlive the key that creates it (${ctx.expiresAt.toISOString()})`,
+            "expires_at",
+          );
+        }
+      }
       const projectId = await resolveProject(ctx.tenantId, input.project_id, ctx.projectId);
-      return insertKey(ctx.tenantId, ctx.actor, input, projectId, scopes);
+      return insertKey(
+        ctx.tenantId,
+        ctx.actor,
+        { ...input, ...(expiresAt ? { expires_at: expiresAt } : {}) },
+        projectId,
+        scopes,
+      );
     },
 
     async listKeys(ctx: TenantContext, input: ListKeysQuery): Promise<ListKeysResponse> {
@@ -362,6 +380,7 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
           row.scopes.filter((s): s is Scope => (Scopes as readonly string[]).includes(s)),
         ),
         plan: plans.effective(row.plan, row.overrides),
+        expiresAt: row.expires_at,
         requestId,
       };
     },

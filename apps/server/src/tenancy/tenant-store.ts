@@ -149,7 +149,8 @@ export function createTenantStore(db: Database) {
     ) =>
       db.withTenant(id, async (tx) => {
         const [old] = await tx.query<TenantRow>(
-          `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR UPDATE`,
+          // NO KEY UPDATE: concurrent inserts that reference the tenant (memories, usage) go on.
+          `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR NO KEY UPDATE`,
           [id],
         );
         if (!old) return undefined;
@@ -221,7 +222,7 @@ export function createTenantStore(db: Database) {
       audit: AuditEntry,
     ) =>
       db.withTenant(tenantId, async (tx) => {
-        await tx.query("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE", [tenantId]);
+        await tx.query("SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE", [tenantId]);
         const [c] = await tx.query<{ n: string }>(
           "SELECT count(*) AS n FROM projects WHERE tenant_id = $1",
           [tenantId],

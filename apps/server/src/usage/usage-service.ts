@@ -82,7 +82,8 @@ export function createUsageService(db: Database, plans: PlanCatalog) {
       let before: string | null = null;
       if (input.cursor !== undefined) {
         before = Buffer.from(input.cursor, "base64url").toString();
-        if (!/^\d{4}-\d{2}-01$/.test(before)) {
+        const month = Number(before.slice(5, 7));
+        if (!/^\d{4}-\d{2}-01$/.test(before) || month < 1 || month > 12 || before < "0100") {
           throw new AppError("validation_failed", "cursor is not valid", "cursor");
         }
       }
