@@ -9,7 +9,7 @@ import {
   type Memory,
 } from "@engram/sdk";
 import pg from "pg";
-import { callPath as call } from "./testing/http.ts";
+import { callPath as call, clientKey } from "./testing/http.ts";
 import { createTestPostgres, type TestPostgres } from "./testing/test-postgres.ts";
 import { createTestRedis, type TestRedis } from "./testing/test-redis.ts";
 import {
@@ -104,7 +104,7 @@ describe("cluster: two API processes and two workers on one PostgreSQL and Redis
           [tenantId],
         ),
       )
-    ).rows.map((r) => r.key);
+    ).rows.map((r) => clientKey(r.key));
 
   before(async () => {
     database = await createTestPostgres();
@@ -254,7 +254,7 @@ describe("cluster: two API processes and two workers on one PostgreSQL and Redis
         await asOwnerIn(tenantId, (c) =>
           c.query(
             `UPDATE idempotency_keys SET created_at = now() - interval '2 days'
-             WHERE tenant_id = $1 AND key = ANY($2)`,
+             WHERE tenant_id = $1 AND substr(key, strpos(key, ':') + 1) = ANY($2)`,
             [tenantId, keys],
           ),
         );

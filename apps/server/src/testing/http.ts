@@ -38,3 +38,8 @@ export async function call(
 export function callPath(base: string, key: string, method: string, path: string, body?: unknown) {
   return call(new URL(path, base).toString(), key, method, body);
 }
+
+/** The client's Idempotency-Key as stored (`<project id>:<key>`: keys are per project), unprefixed. */
+export function clientKey(stored: string): string {
+  return stored.slice(stored.indexOf(":") + 1);
+}

@@ -12,6 +12,7 @@ import {
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
+import { clientKey } from "../testing/http.ts";
 import { seedTenant, testDatabases } from "../testing/test-databases.ts";
 import { createTestPostgres } from "../testing/test-postgres.ts";
 import { startTestServer, tempDir } from "../testing/test-server.ts";
@@ -288,7 +289,7 @@ test("embedded `engram serve` runs the worker's jobs itself", { timeout: 60_000 
         tx.query<{ key: string }>("SELECT key FROM idempotency_keys ORDER BY key"),
       );
       assert.deepEqual(
-        rows.map((r) => r.key),
+        rows.map((r) => clientKey(r.key)),
         ["recent"],
       );
     } finally {
