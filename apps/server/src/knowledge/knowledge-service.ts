@@ -14,8 +14,9 @@ import type {
 } from "@engram/contract";
 import type { IngestConfig } from "../config/ingest-config.ts";
 import { type IdempotencyKey, IdempotencyRace } from "../db/idempotency.ts";
+import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
-import { type IdPrefix, isId, newId } from "../lib/ids.ts";
+import { isId, newId } from "../lib/ids.ts";
 import { METADATA_MAX_BYTES } from "../memories/memory-service.ts";
 import { embeddingQuery, keywordQuery, vectorLiteral } from "../memories/memory-text.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
@@ -37,18 +38,6 @@ export interface Upload {
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function cursorOf(cursor: string | undefined, prefix: IdPrefix): string | undefined {
-  if (cursor === undefined) return undefined;
-  const id = Buffer.from(cursor, "base64url").toString();
-  if (!isId(prefix, id)) throw new AppError("validation_failed", "cursor is not valid", "cursor");
-  return id;
-}
-
-const nextCursor = (page: { rows: { id: string }[]; more: boolean }) => {
-  const last = page.rows.at(-1);
-  return page.more && last ? Buffer.from(last.id).toString("base64url") : null;
-};
 
 /** The knowledge verbs: uploads, documents, jobs and knowledge search. */
 export function createKnowledgeService(deps: {
@@ -188,7 +177,7 @@ export function createKnowledgeService(deps: {
       input: ListDocumentsQuery,
     ): Promise<ListDocumentsResponse> {
       requireScope(ctx, "knowledge:read");
-      const before = cursorOf(input.cursor, "doc");
+      const before = decodeIdCursor(input.cursor, "doc");
       const page = await store.listDocuments(
         ctx.tenantId,
         {
@@ -200,7 +189,7 @@ export function createKnowledgeService(deps: {
         input.limit ?? 20,
         before,
       );
-      return { results: page.rows, next_cursor: nextCursor(page) };
+      return { results: page.rows, next_cursor: nextIdCursor(page) };
     },
 
     /** Deletes a document with its chunks and vectors; an unfinished ingestion is cancelled. */
@@ -228,9 +217,9 @@ export function createKnowledgeService(deps: {
         ctx.tenantId,
         input.state,
         input.limit ?? 20,
-        cursorOf(input.cursor, "job"),
+        decodeIdCursor(input.cursor, "job"),
       );
-      return { results: page.rows, next_cursor: nextCursor(page) };
+      return { results: page.rows, next_cursor: nextIdCursor(page) };
     },
 
     /** Puts a dead-lettered job back on the queue. */

@@ -17,6 +17,7 @@ import type {
 import { type MemoryCache, noMemoryCache } from "../cache/memory-cache.ts";
 import { type IdempotencyKey, IdempotencyRace } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
+import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
 import { appendAudit } from "../tenancy/audit.ts";
@@ -322,19 +323,10 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       input: ListMemoriesQuery,
     ): Promise<ListMemoriesResponse> {
       requireScope(ctx, "memories:read");
-      let before: string | undefined;
-      if (input.cursor !== undefined) {
-        before = Buffer.from(input.cursor, "base64url").toString();
-        if (!isId("mem", before))
-          throw new AppError("validation_failed", "cursor is not valid", "cursor");
-      }
+      const before = decodeIdCursor(input.cursor, "mem");
       const limit = input.limit ?? 20;
       const page = await store.listMemories(ctx.tenantId, scopeOf(ctx, input), limit, before);
-      const last = page.rows.at(-1);
-      return {
-        results: page.rows,
-        next_cursor: page.more && last ? Buffer.from(last.id).toString("base64url") : null,
-      };
+      return { results: page.rows, next_cursor: nextIdCursor(page) };
     },
 
     /** Every ADD, UPDATE and DELETE of a memory, oldest first; kept after the memory is deleted. */

@@ -17,11 +17,12 @@ import {
   type Tenant,
   type UpdateTenantBody,
 } from "@engram/contract";
+import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
-import { type IdPrefix, isId, newId } from "../lib/ids.ts";
+import { isId, newId } from "../lib/ids.ts";
 import type { PlanCatalog } from "../plans/plans.ts";
 import { generateApiKey, hashSecret, looksLikeApiKey } from "./api-key.ts";
-import type { AuditAction } from "./audit.ts";
+import type { AuditEntry } from "./audit.ts";
 import { type Actor, actorName, requireScope, type TenantContext } from "./context.ts";
 import type { KeyRow, NewKey, ProjectRow, TenantRow, TenantStore } from "./tenant-store.ts";
 
@@ -68,19 +69,8 @@ function toKey(r: KeyRow): ApiKey {
   };
 }
 
-function decodeCursor(cursor: string | undefined, prefix: IdPrefix): string | undefined {
-  if (cursor === undefined) return undefined;
-  const id = Buffer.from(cursor, "base64url").toString();
-  if (!isId(prefix, id)) throw new AppError("validation_failed", "cursor is not valid", "cursor");
-  return id;
-}
-
 function page<R extends { id: string }, T>(p: { rows: R[]; more: boolean }, map: (r: R) => T) {
-  const last = p.rows.at(-1);
-  return {
-    results: p.rows.map(map),
-    next_cursor: p.more && last ? Buffer.from(last.id).toString("base64url") : null,
-  };
+  return { results: p.rows.map(map), next_cursor: nextIdCursor(p) };
 }
 
 /** Tenant, project, key and audit verbs. Admin verbs take no context: their route checks the admin. */
@@ -185,7 +175,7 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
     },
 
     async listTenants(input: ListKeysQuery): Promise<ListTenantsResponse> {
-      const before = decodeCursor(input.cursor, "ten");
+      const before = decodeIdCursor(input.cursor, "ten");
       return page(await store.listTenants(input.limit ?? 20, before), toTenant);
     },
 
@@ -208,7 +198,7 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
       const row = isId("ten", id)
         ? await store.updateTenant(id, (old) => {
             const set: Partial<TenantRow> = {};
-            const audit: { actor: string; action: AuditAction; details: object }[] = [];
+            const audit: AuditEntry[] = [];
             if (input.name !== undefined && input.name !== old.name) {
               set.name = input.name;
               audit.push({
@@ -309,7 +299,7 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
 
     async listKeys(ctx: TenantContext, input: ListKeysQuery): Promise<ListKeysResponse> {
       requireScope(ctx, "keys:manage");
-      const before = decodeCursor(input.cursor, "key");
+      const before = decodeIdCursor(input.cursor, "key");
       return page(await store.listKeys(ctx.tenantId, input.limit ?? 20, before), toKey);
     },
 
@@ -355,7 +345,7 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
 
     async listAudit(ctx: TenantContext, input: ListAuditQuery): Promise<ListAuditResponse> {
       requireScope(ctx, "keys:manage");
-      const before = decodeCursor(input.cursor, "aud");
+      const before = decodeIdCursor(input.cursor, "aud");
       return page(await store.listAudit(ctx.tenantId, input.limit ?? 20, before), (r) => ({
         ...r,
         created_at: r.created_at.toISOString(),
