@@ -13,12 +13,11 @@ import { openPostgresDatabase } from "../apps/server/src/db/postgres-database.ts
 import { ensureVectorIndex } from "../apps/server/src/db/vector-index.ts";
 import { newId } from "../apps/server/src/lib/ids.ts";
 import { createMemoryStore } from "../apps/server/src/memories/memory-store.ts";
-import { contentHash } from "../apps/server/src/memories/memory-text.ts";
 import { loadPlans } from "../apps/server/src/plans/plans.ts";
 import { createRateLimiter } from "../apps/server/src/rate-limits/rate-limiter.ts";
 import { createCounters } from "../apps/server/src/telemetry/counters.ts";
 import { call } from "../apps/server/src/testing/http.ts";
-import { projectOf, seedTenant } from "../apps/server/src/testing/test-databases.ts";
+import { draftMemory, projectOf, seedTenant } from "../apps/server/src/testing/test-databases.ts";
 import { createTestPostgres } from "../apps/server/src/testing/test-postgres.ts";
 import { createTestRedis } from "../apps/server/src/testing/test-redis.ts";
 import {
@@ -151,21 +150,8 @@ async function measure(
       const tm = await seedTenant(db, "metered");
       const tu = await seedTenant(db, "unmetered");
       const plan = loadPlans().effective("growth", {});
-      const row = (i: number, tag: string) => {
-        const text = `${tag} ${memoryText(800_000_000 + i)}`;
-        return {
-          id: newId("mem"),
-          memory: text,
-          role: null,
-          userId: "u",
-          agentId: null,
-          sessionId: null,
-          metadata: {},
-          contentHash: contentHash(text),
-          occurredAt: null,
-          embedding: randomVector(i),
-        };
-      };
+      const row = (i: number, tag: string) =>
+        draftMemory(`${tag} ${memoryText(800_000_000 + i)}`, randomVector(i), { userId: "u" });
       const s = await interleaved(
         N,
         (i) =>

@@ -13,11 +13,19 @@ export type AuditAction =
   | "key.revoke"
   | "memories.bulk_delete";
 
+/** One audit row as its writer gives it. */
+export interface AuditEntry {
+  actor: string;
+  action: AuditAction;
+  targetId?: string | null;
+  details?: object;
+}
+
 /** Appends one audit row in the caller's transaction, so it commits with what it records. */
 export async function appendAudit(
   tx: Queryable,
   tenantId: string,
-  entry: { actor: string; action: AuditAction; targetId?: string | null; details?: object },
+  entry: AuditEntry,
 ): Promise<void> {
   await tx.query(
     `INSERT INTO audit_events (id, tenant_id, actor, action, target_id, details)

@@ -1,6 +1,6 @@
 import type { PlanOverrides } from "@engram/contract";
 import type { Database, Queryable } from "../db/database.ts";
-import { type AuditAction, appendAudit } from "./audit.ts";
+import { type AuditEntry, appendAudit } from "./audit.ts";
 
 export interface TenantRow {
   id: string;
@@ -52,13 +52,6 @@ export interface AuthRow {
   overrides: PlanOverrides;
   suspended_at: Date | null;
   suspended_reason: string | null;
-}
-
-interface AuditEntry {
-  actor: string;
-  action: AuditAction;
-  targetId?: string | null;
-  details?: object;
 }
 
 const TENANT_COLUMNS = "id, name, plan, overrides, suspended_at, suspended_reason, created_at";
