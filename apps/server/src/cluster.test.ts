@@ -15,6 +15,7 @@ import { createTestRedis, type TestRedis } from "./testing/test-redis.ts";
 import {
   ADMIN_TOKEN,
   freePort,
+  killAll,
   spawnEngram,
   spawnServer,
   spawnWorker,
@@ -148,12 +149,7 @@ describe("cluster: two API processes and two workers on one PostgreSQL and Redis
 
   after(async () => {
     // Every child, even after a failed assertion or a failed start.
-    const left = [...children];
-    children.clear();
-    for (const c of left) {
-      if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill("SIGKILL");
-    }
-    await Promise.all(left.map((c) => c.exited));
+    await killAll(children);
     await redis?.close();
     await database?.drop();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import {
   type Memory,
 } from "@engram/sdk";
 import { callPath as call } from "./testing/http.ts";
-import { freePort, newTenant, spawnServer, tempDir } from "./testing/test-server.ts";
+import { freePort, killAll, newTenant, spawnServer, tempDir } from "./testing/test-server.ts";
 
 // Durability through the real `engram serve` process: SIGTERM restart, kill -9, and draining.
 
@@ -21,12 +21,7 @@ const dirs: string[] = [];
 
 /** Kill whatever a test left running (even after a failed assertion), then drop its data. */
 afterEach(async () => {
-  const left = [...running];
-  running.clear();
-  for (const s of left) {
-    if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGKILL");
-  }
-  await Promise.all(left.map((s) => s.exited));
+  await killAll(running);
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 

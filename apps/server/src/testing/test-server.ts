@@ -218,3 +218,15 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** SIGKILLs every child in the set that is still running, empties the set and awaits the exits. */
+export async function killAll(
+  children: Set<{ child: ChildProcess; exited: Promise<unknown> }>,
+): Promise<void> {
+  const left = [...children];
+  children.clear();
+  for (const c of left) {
+    if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill("SIGKILL");
+  }
+  await Promise.all(left.map((c) => c.exited));
+}
