@@ -113,7 +113,7 @@ async function rawEmbedderRate(docs: CorpusDoc[]) {
   const texts: string[] = [];
   const parseStart = performance.now();
   for (const d of docs) {
-    const parsed = await parseDocument(d.bytes, d.mediaType, { maxPages: 1000 });
+    const parsed = await parseDocument(d.bytes, d.mediaType, loadConfig({}).ingest.limits);
     texts.push(...chunkBlocks(parsed.blocks, DEFAULT_CHUNKING).map(embeddingText));
   }
   const parseS = (performance.now() - parseStart) / 1000;

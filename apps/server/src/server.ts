@@ -65,6 +65,7 @@ export async function createServer(config: Config): Promise<Server> {
       db,
       model,
       embedder,
+      plans,
       counters,
       log: {
         debug: (o, m) => appLog?.debug(o, m),

@@ -1,4 +1,5 @@
 import { countTokens, decode, encode } from "gpt-tokenizer";
+import { DocumentLimitError } from "./document-limits.ts";
 import type { Block } from "./parsed-document.ts";
 
 export interface ChunkOptions {
@@ -6,6 +7,8 @@ export interface ChunkOptions {
   maxTokens: number;
   /** Tokens of the previous chunk's tail repeated at the start of the next one in a section. */
   overlapTokens: number;
+  /** Most chunks: chunking stops with a DocumentLimitError as soon as one more would be cut. */
+  maxChunks?: number;
 }
 
 export const DEFAULT_CHUNKING: ChunkOptions = { maxTokens: 256, overlapTokens: 32 };
@@ -86,6 +89,13 @@ export function chunkBlocks(
 
   const flush = (keepOverlap: boolean) => {
     if (current.length === 0) return;
+    if (opts.maxChunks !== undefined && chunks.length >= opts.maxChunks) {
+      throw new DocumentLimitError(
+        "maxChunks",
+        `The document makes more than ${opts.maxChunks} chunks`,
+        opts.maxChunks,
+      );
+    }
     const first = current[0] as Piece;
     const last = current.at(-1) as Piece;
     const text = current.map((p) => p.text).join("\n\n");

@@ -8,7 +8,8 @@ import { spawnWorker, startPostgresTestServer } from "../testing/test-server.ts"
 // `engram worker` child processes consume the queue from the same PostgreSQL.
 const ENV = {
   ENGRAM_INGEST_IN_PROCESS: "off",
-  ENGRAM_INGEST_VISIBILITY_TIMEOUT_S: "8",
+  // A killed worker's job is taken back once its heartbeat is 10 s stale (the shortest allowed).
+  ENGRAM_INGEST_HEARTBEAT_S: "10",
   ENGRAM_INGEST_SUPERVISE_INTERVAL_S: "1",
   ENGRAM_INGEST_POLL_INTERVAL_MS: "500",
   ENGRAM_CHUNK_MAX_TOKENS: "48",
@@ -172,7 +173,7 @@ describe("ingestion with engram worker processes (PostgreSQL)", () => {
     const job = await t.client.knowledge.getJob(job_id);
     assert.equal(job.state, "cancelled");
     await until("the worker to finish the deleted job", async () =>
-      w.logs().some((l) => l.jobId === job_id && l.msg.startsWith("document deleted")),
+      w.logs().some((l) => l.jobId === job_id && l.msg.startsWith("job taken back")),
     );
     assert.equal((await chunkRows(document_id)).n, 0);
     const contents = await superuser((c) =>

@@ -20,6 +20,8 @@ export interface Delivery {
   /** 0 on the first delivery. */
   retryCount: number;
   message: IngestMessage;
+  /** Aborted when the queue takes the job back (its heartbeat found the claim gone, or shutdown). */
+  signal?: AbortSignal | undefined;
 }
 
 export interface QueueDepth {
@@ -103,6 +105,9 @@ export async function migrateIngestQueue(
       retryBackoff: true,
       retryDelayMax: 15 * 60,
       expireInSeconds: cfg.visibilityTimeoutS,
+      // A worker heartbeats its active job; one that stops (a killed process) is retried after
+      // this long, however long the job may run in all.
+      heartbeatSeconds: cfg.heartbeatS,
     };
     if (!(await boss.getQueue(DEAD_LETTER_QUEUE))) {
       await boss.createQueue(DEAD_LETTER_QUEUE, { retryLimit: 10, retryBackoff: true });
@@ -153,7 +158,12 @@ export async function openIngestQueue(
         },
         async ([job]) => {
           if (!job) return;
-          await handle({ queueJobId: job.id, retryCount: job.retryCount ?? 0, message: job.data });
+          await handle({
+            queueJobId: job.id,
+            retryCount: job.retryCount ?? 0,
+            message: job.data,
+            signal: (job as { signal?: AbortSignal }).signal,
+          });
         },
       );
       await boss.work<IngestMessage>(

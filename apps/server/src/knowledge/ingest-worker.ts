@@ -1,13 +1,16 @@
 import type { IngestConfig } from "../config/ingest-config.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
+import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { vectorLiteral } from "../memories/memory-text.ts";
+import type { PlanCatalog } from "../plans/plans.ts";
 import { type Metrics, timed } from "../telemetry/metrics.ts";
+import { applyUsage, type UsageHook } from "../usage/metering.ts";
 import type { JobLogger } from "../worker/job.ts";
-import { chunkBlocks } from "./chunker.ts";
 import type { Delivery, IngestMessage } from "./ingest-queue.ts";
 import type { KnowledgeStore } from "./knowledge-store.ts";
-import { type MediaType, parseDocument } from "./parse-document.ts";
+import type { MediaType } from "./parse-document.ts";
+import type { ParseSandbox } from "./parse-sandbox.ts";
 import { DocumentError } from "./parsed-document.ts";
 
 /** Chunks embedded per call: progress is recorded between batches. */
@@ -21,20 +24,26 @@ export function embeddingText(chunk: { headingPath: string[]; text: string }): s
 }
 
 /**
- * The reading service's job handler: parse → chunk → embed outside any transaction, then one
- * transaction replaces the document's chunks and marks it ready. Idempotent, so at-least-once
- * delivery is safe: a redelivery (crash, visibility timeout, second worker) finds the job finished
- * and does nothing, or rewrites the same chunks. A DocumentError (corrupt, encrypted, too many
- * pages) fails the job at once; any other error is retried by the queue with backoff.
+ * The reading service's job handler: parse and chunk in the parse sandbox (a separate, limited
+ * process), embed outside any transaction, then one transaction replaces the document's chunks,
+ * counts their storage and marks it ready. Idempotent, so at-least-once delivery is safe: a
+ * redelivery (crash, lost heartbeat, second worker) finds the job finished and does nothing, or
+ * rewrites the same chunks. Whatever the document itself causes (a limit, corrupt bytes, a
+ * crashed parser, the storage quota) fails the job at once with that reason; anything else (the
+ * database, the embedder) is retried by the queue with backoff. When the queue takes the job
+ * back (`signal`), the work stops and nothing is written.
  */
 export function createIngestHandler(deps: {
   store: KnowledgeStore;
   embedder: Embedder;
+  sandbox: ParseSandbox;
+  plans: PlanCatalog;
   config: IngestConfig;
+  metering: boolean;
   metrics: Metrics;
   log: JobLogger;
 }) {
-  const { store, embedder, config, metrics, log } = deps;
+  const { store, embedder, sandbox, config, metrics, log } = deps;
 
   async function handle(d: Delivery): Promise<void> {
     const { tenantId, jobId } = d.message;
@@ -43,23 +52,25 @@ export function createIngestHandler(deps: {
       metrics.jobs.inc({ outcome: "skipped" });
       return; // deleted, cancelled or already completed: nothing to do
     }
+    if (started.interrupted) {
+      log.warn(
+        { tenantId, jobId, attempt: started.attempts },
+        "the job's previous attempt stopped without finishing (worker crashed or lost its lease)",
+      );
+    }
     if (d.retryCount === 0)
       metrics.queueWait.observe((Date.now() - started.enqueuedAt.getTime()) / 1000);
+    const abandoned = () => {
+      if (d.signal?.aborted) throw new Error("the queue took the job back; stopping");
+    };
     try {
-      const parsed = await timed(metrics, "parse", () =>
-        parseDocument(started.content, started.mediaType as MediaType, {
-          maxPages: config.maxPages,
-        }),
-      );
-      await store.progress(tenantId, jobId, "chunk", 0.1);
-      const chunks = await timed(metrics, "chunk", () =>
-        chunkBlocks(parsed.blocks, {
-          maxTokens: config.chunkMaxTokens,
-          overlapTokens: Math.min(config.chunkOverlapTokens, Math.floor(config.chunkMaxTokens / 2)),
-        }),
-      );
+      const parsed = await sandbox.parse(started.content, started.mediaType as MediaType, d.signal);
+      metrics.operation.observe({ operation: "parse" }, parsed.seconds.parse);
+      metrics.operation.observe({ operation: "chunk" }, parsed.seconds.chunk);
+      const { chunks } = parsed;
       const vectors: string[] = [];
       for (let i = 0; i < chunks.length; i += EMBED_BATCH) {
+        abandoned();
         await store.progress(tenantId, jobId, "embed", 0.2 + (0.7 * i) / chunks.length);
         const batch = chunks.slice(i, i + EMBED_BATCH);
         const embedded = await timed(metrics, "embed", () =>
@@ -67,14 +78,26 @@ export function createIngestHandler(deps: {
         );
         vectors.push(...embedded.map(vectorLiteral));
       }
+      abandoned();
       await store.progress(tenantId, jobId, "index", 0.95);
+      const plan = deps.plans.effective(started.plan, started.overrides);
+      const usage: UsageHook | undefined = deps.metering
+        ? (tx, delta) =>
+            applyUsage(
+              tx,
+              { tenantId, projectId: "", keyId: null, requestId: jobId, plan },
+              "document.index",
+              delta,
+            )
+        : undefined;
       const written = await timed(metrics, "index", () =>
-        store.completeJob(tenantId, jobId, started.documentId, {
-          chunks,
-          vectors,
-          pages: parsed.pages ?? null,
-          ids: chunks.map(() => newId("chk")),
-        }),
+        store.completeJob(
+          tenantId,
+          jobId,
+          started.documentId,
+          { chunks, vectors, pages: parsed.pages, ids: chunks.map(() => newId("chk")) },
+          usage,
+        ),
       );
       if (!written) {
         metrics.jobs.inc({ outcome: "skipped" });
@@ -89,10 +112,25 @@ export function createIngestHandler(deps: {
       metrics.chunks.inc(chunks.length);
       metrics.jobLatency.observe((Date.now() - started.enqueuedAt.getTime()) / 1000);
     } catch (err) {
-      if (err instanceof DocumentError) {
-        await store.failJob(tenantId, jobId, "failed", err.message);
+      if (d.signal?.aborted) {
+        // Cancelled (its document was deleted) or retried elsewhere: the result is not ours to write.
+        metrics.jobs.inc({ outcome: "skipped" });
+        log.info(
+          { tenantId, jobId },
+          "job taken back by the queue (deleted or lease lost); nothing written",
+        );
+        return;
+      }
+      const permanent =
+        err instanceof DocumentError
+          ? err.message
+          : err instanceof AppError && err.code === "quota_exceeded"
+            ? `Indexing the document would exceed the plan's storage quota: ${err.message}`
+            : undefined;
+      if (permanent !== undefined) {
+        await store.failJob(tenantId, jobId, "failed", permanent);
         metrics.jobs.inc({ outcome: "failed" });
-        log.info({ tenantId, jobId, reason: err.message }, "document could not be indexed");
+        log.info({ tenantId, jobId, reason: permanent }, "document could not be indexed");
         return;
       }
       const reason = `Attempt ${d.retryCount + 1} failed: ${(err as Error).message.slice(0, 300)}`;
@@ -102,7 +140,6 @@ export function createIngestHandler(deps: {
       throw err;
     }
   }
-
   /** A job whose retries are spent (from the dead-letter queue): mark it dead, retryable by API. */
   async function dead(m: IngestMessage): Promise<void> {
     const job = await store.getJob(m.tenantId, m.jobId);

@@ -2,6 +2,7 @@ import type { Config } from "../config/config.ts";
 import type { Database } from "../db/database.ts";
 import type { EmbeddingModel } from "../db/vector-index.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
+import type { PlanCatalog } from "../plans/plans.ts";
 import type { Counters } from "../telemetry/counters.ts";
 import { createMetrics, type Metrics } from "../telemetry/metrics.ts";
 import type { JobLogger } from "../worker/job.ts";
@@ -10,6 +11,7 @@ import { createIngestHandler } from "./ingest-worker.ts";
 import { createKnowledgeSearchStore } from "./knowledge-search-store.ts";
 import { createKnowledgeService, type KnowledgeService } from "./knowledge-service.ts";
 import { createKnowledgeStore } from "./knowledge-store.ts";
+import { createParseSandbox, type ParseSandbox } from "./parse-sandbox.ts";
 
 export interface KnowledgeModule {
   service: KnowledgeService;
@@ -30,6 +32,7 @@ export async function startKnowledge(deps: {
   db: Database;
   model: EmbeddingModel;
   embedder: Embedder & { embedQuery(text: string): Promise<Float32Array> };
+  plans: PlanCatalog;
   counters?: Counters;
   log: JobLogger;
   consume: boolean;
@@ -48,9 +51,39 @@ export async function startKnowledge(deps: {
     metering: config.metering,
     idempotencyTtlS: config.idempotencyTtlS,
   });
+  let sandbox: ParseSandbox | undefined;
   if (deps.consume) {
-    const handler = createIngestHandler({ store, embedder, config: config.ingest, metrics, log });
+    const { chunkMaxTokens: maxTokens, chunkOverlapTokens } = config.ingest;
+    sandbox = createParseSandbox({
+      limits: config.ingest.limits,
+      chunking: {
+        maxTokens,
+        overlapTokens: Math.min(chunkOverlapTokens, Math.floor(maxTokens / 2)),
+      },
+      processes: Math.max(1, config.ingest.concurrency),
+    });
+    const handler = createIngestHandler({
+      store,
+      embedder,
+      sandbox,
+      plans: deps.plans,
+      config: config.ingest,
+      metering: config.metering,
+      metrics,
+      log,
+    });
     await queue.work(handler.handle, handler.dead);
   }
-  return { service, queue, metrics, stop: () => queue.stop() };
+  return {
+    service,
+    queue,
+    metrics,
+    async stop() {
+      try {
+        await queue.stop();
+      } finally {
+        sandbox?.close();
+      }
+    },
+  };
 }

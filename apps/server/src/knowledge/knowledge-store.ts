@@ -1,4 +1,4 @@
-import type { IngestJob, KnowledgeDocument, Metadata } from "@engram/contract";
+import type { IngestJob, KnowledgeDocument, Metadata, PlanOverrides } from "@engram/contract";
 import type { Database, Queryable } from "../db/database.ts";
 import {
   findIdempotentResponse,
@@ -31,6 +31,8 @@ export interface DocumentScope {
 const DOC_COLUMNS = `d.id, d.filename, d.media_type, d.status, d.error, d.size_bytes, d.page_count,
   d.chunk_count, d.user_id, d.agent_id, d.collection, d.metadata, d.created_at, d.updated_at,
   (SELECT j.id FROM ingest_jobs j WHERE j.document_id = d.id ORDER BY j.id DESC LIMIT 1) AS job_id`;
+/** Storage a document's chunks take: their text and their vectors (4 bytes a dimension). */
+const CHUNK_BYTES_SQL = "coalesce(sum(octet_length(text) + 4 * vector_dims(embedding)), 0)::bigint";
 const JOB_COLUMNS =
   "id, document_id, state, stage, progress, attempts, error, created_at, started_at, finished_at";
 
@@ -196,13 +198,14 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
            RETURNING queue_job_id`,
           [tenantId, id],
         );
-        const [doc] = await tx.query<{ id: string; size_bytes: string }>(
-          "DELETE FROM documents WHERE tenant_id = $1 AND id = $2 RETURNING id, size_bytes",
+        const [doc] = await tx.query<{ id: string; size_bytes: string; indexed_bytes: string }>(
+          "DELETE FROM documents WHERE tenant_id = $1 AND id = $2 RETURNING id, size_bytes, indexed_bytes",
           [tenantId, id],
         );
         // No such document: nothing was cancelled either (jobs only exist for documents).
         if (!doc) return undefined;
-        await usage?.(tx, { ops: 0, memories: 0, bytes: -Number(doc.size_bytes) });
+        const bytes = Number(doc.size_bytes) + Number(doc.indexed_bytes);
+        await usage?.(tx, { ops: 0, memories: 0, bytes: -bytes });
         return { queueJobIds: jobs.flatMap((j) => (j.queue_job_id ? [j.queue_job_id] : [])) };
       });
     },
@@ -260,18 +263,28 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
     // --- the worker's side ----------------------------------------------------------------
 
     /**
-     * Starts a delivery: the job becomes active (attempts + 1) and its document processing, and
-     * the bytes are returned. Undefined when there is nothing to do: the document was deleted, or
-     * the job already finished (a redelivery after completion) or was cancelled.
+     * Starts a delivery: the job becomes active and its attempt is counted before any work (so a
+     * worker that dies mid-job has spent that attempt), its document becomes processing, and the
+     * bytes are returned with what the worker needs to account for the result: the tenant's plan
+     * and whether an earlier delivery was still marked active (it stopped without finishing).
+     * Undefined when there is nothing to do: the document was deleted, or the job already
+     * finished (a redelivery after completion) or was cancelled.
      */
     startJob(tenantId: string, jobId: string) {
       return db.withTenant(tenantId, async (tx) => {
-        const [job] = await tx.query<{ document_id: string; created_at: Date }>(
-          `UPDATE ingest_jobs SET state = 'active', stage = 'parse', attempts = attempts + 1,
-             started_at = coalesce(started_at, now()), error = NULL
-           WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'active')
-           RETURNING document_id, created_at`,
+        // Locked first (the lock order of every job path), so its state before this start is known.
+        const [before] = await tx.query<{ state: string }>(
+          "SELECT state FROM ingest_jobs WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
           [tenantId, jobId],
+        );
+        if (before?.state !== "queued" && before?.state !== "active") return undefined;
+        const [job] = await tx.query<{ document_id: string; created_at: Date; attempts: number }>(
+          `UPDATE ingest_jobs SET state = 'active', stage = 'parse', attempts = attempts + 1,
+             started_at = coalesce(started_at, now()),
+             error = CASE WHEN $3 THEN format('Attempt %s stopped without finishing (its worker crashed or lost the job''s lease)', attempts) END
+           WHERE tenant_id = $1 AND id = $2
+           RETURNING document_id, created_at, attempts`,
+          [tenantId, jobId, before.state === "active"],
         );
         if (!job) return undefined;
         const [doc] = await tx.query<{ media_type: string; content: Uint8Array }>(
@@ -282,11 +295,19 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
           [tenantId, job.document_id],
         );
         if (!doc) return undefined;
+        const [tenant] = await tx.query<{ plan: string; overrides: PlanOverrides }>(
+          "SELECT plan, overrides FROM tenants WHERE id = $1",
+          [tenantId],
+        );
         return {
           documentId: job.document_id,
           mediaType: doc.media_type,
           content: Buffer.from(doc.content),
           enqueuedAt: job.created_at,
+          attempts: Number(job.attempts),
+          interrupted: before.state === "active",
+          plan: tenant?.plan ?? "",
+          overrides: tenant?.overrides ?? {},
         };
       });
     },
@@ -312,6 +333,7 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
       jobId: string,
       documentId: string,
       result: { chunks: Chunk[]; vectors: string[]; pages: number | null; ids: string[] },
+      usage?: UsageHook,
     ) {
       return db.withTenant(tenantId, async (tx) => {
         // Lock order everywhere: the job row, then the document row (no deadlock with a delete,
@@ -325,8 +347,9 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
           user_id: string | null;
           agent_id: string | null;
           collection: string | null;
+          indexed_bytes: string;
         }>(
-          "SELECT user_id, agent_id, collection FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+          "SELECT user_id, agent_id, collection, indexed_bytes FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
           [tenantId, documentId],
         );
         if (!doc) return false;
@@ -363,10 +386,17 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
             ],
           );
         }
+        // Chunk text and vectors are storage like the upload: counted (and checked against the
+        // quota, which rolls all of this back) last, so the usage row is held only for the commit.
+        const [stored] = await tx.query<{ bytes: string }>(
+          `SELECT ${CHUNK_BYTES_SQL} AS bytes FROM knowledge_chunks WHERE tenant_id = $1 AND document_id = $2`,
+          [tenantId, documentId],
+        );
+        const bytes = Number(stored?.bytes ?? 0);
         await tx.query(
           `UPDATE documents SET status = 'ready', chunk_count = $3, page_count = $4, error = NULL,
-             updated_at = now() WHERE tenant_id = $1 AND id = $2`,
-          [tenantId, documentId, chunks.length, result.pages],
+             indexed_bytes = $5, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+          [tenantId, documentId, chunks.length, result.pages, bytes],
         );
         await tx.query("DELETE FROM document_contents WHERE document_id = $1", [documentId]);
         await tx.query(
@@ -374,6 +404,7 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
            WHERE tenant_id = $1 AND id = $2`,
           [tenantId, jobId],
         );
+        await usage?.(tx, { ops: 0, memories: 0, bytes: bytes - Number(doc.indexed_bytes) });
         return true;
       });
     },

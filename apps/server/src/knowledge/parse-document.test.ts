@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { loadConfig } from "../config/config.ts";
 import { makeDocx, makeEncryptedPdf, makePdf } from "../testing/document-fixtures.ts";
 import { chunkBlocks } from "./chunker.ts";
 import { parseDocument, resolveMediaType } from "./parse-document.ts";
 import { DocumentError } from "./parsed-document.ts";
 
-const LIMITS = { maxPages: 50 };
+const LIMITS = { ...loadConfig({}).ingest.limits, maxPages: 50 };
 const DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 describe("resolveMediaType", () => {
@@ -132,7 +133,10 @@ describe("parseDocument", () => {
     await rejects(Buffer.from("%PDF-1.7 garbage"), "application/pdf", /PDF is corrupt/);
     await rejects(await makeEncryptedPdf(), "application/pdf", /PDF is encrypted/);
     const three = await makePdf([["a"], ["b"], ["c"]]);
-    await rejects(three, "application/pdf", /has 3 pages; the limit is 2/, { maxPages: 2 });
+    await rejects(three, "application/pdf", /has 3 pages; the limit is 2/, {
+      ...LIMITS,
+      maxPages: 2,
+    });
     await rejects(Buffer.from("PK\u0003\u0004 not a zip"), DOCX, /DOCX file is corrupt/);
     const cfb = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0, 0]);
     await rejects(cfb, DOCX, /encrypted/);

@@ -1,13 +1,13 @@
-import { parseDocx, parseHtml } from "./parse-html.ts";
-import { parseJson } from "./parse-json.ts";
-import { parseMarkdown } from "./parse-markdown.ts";
-import { parsePdf } from "./parse-pdf.ts";
+import type { DocumentLimits } from "../config/ingest-config.ts";
 import {
-  DocumentError,
-  type ParsedDocument,
-  type ParseLimits,
-  paragraphBlocks,
-} from "./parsed-document.ts";
+  checkHtmlDepth,
+  checkJsonDepth,
+  checkMarkdownDepth,
+  checkPdfInflation,
+  checkZipInflation,
+  DocumentLimitError,
+} from "./document-limits.ts";
+import { DocumentError, type ParsedDocument, paragraphBlocks } from "./parsed-document.ts";
 
 /** Every media type the reading service parses, with the file extensions that imply it. */
 export const MEDIA_TYPES = {
@@ -53,24 +53,67 @@ function utf8(bytes: Buffer, what: string): string {
   return text.replace(/^\uFEFF/, "");
 }
 
-/** Parses bytes of a supported type into blocks; DocumentError for a file that cannot be indexed. */
+/**
+ * Parses bytes of a supported type into blocks; DocumentError for a file that cannot be indexed,
+ * DocumentLimitError for one over a limit. Every limit that protects a step is checked before
+ * that step (inflation before unzipping or decoding, nesting before recursive parsers), and the
+ * extracted text after. Parsers are imported on first use, so a parse process loads only what
+ * its documents need.
+ */
 export async function parseDocument(
   bytes: Buffer,
   mediaType: MediaType,
-  limits: ParseLimits,
+  limits: DocumentLimits,
+): Promise<ParsedDocument> {
+  const parsed = await parseByType(bytes, mediaType, limits);
+  let text = 0;
+  for (const b of parsed.blocks) {
+    text += Buffer.byteLength(b.text);
+    if (text > limits.maxTextBytes) {
+      throw new DocumentLimitError(
+        "maxTextBytes",
+        `The document's text is more than ${text} bytes`,
+        limits.maxTextBytes,
+      );
+    }
+  }
+  return parsed;
+}
+
+async function parseByType(
+  bytes: Buffer,
+  mediaType: MediaType,
+  limits: DocumentLimits,
 ): Promise<ParsedDocument> {
   switch (mediaType) {
     case "text/plain":
       return { blocks: paragraphBlocks(utf8(bytes, "text")) };
-    case "text/markdown":
-      return { blocks: parseMarkdown(utf8(bytes, "Markdown")) };
-    case "text/html":
-      return { blocks: parseHtml(utf8(bytes, "HTML")) };
-    case "application/json":
-      return { blocks: parseJson(utf8(bytes, "JSON")) };
-    case "application/pdf":
+    case "text/markdown": {
+      const source = utf8(bytes, "Markdown");
+      checkMarkdownDepth(source, limits);
+      const { parseMarkdown } = await import("./parse-markdown.ts");
+      return { blocks: parseMarkdown(source) };
+    }
+    case "text/html": {
+      const html = utf8(bytes, "HTML");
+      await checkHtmlDepth(html, limits);
+      const { parseHtml } = await import("./parse-html.ts");
+      return { blocks: parseHtml(html) };
+    }
+    case "application/json": {
+      const source = utf8(bytes, "JSON");
+      checkJsonDepth(source, limits);
+      const { parseJson } = await import("./parse-json.ts");
+      return { blocks: parseJson(source) };
+    }
+    case "application/pdf": {
+      checkPdfInflation(bytes, limits);
+      const { parsePdf } = await import("./parse-pdf.ts");
       return parsePdf(bytes, limits);
-    case "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
-      return { blocks: await parseDocx(bytes) };
+    }
+    case "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {
+      const { parseDocx } = await import("./parse-html.ts");
+      return { blocks: await parseDocx(bytes, (b) => checkZipInflation(b, limits)) };
+    }
   }
 }

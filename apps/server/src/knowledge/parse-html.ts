@@ -94,16 +94,26 @@ export function parseHtml(html: string): Block[] {
 /** CFB (OLE2) magic: password-protected Office files and legacy .doc files are CFB, not ZIP. */
 const CFB_MAGIC = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
 
-/** DOCX through mammoth (Word styles → semantic HTML: Heading 1 → h1), then as HTML without Readability. */
-export async function parseDocx(bytes: Buffer): Promise<Block[]> {
+/** Images are not read: their bytes would only become data URIs the text extraction drops. */
+const noImages = mammoth.images.imgElement(async () => ({ src: "" }));
+
+/**
+ * DOCX through mammoth (Word styles → semantic HTML: Heading 1 → h1), then as HTML without
+ * Readability. `check` vets the archive (sizes, ratios) before mammoth unzips anything.
+ */
+export async function parseDocx(
+  bytes: Buffer,
+  check: (bytes: Buffer) => Promise<void>,
+): Promise<Block[]> {
   if (bytes.subarray(0, 8).equals(CFB_MAGIC)) {
     throw new DocumentError(
       "The DOCX file is encrypted (password-protected) or is a legacy .doc file; save it as an unprotected .docx",
     );
   }
+  await check(bytes);
   let html: string;
   try {
-    html = (await mammoth.convertToHtml({ buffer: bytes })).value;
+    html = (await mammoth.convertToHtml({ buffer: bytes }, { convertImage: noImages })).value;
   } catch (err) {
     throw new DocumentError(`The DOCX file is corrupt: ${(err as Error).message.slice(0, 200)}`);
   }

@@ -1,5 +1,7 @@
 import { getDocument } from "pdfjs-dist/legacy/build/pdf.mjs";
-import { type Block, DocumentError, type ParseLimits, paragraphBlocks } from "./parsed-document.ts";
+import type { DocumentLimits } from "../config/ingest-config.ts";
+import { DocumentLimitError } from "./document-limits.ts";
+import { type Block, DocumentError, paragraphBlocks } from "./parsed-document.ts";
 
 interface TextItem {
   str: string;
@@ -14,7 +16,7 @@ interface TextItem {
  */
 export async function parsePdf(
   bytes: Buffer,
-  limits: ParseLimits,
+  limits: Pick<DocumentLimits, "maxPages">,
 ): Promise<{ blocks: Block[]; pages: number }> {
   const task = getDocument({
     data: new Uint8Array(bytes),
@@ -39,8 +41,10 @@ export async function parsePdf(
   }
   try {
     if (pdf.numPages > limits.maxPages) {
-      throw new DocumentError(
-        `The PDF has ${pdf.numPages} pages; the limit is ${limits.maxPages} (ENGRAM_DOCUMENT_MAX_PAGES)`,
+      throw new DocumentLimitError(
+        "maxPages",
+        `The PDF has ${pdf.numPages} pages`,
+        limits.maxPages,
       );
     }
     const blocks: Block[] = [];

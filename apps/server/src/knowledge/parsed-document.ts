@@ -26,11 +26,6 @@ export class DocumentError extends Error {
   override name = "DocumentError";
 }
 
-export interface ParseLimits {
-  /** Most pages of a paginated document; checked before any page is read. */
-  maxPages: number;
-}
-
 /** Blocks from text split on blank lines, offsets relative to `base` in the source. */
 export function paragraphBlocks(text: string, base = 0, page?: number): Block[] {
   const blocks: Block[] = [];

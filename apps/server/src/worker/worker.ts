@@ -6,6 +6,7 @@ import { openDatabase, prepareSchema } from "../db/open-database.ts";
 import { createEmbedder, embeddingModel } from "../embeddings/create-embedder.ts";
 import { withQueryCache } from "../embeddings/query-cache.ts";
 import { type KnowledgeModule, startKnowledge } from "../knowledge/knowledge-module.ts";
+import { loadPlans } from "../plans/plans.ts";
 import { createCounters } from "../telemetry/counters.ts";
 import type { JobLogger } from "./job.ts";
 import { workerJobs } from "./jobs.ts";
@@ -34,6 +35,8 @@ export async function createWorker(config: Config): Promise<Worker> {
     );
   }
   const log = pino({ level: config.logLevel, name: "engram-worker" });
+  // Documents' chunks count against their tenant's storage quota, by the same plans as the API.
+  const plans = config.plansFile ? loadPlans(config.plansFile) : loadPlans();
   const counters = createCounters();
   // Never the owner's connection: jobs run as the application role, like requests.
   const db = await openDatabase({ ...config, databaseOwnerUrl: undefined });
@@ -50,7 +53,16 @@ export async function createWorker(config: Config): Promise<Worker> {
     await prepareSchema(db, model);
     await redis?.connect(log);
     // The reading service: this process consumes the ingestion queue.
-    knowledge = await startKnowledge({ config, db, model, embedder, counters, log, consume: true });
+    knowledge = await startKnowledge({
+      config,
+      db,
+      model,
+      embedder,
+      plans,
+      counters,
+      log,
+      consume: true,
+    });
     const registry = knowledge.metrics.registry;
     if (config.ingest.metricsPort !== undefined) {
       metricsServer = createHttpServer((req, res) => {
