@@ -17,6 +17,7 @@ import { newId } from "../../apps/server/src/lib/ids.ts";
 import { contentHash } from "../../apps/server/src/memories/memory-text.ts";
 import {
   ADMIN_TOKEN,
+  ENGRAM_CLI,
   freePort,
   spawnServer,
   tempDir,
@@ -26,7 +27,6 @@ import { memoryText } from "./corpus.ts";
 /** Bump when the seeded rows or vectors change: older databases are rebuilt. */
 export const SEED_VERSION = 3;
 const HOST = process.env.ENGRAM_BENCH_PG_HOST ?? "127.0.0.1:5433";
-const CLI = new URL("../../apps/server/src/cli/main.ts", import.meta.url).pathname;
 const POOL_DIR = new URL("../.data/", import.meta.url).pathname;
 /** Per-dimension standard deviation of the noise added to each derived vector. */
 export const NOISE_SIGMA = 0.01;
@@ -172,11 +172,9 @@ async function readManifest(name: string) {
 async function migrate(ownerUrl: string): Promise<string> {
   const env: Record<string, string | undefined> = { ...process.env };
   delete env.DATABASE_URL;
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ["--import", "tsx", CLI, "migrate"],
-    { env: { ...env, ENGRAM_DATABASE_OWNER_URL: ownerUrl, ENGRAM_LOG_LEVEL: "warn" } },
-  );
+  const { stdout } = await promisify(execFile)(process.execPath, [...ENGRAM_CLI, "migrate"], {
+    env: { ...env, ENGRAM_DATABASE_OWNER_URL: ownerUrl, ENGRAM_LOG_LEVEL: "warn" },
+  });
   return stdout.trim();
 }
 

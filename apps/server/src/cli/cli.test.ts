@@ -3,12 +3,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Scopes } from "@engram/contract";
 import { EngramClient } from "@engram/sdk";
-import { ADMIN_TOKEN, freePort, spawnServer, tempDir } from "../testing/test-server.ts";
-
-const CLI = fileURLToPath(new URL("./main.ts", import.meta.url));
+import { ADMIN_TOKEN, ENGRAM_CLI, freePort, spawnServer, tempDir } from "../testing/test-server.ts";
 
 let server: Awaited<ReturnType<typeof spawnServer>>;
 const dirs: string[] = [];
@@ -48,7 +45,7 @@ function cliEnv(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
 
 /** Runs `engram <args>` to completion. */
 function engram(args: string[], vars: Record<string, string | undefined> = {}) {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+  const child = spawn(process.execPath, [...ENGRAM_CLI, ...args], {
     env: cliEnv({ ENGRAM_DATA_DIR: fresh(), ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN, ...vars }),
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -192,7 +189,7 @@ describe("engram serve without ENGRAM_ADMIN_TOKEN", () => {
   /** Starts `engram serve` with no admin token configured, waits until it answers, stops it. */
   async function serveOnce(dataDir: string) {
     const port = await freePort();
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "serve"], {
+    const child = spawn(process.execPath, [...ENGRAM_CLI, "serve"], {
       env: cliEnv({
         ENGRAM_DATA_DIR: dataDir,
         ENGRAM_LOG_LEVEL: "warn",

@@ -2,11 +2,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { createTestPostgres, type TestPostgres } from "../testing/test-postgres.ts";
-import { tempDir } from "../testing/test-server.ts";
+import { ENGRAM_CLI, tempDir } from "../testing/test-server.ts";
 
-const CLI = fileURLToPath(new URL("./main.ts", import.meta.url));
 const dirs: string[] = [];
 
 /** Runs `engram <args>` with only the given Engram variables set; resolves when it exits. */
@@ -17,7 +15,7 @@ function engram(args: string[], vars: Record<string, string>) {
   }
   const dataDir = tempDir("engram-migrate-");
   dirs.push(dataDir);
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+  const child = spawn(process.execPath, [...ENGRAM_CLI, ...args], {
     env: { ...env, ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: "warn", ...vars },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -125,11 +125,21 @@ export async function startPostgresTestServer(env: Record<string, string> = {}) 
   }
 }
 
-const CLI = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+/**
+ * `node` arguments that run the `engram` CLI from source in a child process: tsx, and the
+ * `@engram/source` export condition so @engram/contract and @engram/sdk resolve to their
+ * TypeScript sources rather than a build (ADR 0016). Append the command and its arguments.
+ */
+export const ENGRAM_CLI = [
+  "--conditions=@engram/source",
+  "--import",
+  "tsx",
+  fileURLToPath(new URL("../cli/main.ts", import.meta.url)),
+];
 
 /** `engram <command>` as a child process, its stdout and stderr collected. */
 export function spawnEngram(command: string, env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", CLI, command], {
+  const child: ChildProcess = spawn(process.execPath, [...ENGRAM_CLI, command], {
     env: { ...process.env, ENGRAM_PLANS_FILE: testPlansFile(), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -3,7 +3,6 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import type { Database } from "../db/database.ts";
 import {
   expireIdempotencyKeys,
@@ -15,7 +14,7 @@ import { openPGliteDatabase } from "../db/pglite-database.ts";
 import { clientKey } from "../testing/http.ts";
 import { seedTenant, testDatabases } from "../testing/test-databases.ts";
 import { createTestPostgres } from "../testing/test-postgres.ts";
-import { startTestServer, tempDir } from "../testing/test-server.ts";
+import { ENGRAM_CLI, startTestServer, tempDir } from "../testing/test-server.ts";
 import { EXPIRY_BATCH, expireIdempotencyKeysJob } from "./expire-idempotency-keys.ts";
 import { exclusiveRunner, type Job, type JobContext, type JobLogger } from "./job.ts";
 import { startScheduler } from "./scheduler.ts";
@@ -301,15 +300,13 @@ test("embedded `engram serve` runs the worker's jobs itself", { timeout: 60_000 
 });
 
 describe("engram worker (CLI)", () => {
-  const CLI = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
-
   function engram(vars: Record<string, string>) {
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const key of Object.keys(env)) {
       if (key.startsWith("ENGRAM_") || key === "DATABASE_URL" || key === "REDIS_URL")
         delete env[key];
     }
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "worker"], {
+    const child = spawn(process.execPath, [...ENGRAM_CLI, "worker"], {
       env: { ...env, ...vars },
       stdio: ["ignore", "pipe", "pipe"],
     });
