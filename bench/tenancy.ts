@@ -14,7 +14,10 @@ import { ensureVectorIndex } from "../apps/server/src/db/vector-index.ts";
 import { newId } from "../apps/server/src/lib/ids.ts";
 import { createMemoryStore } from "../apps/server/src/memories/memory-store.ts";
 import { loadPlans } from "../apps/server/src/plans/plans.ts";
-import { createRateLimiter } from "../apps/server/src/rate-limits/rate-limiter.ts";
+import {
+  createLimiterSet,
+  createRateLimiter,
+} from "../apps/server/src/rate-limits/rate-limiter.ts";
 import { createCounters } from "../apps/server/src/telemetry/counters.ts";
 import { call } from "../apps/server/src/testing/http.ts";
 import { draftMemory, projectOf, seedTenant } from "../apps/server/src/testing/test-databases.ts";
@@ -186,7 +189,7 @@ async function measure(
         })
       : undefined;
     await redis?.connect({ warn() {}, info() {} });
-    const limiter = createRateLimiter({ redis, counters });
+    const limiter = createRateLimiter(createLimiterSet({ redis, counters }), counters);
     const limiterTimes: number[] = [];
     for (let i = 0; i < N; i++) {
       const t = performance.now();

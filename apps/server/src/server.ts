@@ -13,7 +13,8 @@ import { createMemorySearchStore } from "./memories/memory-search-store.ts";
 import { createMemoryService } from "./memories/memory-service.ts";
 import { createMemoryStore } from "./memories/memory-store.ts";
 import { loadPlans } from "./plans/plans.ts";
-import { createRateLimiter } from "./rate-limits/rate-limiter.ts";
+import { createAuthThrottle } from "./rate-limits/auth-throttle.ts";
+import { createLimiterSet, createRateLimiter } from "./rate-limits/rate-limiter.ts";
 import { type Counters, createCounters } from "./telemetry/counters.ts";
 import { createTenantService } from "./tenancy/tenant-service.ts";
 import { createTenantStore } from "./tenancy/tenant-store.ts";
@@ -94,6 +95,7 @@ export async function createServer(config: Config): Promise<Server> {
           ? createLocalMemoryCache({ max: config.memoryCacheSize, counters })
           : noMemoryCache,
     });
+    const limiters = createLimiterSet({ redis, counters });
     const app = await buildApp({
       tenants,
       usage: createUsageService(db, plans),
@@ -103,7 +105,15 @@ export async function createServer(config: Config): Promise<Server> {
       adminToken: admin.token,
       maxBodyBytes: config.maxBodyBytes,
       logLevel: config.logLevel,
-      rateLimiter: config.rateLimits ? createRateLimiter({ redis, counters }) : undefined,
+      rateLimiter: config.rateLimits ? createRateLimiter(limiters, counters) : undefined,
+      authThrottle:
+        config.authFailureLimit > 0
+          ? createAuthThrottle(limiters, counters, {
+              limit: config.authFailureLimit,
+              windowSeconds: config.authFailureWindowS,
+            })
+          : undefined,
+      trustProxy: config.trustProxy,
       // Without Redis the API still serves (local limits, database reads): degraded, not down.
       optionalChecks: ["redis"],
       ready: async () =>

@@ -29,6 +29,7 @@ export const QuotaMetrics = [
   "storage_bytes",
   "active_memories",
   "projects",
+  "api_keys",
 ] as const;
 export type QuotaMetric = (typeof QuotaMetrics)[number];
 
@@ -39,7 +40,9 @@ export const PlanOverrides = Type.Object(
     storage_bytes: Type.Optional(Nullable(Count)),
     active_memories: Type.Optional(Nullable(Count)),
     projects: Type.Optional(Nullable(Count)),
+    api_keys: Type.Optional(Nullable(Count)),
     requests_per_window: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1e9 }))),
+    tenant_requests_per_window: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1e9 }))),
     window_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
   },
   { additionalProperties: false, title: "PlanOverrides" },
@@ -284,6 +287,7 @@ export const PlanLimits = Type.Object({
   storage_bytes: Nullable(Type.Integer()),
   active_memories: Nullable(Type.Integer()),
   projects: Nullable(Type.Integer()),
+  api_keys: Nullable(Type.Integer()),
 });
 
 /** A plan as configured (docs/plans.md). */
@@ -294,7 +298,15 @@ export const Plan = Type.Object(
     price_usd_month: Type.Number(),
     included: PlanLimits,
     limits: PlanLimits,
-    rate_limit: Nullable(Type.Object({ requests: Type.Integer(), window_seconds: Type.Integer() })),
+    rate_limit: Nullable(
+      Type.Object({
+        requests: Type.Integer({ description: "Per API key, per window" }),
+        window_seconds: Type.Integer(),
+        tenant_requests: Nullable(
+          Type.Integer({ description: "For all the tenant's keys together, per window" }),
+        ),
+      }),
+    ),
   },
   { title: "Plan" },
 );

@@ -255,3 +255,36 @@ describe("Idempotency-Key TTL and worker variables", () => {
     assertConfigError({ ENGRAM_WORKER_INTERVAL_S: "86401" }, "ENGRAM_WORKER_INTERVAL_S");
   });
 });
+
+describe("failed-authentication throttle and proxy variables", () => {
+  test("defaults: 20 failures per address per 300 s; no proxy is trusted", () => {
+    const config = loadConfig({});
+    assert.equal(config.authFailureLimit, 20);
+    assert.equal(config.authFailureWindowS, 300);
+    assert.equal(config.trustProxy, false);
+  });
+
+  test("are read: 0 turns the throttle off; the proxy is true, false or addresses and ranges", () => {
+    const config = loadConfig({
+      ENGRAM_AUTH_FAILURE_LIMIT: "0",
+      ENGRAM_AUTH_FAILURE_WINDOW_S: "60",
+      ENGRAM_TRUST_PROXY: "10.0.0.0/8, 2001:db8::1,loopback",
+    });
+    assert.equal(config.authFailureLimit, 0);
+    assert.equal(config.authFailureWindowS, 60);
+    assert.deepEqual(config.trustProxy, ["10.0.0.0/8", "2001:db8::1", "loopback"]);
+    assert.equal(loadConfig({ ENGRAM_TRUST_PROXY: "true" }).trustProxy, true);
+    assert.equal(loadConfig({ ENGRAM_TRUST_PROXY: "false" }).trustProxy, false);
+  });
+
+  test("invalid values are named", () => {
+    assertConfigError({ ENGRAM_AUTH_FAILURE_LIMIT: "-1" }, "ENGRAM_AUTH_FAILURE_LIMIT");
+    assertConfigError({ ENGRAM_AUTH_FAILURE_WINDOW_S: "0" }, "ENGRAM_AUTH_FAILURE_WINDOW_S");
+    assertConfigError({ ENGRAM_AUTH_FAILURE_WINDOW_S: "86401" }, "ENGRAM_AUTH_FAILURE_WINDOW_S");
+    // A hop count is refused: Fastify cannot tell a proxy from a client sending the header.
+    for (const value of ["2", "10.0.0.0/33", "proxy.example", "10.0.0.1,,"]) {
+      const message = assertConfigError({ ENGRAM_TRUST_PROXY: value }, "ENGRAM_TRUST_PROXY");
+      assert.match(message, /is not true, false, an IP address/);
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import ipaddr from "ipaddr.js";
 import Type, { type Static } from "typebox";
 import Value from "typebox/value";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
@@ -29,6 +30,9 @@ const EnvSchema = Type.Object({
   ENGRAM_REDIS_PREFIX: Type.Optional(Type.String({ pattern: "^[A-Za-z0-9:._-]{1,64}$" })),
   ENGRAM_MEMORY_CACHE_SIZE: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
   ENGRAM_RATE_LIMITS: Type.Optional(OnOff),
+  ENGRAM_AUTH_FAILURE_LIMIT: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  ENGRAM_AUTH_FAILURE_WINDOW_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  ENGRAM_TRUST_PROXY: Type.Optional(Type.String({ maxLength: 2000 })),
   ENGRAM_METERING: Type.Optional(OnOff),
   ENGRAM_PLANS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
@@ -63,6 +67,14 @@ export interface Config {
   memoryCacheSize: number;
   /** Per-key rate limits by plan; off only for benchmarks and trusted single-user setups. */
   rateLimits: boolean;
+  /** Failed authentications an address may make per window before it is refused (0: no limit). */
+  authFailureLimit: number;
+  authFailureWindowS: number;
+  /**
+   * Fastify's trustProxy: which peers' X-Forwarded-For to believe for the client address (false:
+   * none, the address is the TCP peer's; true: any peer; or the proxies' addresses and ranges).
+   */
+  trustProxy: boolean | string[];
   /** Quotas and usage metering on writes; off only to measure what they cost. */
   metering: boolean;
   /** The plans file (plans.default.json when unset). */
@@ -119,12 +131,42 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redisPrefix: e.ENGRAM_REDIS_PREFIX ?? "engram:",
     memoryCacheSize: e.ENGRAM_MEMORY_CACHE_SIZE ?? 10_000,
     rateLimits: (e.ENGRAM_RATE_LIMITS ?? "on") === "on",
+    authFailureLimit: e.ENGRAM_AUTH_FAILURE_LIMIT ?? 20,
+    authFailureWindowS: e.ENGRAM_AUTH_FAILURE_WINDOW_S ?? 300,
+    trustProxy: trustProxy(e.ENGRAM_TRUST_PROXY),
     metering: (e.ENGRAM_METERING ?? "on") === "on",
     plansFile: e.ENGRAM_PLANS_FILE === undefined ? undefined : resolve(e.ENGRAM_PLANS_FILE),
     idempotencyTtlS: e.ENGRAM_IDEMPOTENCY_TTL_S ?? 86_400,
     workerIntervalS: e.ENGRAM_WORKER_INTERVAL_S ?? 60,
     ingest: ingestConfig(e),
   };
+}
+
+/** The names proxy-addr (under Fastify's trustProxy) accepts for address ranges. */
+const RANGE_NAMES = ["loopback", "linklocal", "uniquelocal"];
+
+/**
+ * ENGRAM_TRUST_PROXY: `false` (default), `true`, or the proxies' addresses and CIDR ranges. No hop
+ * count: Fastify refuses one (it cannot tell a proxy from a client that sends the header itself).
+ */
+function trustProxy(value: string | undefined): Config["trustProxy"] {
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  const entries = value.split(",").map((v) => v.trim());
+  // Four-part IPv4 only: ipaddr.js also reads "2" or "10.1" as addresses, which nobody means here.
+  const valid = (v: string) =>
+    RANGE_NAMES.includes(v) ||
+    ipaddr.IPv4.isValidFourPartDecimal(v) ||
+    ipaddr.IPv4.isValidCIDRFourPartDecimal(v) ||
+    ipaddr.IPv6.isValid(v) ||
+    ipaddr.IPv6.isValidCIDR(v);
+  const bad = entries.find((v) => !valid(v));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `Invalid ENGRAM_TRUST_PROXY: "${bad}" is not true, false, an IP address, a CIDR range or one of ${RANGE_NAMES.join(", ")}`,
+    );
+  }
+  return entries;
 }
 
 function embedderConfig(e: Static<typeof EnvSchema>): EmbedderConfig {

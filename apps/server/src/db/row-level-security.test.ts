@@ -215,6 +215,7 @@ for (const backend of testDatabases) {
           scopes: ["memories:read"],
           expiresAt: null,
         },
+        null,
         { actor: "admin", action: "key.create" },
       );
       const [visible] = await db.withoutTenant((tx) =>

@@ -8,6 +8,7 @@ import type { KnowledgeService } from "../knowledge/knowledge-service.ts";
 import { newId } from "../lib/ids.ts";
 import { registerMemoryRoutes } from "../memories/memory-routes.ts";
 import type { MemoryService } from "../memories/memory-service.ts";
+import type { AuthThrottle } from "../rate-limits/auth-throttle.ts";
 import { registerRateLimit } from "../rate-limits/rate-limit-hook.ts";
 import type { RateLimiter } from "../rate-limits/rate-limiter.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
@@ -29,8 +30,12 @@ export interface AppDeps {
   ready: () => Promise<Record<string, "ok" | "down">>;
   /** Checks whose failure degrades the API (reported, still 200) instead of making it unready. */
   optionalChecks?: readonly string[];
-  /** Per-key limits (by plan) on tenant routes; absent when rate limiting is off. */
+  /** Per-key and per-tenant limits (by plan) on tenant routes; absent when rate limiting is off. */
   rateLimiter?: RateLimiter | undefined;
+  /** Failed authentications per source address; absent when ENGRAM_AUTH_FAILURE_LIMIT is 0. */
+  authThrottle?: AuthThrottle | undefined;
+  /** Which X-Forwarded-For hops to believe for the client address (false: none). */
+  trustProxy?: boolean | string[];
   /** Documents and knowledge search, with the largest upload in bytes. */
   knowledge?: { service: KnowledgeService; maxBytes: number } | undefined;
   /** Prometheus registry served at /metrics. */
@@ -57,6 +62,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     requestIdHeader: false,
     forceCloseConnections: "idle",
     return503OnClosing: true,
+    // request.ip keys the failed-authentication throttle: only believe proxies the operator names.
+    trustProxy: deps.trustProxy ?? false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler());
@@ -102,7 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  const auth = createAuth(deps.tenants, deps.adminToken);
+  const auth = createAuth(deps.tenants, deps.adminToken, deps.authThrottle);
   if (deps.rateLimiter) registerRateLimit(app, deps.rateLimiter);
   registerHealthRoutes(app, deps.ready, deps.optionalChecks ?? []);
   registerAdminRoutes(app, deps.tenants, deps.usage, auth);

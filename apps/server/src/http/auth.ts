@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
+import type { AuthThrottle } from "../rate-limits/auth-throttle.ts";
 import { secretEquals } from "../tenancy/api-key.ts";
 import type { TenantContext } from "../tenancy/context.ts";
 import type { TenantService } from "../tenancy/tenant-service.ts";
@@ -20,16 +21,49 @@ function bearer(request: FastifyRequest): string | undefined {
 const unauthenticated = (request: FastifyRequest, reply: FastifyReply, detail: string) =>
   sendProblem(request, reply, 401, "unauthenticated", detail);
 
-/** Hooks that turn a bearer credential into a tenant context or the platform admin. */
-export function createAuth(tenants: TenantService, adminToken: string) {
+/**
+ * Hooks that turn a bearer credential into a tenant context or the platform admin.
+ *
+ * Every presented credential that is refused (unknown, revoked, expired, a wrong admin token)
+ * counts against the request's address in `throttle`. An address past the limit gets 429 before
+ * its credential is looked up or compared, so guessing from it costs nothing and learns nothing;
+ * that holds for a valid credential from that address too (telling it apart would need the very
+ * lookup that answers a guess). Requests without a bearer credential are 401 and not counted.
+ */
+export function createAuth(
+  tenants: TenantService,
+  adminToken: string,
+  throttle: AuthThrottle | undefined,
+) {
+  /** Sends the 429 when the address is throttled; true when it did. */
+  async function throttled(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    const wait = throttle ? await throttle.blockedFor(request.ip) : 0;
+    if (wait === 0) return false;
+    reply.header("retry-after", String(wait));
+    await sendProblem(
+      request,
+      reply,
+      429,
+      "rate_limited",
+      `Too many failed authentication attempts from this address; retry after ${wait} s`,
+    );
+    return true;
+  }
+
+  async function refuse(request: FastifyRequest, reply: FastifyReply, detail: string) {
+    await throttle?.failed(request.ip);
+    return unauthenticated(request, reply, detail);
+  }
+
   return {
     /** Tenant routes: an API key resolves to ctx; no, unknown or expired key is 401. */
     async tenant(request: FastifyRequest, reply: FastifyReply) {
       const token = bearer(request);
       if (!token) return unauthenticated(request, reply, "Send Authorization: Bearer <api key>");
+      if (await throttled(request, reply)) return reply;
       const ctx = await tenants.authenticateKey(token, request.id);
-      if (ctx === "unknown") return unauthenticated(request, reply, "The API key is not valid");
-      if (ctx === "expired") return unauthenticated(request, reply, "The API key has expired");
+      if (ctx === "unknown") return refuse(request, reply, "The API key is not valid");
+      if (ctx === "expired") return refuse(request, reply, "The API key has expired");
       if ("suspended" in ctx) {
         const why = ctx.suspended ? `: ${ctx.suspended}` : "";
         return sendProblem(
@@ -49,6 +83,8 @@ export function createAuth(tenants: TenantService, adminToken: string) {
       const token = bearer(request);
       if (!token)
         return unauthenticated(request, reply, "Send Authorization: Bearer <admin token>");
+      if (await throttled(request, reply)) return reply;
+      // Constant time: the comparison takes as long however much of the token is right.
       if (secretEquals(token, adminToken)) return;
       if ((await tenants.authenticateKey(token, request.id)) !== "unknown") {
         return sendProblem(
@@ -59,7 +95,7 @@ export function createAuth(tenants: TenantService, adminToken: string) {
           "Admin routes need the platform admin token",
         );
       }
-      return unauthenticated(request, reply, "The admin token is not valid");
+      return refuse(request, reply, "The admin token is not valid");
     },
   };
 }

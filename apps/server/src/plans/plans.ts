@@ -10,8 +10,15 @@ import Type, { type Static } from "typebox";
 import Value from "typebox/value";
 
 const Limit = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]);
+// api_keys came later: a plans file written before it still loads (omitted: see normalise()).
 const Limits = Type.Object(
-  Object.fromEntries(QuotaMetrics.map((m) => [m, Limit])) as Record<QuotaMetric, typeof Limit>,
+  {
+    memory_operations: Limit,
+    storage_bytes: Limit,
+    active_memories: Limit,
+    projects: Limit,
+    api_keys: Type.Optional(Limit),
+  },
   { additionalProperties: false },
 );
 
@@ -39,6 +46,9 @@ const PlansFile = Type.Object(
               {
                 requests: Type.Integer({ minimum: 1 }),
                 window_seconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+                tenant_requests: Type.Optional(
+                  Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+                ),
               },
               { additionalProperties: false },
             ),
@@ -53,6 +63,31 @@ const PlansFile = Type.Object(
   { additionalProperties: false },
 );
 type PlansFile = Static<typeof PlansFile>;
+type FilePlan = PlansFile["plans"][number];
+
+/** A plans file that omits a rate limit's tenant_requests gets this multiple of `requests`. */
+export const TENANT_REQUESTS_MULTIPLE = 10;
+
+/**
+ * Fills what a plans file may omit: `api_keys` (unlimited; `included` defaults to the limit, as
+ * keys are not billed) and `tenant_requests` (TENANT_REQUESTS_MULTIPLE × `requests`), so a file
+ * written before these fields keeps loading and every tenant still gets a tenant-wide bucket.
+ */
+function normalise(p: FilePlan): Plan {
+  const apiKeys = p.limits.api_keys ?? null;
+  return {
+    ...p,
+    included: { ...p.included, api_keys: p.included.api_keys ?? apiKeys },
+    limits: { ...p.limits, api_keys: apiKeys },
+    rate_limit: p.rate_limit && {
+      ...p.rate_limit,
+      tenant_requests:
+        p.rate_limit.tenant_requests === undefined
+          ? p.rate_limit.requests * TENANT_REQUESTS_MULTIPLE
+          : p.rate_limit.tenant_requests,
+    },
+  };
+}
 
 export const DEFAULT_PLANS_FILE = new URL("./plans.default.json", import.meta.url);
 
@@ -61,7 +96,8 @@ export interface EffectivePlan {
   id: string;
   limits: Record<QuotaMetric, number | null>;
   included: Record<QuotaMetric, number | null>;
-  rateLimit: { requests: number; windowSeconds: number } | null;
+  /** Requests per window for each key and, when not null, for all the tenant's keys together. */
+  rateLimit: { requests: number; tenantRequests: number | null; windowSeconds: number } | null;
 }
 
 export interface PlanCatalog {
@@ -95,7 +131,7 @@ export function loadPlans(path: string | URL = DEFAULT_PLANS_FILE): PlanCatalog 
 }
 
 function createPlanCatalog(file: PlansFile): PlanCatalog {
-  const plans = new Map(file.plans.map((p) => [p.id, p as Plan]));
+  const plans = new Map(file.plans.map((p) => [p.id, normalise(p)]));
   if (plans.size !== file.plans.length) throw new PlansFileError("Plan ids must be unique");
   if (!plans.has(file.default_plan)) {
     throw new PlansFileError(`default_plan "${file.default_plan}" is not one of the plans`);
@@ -112,23 +148,50 @@ function createPlanCatalog(file: PlansFile): PlanCatalog {
         const o = overrides[m];
         if (o !== undefined) limits[m] = o;
       }
-      let rateLimit = plan.rate_limit
-        ? { requests: plan.rate_limit.requests, windowSeconds: plan.rate_limit.window_seconds }
-        : null;
-      if (overrides.requests_per_window !== undefined) {
-        rateLimit =
-          overrides.requests_per_window === null
-            ? null
-            : {
-                requests: overrides.requests_per_window,
-                windowSeconds: overrides.window_seconds ?? rateLimit?.windowSeconds ?? 3600,
-              };
-      } else if (overrides.window_seconds !== undefined && rateLimit) {
-        rateLimit = { ...rateLimit, windowSeconds: overrides.window_seconds };
-      }
-      return { id: plan.id, limits, included: { ...plan.included }, rateLimit };
+      return {
+        id: plan.id,
+        limits,
+        included: { ...plan.included },
+        rateLimit: effectiveRateLimit(plan, overrides),
+      };
     },
   };
+}
+
+/**
+ * The plan's rate limit with the tenant's overrides. Overriding the per-key quota alone scales the
+ * tenant-wide one by the same factor (a raise for a key is not eaten by the tenant bucket);
+ * `tenant_requests_per_window` sets it outright (null: no tenant-wide bucket).
+ */
+function effectiveRateLimit(plan: Plan, overrides: PlanOverrides): EffectivePlan["rateLimit"] {
+  const base = plan.rate_limit;
+  let rateLimit = base
+    ? {
+        requests: base.requests,
+        tenantRequests: base.tenant_requests,
+        windowSeconds: base.window_seconds,
+      }
+    : null;
+  const perKey = overrides.requests_per_window;
+  if (perKey === null) return null;
+  if (perKey !== undefined) {
+    const ratio = base
+      ? base.tenant_requests === null
+        ? null
+        : base.tenant_requests / base.requests
+      : TENANT_REQUESTS_MULTIPLE;
+    rateLimit = {
+      requests: perKey,
+      tenantRequests: ratio === null ? null : Math.max(1, Math.ceil(perKey * ratio)),
+      windowSeconds: overrides.window_seconds ?? rateLimit?.windowSeconds ?? 3600,
+    };
+  } else if (overrides.window_seconds !== undefined && rateLimit) {
+    rateLimit = { ...rateLimit, windowSeconds: overrides.window_seconds };
+  }
+  if (rateLimit && overrides.tenant_requests_per_window !== undefined) {
+    rateLimit = { ...rateLimit, tenantRequests: overrides.tenant_requests_per_window };
+  }
+  return rateLimit;
 }
 
 /** The billing period (calendar month, UTC) that contains `at`. */

@@ -6,18 +6,22 @@ import { createTestRedis, type TestRedis } from "../testing/test-redis.ts";
 import {
   ADMIN_TOKEN,
   freePort,
-  startPostgresTestServer,
   startTestServer,
   type TestServer,
+  withTwoServers,
 } from "../testing/test-server.ts";
 
-/** The RateLimit field's remaining and reset parameters (draft-ietf-httpapi-ratelimit-headers). */
-function rateLimitOf(r: Reply): { remaining: number; reset: number } {
+/** The RateLimit field's policy, remaining and reset (draft-ietf-httpapi-ratelimit-headers). */
+function rateLimitOf(r: Reply): { policy: string; remaining: number; reset: number } {
   const field = r.headers.get("ratelimit") ?? "";
-  const match = /^"[a-z0-9_-]+";r=(\d+);t=(\d+)$/.exec(field);
+  const match = /^"([a-z0-9_-]+)";r=(\d+);t=(\d+)$/.exec(field);
   assert.ok(match, `RateLimit field: ${JSON.stringify(field)}`);
-  return { remaining: Number(match[1]), reset: Number(match[2]) };
+  return { policy: match[1] as string, remaining: Number(match[2]), reset: Number(match[3]) };
 }
+
+/** RateLimit-Policy for a plan's per-key and tenant-wide quotas. */
+const policies = (plan: string, perKey: number, perTenant: number, w: number) =>
+  `"${plan}";q=${perKey};w=${w}, "${plan}-tenant";q=${perTenant};w=${w}`;
 
 function assertLimited(r: Reply, windowSeconds: number) {
   assert.equal(r.status, 429, JSON.stringify(r.body));
@@ -33,11 +37,22 @@ function assertLimited(r: Reply, windowSeconds: number) {
   assert.equal(reset, retryAfter, "Retry-After names the same moment as the reset parameter");
 }
 
-/** A tenant on the Starter plan with its rate limit overridden to `requests` a minute. */
-function limitedTenant(srv: Pick<TestServer, "newTenant">, requests: number) {
+/**
+ * A tenant on the Starter plan with its rate limit overridden to `requests` a minute per key (and
+ * `tenantRequests` for all its keys; unset: scaled as the plan's, 10 × `requests`).
+ */
+function limitedTenant(
+  srv: Pick<TestServer, "newTenant">,
+  requests: number,
+  tenantRequests?: number,
+) {
   return srv.newTenant(undefined, {
     plan: "starter",
-    overrides: { requests_per_window: requests, window_seconds: 60 },
+    overrides: {
+      requests_per_window: requests,
+      window_seconds: 60,
+      ...(tenantRequests ? { tenant_requests_per_window: tenantRequests } : {}),
+    },
   });
 }
 
@@ -56,15 +71,16 @@ describe("rate limits, embedded (in-memory limiter)", () => {
       const r =
         i === 4 ? await call(`${url}/mem_01JZZZZZZZZZZZZZZZZZZZZZZZ`, key) : await call(url, key);
       assert.equal(r.status, i === 4 ? 404 : 200);
-      assert.equal(r.headers.get("ratelimit-policy"), '"starter";q=5;w=60');
-      const { remaining, reset } = rateLimitOf(r);
+      assert.equal(r.headers.get("ratelimit-policy"), policies("starter", 5, 50, 60));
+      const { policy, remaining, reset } = rateLimitOf(r);
+      assert.equal(policy, "starter", "the key's policy is the closer to exhaustion");
       assert.equal(remaining, 4 - i);
       assert.ok(reset >= 1 && reset <= 60, `t=${reset}`);
     }
     const limited = await call(url, key);
     assertLimited(limited, 60);
-    assert.equal(limited.headers.get("ratelimit-policy"), '"starter";q=5;w=60');
-    assert.match(String(limited.body.detail), /5 requests per 60 s/);
+    assert.equal(limited.headers.get("ratelimit-policy"), policies("starter", 5, 50, 60));
+    assert.match(String(limited.body.detail), /API key is limited to 5 requests per 60 s/);
     assert.ok(srv.server.counters.get("rate_limited_total") >= 1);
   });
 
@@ -85,7 +101,7 @@ describe("rate limits, embedded (in-memory limiter)", () => {
     );
   });
 
-  test("limits are per API key: another key of the same tenant, and another tenant, are unaffected", async () => {
+  test("a key's limit leaves another key of the same tenant, and another tenant, unaffected", async () => {
     const first = await limitedTenant(srv, 5);
     const other = await limitedTenant(srv, 5);
     const secondKey = await srv.admin.createKey(first.tenantId, {});
@@ -97,6 +113,63 @@ describe("rate limits, embedded (in-memory limiter)", () => {
       assert.equal(r.status, 200);
       assert.equal(rateLimitOf(r).remaining, 4);
     }
+  });
+
+  test("the tenant's bucket is shared by all its keys: once spent, every key of the tenant is 429, another tenant is not", async () => {
+    const t = await limitedTenant(srv, 5, 8);
+    const other = await limitedTenant(srv, 5, 8);
+    const [b, c] = [
+      await srv.admin.createKey(t.tenantId, {}),
+      await srv.admin.createKey(t.tenantId, {}),
+    ];
+    for (let i = 0; i < 5; i++) {
+      const r = await call(`${srv.url}/v1/memories`, t.key);
+      assert.equal(r.status, 200);
+    }
+    // Refused by its own bucket, the first key spends nothing of the tenant's.
+    for (let i = 0; i < 3; i++) assertLimited(await call(`${srv.url}/v1/memories`, t.key), 60);
+    for (let i = 0; i < 3; i++) {
+      const r = await call(`${srv.url}/v1/memories`, b.key);
+      assert.equal(r.status, 200, `request ${i} of the second key`);
+      // The tenant's policy is now the closer to exhaustion: RateLimit reports it.
+      assert.deepEqual(
+        [rateLimitOf(r).policy, rateLimitOf(r).remaining],
+        ["starter-tenant", 2 - i],
+      );
+    }
+    for (const key of [b.key, c.key]) {
+      const refused = await call(`${srv.url}/v1/memories`, key, "POST", {
+        text: "over",
+        user_id: "u",
+      });
+      assertLimited(refused, 60);
+      assert.equal(rateLimitOf(refused).policy, "starter-tenant");
+      assert.equal(refused.headers.get("ratelimit-policy"), policies("starter", 5, 8, 60));
+      assert.match(
+        String(refused.body.detail),
+        /tenant \(all its API keys together\) is limited to 8 requests per 60 s/,
+      );
+    }
+    const fresh = await call(`${srv.url}/v1/memories`, other.key);
+    assert.equal(fresh.status, 200);
+    assert.equal(rateLimitOf(fresh).remaining, 4);
+
+    // Nothing was written by the refused requests, and the refused ones gave their key's request
+    // back: with a fresh tenant bucket (a new policy), the second key has 5 − 3 left, not 5 − 4.
+    await srv.admin.updateTenant(t.tenantId, {
+      overrides: { requests_per_window: 5, window_seconds: 60, tenant_requests_per_window: 100 },
+    });
+    const again = await call(`${srv.url}/v1/memories?user_id=u`, b.key);
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.body.results, []);
+    assert.deepEqual([rateLimitOf(again).policy, rateLimitOf(again).remaining], ["starter", 1]);
+  });
+
+  test("without an override the tenant's bucket is the plan's tenant_requests (Developer: 500 an hour)", async () => {
+    const t = await srv.newTenant(undefined, { plan: "developer" });
+    const r = await call(`${srv.url}/v1/memories`, t.key);
+    assert.equal(r.headers.get("ratelimit-policy"), policies("developer", 100, 500, 3600));
+    assert.deepEqual([rateLimitOf(r).policy, rateLimitOf(r).remaining], ["developer", 99]);
   });
 
   test("a limited write changes nothing", async () => {
@@ -139,11 +212,17 @@ describe("rate limits, embedded (in-memory limiter)", () => {
   test("the plan sets the limit: Growth is 1,000 an hour; a plan change applies at once; unlimited plans get no fields", async () => {
     const t = await srv.newTenant(undefined, { plan: "growth" });
     const r = await call(`${srv.url}/v1/memories`, t.key);
-    assert.equal(r.headers.get("ratelimit-policy"), '"growth";q=1000;w=3600');
+    assert.equal(r.headers.get("ratelimit-policy"), policies("growth", 1000, 25_000, 3600));
     assert.equal(rateLimitOf(r).remaining, 999);
+    // Overriding the per-key quota scales the tenant-wide one with it (Growth: 25 ×).
     await srv.admin.updateTenant(t.tenantId, { overrides: { requests_per_window: 2 } });
     const after = await call(`${srv.url}/v1/memories`, t.key);
-    assert.equal(after.headers.get("ratelimit-policy"), '"growth";q=2;w=3600');
+    assert.equal(after.headers.get("ratelimit-policy"), policies("growth", 2, 50, 3600));
+    await srv.admin.updateTenant(t.tenantId, {
+      overrides: { requests_per_window: 2, tenant_requests_per_window: null },
+    });
+    const keyOnly = await call(`${srv.url}/v1/memories`, t.key);
+    assert.equal(keyOnly.headers.get("ratelimit-policy"), '"growth";q=2;w=3600');
     await srv.admin.updateTenant(t.tenantId, { plan: "enterprise", overrides: {} });
     for (let i = 0; i < 4; i++) {
       const free = await call(`${srv.url}/v1/memories`, t.key);
@@ -176,10 +255,7 @@ describe("rate limits, cluster (Redis)", () => {
   after(() => redis.close());
 
   test("two servers on one database and one Redis share a key's limit", async () => {
-    const env = redis.env;
-    const a = await startPostgresTestServer(env);
-    const b = await startTestServer({ ...env, DATABASE_URL: a.database.appUrl });
-    try {
+    await withTwoServers(redis.env, async (a, b) => {
       const { key } = await limitedTenant(a, 6);
       const other = await limitedTenant(a, 6);
       const seen: number[] = [];
@@ -195,10 +271,47 @@ describe("rate limits, cluster (Redis)", () => {
       // The count lives in Redis under this deployment's prefix, not in either process.
       assert.ok((await redis.keys()).some((k) => k.startsWith(`${redis.prefix}rl:`)));
       for (const s of [a, b]) assert.equal(s.server.counters.get("rate_limit_fallbacks_total"), 0);
-    } finally {
-      await b.close();
-      await a.close();
-    }
+    });
+  });
+
+  test("two servers share a tenant's bucket across its keys; the refused request's key request is given back", async () => {
+    await withTwoServers(redis.env, async (a, b) => {
+      const t = await limitedTenant(a, 4, 6);
+      const other = await limitedTenant(a, 4, 6);
+      const second = (await a.admin.createKey(t.tenantId, {})).key;
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await call(`${a.url}/v1/memories`, t.key)).status, 200);
+        assert.equal((await call(`${b.url}/v1/memories`, second)).status, 200);
+      }
+      // Six requests through two processes spent the tenant's six.
+      for (const [srv, key] of [
+        [a, t.key],
+        [b, second],
+        [b, t.key],
+      ] as const) {
+        const refused = await call(`${srv.url}/v1/memories`, key);
+        assertLimited(refused, 60);
+        assert.equal(rateLimitOf(refused).policy, "starter-tenant");
+      }
+      assert.equal((await call(`${b.url}/v1/memories`, other.key)).status, 200);
+      const keys = await redis.keys();
+      assert.ok(
+        keys.some((k) => k.includes(`tenant:${t.tenantId}`)),
+        keys.join(" "),
+      );
+      // The refused requests gave their keys' requests back: each key still has 4 − 3 left.
+      await a.admin.updateTenant(t.tenantId, {
+        overrides: { requests_per_window: 4, window_seconds: 60, tenant_requests_per_window: 100 },
+      });
+      for (const key of [t.key, second]) {
+        const r = await call(`${b.url}/v1/memories`, key);
+        assert.deepEqual(
+          [r.status, rateLimitOf(r).policy, rateLimitOf(r).remaining],
+          [200, "starter", 0],
+        );
+      }
+      for (const s of [a, b]) assert.equal(s.server.counters.get("rate_limit_fallbacks_total"), 0);
+    });
   });
 });
 

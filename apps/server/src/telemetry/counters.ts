@@ -9,6 +9,10 @@ export const COUNTER_NAMES = [
   "rate_limit_fallbacks_total",
   /** Requests answered 429 rate_limited. */
   "rate_limited_total",
+  /** Credentials (API keys, admin tokens) presented and refused as not valid. */
+  "auth_failures_total",
+  /** Authentication attempts refused, before any lookup, because their address failed too often. */
+  "auth_throttled_total",
   /** Search-query embeddings served from this process's LRU (or joined in flight). */
   "query_cache_hits_total",
   /** Search-query embeddings served from Redis (computed by any process). */

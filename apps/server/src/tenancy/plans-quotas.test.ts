@@ -194,6 +194,96 @@ for (const backend of backends) {
         }
       });
 
+      test("security: a keys:manage key revokes only keys whose scopes it holds; the admin's keys stay", async () => {
+        const t = await provision();
+        const narrow = await as(t.key, "POST", "/v1/keys", {
+          scopes: ["memories:read", "keys:manage"],
+        });
+        const reader = await as(t.key, "POST", "/v1/keys", { scopes: ["memories:read"] });
+        const writer = await as(t.key, "POST", "/v1/keys", { scopes: ["memories:write"] });
+        for (const target of [t.keyId, writer.body.id]) {
+          const refused = await as(narrow.body.key, "DELETE", `/v1/keys/${target}`);
+          assertProblem(refused, 403, "forbidden");
+          assert.match(refused.body.detail, /cannot revoke a key with the "[a-z]+:[a-z]+" scope/);
+        }
+        // Nothing was revoked or audited: both broader keys still work.
+        assert.equal((await add(t.key, "still here")).status, 201);
+        assert.equal((await add(writer.body.key, "me too")).status, 201);
+        const listed = (await as(t.key, "GET", "/v1/keys")).body.results;
+        assert.ok(listed.every((k: { revoked_at: string | null }) => k.revoked_at === null));
+        const actions = (await as(t.key, "GET", "/v1/audit")).body.results.map(
+          (e: { action: string }) => e.action,
+        );
+        assert.ok(!actions.includes("key.revoke"), actions.join(","));
+        // A key with a subset of its scopes, and itself, it may revoke.
+        assert.equal(
+          (await as(narrow.body.key, "DELETE", `/v1/keys/${reader.body.id}`)).status,
+          200,
+        );
+        assertProblem(await as(reader.body.key, "GET", "/v1/memories"), 401, "unauthenticated");
+        assert.equal(
+          (await as(narrow.body.key, "DELETE", `/v1/keys/${narrow.body.id}`)).status,
+          200,
+        );
+        assertProblem(await as(narrow.body.key, "GET", "/v1/keys"), 401, "unauthenticated");
+        // The first key (every scope) revokes any of the tenant's keys.
+        assert.equal((await as(t.key, "DELETE", `/v1/keys/${writer.body.id}`)).status, 200);
+      });
+
+      test("the plan bounds active keys: 402 quota_exceeded at the limit; revoked and expired keys free a slot", async () => {
+        const t = await provision({ plan: "developer", overrides: { api_keys: 3 } });
+        const soon = new Date(Date.now() + 1500).toISOString();
+        const expiring = await as(t.key, "POST", "/v1/keys", { expires_at: soon });
+        const second = await as(t.key, "POST", "/v1/keys", { scopes: ["memories:read"] });
+        assert.deepEqual([expiring.status, second.status], [201, 201]);
+        const refused = await as(t.key, "POST", "/v1/keys", {});
+        assertProblem(refused, 402, "quota_exceeded");
+        assert.deepEqual(
+          [refused.body.metric, refused.body.limit, refused.body.used],
+          ["api_keys", 3, 3],
+        );
+        // The admin route is bounded by the same plan limit.
+        const byAdmin = await admin("POST", `/v1/admin/tenants/${t.id}/keys`, {});
+        assertProblem(byAdmin, 402, "quota_exceeded");
+        assert.equal(byAdmin.body.metric, "api_keys");
+        assert.equal(
+          (await as(t.key, "GET", "/v1/keys")).body.results.length,
+          3,
+          "none was created",
+        );
+        const usage = await metric(t.key, "api_keys");
+        assert.deepEqual([usage.used, usage.limit], [3, 3]);
+
+        assert.equal((await as(t.key, "DELETE", `/v1/keys/${second.body.id}`)).status, 200);
+        assert.equal(
+          (await as(t.key, "POST", "/v1/keys", {})).status,
+          201,
+          "a revoked key frees its slot",
+        );
+        assertProblem(await as(t.key, "POST", "/v1/keys", {}), 402, "quota_exceeded");
+        await new Promise((r) => setTimeout(r, 1600));
+        assert.equal(
+          (await admin("POST", `/v1/admin/tenants/${t.id}/keys`, {})).status,
+          201,
+          "so does an expired one",
+        );
+        // The admin raises the limit with an override.
+        await admin("PATCH", `/v1/admin/tenants/${t.id}`, { overrides: { api_keys: 4 } });
+        assert.equal((await as(t.key, "POST", "/v1/keys", {})).status, 201);
+        assert.equal((await metric(t.key, "api_keys")).used, 4);
+      });
+
+      test("concurrent key creations at the limit never pass it", async () => {
+        const t = await provision({ plan: "developer", overrides: { api_keys: 4 } });
+        const replies = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => as(t.key, "POST", "/v1/keys", { name: `k${i}` })),
+        );
+        const statuses = replies.map((r) => r.status);
+        assert.equal(statuses.filter((s) => s === 201).length, 3, JSON.stringify(statuses));
+        assert.equal(statuses.filter((s) => s === 402).length, 9);
+        assert.equal((await as(t.key, "GET", "/v1/keys")).body.results.length, 4);
+      });
+
       test("a key with an expiry creates keys that expire no later", async () => {
         const t = await provision();
         const until = new Date(Date.now() + 3_600_000).toISOString();
@@ -327,6 +417,14 @@ for (const backend of backends) {
         assert.equal(dev.limits.memory_operations, 1000);
         assert.equal(dev.limits.active_memories, 2500);
         assert.equal(dev.limits.storage_bytes, 1_000_000_000);
+        assert.equal(dev.limits.api_keys, 5);
+        assert.deepEqual(dev.rate_limit, {
+          requests: 100,
+          window_seconds: 3600,
+          tenant_requests: 500,
+        });
+        const enterprise = r.body.results.find((p: { id: string }) => p.id === "enterprise");
+        assert.equal(enterprise.limits.api_keys, null);
       });
 
       test("plan changes and overrides apply at once and are audited", async () => {

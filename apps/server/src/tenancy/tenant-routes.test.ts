@@ -371,6 +371,36 @@ for (const { name, create } of BACKENDS) {
         assertProblem(r, 400, "invalid_json");
       });
 
+      test("error: at the plan's api_keys limit, 402 quota_exceeded with metric, limit and used; nothing is created", async () => {
+        const r = await admin("POST", "/v1/admin/tenants", {
+          name: uniqueName("key-limit"),
+          plan: "developer",
+          overrides: { api_keys: 2 },
+        });
+        const tenantId = r.body.id as string;
+        const path = `/v1/admin/tenants/${tenantId}/keys`;
+        assert.equal((await admin("POST", path, { name: "second" })).status, 201);
+        const refused = await admin("POST", path, { name: "third" });
+        assertProblem(refused, 402, "quota_exceeded");
+        assert.deepEqual(
+          [refused.body.metric, refused.body.limit, refused.body.used],
+          ["api_keys", 2, 2],
+        );
+        assert.match(
+          String(refused.body.detail),
+          /allows 2 active API key\(s\); this tenant has 2/,
+        );
+        await withStoppedServer(async (db) => {
+          const rows = await db.asOwner((tx) =>
+            tx.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1",
+              [tenantId],
+            ),
+          );
+          assert.equal(rows[0]?.n, 2);
+        });
+      });
+
       test("error: an unknown tenant id is 404, well-formed or not", async () => {
         for (const id of [UNKNOWN_TENANT, "ten_nope", "mem_01ARZ3NDEKTSV4RRFFQ69G5FAV", "acme"]) {
           const r = await admin("POST", `/v1/admin/tenants/${encodeURIComponent(id)}/keys`, {});

@@ -12,6 +12,7 @@ import {
   type ListTenantsResponse,
   type Project,
   type ProvisionedTenant,
+  type QuotaMetric,
   type Scope,
   Scopes,
   type Tenant,
@@ -69,6 +70,16 @@ function toKey(r: KeyRow): ApiKey {
   };
 }
 
+/** 402 for a count the plan bounds (projects, keys): the metric, its limit and the count now. */
+function quotaExceeded(metric: QuotaMetric, limit: number, used: number, what: string) {
+  return new AppError(
+    "quota_exceeded",
+    `The plan allows ${limit} ${what}; this tenant has ${used}`,
+    undefined,
+    { metric, limit, used },
+  );
+}
+
 function page<R extends { id: string }, T>(p: { rows: R[]; more: boolean }, map: (r: R) => T) {
   return { results: p.rows.map(map), next_cursor: nextIdCursor(p) };
 }
@@ -123,15 +134,17 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
     return found.id;
   }
 
+  /** Inserts the key unless the tenant's plan limit on active keys (`limit`) is reached. */
   async function insertKey(
     tenantId: string,
     actor: Actor,
     input: CreateKeyBody,
     projectId: string,
     scopes: readonly string[],
+    limit: number | null,
   ): Promise<CreatedKey> {
     const { key, secret } = newKey(input, projectId, scopes);
-    const row = await store.insertKey(tenantId, key, {
+    const out = await store.insertKey(tenantId, key, limit, {
       actor: actorName(actor),
       action: "key.create",
       details: {
@@ -141,7 +154,10 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
         expires_at: key.expiresAt,
       },
     });
-    return { ...toKey(row), key: secret };
+    if (out.exceeded) {
+      throw quotaExceeded("api_keys", limit as number, out.count, "active API key(s)");
+    }
+    return { ...toKey(out.row), key: secret };
   }
 
   return {
@@ -250,17 +266,27 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
       return { tenant_id: id, deleted_at: out.deletedAt.toISOString(), removed: out.removed };
     },
 
-    /** Admin: a key for any project of the tenant (its default project unless one is named). */
+    /**
+     * Admin: a key for any project of the tenant (its default project unless one is named), within
+     * the plan's api_keys limit like any other (the admin raises it with an override).
+     */
     async createKey(tenantId: string, input: CreateKeyBody): Promise<CreatedKey> {
-      if (!isId("ten", tenantId) || !(await store.findTenant(tenantId))) {
-        throw notFound("Tenant", tenantId);
-      }
+      const tenant = isId("ten", tenantId) ? await store.findTenant(tenantId) : undefined;
+      if (!tenant) throw notFound("Tenant", tenantId);
       const projectId = await resolveProject(
         tenantId,
         input.project_id,
         await defaultProject(tenantId),
       );
-      return insertKey(tenantId, { kind: "admin" }, input, projectId, input.scopes ?? Scopes);
+      const { limits } = plans.effective(tenant.plan, tenant.overrides);
+      return insertKey(
+        tenantId,
+        { kind: "admin" },
+        input,
+        projectId,
+        input.scopes ?? Scopes,
+        limits.api_keys,
+      );
     },
 
     /** A tenant key with keys:manage creates a key with at most its own scopes. */
@@ -294,6 +320,7 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
         { ...input, ...(expiresAt ? { expires_at: expiresAt } : {}) },
         projectId,
         scopes,
+        ctx.plan.limits.api_keys,
       );
     },
 
@@ -303,11 +330,25 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
       return page(await store.listKeys(ctx.tenantId, input.limit ?? 20, before), toKey);
     },
 
-    /** Revokes at once: every process checks the database on every request. */
+    /**
+     * Revokes at once: every process checks the database on every request. A key revokes only
+     * keys whose scopes it holds itself (as it creates only such keys): a narrow keys:manage key
+     * cannot lock the tenant out of its broader keys. The admin revokes any.
+     */
     async revokeKey(ctx: TenantContext, keyId: string): Promise<ApiKey> {
       requireScope(ctx, "keys:manage");
+      const allow = (key: KeyRow) => {
+        if (ctx.actor.kind === "admin") return;
+        const beyond = key.scopes.find((s) => !ctx.scopes.has(s as Scope));
+        if (beyond) {
+          throw new AppError(
+            "forbidden",
+            `A key cannot revoke a key with the "${beyond}" scope it lacks itself`,
+          );
+        }
+      };
       const row = isId("key", keyId)
-        ? await store.revokeKey(ctx.tenantId, keyId, {
+        ? await store.revokeKey(ctx.tenantId, keyId, allow, {
             actor: actorName(ctx.actor),
             action: "key.revoke",
           })
@@ -330,14 +371,7 @@ export function createTenantService(store: TenantStore, plans: PlanCatalog) {
         limit,
         { actor: actorName(ctx.actor), action: "project.create", details: { name: input.name } },
       );
-      if (out.exceeded) {
-        throw new AppError(
-          "quota_exceeded",
-          `The plan allows ${limit} project(s); this tenant has ${out.count}`,
-          undefined,
-          { metric: "projects", limit: limit as number, used: out.count },
-        );
-      }
+      if (out.exceeded) throw quotaExceeded("projects", limit as number, out.count, "project(s)");
       if (!out.row)
         throw new AppError("conflict", `A project named "${input.name}" exists`, "name");
       return toProject(out.row);

@@ -89,6 +89,16 @@ async function insertKeyRow(tx: Queryable, tenantId: string, key: NewKey): Promi
   return row as KeyRow;
 }
 
+/** Keys that authenticate now: neither revoked nor expired (what the plan's api_keys limit counts). */
+async function countActiveKeys(tx: Queryable, tenantId: string): Promise<number> {
+  const [c] = await tx.query<{ n: string }>(
+    `SELECT count(*) AS n FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL
+       AND (expires_at IS NULL OR expires_at > now())`,
+    [tenantId],
+  );
+  return Number(c?.n ?? 0);
+}
+
 /** SQL for tenants, projects, keys and the audit log. Every statement runs under RLS. */
 export function createTenantStore(db: Database) {
   return {
@@ -231,11 +241,20 @@ export function createTenantStore(db: Database) {
         return { exceeded: false as const, row };
       }),
 
-    insertKey: (tenantId: string, key: NewKey, audit: AuditEntry) =>
+    /**
+     * Creates a key unless the tenant already has `limit` active keys (null: unlimited). As for
+     * projects, the tenant row lock serialises concurrent creations, so none races past the limit.
+     */
+    insertKey: (tenantId: string, key: NewKey, limit: number | null, audit: AuditEntry) =>
       db.withTenant(tenantId, async (tx) => {
+        if (limit !== null) {
+          await tx.query("SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE", [tenantId]);
+          const count = await countActiveKeys(tx, tenantId);
+          if (count >= limit) return { exceeded: true as const, count };
+        }
         const row = await insertKeyRow(tx, tenantId, key);
         await appendAudit(tx, tenantId, { ...audit, targetId: row.id });
-        return row;
+        return { exceeded: false as const, row };
       }),
 
     listKeys: (tenantId: string, limit: number, before: string | undefined) =>
@@ -248,15 +267,24 @@ export function createTenantStore(db: Database) {
         return { rows: rows.slice(0, limit), more: rows.length > limit };
       }),
 
-    /** Revokes a key (idempotently); undefined when the tenant has no such key. */
-    revokeKey: (tenantId: string, keyId: string, audit: AuditEntry) =>
+    /**
+     * Revokes a key (idempotently); undefined when the tenant has no such key. `allow` sees the
+     * key first (under its row lock) and may throw to refuse: nothing is then changed.
+     */
+    revokeKey: (tenantId: string, keyId: string, allow: (key: KeyRow) => void, audit: AuditEntry) =>
       db.withTenant(tenantId, async (tx) => {
+        const [found] = await tx.query<KeyRow>(
+          `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+          [tenantId, keyId],
+        );
+        if (!found) return undefined;
+        allow(found);
         const [row] = await tx.query<KeyRow>(
           `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
            WHERE tenant_id = $1 AND id = $2 RETURNING ${KEY_COLUMNS}`,
           [tenantId, keyId],
         );
-        if (row) await appendAudit(tx, tenantId, { ...audit, targetId: keyId });
+        await appendAudit(tx, tenantId, { ...audit, targetId: keyId });
         return row;
       }),
 

@@ -42,6 +42,12 @@ export function testPlansFile(): string {
   return plansFile;
 }
 
+/**
+ * Failed authentications a test server allows per address (127.0.0.1) and window: tests of other
+ * things send many bad credentials from the one address; the throttle's own tests set their limit.
+ */
+const TEST_AUTH_FAILURE_LIMIT = "100000";
+
 export interface TenantHandle {
   tenantId: string;
   key: string;
@@ -83,6 +89,7 @@ export async function startTestServer(env: Record<string, string> = {}) {
     ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
     ENGRAM_LOG_LEVEL: "silent",
     ENGRAM_PLANS_FILE: testPlansFile(),
+    ENGRAM_AUTH_FAILURE_LIMIT: TEST_AUTH_FAILURE_LIMIT,
     ...env,
   });
   const server: Server = await createServer(config);
@@ -126,6 +133,27 @@ export async function startPostgresTestServer(env: Record<string, string> = {}) 
 }
 
 /**
+ * Two API processes on one fresh PostgreSQL database, sharing whatever `env` names (a Redis, for
+ * the cluster tests); `fn` gets both, which are closed (and the database dropped) after it.
+ */
+export async function withTwoServers<T>(
+  env: Record<string, string>,
+  fn: (a: TestServer, b: TestServer) => Promise<T>,
+): Promise<T> {
+  const a = await startPostgresTestServer(env);
+  try {
+    const b = await startTestServer({ ...env, DATABASE_URL: a.database.appUrl });
+    try {
+      return await fn(a, b);
+    } finally {
+      await b.close();
+    }
+  } finally {
+    await a.close();
+  }
+}
+
+/**
  * `node` arguments that run the `engram` CLI from source in a child process: tsx, and the
  * `@engram/source` export condition so @engram/contract and @engram/sdk resolve to their
  * TypeScript sources rather than a build (ADR 0016). Append the command and its arguments.
@@ -140,7 +168,12 @@ export const ENGRAM_CLI = [
 /** `engram <command>` as a child process, its stdout and stderr collected. */
 export function spawnEngram(command: string, env: Record<string, string>) {
   const child: ChildProcess = spawn(process.execPath, [...ENGRAM_CLI, command], {
-    env: { ...process.env, ENGRAM_PLANS_FILE: testPlansFile(), ...env },
+    env: {
+      ...process.env,
+      ENGRAM_PLANS_FILE: testPlansFile(),
+      ENGRAM_AUTH_FAILURE_LIMIT: TEST_AUTH_FAILURE_LIMIT,
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

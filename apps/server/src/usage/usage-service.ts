@@ -32,11 +32,18 @@ export function createUsageService(db: Database, plans: PlanCatalog) {
         "SELECT count(*) AS n FROM projects WHERE tenant_id = $1",
         [tenantId],
       );
+      // Active keys as the plan's api_keys limit counts them (tenancy's key creation).
+      const [keys] = await tx.query<{ n: string }>(
+        `SELECT count(*) AS n FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > now())`,
+        [tenantId],
+      );
       const used: Record<QuotaMetric, number> = {
         memory_operations: Number(ops?.used ?? 0),
         storage_bytes: Number(gauges?.storage_bytes ?? 0),
         active_memories: Number(gauges?.active_memories ?? 0),
         projects: Number(projects?.n ?? 0),
+        api_keys: Number(keys?.n ?? 0),
       };
       return { period, used };
     });
