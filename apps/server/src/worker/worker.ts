@@ -7,6 +7,7 @@ import { createEmbedder, embeddingModel } from "../embeddings/create-embedder.ts
 import { withQueryCache } from "../embeddings/query-cache.ts";
 import { type KnowledgeModule, startKnowledge } from "../knowledge/knowledge-module.ts";
 import { createCounters } from "../telemetry/counters.ts";
+import { logOptions } from "../telemetry/log-options.ts";
 import type { JobLogger } from "./job.ts";
 import { workerJobs } from "./jobs.ts";
 import { startScheduler } from "./scheduler.ts";
@@ -33,7 +34,7 @@ export async function createWorker(config: Config): Promise<Worker> {
       "engram worker needs DATABASE_URL (cluster mode); in embedded mode `engram serve` runs the worker's jobs itself",
     );
   }
-  const log = pino({ level: config.logLevel, name: "engram-worker" });
+  const log = pino(logOptions(config.logLevel, "engram-worker"));
   const counters = createCounters();
   // Never the owner's connection: jobs run as the application role, like requests.
   const db = await openDatabase({ ...config, databaseOwnerUrl: undefined });
