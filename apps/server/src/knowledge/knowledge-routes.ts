@@ -13,7 +13,11 @@ import {
   SearchKnowledgeBody,
   SearchKnowledgeResponse,
 } from "@engram/contract";
-import multipart from "@fastify/multipart";
+import multipart, {
+  type Multipart,
+  type MultipartFile,
+  type MultipartValue,
+} from "@fastify/multipart";
 import type { FastifyRequest } from "fastify";
 import Type, { type Static } from "typebox";
 import type { App } from "../http/app.ts";
@@ -53,54 +57,78 @@ function multipartError(err: { code?: string }): unknown {
   return err;
 }
 
+/** The document's bytes from the part named `file`. */
+async function readFilePart(part: MultipartFile, maxBytes: number) {
+  if (part.fieldname !== "file") {
+    throw new AppError(
+      "validation_failed",
+      `Unknown file part "${part.fieldname}"; send the document in a part named file`,
+      part.fieldname,
+    );
+  }
+  const content = await part.toBuffer().catch((err: { code?: string }) => {
+    if (err.code === "FST_REQ_FILE_TOO_LARGE") {
+      throw new AppError(
+        "payload_too_large",
+        `The document is larger than ${maxBytes} bytes`,
+        "file",
+      );
+    }
+    throw err;
+  });
+  return { content, filename: part.filename, mediaType: part.mimetype };
+}
+
+/** A text field's value; metadata parsed from its JSON text (the schema checks it afterwards). */
+function fieldValue(part: MultipartValue): unknown {
+  if (part.valueTruncated) {
+    throw new AppError(
+      "validation_failed",
+      `"${part.fieldname}" is longer than ${FIELD_MAX} bytes`,
+      part.fieldname,
+    );
+  }
+  // A part sent as application/json has been parsed by multipart already, with the same refusals.
+  return part.fieldname === "metadata" && typeof part.value === "string"
+    ? parseJsonField(part.value, "metadata")
+    : part.value;
+}
+
 /** Reads a multipart upload: one `file` part plus optional text fields (metadata as JSON). */
 async function readMultipart(request: FastifyRequest, maxBytes: number): Promise<Upload> {
-  let file: { content: Buffer; filename: string; mediaType: string } | undefined;
+  let file: Awaited<ReturnType<typeof readFilePart>> | undefined;
   const fields: Record<string, unknown> = {};
+  // The first refusal is answered once the body is read to its end: a client still sending
+  // would otherwise see a reset connection instead of the 400.
+  let refusal: AppError | undefined;
+  const drain = (part: Multipart) => {
+    if (part.type === "file") part.file.resume();
+  };
   try {
     for await (const part of request.parts({
       limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: FIELD_MAX, parts: 12 },
     })) {
-      if (part.type === "file") {
-        if (part.fieldname !== "file") {
-          throw new AppError(
-            "validation_failed",
-            `Unknown file part "${part.fieldname}"; send the document in a part named file`,
-            part.fieldname,
-          );
-        }
-        const content = await part.toBuffer().catch((err: { code?: string }) => {
-          if (err.code === "FST_REQ_FILE_TOO_LARGE") {
-            throw new AppError(
-              "payload_too_large",
-              `The document is larger than ${maxBytes} bytes`,
-              "file",
-            );
-          }
-          throw err;
-        });
-        file = { content, filename: part.filename, mediaType: part.mimetype };
+      if (refusal) {
+        drain(part);
         continue;
       }
-      if (part.valueTruncated) {
-        throw new AppError(
-          "validation_failed",
-          `"${part.fieldname}" is longer than ${FIELD_MAX} bytes`,
-          part.fieldname,
-        );
+      try {
+        if (part.type === "file") file = await readFilePart(part, maxBytes);
+        else fields[part.fieldname] = fieldValue(part);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        refusal = err;
+        drain(part);
       }
-      // metadata is JSON text (or a part sent as application/json, which multipart has parsed
-      // already with the same refusals); the schema then checks it as it checks a JSON body.
-      fields[part.fieldname] =
-        part.fieldname === "metadata" && typeof part.value === "string"
-          ? parseJsonField(part.value, "metadata")
-          : part.value;
     }
   } catch (err) {
-    throw multipartError(err as { code?: string });
+    // Multipart raises its own error for a part already refused (a file over the limit).
+    throw refusal ?? multipartError(err as { code?: string });
   }
-  if (!file)
+  if (refusal) throw refusal;
+  if (!file) {
     throw new AppError("validation_failed", "Send the document in a part named file", "file");
+  }
   const f = checkFields(fields);
   return {
     filename: f.filename ?? file.filename ?? "upload",
