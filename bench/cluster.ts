@@ -242,9 +242,12 @@ async function inProcessHybrid(appUrl: string, probes: readonly Probe[]) {
   try {
     await db.ping();
     for (const p of probes) {
+      const [project] = await db.withTenant(p.tenantId, (tx) =>
+        tx.query<{ id: string }>("SELECT id FROM projects WHERE is_default"),
+      );
       const t = performance.now();
       await search(p.tenantId, {
-        scope: {},
+        scope: { projectId: project?.id as string },
         vector: p.vector,
         keywords: keywordQuery(p.query),
         limit: 10,
@@ -412,17 +415,20 @@ async function cleanup(db: string): Promise<number> {
     );
     const deleted = await c.query(
       `WITH gone AS (
-         DELETE FROM memories WHERE user_id = $1 RETURNING id, tenant_id, fts
+         DELETE FROM memories WHERE user_id = $1 RETURNING id, tenant_id, project_id, fts
        ), removed AS (
          DELETE FROM memory_terms t USING gone g, unnest(tsvector_to_array(g.fts)) AS l(lexeme)
-         WHERE t.tenant_id = g.tenant_id AND t.lexeme = l.lexeme AND t.memory_id = g.id
-         RETURNING t.tenant_id, t.lexeme
+         WHERE t.tenant_id = g.tenant_id AND t.project_id = g.project_id AND t.lexeme = l.lexeme
+           AND t.memory_id = g.id
+         RETURNING t.tenant_id, t.project_id, t.lexeme
        ), counts AS (
-         SELECT tenant_id, lexeme, count(*) AS n FROM removed GROUP BY tenant_id, lexeme
-         UNION ALL SELECT tenant_id, '', count(*) FROM gone GROUP BY tenant_id
+         SELECT tenant_id, project_id, lexeme, count(*) AS n FROM removed
+         GROUP BY tenant_id, project_id, lexeme
+         UNION ALL SELECT tenant_id, project_id, '', count(*) FROM gone GROUP BY tenant_id, project_id
        )
        UPDATE memory_term_stats s SET docs = s.docs - c.n
-       FROM counts c WHERE s.tenant_id = c.tenant_id AND s.lexeme = c.lexeme`,
+       FROM counts c
+       WHERE s.tenant_id = c.tenant_id AND s.project_id = c.project_id AND s.lexeme = c.lexeme`,
       [ADD_USER],
     );
     await c.query("DELETE FROM memory_term_stats WHERE docs <= 0");

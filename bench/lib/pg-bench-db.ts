@@ -97,7 +97,7 @@ export interface SeedInfo {
   poolEmbedSeconds: number;
   insertRowsPerSecond: number;
   insertSeconds: number;
-  /** Building the keyword postings and term statistics (migration 0004's backfill). */
+  /** Building the keyword postings and term statistics (migration 0010's backfill). */
   termsSeconds: number;
   termRows: number;
   vacuumSeconds: number;
@@ -269,7 +269,7 @@ async function build(
 
 /**
  * The keyword postings and term statistics that the memory store maintains on every write, built
- * for the seeded rows with migration 0004's backfill statements (the postings' primary key is
+ * for the seeded rows with migration 0010's backfill statements (the postings' primary key is
  * dropped for the bulk insert and rebuilt after).
  */
 async function keywordPostings(c: pg.Client, name: string) {
@@ -283,15 +283,17 @@ async function keywordPostings(c: pg.Client, name: string) {
   await c.query("SET maintenance_work_mem = '1GB'");
   if (key) await c.query(`ALTER TABLE memory_terms DROP CONSTRAINT ${key.conname}`);
   const r = await c.query(
-    `INSERT INTO memory_terms (tenant_id, lexeme, memory_id)
-     SELECT m.tenant_id, l.lexeme, m.id FROM memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme)`,
+    `INSERT INTO memory_terms (tenant_id, project_id, lexeme, memory_id)
+     SELECT m.tenant_id, m.project_id, l.lexeme, m.id
+     FROM memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme)`,
   );
   if (key) await c.query(`ALTER TABLE memory_terms ADD CONSTRAINT ${key.conname} ${key.def}`);
   await c.query(
-    `INSERT INTO memory_term_stats (tenant_id, lexeme, docs)
-     SELECT tenant_id, lexeme, count(*) FROM memory_terms GROUP BY tenant_id, lexeme
+    `INSERT INTO memory_term_stats (tenant_id, project_id, lexeme, docs)
+     SELECT tenant_id, project_id, lexeme, count(*) FROM memory_terms
+     GROUP BY tenant_id, project_id, lexeme
      UNION ALL
-     SELECT tenant_id, '', count(*) FROM memories GROUP BY tenant_id`,
+     SELECT tenant_id, project_id, '', count(*) FROM memories GROUP BY tenant_id, project_id`,
   );
   const seconds = (performance.now() - t) / 1000;
   log(`  ${r.rowCount} postings in ${seconds.toFixed(0)} s`);

@@ -257,7 +257,7 @@ describe("cluster: two API processes and two workers on one PostgreSQL and Redis
         await asOwnerIn(tenantId, (c) =>
           c.query(
             `UPDATE idempotency_keys SET created_at = now() - interval '2 days'
-             WHERE tenant_id = $1 AND substr(key, strpos(key, ':') + 1) = ANY($2)`,
+             WHERE tenant_id = $1 AND regexp_replace(key, '^([^:]*:){2}', '') = ANY($2)`,
             [tenantId, keys],
           ),
         );

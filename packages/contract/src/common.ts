@@ -13,9 +13,14 @@ export const DateTime = Type.String({ format: "date-time" });
 export const PrefixedId = (prefix: string) =>
   Type.String({ pattern: `^${prefix}_[0-9A-HJKMNP-TV-Z]{26}$`, maxLength: 40 });
 
+/** Keys that name JavaScript object machinery; refused in metadata so no consumer trips on them. */
+export const RESERVED_METADATA_KEYS = ["__proto__", "constructor", "prototype"] as const;
+
 /** Free-form JSON object attached to a memory. Its serialized size is bounded by the server. */
-export const Metadata = Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), {
+export const Metadata = Type.Record(Type.String(), Type.Unknown(), {
   maxProperties: 64,
+  // A Record's key schema only becomes a pattern, so the key rules are stated here.
+  propertyNames: { maxLength: 128, not: { enum: [...RESERVED_METADATA_KEYS] } },
 });
 export type Metadata = Static<typeof Metadata>;
 

@@ -48,6 +48,7 @@ export const DocumentStatus = Type.Enum(["queued", "processing", "ready", "faile
 export const KnowledgeDocument = Type.Object(
   {
     id: DocumentId,
+    project_id: Type.String({ description: "The project of the key that uploaded it" }),
     filename: Type.String(),
     media_type: Type.String(),
     status: DocumentStatus,

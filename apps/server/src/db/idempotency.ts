@@ -22,6 +22,24 @@ export function idempotencyRequest(key: string, route: string, body: unknown): I
   return { key, requestHash };
 }
 
+/** The groups of routes whose Idempotency-Keys are remembered apart from each other. */
+export type IdempotencyFamily = "memories" | "documents";
+
+/**
+ * A client's key as it is stored and looked up: `<route family>:<project>:<client key>`. Keys are
+ * the client's to choose, so without the project one project could block (422) another's keys,
+ * and without the family a memory write and an upload could collide. Every caller stores its
+ * keys through this one function.
+ */
+export function scopedIdempotency(
+  key: IdempotencyKey,
+  family: IdempotencyFamily,
+  projectId: string,
+  maxAgeS: number,
+): IdempotencyRequest {
+  return { key: `${family}:${projectId}:${key.key}`, requestHash: key.requestHash, maxAgeS };
+}
+
 /** Thrown inside the write transaction when a concurrent request with the same key won: roll back and replay. */
 export class IdempotencyRace extends Error {
   override name = "IdempotencyRace";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { createKnowledgeStore } from "../knowledge/knowledge-store.ts";
 import { newId } from "../lib/ids.ts";
 import { createMemoryStore } from "../memories/memory-store.ts";
 import { contentHash } from "../memories/memory-text.ts";
@@ -22,6 +23,10 @@ const TENANT_TABLES = [
   "idempotency_keys",
   "memory_terms",
   "memory_term_stats",
+  "documents",
+  "document_contents",
+  "ingest_jobs",
+  "knowledge_chunks",
 ];
 
 // Row-level security on its own, with the application's tenant filters bypassed: raw SQL as the
@@ -31,12 +36,14 @@ for (const backend of testDatabases) {
     let db: Database;
     let a: string;
     let b: string;
+    const docs: Record<string, { id: string; jobId: string }> = {};
 
     before(async () => {
       db = await backend.open();
       a = await seedTenant(db, "a");
       b = await seedTenant(db, "b");
       const store = createMemoryStore(db, TEST_MODEL);
+      const knowledge = createKnowledgeStore(db, TEST_MODEL, 3);
       for (const t of [a, b]) {
         await store.insertMemories(t, projectOf(t), [
           {
@@ -52,6 +59,23 @@ for (const backend of testDatabases) {
             embedding: axis(0),
           },
         ]);
+        docs[t] = { id: newId("doc"), jobId: newId("job") };
+        await knowledge.insertDocument(
+          t,
+          {
+            ...(docs[t] as { id: string; jobId: string }),
+            projectId: projectOf(t),
+            userId: "same-user",
+            agentId: null,
+            collection: null,
+            filename: "same.md",
+            mediaType: "text/markdown",
+            metadata: {},
+            content: Buffer.from("# same"),
+            sha256: createHash("sha256").update("# same").digest(),
+          },
+          async () => "queue-job",
+        );
       }
     });
     after(() => db.close());
@@ -102,6 +126,30 @@ for (const backend of testDatabases) {
         history.map((r) => r.tenant_id),
         [a],
       );
+    });
+
+    test("knowledge reads and writes of the store go by project: another project's document is not found", async () => {
+      const knowledge = createKnowledgeStore(db, TEST_MODEL, 3);
+      const doc = docs[a] as { id: string; jobId: string };
+      const elsewhere = newId("prj");
+      assert.equal(
+        (await knowledge.getDocument(a, projectOf(a), doc.id))?.project_id,
+        projectOf(a),
+      );
+      assert.equal(await knowledge.getDocument(a, elsewhere, doc.id), undefined);
+      assert.equal(await knowledge.getJob(a, elsewhere, doc.jobId), undefined);
+      assert.equal(
+        (await knowledge.getJob(a, null, doc.jobId))?.id,
+        doc.jobId,
+        "the worker's lookup",
+      );
+      assert.deepEqual((await knowledge.listDocuments(a, elsewhere, {}, 10, undefined)).rows, []);
+      assert.deepEqual((await knowledge.listJobs(a, elsewhere, undefined, 10)).rows, []);
+      assert.equal(await knowledge.retryJob(a, elsewhere, doc.jobId, async () => "q"), false);
+      assert.equal(await knowledge.deleteDocument(a, elsewhere, doc.id), undefined);
+      // Nor across tenants, with the right project id: B's store calls see none of A's rows.
+      assert.equal(await knowledge.getDocument(b, projectOf(a), doc.id), undefined);
+      assert.ok(await knowledge.getDocument(a, projectOf(a), doc.id), "untouched");
     });
 
     test("writes into another tenant are refused by the policy", async () => {

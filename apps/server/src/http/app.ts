@@ -11,6 +11,7 @@ import type { MemoryService } from "../memories/memory-service.ts";
 import type { AuthThrottle } from "../rate-limits/auth-throttle.ts";
 import { registerRateLimit } from "../rate-limits/rate-limit-hook.ts";
 import type { RateLimiter } from "../rate-limits/rate-limiter.ts";
+import { logOptions } from "../telemetry/log-options.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { registerAdminRoutes, registerTenantRoutes } from "../tenancy/tenant-routes.ts";
 import type { TenantService } from "../tenancy/tenant-service.ts";
@@ -18,6 +19,7 @@ import type { UsageService } from "../usage/usage-service.ts";
 import { createAuth } from "./auth.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
 import { errorHandler, sendProblem } from "./problem.ts";
+import { refusedJsonBody } from "./untrusted-json.ts";
 import { validatorCompiler } from "./validation.ts";
 
 export interface AppDeps {
@@ -53,10 +55,7 @@ export type App = FastifyInstance<
 /** Builds the HTTP API: routes, auth, problem+json errors and the OpenAPI 3.1 document. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
-    logger: {
-      level: deps.logLevel,
-      redact: ["req.headers.authorization", "req.headers.cookie"],
-    },
+    logger: logOptions(deps.logLevel),
     bodyLimit: deps.maxBodyBytes,
     genReqId: () => newId("req"),
     requestIdHeader: false,
@@ -70,6 +69,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setErrorHandler(errorHandler);
   // Fastify parses text/plain by default; the API speaks JSON only, so anything else is a 415.
   app.removeContentTypeParser("text/plain");
+  // Fastify's own JSON parser (secure-json-parse: __proto__ and constructor.prototype refused),
+  // with the refusal answered as a 400 naming the field instead of "not valid JSON".
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    const text = body.toString();
+    parseJson(request, text, (err, value) => done(err && (refusedJsonBody(text) ?? err), value));
+  });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       request,

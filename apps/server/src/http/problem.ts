@@ -49,6 +49,8 @@ type ValidationError = FastifyError & {
     keyword: string;
     message?: string;
     params: Record<string, unknown>;
+    /** Set by Ajv on errors about an object's key (propertyNames). */
+    propertyName?: string;
   }[];
   validationContext?: string;
 };
@@ -72,6 +74,11 @@ function describe(err: ValidationError, field: string | undefined): string {
   if (!first) return "The request is not valid";
   if (first.keyword === "additionalProperties") return `Unknown field "${field}"`;
   if (first.keyword === "required") return `"${field}" is required`;
+  if (first.propertyName !== undefined) {
+    return first.keyword === "maxLength"
+      ? `"${field}" has a key longer than ${first.params.limit} characters`
+      : `"${field}" has a key ${JSON.stringify(first.propertyName.slice(0, 64))}, which is not allowed`;
+  }
   return `"${field}" ${first.message ?? "is not valid"}`;
 }
 

@@ -85,7 +85,7 @@ export function createIngestHandler(deps: {
         ? (tx, delta) =>
             applyUsage(
               tx,
-              { tenantId, projectId: "", keyId: null, requestId: jobId, plan },
+              { tenantId, projectId: started.projectId, keyId: null, requestId: jobId, plan },
               "document.index",
               delta,
             )
@@ -142,7 +142,7 @@ export function createIngestHandler(deps: {
   }
   /** A job whose retries are spent (from the dead-letter queue): mark it dead, retryable by API. */
   async function dead(m: IngestMessage): Promise<void> {
-    const job = await store.getJob(m.tenantId, m.jobId);
+    const job = await store.getJob(m.tenantId, null, m.jobId);
     const reason = `Gave up after ${config.maxAttempts} attempts${job?.error ? `; last: ${job.error}` : ""}`;
     await store.failJob(m.tenantId, m.jobId, "dead", reason);
     metrics.jobs.inc({ outcome: "dead" });

@@ -54,6 +54,50 @@ async function ingest(t: Tenant, upload: Promise<{ document_id: string; job_id: 
   return { job, doc: await t.kb.getDocument(document_id) };
 }
 
+async function replyOf(res: Response) {
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A multipart upload with these text fields, as raw as a client may send them. */
+async function postForm(key: string, fields: Record<string, string>) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.set(name, value);
+  form.set("file", new Blob(["Plain words."], { type: "text/plain" }), "a.txt");
+  return replyOf(
+    await fetch(`${srv.url}/v1/documents`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}` },
+      body: form,
+    }),
+  );
+}
+
+/** A JSON upload sent as text (for keys such as __proto__ that an object literal cannot hold). */
+async function postJson(key: string, body: string) {
+  return replyOf(
+    await fetch(`${srv.url}/v1/documents`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body,
+    }),
+  );
+}
+
+function assertBadField(r: { status: number; body: Record<string, unknown> }, field: string) {
+  const detail = JSON.stringify(r.body);
+  assert.equal(r.status, 400, detail);
+  assert.equal(r.body.code, "validation_failed", detail);
+  assert.equal(r.body.field, field, detail);
+}
+
+/** A key of a new project of the tenant, with a client for it. */
+async function inNewProject(t: Tenant, name: string) {
+  const project = await t.client.createProject({ name });
+  const { key } = await t.client.createKey({ project_id: project.id });
+  const client = new EngramClient({ baseUrl: srv.url, token: key });
+  return { projectId: project.id, key, client, kb: client.knowledge };
+}
+
 const policy = [
   "# Returns policy",
   "",
@@ -252,6 +296,223 @@ for (const backend of BACKENDS) {
       const docs = await t.kb.listDocuments();
       assert.equal(docs.results.length, 2, "one document per key");
       await t.kb.waitForJob(m1.job_id, { timeoutMs: 60_000 });
+    });
+
+    test("multipart fields pass the JSON body's checks: NUL, lone surrogates, nesting, reserved keys", async () => {
+      const t = await tenant();
+      const deep = `${"[".repeat(100)}${"]".repeat(100)}`;
+      for (const [fields, field] of [
+        [{ metadata: '{"a":"x\\u0000y"}' }, "metadata.a"],
+        [{ metadata: '{"a":"\\ud800"}' }, "metadata.a"],
+        [{ metadata: '{"a\\u0000":1}' }, "metadata"],
+        [{ metadata: `{"a":${deep}}` }, `metadata.a${"[0]".repeat(62)}`],
+        [{ metadata: '{"__proto__":{"admin":true}}' }, "metadata"],
+        [{ metadata: '{"x":{"constructor":{"prototype":{}}}}' }, "metadata.x"],
+        [{ metadata: '{"constructor":1}' }, "metadata"],
+        [{ metadata: '{"prototype":1}' }, "metadata"],
+        [{ metadata: `{"${"k".repeat(129)}":1}` }, "metadata"],
+        [{ metadata: "[1,2]" }, "metadata"],
+        [{ metadata: "{not json" }, "metadata"],
+        [{ metadata: JSON.stringify({ a: "x".repeat(17_000) }) }, "metadata"],
+        [{ user_id: "a\u0000b" }, "user_id"],
+        [{ collection: "" }, "collection"],
+        [{ media_type: "m".repeat(256) }, "media_type"],
+        [{ text: "not a multipart field" }, "text"],
+        [{ colour: "red" }, "colour"],
+      ] as const) {
+        assertBadField(await postForm(t.key, fields), field);
+      }
+      // The same refusals for a JSON upload.
+      for (const [body, field] of [
+        ['{"filename":"a.txt","text":"x","metadata":{"__proto__":{"admin":true}}}', "metadata"],
+        ['{"filename":"a.txt","text":"x","metadata":{"constructor":"x"}}', "metadata"],
+        ['{"filename":"a.txt","text":"x","metadata":{"a":"\\ud800"}}', "metadata.a"],
+      ] as const) {
+        assertBadField(await postJson(t.key, body), field);
+      }
+      assert.equal((await t.kb.listDocuments()).results.length, 0, "nothing was stored");
+      // A metadata part typed application/json (which multipart parses itself) is checked too.
+      const typed = (json: string) =>
+        fetch(`${srv.url}/v1/documents`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${t.key}`,
+            "content-type": "multipart/form-data; boundary=XyZ",
+          },
+          body: [
+            "--XyZ",
+            'Content-Disposition: form-data; name="metadata"',
+            "Content-Type: application/json",
+            "",
+            json,
+            "--XyZ",
+            'Content-Disposition: form-data; name="file"; filename="a.txt"',
+            "Content-Type: text/plain",
+            "",
+            "Plain words.",
+            "--XyZ--",
+            "",
+          ].join("\r\n"),
+        }).then(replyOf);
+      assertBadField(await typed('{"constructor":1}'), "metadata");
+      const poisoned = await typed('{"__proto__":{"admin":true}}');
+      assert.equal(poisoned.status, 400, JSON.stringify(poisoned.body));
+      assert.equal(poisoned.body.code, "validation_failed");
+      // Only the part named file is the document. The refusal comes once the body is read (a
+      // large part follows it), so the client gets the 400 rather than a reset connection.
+      const misnamed = new FormData();
+      misnamed.set("attachment", new Blob(["b".repeat(150_000)], { type: "text/plain" }), "b.txt");
+      misnamed.set("file", new Blob(["a"], { type: "text/plain" }), "a.txt");
+      const res = await fetch(`${srv.url}/v1/documents`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${t.key}` },
+        body: misnamed,
+      });
+      assertBadField(await replyOf(res), "attachment");
+      assert.equal((await t.kb.listDocuments()).results.length, 0, "nothing was stored");
+
+      // Good fields still work, metadata sent as JSON text or as a JSON-typed part.
+      const ok = await postForm(t.key, { metadata: '{"lang":"en","n":[1,{"k":null}]}' });
+      assert.equal(ok.status, 202, JSON.stringify(ok.body));
+      const doc = await t.kb.getDocument(ok.body.document_id as string);
+      assert.deepEqual(doc.metadata, { lang: "en", n: [1, { k: null }] });
+      const typedOk = await typed('{"lang":"de"}');
+      assert.equal(typedOk.status, 202, JSON.stringify(typedOk.body));
+      const typedDoc = await t.kb.getDocument(typedOk.body.document_id as string);
+      assert.deepEqual(typedDoc.metadata, { lang: "de" });
+      await t.kb.waitForJob(doc.job_id as string, { timeoutMs: 60_000 });
+      await t.kb.waitForJob(typedDoc.job_id as string, { timeoutMs: 60_000 });
+    });
+
+    test("keyword mode with no matching word is an empty result, never a 500", async () => {
+      const t = await tenant();
+      for (const query of ["qqqzzz", "???", "the"]) {
+        const none = await t.kb.searchKnowledge({ query, mode: "keyword" });
+        assert.deepEqual(none.results, [], query);
+      }
+      await ingest(t, t.kb.createDocument({ filename: "policy.md", text: policy }));
+      for (const query of ["qqqzzz", "???"]) {
+        const none = await t.kb.searchKnowledge({ query, mode: "keyword", user_id: "u" });
+        assert.deepEqual(none.results, [], query);
+      }
+      assert.ok((await t.kb.searchKnowledge({ query: "refund", mode: "keyword" })).results.length);
+    });
+
+    test("projects: another project's documents, jobs, chunks and Idempotency-Keys are its own", async () => {
+      const owner = await tenant();
+      const second = await inNewProject(owner, "second");
+      const { doc, job } = await ingest(
+        owner,
+        owner.kb.createDocument({ filename: "secret.md", text: "The vault code is 1234." }),
+      );
+      assert.equal(doc.project_id, owner.projectId);
+      await expectProblem(second.kb.getDocument(doc.id), 404, "not_found");
+      await expectProblem(second.kb.deleteDocument(doc.id), 404, "not_found");
+      await expectProblem(second.kb.getJob(job.id), 404, "not_found");
+      await expectProblem(second.kb.retryJob(job.id), 404, "not_found");
+      assert.deepEqual((await second.kb.listDocuments()).results, []);
+      assert.deepEqual((await second.kb.listJobs()).results, []);
+      assert.deepEqual((await second.kb.searchKnowledge({ query: "vault code" })).results, []);
+      const viaMemories = await second.client.searchMemories({
+        query: "vault code",
+        include: ["knowledge"],
+      });
+      assert.deepEqual(viaMemories.knowledge, []);
+
+      // The other way round: the second project's document stays out of the default project.
+      const theirs = await ingest(
+        { ...owner, client: second.client, kb: second.kb },
+        second.kb.createDocument({ filename: "log.md", text: "The lighthouse logbook is blue." }),
+      );
+      assert.equal(theirs.doc.project_id, second.projectId);
+      const mine = await owner.kb.searchKnowledge({ query: "lighthouse logbook", limit: 50 });
+      assert.ok(mine.results.every((r) => r.citation.document_id !== theirs.doc.id));
+      assert.deepEqual(
+        (await owner.kb.listDocuments()).results.map((d) => d.id),
+        [doc.id],
+      );
+      assert.ok((await owner.kb.getDocument(doc.id)).id, "still there after the other's attempts");
+
+      // The same Idempotency-Key in two projects, and on memories and documents in one project,
+      // names four different requests: none blocks (422) or replays another.
+      const body = { filename: "same.md", text: "Same words." };
+      const a = await owner.kb.createDocument(body, { idempotencyKey: "shared-key" });
+      const b = await second.kb.createDocument(body, { idempotencyKey: "shared-key" });
+      assert.notEqual(a.document_id, b.document_id);
+      const m1 = await owner.client.addMemory({ text: "keyed" }, { idempotencyKey: "shared-key" });
+      const m2 = await second.client.addMemory({ text: "keyed" }, { idempotencyKey: "shared-key" });
+      assert.equal(m1.results[0]?.event, "ADD");
+      assert.equal(m2.results[0]?.event, "ADD");
+      assert.notEqual(m1.results[0]?.id, m2.results[0]?.id);
+      // Each still replays its own.
+      assert.deepEqual(await second.kb.createDocument(body, { idempotencyKey: "shared-key" }), b);
+      await second.kb.waitForJob(b.job_id, { timeoutMs: 60_000 });
+      await owner.kb.waitForJob(a.job_id, { timeoutMs: 60_000 });
+    });
+
+    test("shared knowledge: a user_id (agent_id) finds that user's documents and those of no user", async () => {
+      const t = await tenant();
+      await Promise.all([
+        ingest(
+          t,
+          t.kb.createDocument({
+            filename: "alice.md",
+            text: "Alice's locker code is 4711.",
+            user_id: "alice",
+          }),
+        ),
+        ingest(
+          t,
+          t.kb.createDocument({
+            filename: "bob.md",
+            text: "Bob's locker code is 8080.",
+            user_id: "bob",
+          }),
+        ),
+        ingest(
+          t,
+          t.kb.createDocument({ filename: "help.md", text: "Lockers are emptied every Friday." }),
+        ),
+        ingest(
+          t,
+          t.kb.createDocument({
+            filename: "script.md",
+            text: "Locker desk script: greet the locker owner.",
+            agent_id: "desk",
+          }),
+        ),
+      ]);
+      await t.client.addMemory({ text: "Alice lost her locker key", user_id: "alice" });
+      const files = (hits: readonly { citation: { filename: string } }[] | undefined) =>
+        [...new Set((hits ?? []).map((h) => h.citation.filename))].sort();
+      const query = { query: "locker code", mode: "vector" as const, limit: 20 };
+
+      // One call: Alice's memories with her documents and the shared ones, never Bob's.
+      const chat = await t.client.searchMemories({
+        ...query,
+        user_id: "alice",
+        include: ["knowledge"],
+      });
+      assert.equal(chat.results.length, 1);
+      assert.deepEqual(files(chat.knowledge), ["alice.md", "help.md", "script.md"]);
+      const kb = await t.kb.searchKnowledge({ ...query, user_id: "alice" });
+      assert.deepEqual(files(kb.results), ["alice.md", "help.md", "script.md"]);
+      // The same rule for agents, combined with the user's.
+      const desk = await t.kb.searchKnowledge({ ...query, user_id: "alice", agent_id: "desk" });
+      assert.deepEqual(files(desk.results), ["alice.md", "help.md", "script.md"]);
+      const other = await t.kb.searchKnowledge({ ...query, user_id: "alice", agent_id: "shop" });
+      assert.deepEqual(files(other.results), ["alice.md", "help.md"]);
+      // Without a user, everything in the project; listing by user stays exact.
+      assert.deepEqual(files((await t.kb.searchKnowledge(query)).results), [
+        "alice.md",
+        "bob.md",
+        "help.md",
+        "script.md",
+      ]);
+      assert.deepEqual(
+        (await t.kb.listDocuments({ user_id: "alice" })).results.map((d) => d.filename),
+        ["alice.md"],
+      );
     });
 
     test("security: scopes, other tenants' ids, no credentials", async () => {

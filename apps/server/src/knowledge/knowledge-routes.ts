@@ -10,93 +10,131 @@ import {
   ListDocumentsResponse,
   ListJobsQuery,
   ListJobsResponse,
-  Metadata,
-  SCOPE_ID_MAX,
   SearchKnowledgeBody,
   SearchKnowledgeResponse,
 } from "@engram/contract";
-import multipart from "@fastify/multipart";
+import multipart, {
+  type Multipart,
+  type MultipartFile,
+  type MultipartValue,
+} from "@fastify/multipart";
 import type { FastifyRequest } from "fastify";
-import Value from "typebox/value";
+import Type, { type Static } from "typebox";
 import type { App } from "../http/app.ts";
 import { type Auth, ctxOf } from "../http/auth.ts";
 import { idempotencyOf, problemResponses } from "../http/route-helpers.ts";
+import { parseJsonField } from "../http/untrusted-json.ts";
+import { bodyValidator } from "../http/validation.ts";
 import { AppError } from "../lib/errors.ts";
 import type { KnowledgeService, Upload } from "./knowledge-service.ts";
 
 const docs = { tags: ["knowledge"], security: [{ apiKey: [] }] };
+/** Bytes of one text field; the schema bounds each field further (metadata by the service). */
 const FIELD_MAX = 16 * 1024;
-const TEXT_FIELDS = ["user_id", "agent_id", "collection", "media_type", "filename"] as const;
+
+/**
+ * The text fields of a multipart upload: the JSON body's fields but the content (the `file` part
+ * carries it), all optional (filename defaults to the file's). Checked by the same validator as
+ * the JSON body, so NUL, lone surrogates, nesting, reserved metadata keys and sizes are refused
+ * the same way whichever form the upload takes.
+ */
+const MultipartFields = Type.Partial(Type.Omit(CreateDocumentBody, ["text", "content_base64"]), {
+  additionalProperties: false,
+});
+const checkFields = bodyValidator<Static<typeof MultipartFields>>(MultipartFields);
+
+/** Multipart's own refusals, as problems in our words (they cannot tell which field). */
+function multipartError(err: { code?: string }): unknown {
+  if (err.code === "FST_PROTO_VIOLATION") {
+    return new AppError(
+      "validation_failed",
+      "A field is named like an object property (__proto__, constructor, …)",
+    );
+  }
+  if (err.code === "FST_INVALID_JSON_FIELD_ERROR") {
+    return new AppError("validation_failed", "A field sent as application/json is not valid JSON");
+  }
+  return err;
+}
+
+/** The document's bytes from the part named `file`. */
+async function readFilePart(part: MultipartFile, maxBytes: number) {
+  if (part.fieldname !== "file") {
+    throw new AppError(
+      "validation_failed",
+      `Unknown file part "${part.fieldname}"; send the document in a part named file`,
+      part.fieldname,
+    );
+  }
+  const content = await part.toBuffer().catch((err: { code?: string }) => {
+    if (err.code === "FST_REQ_FILE_TOO_LARGE") {
+      throw new AppError(
+        "payload_too_large",
+        `The document is larger than ${maxBytes} bytes`,
+        "file",
+      );
+    }
+    throw err;
+  });
+  return { content, filename: part.filename, mediaType: part.mimetype };
+}
+
+/** A text field's value; metadata parsed from its JSON text (the schema checks it afterwards). */
+function fieldValue(part: MultipartValue): unknown {
+  if (part.valueTruncated) {
+    throw new AppError(
+      "validation_failed",
+      `"${part.fieldname}" is longer than ${FIELD_MAX} bytes`,
+      part.fieldname,
+    );
+  }
+  // A part sent as application/json has been parsed by multipart already, with the same refusals.
+  return part.fieldname === "metadata" && typeof part.value === "string"
+    ? parseJsonField(part.value, "metadata")
+    : part.value;
+}
 
 /** Reads a multipart upload: one `file` part plus optional text fields (metadata as JSON). */
 async function readMultipart(request: FastifyRequest, maxBytes: number): Promise<Upload> {
-  const upload: Partial<Upload> & { fields: Record<string, string> } = { fields: {} };
-  for await (const part of request.parts({
-    limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: FIELD_MAX, parts: 12 },
-  })) {
-    if (part.type === "file") {
-      upload.content = await part.toBuffer().catch((err: { code?: string }) => {
-        if (err.code === "FST_REQ_FILE_TOO_LARGE") {
-          throw new AppError(
-            "payload_too_large",
-            `The document is larger than ${maxBytes} bytes`,
-            "file",
-          );
-        }
-        throw err;
-      });
-      upload.filename = part.filename;
-      upload.mediaType = part.mimetype;
-    } else if (typeof part.value === "string") {
-      upload.fields[part.fieldname] = part.value;
+  let file: Awaited<ReturnType<typeof readFilePart>> | undefined;
+  const fields: Record<string, unknown> = {};
+  // The first refusal is answered once the body is read to its end: a client still sending
+  // would otherwise see a reset connection instead of the 400.
+  let refusal: AppError | undefined;
+  const drain = (part: Multipart) => {
+    if (part.type === "file") part.file.resume();
+  };
+  try {
+    for await (const part of request.parts({
+      limits: { fileSize: maxBytes, files: 1, fields: 10, fieldSize: FIELD_MAX, parts: 12 },
+    })) {
+      if (refusal) {
+        drain(part);
+        continue;
+      }
+      try {
+        if (part.type === "file") file = await readFilePart(part, maxBytes);
+        else fields[part.fieldname] = fieldValue(part);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        refusal = err;
+        drain(part);
+      }
     }
+  } catch (err) {
+    // Multipart raises its own error for a part already refused (a file over the limit).
+    throw refusal ?? multipartError(err as { code?: string });
   }
-  if (!upload.content)
+  if (refusal) throw refusal;
+  if (!file) {
     throw new AppError("validation_failed", "Send the document in a part named file", "file");
-  const f = upload.fields;
-  for (const [name, value] of Object.entries(f)) {
-    if (name !== "metadata" && !(TEXT_FIELDS as readonly string[]).includes(name)) {
-      throw new AppError("validation_failed", `Unknown field "${name}"`, name);
-    }
-    const max =
-      name === "metadata"
-        ? FIELD_MAX
-        : name === "media_type" || name === "filename"
-          ? 255
-          : SCOPE_ID_MAX;
-    if (
-      value.length === 0 ||
-      value.length > max ||
-      !value.isWellFormed() ||
-      value.includes("\u0000")
-    ) {
-      throw new AppError(
-        "validation_failed",
-        `"${name}" must be 1 to ${max} characters of text`,
-        name,
-      );
-    }
   }
-  let metadata: Metadata | undefined;
-  if (f.metadata !== undefined) {
-    try {
-      metadata = JSON.parse(f.metadata);
-    } catch {
-      throw new AppError("validation_failed", "metadata must be a JSON object", "metadata");
-    }
-    if (
-      !Value.Check(Metadata, metadata) ||
-      typeof metadata !== "object" ||
-      Array.isArray(metadata)
-    ) {
-      throw new AppError("validation_failed", "metadata must be a JSON object", "metadata");
-    }
-  }
+  const f = checkFields(fields);
   return {
-    filename: f.filename ?? upload.filename ?? "upload",
-    mediaType: f.media_type ?? upload.mediaType,
-    content: upload.content,
-    metadata,
+    filename: f.filename ?? file.filename ?? "upload",
+    mediaType: f.media_type ?? file.mediaType,
+    content: file.content,
+    metadata: f.metadata,
     user_id: f.user_id,
     agent_id: f.agent_id,
     collection: f.collection,

@@ -3,6 +3,11 @@ import type { Database } from "../db/database.ts";
 import { FUSED_CTE, RRF_K } from "../memories/memory-search-store.ts";
 
 export interface KnowledgeSearchRequest {
+  projectId: string;
+  /**
+   * userId and agentId match a chunk of that user (agent) or one with none: knowledge uploaded
+   * without a user is shared by every user of the project (ADR 0019). collection matches exactly.
+   */
   scope: {
     userId?: string | undefined;
     agentId?: string | undefined;
@@ -17,29 +22,39 @@ export interface KnowledgeSearchRequest {
 }
 
 /**
- * Hybrid search over document chunks, the same shape as memory search (ADR 0004): nearest
- * neighbours by cosine distance and the best full-text matches (ts_rank_cd over heading path and
- * text), fused by reciprocal rank and normalised so first on both sides scores 1. Each hit carries
- * its citation: document, page, heading path and offsets.
+ * Hybrid search over a project's document chunks, the same shape as memory search (ADR 0004):
+ * nearest neighbours by cosine distance and the best full-text matches (ts_rank_cd over heading
+ * path and text), fused by reciprocal rank and normalised so first on both sides scores 1. Each
+ * hit carries its citation: document, page, heading path and offsets. ts_rank_cd looks at the
+ * chunk alone (no corpus statistics), so `scores.keyword` reveals nothing about other chunks.
  */
 export function createKnowledgeSearchStore(db: Database, model: { id: string; dimension: number }) {
   const emb = `c.embedding::vector(${model.dimension})`;
   const queryVec = `$2::vector(${model.dimension})`;
   return (tenantId: string, req: KnowledgeSearchRequest): Promise<KnowledgeHit[]> =>
     db.withTenant(tenantId, async (tx) => {
+      const useVector = req.mode !== "keyword";
+      const useKeyword = req.mode !== "vector" && req.keywords !== "";
+      // Keyword mode with a query of no words: no side has candidates.
+      if (!useVector && !useKeyword) return [];
       const params: unknown[] = [tenantId, req.vector];
-      let where = `c.tenant_id = $1 AND c.embedding_model = $${params.push(model.id)}`;
+      let where = `c.tenant_id = $1 AND c.project_id = $${params.push(req.projectId)}
+        AND c.embedding_model = $${params.push(model.id)}`;
       for (const [col, value] of [
         ["user_id", req.scope.userId],
         ["agent_id", req.scope.agentId],
+      ] as const) {
+        if (value !== undefined) {
+          where += ` AND (c.${col} = $${params.push(value)} OR c.${col} IS NULL)`;
+        }
+      }
+      for (const [col, value] of [
         ["collection", req.scope.collection],
         ["document_id", req.documentId],
       ] as const) {
         if (value !== undefined) where += ` AND c.${col} = $${params.push(value)}`;
       }
       const candidates = `$${params.push(Math.max(req.limit * 3, 40))}`;
-      const useVector = req.mode !== "keyword";
-      const useKeyword = req.mode !== "vector" && req.keywords !== "";
       const tsq = useKeyword ? `to_tsquery('english', $${params.push(req.keywords)})` : "NULL";
       const rows = await tx.query<Record<string, unknown>>(
         `WITH vec AS MATERIALIZED (

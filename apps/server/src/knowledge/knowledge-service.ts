@@ -13,7 +13,7 @@ import type {
   SearchKnowledgeBody,
 } from "@engram/contract";
 import type { IngestConfig } from "../config/ingest-config.ts";
-import { type IdempotencyKey, IdempotencyRace } from "../db/idempotency.ts";
+import { type IdempotencyKey, IdempotencyRace, scopedIdempotency } from "../db/idempotency.ts";
 import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
@@ -125,7 +125,8 @@ export function createKnowledgeService(deps: {
           "metadata",
         );
       }
-      const idem = key && { ...key, maxAgeS: deps.idempotencyTtlS ?? 86_400 };
+      const idem =
+        key && scopedIdempotency(key, "documents", ctx.projectId, deps.idempotencyTtlS ?? 86_400);
       if (idem) {
         const earlier = await store.findIdempotent(ctx.tenantId, idem);
         if (earlier) return earlier as CreateDocumentResponse;
@@ -139,6 +140,7 @@ export function createKnowledgeService(deps: {
           {
             id,
             jobId,
+            projectId: ctx.projectId,
             userId: upload.user_id ?? null,
             agentId: upload.agent_id ?? null,
             collection: upload.collection ?? null,
@@ -167,7 +169,9 @@ export function createKnowledgeService(deps: {
 
     async getDocument(ctx: TenantContext, id: string): Promise<KnowledgeDocument> {
       requireScope(ctx, "knowledge:read");
-      const doc = isId("doc", id) ? await store.getDocument(ctx.tenantId, id) : undefined;
+      const doc = isId("doc", id)
+        ? await store.getDocument(ctx.tenantId, ctx.projectId, id)
+        : undefined;
       if (!doc) throw notFound("Document", id);
       return doc;
     },
@@ -180,6 +184,7 @@ export function createKnowledgeService(deps: {
       const before = decodeIdCursor(input.cursor, "doc");
       const page = await store.listDocuments(
         ctx.tenantId,
+        ctx.projectId,
         {
           userId: input.user_id,
           agentId: input.agent_id,
@@ -196,7 +201,7 @@ export function createKnowledgeService(deps: {
     async deleteDocument(ctx: TenantContext, id: string): Promise<void> {
       requireScope(ctx, "knowledge:write");
       const deleted = isId("doc", id)
-        ? await store.deleteDocument(ctx.tenantId, id, usage(ctx, "document.delete"))
+        ? await store.deleteDocument(ctx.tenantId, ctx.projectId, id, usage(ctx, "document.delete"))
         : undefined;
       if (!deleted) throw notFound("Document", id);
       // After the commit, best effort: a job the queue still delivers finds no document.
@@ -205,7 +210,7 @@ export function createKnowledgeService(deps: {
 
     async getJob(ctx: TenantContext, id: string): Promise<IngestJob> {
       requireScope(ctx, "knowledge:read");
-      const job = isId("job", id) ? await store.getJob(ctx.tenantId, id) : undefined;
+      const job = isId("job", id) ? await store.getJob(ctx.tenantId, ctx.projectId, id) : undefined;
       if (!job) throw notFound("Job", id);
       return job;
     },
@@ -215,6 +220,7 @@ export function createKnowledgeService(deps: {
       requireScope(ctx, "knowledge:read");
       const page = await store.listJobs(
         ctx.tenantId,
+        ctx.projectId,
         input.state,
         input.limit ?? 20,
         decodeIdCursor(input.cursor, "job"),
@@ -226,7 +232,7 @@ export function createKnowledgeService(deps: {
     async retryJob(ctx: TenantContext, id: string): Promise<IngestJob> {
       requireScope(ctx, "knowledge:write");
       const job = await this.getJob(ctx, id);
-      const retried = await store.retryJob(ctx.tenantId, id, (tx, documentId) =>
+      const retried = await store.retryJob(ctx.tenantId, ctx.projectId, id, (tx, documentId) =>
         queue.enqueue(tx, { tenantId: ctx.tenantId, documentId, jobId: id }, 0),
       );
       if (!retried) {
@@ -236,15 +242,19 @@ export function createKnowledgeService(deps: {
           "id",
         );
       }
-      return (await store.getJob(ctx.tenantId, id)) as IngestJob;
+      return (await store.getJob(ctx.tenantId, ctx.projectId, id)) as IngestJob;
     },
 
-    /** Hybrid search over the tenant's document chunks, each hit with its citation. */
+    /**
+     * Hybrid search over the project's document chunks, each hit with its citation. A user_id
+     * (agent_id) finds that user's documents and the shared ones, uploaded without a user (agent).
+     */
     async searchKnowledge(ctx: TenantContext, input: SearchKnowledgeBody): Promise<KnowledgeHit[]> {
       requireScope(ctx, "knowledge:read");
       if (input.document_id !== undefined && !isId("doc", input.document_id)) return [];
       const vector = await deps.embedder.embedQuery(embeddingQuery(input.query));
       return deps.search(ctx.tenantId, {
+        projectId: ctx.projectId,
         scope: { userId: input.user_id, agentId: input.agent_id, collection: input.collection },
         documentId: input.document_id,
         vector: vectorLiteral(vector),

@@ -12,6 +12,7 @@ import type { Chunk } from "./chunker.ts";
 export interface NewDocument {
   id: string;
   jobId: string;
+  projectId: string;
   userId: string | null;
   agentId: string | null;
   collection: string | null;
@@ -28,7 +29,7 @@ export interface DocumentScope {
   collection?: string | undefined;
 }
 
-const DOC_COLUMNS = `d.id, d.filename, d.media_type, d.status, d.error, d.size_bytes, d.page_count,
+const DOC_COLUMNS = `d.id, d.project_id, d.filename, d.media_type, d.status, d.error, d.size_bytes, d.page_count,
   d.chunk_count, d.user_id, d.agent_id, d.collection, d.metadata, d.created_at, d.updated_at,
   (SELECT j.id FROM ingest_jobs j WHERE j.document_id = d.id ORDER BY j.id DESC LIMIT 1) AS job_id`;
 /** Storage a document's chunks take: their text and their vectors (4 bytes a dimension). */
@@ -41,6 +42,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 function toDocument(r: Record<string, unknown>): KnowledgeDocument {
   return {
     id: r.id as string,
+    project_id: r.project_id as string,
     filename: r.filename as string,
     media_type: r.media_type as string,
     status: r.status as KnowledgeDocument["status"],
@@ -89,7 +91,11 @@ function scopeSql(scope: DocumentScope, params: unknown[]): string {
   return sql;
 }
 
-/** Documents, their bytes, ingestion jobs and chunks; every method runs under the tenant's RLS. */
+/**
+ * Documents, their bytes, ingestion jobs and chunks; every method runs under the tenant's RLS.
+ * The request-side methods also take the caller's project: another project's document or job is
+ * not found. The worker's methods go by job id (from the queue) and keep the document's project.
+ */
 export function createKnowledgeStore(db: Database, model: { id: string }, maxAttempts: number) {
   return {
     /** The stored response of an earlier upload with this Idempotency-Key, if any. */
@@ -115,8 +121,8 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
         );
         await tx.query(
           `INSERT INTO documents (id, tenant_id, user_id, agent_id, collection, filename, media_type,
-             metadata, size_bytes, content_sha256, status)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued')`,
+             metadata, size_bytes, content_sha256, status, project_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11)`,
           [
             doc.id,
             tenantId,
@@ -128,6 +134,7 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
             JSON.stringify(doc.metadata),
             doc.content.length,
             doc.sha256,
+            doc.projectId,
           ],
         );
         await tx.query(
@@ -135,8 +142,9 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
           [doc.id, tenantId, doc.content],
         );
         await tx.query(
-          "INSERT INTO ingest_jobs (id, tenant_id, document_id, state) VALUES ($1, $2, $3, 'queued')",
-          [doc.jobId, tenantId, doc.id],
+          `INSERT INTO ingest_jobs (id, tenant_id, project_id, document_id, state)
+           VALUES ($1, $2, $3, $4, 'queued')`,
+          [doc.jobId, tenantId, doc.projectId, doc.id],
         );
         // The uploaded bytes count as the tenant's storage (a quota refusal rolls all this back).
         await usage?.(tx, { ops: 0, memories: 0, bytes: doc.content.length });
@@ -154,24 +162,30 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
       });
     },
 
-    async getDocument(tenantId: string, id: string): Promise<KnowledgeDocument | undefined> {
+    async getDocument(
+      tenantId: string,
+      projectId: string,
+      id: string,
+    ): Promise<KnowledgeDocument | undefined> {
       const [row] = await db.withTenant(tenantId, (tx) =>
-        tx.query(`SELECT ${DOC_COLUMNS} FROM documents d WHERE d.tenant_id = $1 AND d.id = $2`, [
-          tenantId,
-          id,
-        ]),
+        tx.query(
+          `SELECT ${DOC_COLUMNS} FROM documents d
+           WHERE d.tenant_id = $1 AND d.project_id = $2 AND d.id = $3`,
+          [tenantId, projectId, id],
+        ),
       );
       return row && toDocument(row);
     },
 
     async listDocuments(
       tenantId: string,
+      projectId: string,
       scope: DocumentScope & { status?: string | undefined },
       limit: number,
       before: string | undefined,
     ) {
-      const params: unknown[] = [tenantId];
-      let where = `d.tenant_id = $1${scopeSql(scope, params)}`;
+      const params: unknown[] = [tenantId, projectId];
+      let where = `d.tenant_id = $1 AND d.project_id = $2${scopeSql(scope, params)}`;
       if (scope.status) where += ` AND d.status = $${params.push(scope.status)}`;
       if (before) where += ` AND d.id < $${params.push(before)}`;
       const rows = await db.withTenant(tenantId, (tx) =>
@@ -187,20 +201,22 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
      * Deletes a document, its bytes and chunks (cascade), and cancels its unfinished job; returns
      * the queue's id of that job (to cancel it there too), or undefined when there is no document.
      */
-    deleteDocument(tenantId: string, id: string, usage?: UsageHook) {
+    deleteDocument(tenantId: string, projectId: string, id: string, usage?: UsageHook) {
       return db.withTenant(tenantId, async (tx) => {
         // Job rows first, then the document (the lock order of every job path), and the
         // tenant's usage row last, so it is held only for the commit.
         const jobs = await tx.query<{ queue_job_id: string | null }>(
           `UPDATE ingest_jobs SET state = 'cancelled', stage = NULL, finished_at = now(),
              error = 'The document was deleted'
-           WHERE tenant_id = $1 AND document_id = $2 AND state IN ('queued', 'active', 'dead')
+           WHERE tenant_id = $1 AND project_id = $2 AND document_id = $3
+             AND state IN ('queued', 'active', 'dead')
            RETURNING queue_job_id`,
-          [tenantId, id],
+          [tenantId, projectId, id],
         );
         const [doc] = await tx.query<{ id: string; size_bytes: string; indexed_bytes: string }>(
-          "DELETE FROM documents WHERE tenant_id = $1 AND id = $2 RETURNING id, size_bytes, indexed_bytes",
-          [tenantId, id],
+          `DELETE FROM documents WHERE tenant_id = $1 AND project_id = $2 AND id = $3
+           RETURNING id, size_bytes, indexed_bytes`,
+          [tenantId, projectId, id],
         );
         // No such document: nothing was cancelled either (jobs only exist for documents).
         if (!doc) return undefined;
@@ -210,19 +226,31 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
       });
     },
 
-    async getJob(tenantId: string, id: string): Promise<IngestJob | undefined> {
+    /** A job of the caller's project; projectId null is the worker's lookup by the queue's job id. */
+    async getJob(
+      tenantId: string,
+      projectId: string | null,
+      id: string,
+    ): Promise<IngestJob | undefined> {
       const [row] = await db.withTenant(tenantId, (tx) =>
-        tx.query(`SELECT ${JOB_COLUMNS} FROM ingest_jobs WHERE tenant_id = $1 AND id = $2`, [
-          tenantId,
-          id,
-        ]),
+        tx.query(
+          `SELECT ${JOB_COLUMNS} FROM ingest_jobs
+           WHERE tenant_id = $1 AND ($2::text IS NULL OR project_id = $2) AND id = $3`,
+          [tenantId, projectId, id],
+        ),
       );
       return row && toJob(row, maxAttempts);
     },
 
-    async listJobs(tenantId: string, state: string | undefined, limit: number, before?: string) {
-      const params: unknown[] = [tenantId];
-      let where = "tenant_id = $1";
+    async listJobs(
+      tenantId: string,
+      projectId: string,
+      state: string | undefined,
+      limit: number,
+      before?: string,
+    ) {
+      const params: unknown[] = [tenantId, projectId];
+      let where = "tenant_id = $1 AND project_id = $2";
       if (state) where += ` AND state = $${params.push(state)}`;
       if (before) where += ` AND id < $${params.push(before)}`;
       const rows = await db.withTenant(tenantId, (tx) =>
@@ -240,14 +268,16 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
     /** Re-queues a dead-lettered job: same job id, attempts kept; false when it is not dead. */
     retryJob(
       tenantId: string,
+      projectId: string,
       id: string,
       enqueue: (tx: Queryable, documentId: string) => Promise<string>,
     ) {
       return db.withTenant(tenantId, async (tx) => {
         const [job] = await tx.query<{ document_id: string }>(
           `UPDATE ingest_jobs SET state = 'queued', stage = NULL, progress = 0, finished_at = NULL
-           WHERE tenant_id = $1 AND id = $2 AND state = 'dead' RETURNING document_id`,
-          [tenantId, id],
+           WHERE tenant_id = $1 AND project_id = $2 AND id = $3 AND state = 'dead'
+           RETURNING document_id`,
+          [tenantId, projectId, id],
         );
         if (!job) return false;
         await tx.query(
@@ -287,11 +317,15 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
           [tenantId, jobId, before.state === "active"],
         );
         if (!job) return undefined;
-        const [doc] = await tx.query<{ media_type: string; content: Uint8Array }>(
+        const [doc] = await tx.query<{
+          project_id: string;
+          media_type: string;
+          content: Uint8Array;
+        }>(
           `UPDATE documents d SET status = 'processing', updated_at = now()
            FROM document_contents c
            WHERE d.tenant_id = $1 AND d.id = $2 AND c.document_id = d.id
-           RETURNING d.media_type, c.content`,
+           RETURNING d.project_id, d.media_type, c.content`,
           [tenantId, job.document_id],
         );
         if (!doc) return undefined;
@@ -301,6 +335,7 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
         );
         return {
           documentId: job.document_id,
+          projectId: doc.project_id,
           mediaType: doc.media_type,
           content: Buffer.from(doc.content),
           enqueuedAt: job.created_at,
@@ -344,12 +379,13 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
         );
         if (!job) return false;
         const [doc] = await tx.query<{
+          project_id: string;
           user_id: string | null;
           agent_id: string | null;
           collection: string | null;
           indexed_bytes: string;
         }>(
-          "SELECT user_id, agent_id, collection, indexed_bytes FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+          "SELECT project_id, user_id, agent_id, collection, indexed_bytes FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
           [tenantId, documentId],
         );
         if (!doc) return false;
@@ -361,9 +397,9 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
         if (chunks.length > 0) {
           await tx.query(
             `INSERT INTO knowledge_chunks (id, tenant_id, document_id, ordinal, text, heading_path, headings, page,
-               start_offset, end_offset, token_count, user_id, agent_id, collection, embedding, embedding_model)
+               start_offset, end_offset, token_count, user_id, agent_id, collection, embedding, embedding_model, project_id)
              SELECT c.id, $1, $2, c.ordinal, c.text, ARRAY(SELECT jsonb_array_elements_text(c.path)),
-                    coalesce((SELECT string_agg(h, ' ') FROM jsonb_array_elements_text(c.path) AS h), ''), c.page, c.start_offset, c.end_offset, c.tokens, $3, $4, $5, c.embedding::vector, $6
+                    coalesce((SELECT string_agg(h, ' ') FROM jsonb_array_elements_text(c.path) AS h), ''), c.page, c.start_offset, c.end_offset, c.tokens, $3, $4, $5, c.embedding::vector, $6, $16
              FROM unnest($7::text[], $8::int[], $9::text[], $10::jsonb[], $11::int[], $12::int[],
                          $13::int[], $14::int[], $15::text[])
                AS c(id, ordinal, text, path, page, start_offset, end_offset, tokens, embedding)`,
@@ -383,6 +419,7 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
               chunks.map((c) => c.end),
               chunks.map((c) => c.tokens),
               result.vectors,
+              doc.project_id,
             ],
           );
         }

@@ -413,6 +413,50 @@ for (const backend of BACKENDS) {
         assert.equal((await listAll(t)).length, 0);
       });
 
+      test("security: metadata keys naming object machinery are 400 naming the field, on every write", async () => {
+        const t = await tenant();
+        for (const key of ["constructor", "prototype"]) {
+          const problem = await expectProblem(
+            t.client.addMemory({ text: "x", metadata: { [key]: 1 } }),
+            400,
+            "validation_failed",
+            "metadata",
+          );
+          assert.match(String(problem.detail), new RegExp(`"${key}"`));
+          await expectProblem(
+            t.client.batchAddMemories({ memories: [{ text: "x", metadata: { [key]: {} } }] }),
+            400,
+            "validation_failed",
+            "memories[0].metadata",
+          );
+        }
+        // __proto__ cannot be sent through the SDK (an object literal sets the prototype), so as
+        // JSON text; constructor.prototype nested anywhere too.
+        for (const [body, field] of [
+          ['{"text":"x","metadata":{"__proto__":{"admin":true}}}', "metadata"],
+          ['{"text":"x","metadata":{"a":{"b":{"__proto__":1}}}}', "metadata.a.b"],
+          ['{"text":"x","metadata":{"a":{"constructor":{"prototype":{}}}}}', "metadata.a"],
+          ['{"__proto__":{"text":"x"},"text":"x"}', "__proto__"],
+        ] as const) {
+          const r = await raw("POST", "/v1/memories", { token: t.key, body });
+          assertProblem(r, 400, "validation_failed", field);
+          assert.match(String(r.body.detail), /which is not allowed/);
+        }
+        const id = await add(t, "kept");
+        await expectProblem(
+          t.client.updateMemory(id, { metadata: { constructor: "x" } }),
+          400,
+          "validation_failed",
+          "metadata",
+        );
+        assert.deepEqual(
+          (await listAll(t)).map((m) => m.metadata),
+          [{}],
+        );
+        // An ordinary key that merely contains those words is fine.
+        await add(t, "also kept", { metadata: { constructor_name: "x", my_prototype: 1 } });
+      });
+
       test("timestamp: years 0100 to 9999 (UTC) round-trip, leap seconds included; others are 400", async () => {
         const t = await tenant();
         const roundTrip = async (timestamp: string) =>
@@ -817,6 +861,26 @@ for (const backend of BACKENDS) {
           const { results } = await t.client.searchMemories({ query });
           assert.deepEqual(ids(results), [id], query);
         }
+      });
+
+      test("keyword mode with no matching word is an empty result, never a 500", async () => {
+        const t = await tenant();
+        const search = (body: Parameters<typeof t.client.searchMemories>[0]) =>
+          t.client.searchMemories(body);
+        assert.deepEqual(await search({ query: "qqqzzz", mode: "keyword" }), { results: [] });
+        await add(t, "Dana waters the ferns on Sundays", { user_id: "dana" });
+        for (const query of ["qqqzzz", "the", "???"]) {
+          assert.deepEqual((await search({ query, mode: "keyword" })).results, [], query);
+          assert.deepEqual(
+            (await search({ query, mode: "keyword", user_id: "dana", filters: { k: 1 } })).results,
+            [],
+            query,
+          );
+        }
+        const both = await search({ query: "qqqzzz", mode: "keyword", include: ["knowledge"] });
+        assert.deepEqual(both.results, []);
+        assert.deepEqual(both.knowledge, []);
+        assert.equal((await search({ query: "ferns", mode: "keyword" })).results.length, 1);
       });
 
       test("errors: malformed JSON is 400 invalid_json", async () => {

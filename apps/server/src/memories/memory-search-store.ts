@@ -5,7 +5,8 @@ import { MEMORY_COLUMNS, type Scope, scopeSql, toMemory } from "./memory-store.t
 import { tsqueryLiteral } from "./memory-text.ts";
 
 export interface SearchRequest {
-  scope: Scope;
+  /** The project is always given: keyword statistics and postings are per project. */
+  scope: Scope & { projectId: string };
   /** Metadata filter, already validated by the service (compileFilter throws on bad input). */
   filter?: Record<string, unknown> | undefined;
   vector: string;
@@ -48,7 +49,7 @@ export function idf(df: number, n: number): number {
 }
 
 export interface KeywordPlan {
-  /** The query's lexemes that occur in the tenant, with their IDF weights. */
+  /** The query's lexemes that occur in the project, with their IDF weights. */
   terms: { lexeme: string; weight: number }[];
   /** Lexemes whose postings generate candidates in an unscoped search, rarest first. */
   generating: { lexeme: string; weight: number }[];
@@ -57,7 +58,7 @@ export interface KeywordPlan {
 }
 
 /**
- * Weights each query lexeme by its IDF among the tenant's `n` memories and picks the rarest
+ * Weights each query lexeme by its IDF among the project's `n` memories and picks the rarest
  * lexemes, up to `budget` postings in all (at least one), to generate candidates. A memory that
  * has none of them can only match common terms, so it could rarely outrank one that has.
  */
@@ -116,12 +117,14 @@ export function createMemorySearchStore(
       );
       let plan: KeywordPlan | undefined;
       if (req.mode !== "vector" && req.keywords !== "") {
-        // The query's lexemes with their document frequencies, and (lexeme '') the memory count.
+        // The query's lexemes with their document frequencies in the project, and (lexeme '')
+        // the project's memory count.
         const stats = await tx.query<{ lexeme: string; docs: number }>(
           `SELECT l.lexeme, coalesce(s.docs, 0) AS docs
            FROM unnest(tsvector_to_array(to_tsvector('english', $2)) || ''::text) AS l(lexeme)
-           LEFT JOIN memory_term_stats s ON s.tenant_id = $1 AND s.lexeme = l.lexeme`,
-          [tenantId, req.keywords],
+           LEFT JOIN memory_term_stats s
+             ON s.tenant_id = $1 AND s.project_id = $3 AND s.lexeme = l.lexeme`,
+          [tenantId, req.keywords, req.scope.projectId],
         );
         const n = Number(stats.find((s) => s.lexeme === "")?.docs ?? 0);
         plan = planKeywords(
@@ -132,9 +135,11 @@ export function createMemorySearchStore(
       }
       const useVector = req.mode !== "keyword";
       // The keyword side counts in the score's normalisation whenever the query has words, even
-      // if none of them occurs in the tenant (as before: scores do not jump when one starts to).
+      // if none of them occurs in the project (as before: scores do not jump when one starts to).
       const keywordSide = req.mode !== "vector" && req.keywords !== "";
       const useKeyword = plan !== undefined && plan.terms.length > 0;
+      // Keyword mode with no query term in the project: no side has candidates.
+      if (!useVector && !useKeyword) return [];
 
       const params: unknown[] = [tenantId, req.vector];
       const param = (value: unknown) => `$${params.push(value)}`;
@@ -168,7 +173,8 @@ export function createMemorySearchStore(
           // A metadata filter can reject many of them, so it gets a longer shortlist.
           const shortlist = candidates * (req.filter ? 10 : 3);
           const postings = `SELECT lexeme, memory_id FROM memory_terms
-             WHERE tenant_id = $1 AND lexeme = ANY(${param(plan.generating.map((t) => t.lexeme))}::text[])
+             WHERE tenant_id = $1 AND project_id = ${param(req.scope.projectId)}
+               AND lexeme = ANY(${param(plan.generating.map((t) => t.lexeme))}::text[])
              ${plan.newestOnly ? `ORDER BY memory_id DESC LIMIT ${param(budget)}` : ""}`;
           keyword = `SELECT m.id, ${rank} AS rank
              FROM (SELECT p.memory_id, sum(w.weight) AS partial

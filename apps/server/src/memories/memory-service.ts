@@ -15,7 +15,7 @@ import type {
   UpdateMemoryBody,
 } from "@engram/contract";
 import { type MemoryCache, noMemoryCache } from "../cache/memory-cache.ts";
-import { type IdempotencyKey, IdempotencyRace } from "../db/idempotency.ts";
+import { type IdempotencyKey, IdempotencyRace, scopedIdempotency } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
 import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
@@ -85,7 +85,7 @@ function checkTimestamp(timestamp: string | undefined, field: string): void {
 function scopeOf(
   ctx: TenantContext,
   input: { user_id?: string; agent_id?: string; session_id?: string },
-): Scope {
+): Scope & { projectId: string } {
   return {
     projectId: ctx.projectId,
     userId: input.user_id,
@@ -127,12 +127,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
   }
 
   async function insert(ctx: TenantContext, all: Draft[], operation: string, key?: IdempotencyKey) {
-    // Keys are remembered per project: another project's request with the same key is its own.
-    const idem = key && {
-      ...key,
-      key: `${ctx.projectId}:${key.key}`,
-      maxAgeS: deps.idempotencyTtlS,
-    };
+    const idem = key && scopedIdempotency(key, "memories", ctx.projectId, deps.idempotencyTtlS);
     if (idem) {
       const earlier = await store.findIdempotent(ctx.tenantId, idem);
       if (earlier) return earlier as AddMemoryResponse;

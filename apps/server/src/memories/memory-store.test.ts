@@ -130,7 +130,12 @@ for (const backend of testDatabases) {
         draft("quarterly revenue report", axis(1)),
         draft("a dog in the park", axis(2)),
       ]);
-      const base = { scope: {}, vector: axis(1), keywords: keywordQuery("cat"), limit: 3 };
+      const base = {
+        scope: { projectId: projectOf(t) },
+        vector: axis(1),
+        keywords: keywordQuery("cat"),
+        limit: 3,
+      };
       const hybrid = await search(t, { ...base, mode: "hybrid" });
       assert.equal(hybrid.length, 3);
       // "revenue" is nearest by vector, "cat" is the only keyword hit: both rank above the dog.
@@ -163,7 +168,7 @@ for (const backend of testDatabases) {
         draft("apple laptop", axis(0, 0.2), { userId: "u2", metadata: { kind: "tech" } }),
       ]);
       const hits = await search(t, {
-        scope: { userId: "u1" },
+        scope: { projectId: projectOf(t), userId: "u1" },
         filter: { kind: "fruit", n: { gt: 2 } },
         vector: axis(0),
         keywords: keywordQuery("apple"),
@@ -183,7 +188,7 @@ for (const backend of testDatabases) {
       assert.equal(await store.getMemory(b, projectOf(b), m?.id as string), undefined);
       assert.equal((await store.listMemories(b, {}, 10, undefined)).rows.length, 0);
       const hits = await search(b, {
-        scope: {},
+        scope: { projectId: projectOf(b) },
         vector: axis(0),
         keywords: keywordQuery("secret"),
         limit: 10,

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import type { Database } from "../db/database.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
-import { openPostgresDatabase } from "../db/postgres-database.ts";
 import { newId } from "../lib/ids.ts";
 import {
   axis,
   draftMemory,
+  migrationBackends,
   projectOf,
   seedTenant,
   TEST_MODEL,
   testDatabases,
 } from "../testing/test-databases.ts";
-import { createTestPostgres } from "../testing/test-postgres.ts";
 import { createMemorySearchStore, idf, planKeywords } from "./memory-search-store.ts";
 import { createMemoryStore, type NewMemory } from "./memory-store.ts";
 import { contentHash, embeddingQuery, keywordQuery, tsqueryLiteral } from "./memory-text.ts";
@@ -22,40 +20,46 @@ const draft = (text: string, over: Partial<NewMemory> = {}) => draftMemory(text,
 
 type Counts = Record<string, number>;
 
-/** Postings and statistics as stored, and as recomputed from the memories' text. */
-async function termState(db: Database, tenantId: string) {
+/** A project's postings and statistics as stored, and as recomputed from its memories' text. */
+async function termState(db: Database, tenantId: string, projectId = projectOf(tenantId)) {
   return db.withTenant(tenantId, async (tx) => {
-    const rows = (sql: string) => tx.query<{ lexeme: string; n: number }>(sql, [tenantId]);
+    const rows = (sql: string) =>
+      tx.query<{ lexeme: string; n: number }>(sql, [tenantId, projectId]);
     const toCounts = (r: { lexeme: string; n: number }[]): Counts =>
       Object.fromEntries(r.map((x) => [x.lexeme, Number(x.n)]));
     const stats = toCounts(
-      await rows("SELECT lexeme, docs AS n FROM memory_term_stats WHERE tenant_id = $1"),
+      await rows(
+        "SELECT lexeme, docs AS n FROM memory_term_stats WHERE tenant_id = $1 AND project_id = $2",
+      ),
     );
     const postings = toCounts(
       await rows(
-        "SELECT lexeme || ' ' || memory_id AS lexeme, 1 AS n FROM memory_terms WHERE tenant_id = $1",
+        `SELECT lexeme || ' ' || memory_id AS lexeme, 1 AS n FROM memory_terms
+         WHERE tenant_id = $1 AND project_id = $2`,
       ),
     );
     const expectedPostings = toCounts(
       await rows(
         `SELECT l.lexeme || ' ' || m.id AS lexeme, 1 AS n
-         FROM memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme) WHERE m.tenant_id = $1`,
+         FROM memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme)
+         WHERE m.tenant_id = $1 AND m.project_id = $2`,
       ),
     );
     const expectedStats = toCounts(
       await rows(
         `SELECT l.lexeme, count(*)::int AS n
          FROM memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme)
-         WHERE m.tenant_id = $1 GROUP BY l.lexeme
-         UNION ALL SELECT '', count(*)::int FROM memories WHERE tenant_id = $1 HAVING count(*) > 0`,
+         WHERE m.tenant_id = $1 AND m.project_id = $2 GROUP BY l.lexeme
+         UNION ALL SELECT '', count(*)::int FROM memories
+         WHERE tenant_id = $1 AND project_id = $2 HAVING count(*) > 0`,
       ),
     );
     return { stats, postings, expectedStats, expectedPostings };
   });
 }
 
-async function assertConsistent(db: Database, tenantId: string) {
-  const s = await termState(db, tenantId);
+async function assertConsistent(db: Database, tenantId: string, projectId = projectOf(tenantId)) {
+  const s = await termState(db, tenantId, projectId);
   assert.deepEqual(s.postings, s.expectedPostings);
   assert.deepEqual(s.stats, s.expectedStats);
 }
@@ -195,7 +199,10 @@ for (const backend of testDatabases) {
         draft("Bob adopted a kitten"),
         ...Array.from({ length: 8 }, (_, i) => draft(`Alice went hiking, trip ${i}`)),
       ]);
-      for (const scope of [{}, { userId: "u1" }]) {
+      for (const scope of [
+        { projectId: projectOf(t) },
+        { projectId: projectOf(t), userId: "u1" },
+      ]) {
         const hits = await search(t, {
           scope,
           vector: axis(2),
@@ -212,6 +219,84 @@ for (const backend of testDatabases) {
       }
     });
 
+    test("statistics are per project: another project's memories change no score and match no term", async () => {
+      const t = await tenant();
+      const p1 = projectOf(t);
+      const p2 = newId("prj");
+      await db.withTenant(t, (tx) =>
+        tx.query("INSERT INTO projects (id, tenant_id, name) VALUES ($1, $2, 'second')", [p2, t]),
+      );
+      const search = createMemorySearchStore(db, TEST_MODEL);
+      const kitten = (projectId: string, extra: Record<string, string> = {}) =>
+        search(t, {
+          scope: { projectId, ...extra },
+          vector: axis(2),
+          keywords: keywordQuery("kitten"),
+          limit: 10,
+          mode: "keyword",
+        });
+      await store.insertMemories(t, p1, [
+        draft("Bob adopted a kitten"),
+        ...Array.from({ length: 8 }, (_, i) => draft(`Alice went hiking, trip ${i}`)),
+      ]);
+      const alone = (await kitten(p1))[0]?.scores.keyword;
+      assert.ok(Math.abs((alone as number) - idf(1, 9)) < 1e-9, String(alone));
+
+      // Project 2 fills up with kittens and a word project 1 never used.
+      await store.insertMemories(
+        t,
+        p2,
+        Array.from({ length: 30 }, (_, i) => draft(`kitten photo ${i} qqqzzz`)),
+      );
+      await assertConsistent(db, t, p1);
+      await assertConsistent(db, t, p2);
+      assert.equal((await termState(db, t, p1)).stats[""], 9);
+      assert.equal((await termState(db, t, p2)).stats.kitten, 30);
+      // Project 1's score is what it was: nothing in it reveals project 2's words.
+      const hits = await kitten(p1);
+      assert.deepEqual(
+        hits.map((h) => [h.memory, h.scores.keyword]),
+        [["Bob adopted a kitten", alone]],
+      );
+      for (const scope of [{}, { userId: "u1" }]) {
+        const only2 = await search(t, {
+          scope: { projectId: p1, ...scope },
+          vector: axis(2),
+          keywords: keywordQuery("qqqzzz"),
+          limit: 10,
+          mode: "keyword",
+        });
+        assert.deepEqual(only2, [], JSON.stringify(scope));
+      }
+      // Deleting project 2's memories leaves project 1's bookkeeping as it was.
+      assert.equal(await store.deleteMemories(t, p2, { scope: { userId: "u1" } }), 30);
+      assert.deepEqual((await termState(db, t, p2)).stats, {});
+      await assertConsistent(db, t, p1);
+      assert.equal((await termState(db, t, p1)).stats[""], 9);
+    });
+
+    test("keyword mode with no query term in the project is an empty result, with or without a filter", async () => {
+      const t = await tenant();
+      const search = createMemorySearchStore(db, TEST_MODEL);
+      const run = (keywords: string, filter?: Record<string, unknown>) =>
+        search(t, {
+          scope: { projectId: projectOf(t) },
+          filter,
+          vector: axis(0),
+          keywords,
+          limit: 10,
+          mode: "keyword",
+        });
+      // An empty project, then one whose memories share no word with the query.
+      assert.deepEqual(await run(keywordQuery("qqqzzz")), []);
+      await store.insertMemories(t, projectOf(t), [draft("Carol likes tea")]);
+      for (const keywords of [keywordQuery("qqqzzz"), keywordQuery("the"), ""]) {
+        assert.deepEqual(await run(keywords), [], keywords);
+        assert.deepEqual(await run(keywords, { kind: "x" }), [], keywords);
+      }
+      assert.equal((await run(keywordQuery("tea")))[0]?.memory, "Carol likes tea");
+    });
+
     test("an unscoped search generates candidates from the rarest terms within the budget", async () => {
       const t = await tenant();
       const search = createMemorySearchStore(db, TEST_MODEL, { keywordPostingsBudget: 3 });
@@ -223,7 +308,7 @@ for (const backend of testDatabases) {
       await store.insertMemories(t, projectOf(t), memories);
       const run = (query: string) =>
         search(t, {
-          scope: {},
+          scope: { projectId: projectOf(t) },
           vector: axis(2),
           keywords: keywordQuery(query),
           limit: 10,
@@ -244,7 +329,7 @@ for (const backend of testDatabases) {
       );
       // A scope is searched whole, whatever the budget.
       const scoped = await search(t, {
-        scope: { userId: "u1" },
+        scope: { projectId: projectOf(t), userId: "u1" },
         vector: axis(2),
         keywords: keywordQuery("walk in the park"),
         limit: 10,
@@ -256,46 +341,11 @@ for (const backend of testDatabases) {
 }
 
 describe("migrations 0004 and 0005 backfill existing memories", () => {
-  const dir = new URL("../db/migrations/", import.meta.url);
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".sql"))
-    .sort();
-  const before4 = files.filter((f) => f < "0004");
-  const from4 = files.filter((f) => f >= "0004");
-
-  const backends: {
-    name: string;
-    open: () => Promise<Database & { drop?: () => Promise<void> }>;
-  }[] = [
-    { name: "pglite", open: () => openPGliteDatabase(undefined) },
-    {
-      name: "postgres (owner is no superuser)",
-      open: async () => {
-        const pg = await createTestPostgres();
-        const db = openPostgresDatabase({
-          url: pg.appUrl,
-          ownerUrl: pg.ownerUrl,
-          poolMax: 2,
-          statementTimeoutMs: 10_000,
-        });
-        return { ...db, drop: pg.drop };
-      },
-    },
-  ];
-  for (const backend of backends) {
+  for (const backend of migrationBackends) {
     test(backend.name, async () => {
-      const db = await backend.open();
+      const { db, applyBefore, applyFrom, close } = await backend.open();
       try {
-        const run = async (names: string[]) => {
-          for (const f of names) {
-            await db.asOwner((tx) => tx.exec(readFileSync(new URL(f, dir), "utf8")));
-          }
-        };
-        // As migrate() does before the first file (0002 grants on it).
-        await db.asOwner((tx) =>
-          tx.exec("CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz)"),
-        );
-        await run(before4);
+        await applyBefore("0004");
         const t = newId("ten");
         await db.withTenant(t, async (tx) => {
           await tx.query("INSERT INTO tenants (id, name) VALUES ($1, 't')", [t]);
@@ -306,7 +356,7 @@ describe("migrations 0004 and 0005 backfill existing memories", () => {
             [t],
           );
         });
-        await run(from4);
+        await applyFrom("0004");
         await assertConsistent(db, t);
         assert.deepEqual((await termState(db, t)).stats, {
           "": 3,
@@ -329,8 +379,7 @@ describe("migrations 0004 and 0005 backfill existing memories", () => {
         // Each row: its text, metadata '{}' (2 bytes) and a 4-d vector (16 bytes).
         assert.equal(backfilled?.bytes, "cats purr cats and dogs dogs bark".length - 2 + 3 * 18);
       } finally {
-        await db.close();
-        await db.drop?.();
+        await close();
       }
     });
   }

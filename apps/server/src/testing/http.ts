@@ -39,7 +39,7 @@ export function callPath(base: string, key: string, method: string, path: string
   return call(new URL(path, base).toString(), key, method, body);
 }
 
-/** The client's Idempotency-Key as stored (`<project id>:<key>`: keys are per project), unprefixed. */
+/** The client's Idempotency-Key as stored (`<route family>:<project id>:<key>`), unprefixed. */
 export function clientKey(stored: string): string {
-  return stored.slice(stored.indexOf(":") + 1);
+  return stored.split(":").slice(2).join(":");
 }

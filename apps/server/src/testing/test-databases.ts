@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import type { Database } from "../db/database.ts";
 import { migrate } from "../db/migrate.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
@@ -9,6 +10,15 @@ import { contentHash } from "../memories/memory-text.ts";
 import { createTestPostgres } from "./test-postgres.ts";
 
 export const TEST_MODEL = { id: "test-model-4", dimension: 4 };
+
+/** A test database's connections: the application role, and the owner for migrations. */
+const connect = (pg: { appUrl: string; ownerUrl: string }, poolMax: number) =>
+  openPostgresDatabase({
+    url: pg.appUrl,
+    ownerUrl: pg.ownerUrl,
+    poolMax,
+    statementTimeoutMs: 10_000,
+  });
 
 /**
  * Every database backend the store tests run against, migrated and indexed for a 4-d test model:
@@ -29,12 +39,7 @@ export const testDatabases: { name: string; open: () => Promise<Database> }[] = 
     name: "postgres",
     open: async () => {
       const pg = await createTestPostgres();
-      const db = openPostgresDatabase({
-        url: pg.appUrl,
-        ownerUrl: pg.ownerUrl,
-        poolMax: 4,
-        statementTimeoutMs: 10_000,
-      });
+      const db = connect(pg, 4);
       try {
         await migrate(db);
         await ensureVectorIndex(db, TEST_MODEL);
@@ -50,6 +55,57 @@ export const testDatabases: { name: string; open: () => Promise<Database> }[] = 
           await pg.drop();
         },
       };
+    },
+  },
+];
+
+/** A database at an older schema, for migration tests: migration files applied a range at a time. */
+export interface PartlyMigrated {
+  db: Database;
+  /** Applies, as the schema owner, the migration files whose names sort before `prefix`. */
+  applyBefore(prefix: string): Promise<void>;
+  /** Applies the migration files whose names sort at or after `prefix`. */
+  applyFrom(prefix: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS_DIR = new URL("../db/migrations/", import.meta.url);
+
+async function partlyMigrated(db: Database, drop?: () => Promise<void>): Promise<PartlyMigrated> {
+  const files = readdirSync(MIGRATIONS_DIR)
+    .filter((f) => f.endsWith(".sql"))
+    .sort();
+  const apply = async (names: string[]) => {
+    for (const f of names) {
+      await db.asOwner((tx) => tx.exec(readFileSync(new URL(f, MIGRATIONS_DIR), "utf8")));
+    }
+  };
+  // As migrate() does before the first file (0002 grants on it).
+  await db.asOwner((tx) =>
+    tx.exec("CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz)"),
+  );
+  return {
+    db,
+    applyBefore: (prefix) => apply(files.filter((f) => f < prefix)),
+    applyFrom: (prefix) => apply(files.filter((f) => f >= prefix)),
+    async close() {
+      await db.close();
+      await drop?.();
+    },
+  };
+}
+
+/**
+ * Empty databases for migration tests: PGlite (migrating as a superuser) and PostgreSQL migrating
+ * as an owner that is no superuser, so FORCE ROW LEVEL SECURITY applies to the backfills.
+ */
+export const migrationBackends: { name: string; open: () => Promise<PartlyMigrated> }[] = [
+  { name: "pglite", open: async () => partlyMigrated(await openPGliteDatabase(undefined)) },
+  {
+    name: "postgres (owner is no superuser)",
+    open: async () => {
+      const pg = await createTestPostgres();
+      return partlyMigrated(connect(pg, 2), pg.drop);
     },
   },
 ];

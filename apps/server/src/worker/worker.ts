@@ -8,6 +8,7 @@ import { withQueryCache } from "../embeddings/query-cache.ts";
 import { type KnowledgeModule, startKnowledge } from "../knowledge/knowledge-module.ts";
 import { loadPlans } from "../plans/plans.ts";
 import { createCounters } from "../telemetry/counters.ts";
+import { logOptions } from "../telemetry/log-options.ts";
 import type { JobLogger } from "./job.ts";
 import { workerJobs } from "./jobs.ts";
 import { startScheduler } from "./scheduler.ts";
@@ -34,7 +35,7 @@ export async function createWorker(config: Config): Promise<Worker> {
       "engram worker needs DATABASE_URL (cluster mode); in embedded mode `engram serve` runs the worker's jobs itself",
     );
   }
-  const log = pino({ level: config.logLevel, name: "engram-worker" });
+  const log = pino(logOptions(config.logLevel, "engram-worker"));
   // Documents' chunks count against their tenant's storage quota, by the same plans as the API.
   const plans = config.plansFile ? loadPlans(config.plansFile) : loadPlans();
   const counters = createCounters();
