@@ -104,6 +104,7 @@ export async function createServer(config: Config): Promise<Server> {
       metrics: kb.metrics,
       adminToken: admin.token,
       maxBodyBytes: config.maxBodyBytes,
+      requestTimeoutS: config.requestTimeoutS,
       logLevel: config.logLevel,
       rateLimiter: config.rateLimits ? createRateLimiter(limiters, counters) : undefined,
       authThrottle:

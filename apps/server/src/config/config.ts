@@ -16,6 +16,7 @@ const EnvSchema = Type.Object({
   ENGRAM_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 24, maxLength: 256 })),
   ENGRAM_LOG_LEVEL: Type.Optional(LogLevel),
   ENGRAM_MAX_BODY_BYTES: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
+  ENGRAM_REQUEST_TIMEOUT_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
   ENGRAM_QUERY_CACHE_SIZE: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
   ENGRAM_EMBEDDER: Type.Optional(Type.Enum(["local", "openai"] as const)),
   ENGRAM_EMBEDDING_BASE_URL: Type.Optional(Type.String({ pattern: "^https?://" })),
@@ -51,6 +52,8 @@ export interface Config {
   adminToken: string | undefined;
   logLevel: Static<typeof LogLevel>;
   maxBodyBytes: number;
+  /** Seconds a client has to send a whole request (headers and body): slow senders are cut off. */
+  requestTimeoutS: number;
   queryCacheSize: number;
   embedder: EmbedderConfig;
   /** Cluster mode when set: PostgreSQL as the least-privilege application role. */
@@ -121,6 +124,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.ENGRAM_ADMIN_TOKEN,
     logLevel: e.ENGRAM_LOG_LEVEL ?? "info",
     maxBodyBytes: e.ENGRAM_MAX_BODY_BYTES ?? 4 * 1024 * 1024,
+    requestTimeoutS: e.ENGRAM_REQUEST_TIMEOUT_S ?? 120,
     queryCacheSize: e.ENGRAM_QUERY_CACHE_SIZE ?? 10_000,
     embedder: embedderConfig(e),
     databaseUrl: e.DATABASE_URL,

@@ -28,6 +28,8 @@ export interface AppDeps {
   usage: UsageService;
   adminToken: string;
   maxBodyBytes: number;
+  /** Seconds a client has to send a whole request (ENGRAM_REQUEST_TIMEOUT_S). */
+  requestTimeoutS?: number;
   logLevel: string;
   ready: () => Promise<Record<string, "ok" | "down">>;
   /** Checks whose failure degrades the API (reported, still 200) instead of making it unready. */
@@ -54,7 +56,16 @@ export type App = FastifyInstance<
 
 /** Builds the HTTP API: routes, auth, problem+json errors and the OpenAPI 3.1 document. */
 export async function buildApp(deps: AppDeps): Promise<App> {
+  // A slow sender (slow-loris) holds its connection only this long, headers included; Fastify's
+  // default is no limit. Node checks the deadline every connectionsCheckingInterval.
+  const requestTimeout = (deps.requestTimeoutS ?? 120) * 1000;
   const app = Fastify({
+    requestTimeout,
+    http: {
+      requestTimeout,
+      headersTimeout: Math.min(60_000, requestTimeout),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeout / 4)),
+    },
     logger: logOptions(deps.logLevel),
     bodyLimit: deps.maxBodyBytes,
     genReqId: () => newId("req"),

@@ -97,6 +97,40 @@ describe("ingestion with engram worker processes (PostgreSQL)", () => {
     assert.equal(rows.distinct_ordinals, rows.n, "no ordinal twice");
   });
 
+  test("a crash loop (every worker that takes the job dies) ends in a dead job after the attempts, not forever", async () => {
+    for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
+    const env = { ENGRAM_INGEST_MAX_ATTEMPTS: "2" };
+    const t = await srv.newTenant();
+    const { document_id, job_id } = await t.client.knowledge.createDocument({
+      filename: "loop.md",
+      text: makeMarkdown(12, 12, 11),
+    });
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const w = await worker(env);
+      await until(
+        `attempt ${attempt} to be embedding`,
+        async () => {
+          const job = await t.client.knowledge.getJob(job_id);
+          return job.state === "active" && job.stage === "embed" && job.attempts === attempt;
+        },
+        90_000,
+      );
+      w.child.kill("SIGKILL");
+      await w.exited;
+    }
+    // A third worker finds the attempts spent: the queue dead-letters the job instead of handing
+    // it out again, and the job says why.
+    await worker(env);
+    const job = await t.client.knowledge.waitForJob(job_id, { timeoutMs: 90_000 });
+    assert.equal(job.state, "dead", JSON.stringify(job));
+    assert.equal(job.attempts, 2);
+    assert.match(job.error ?? "", /Gave up after 2 attempts.*stopped without finishing/);
+    assert.equal((await chunkRows(document_id)).n, 0);
+    const doc = await t.client.knowledge.getDocument(document_id);
+    assert.equal(doc.status, "failed");
+    assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+  });
+
   test("two workers share one queue; every job is completed by exactly one of them", async () => {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
     // One job at a time each: the tenant's two concurrent slots can only be filled by both.

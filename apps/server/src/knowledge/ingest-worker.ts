@@ -52,6 +52,11 @@ export function createIngestHandler(deps: {
       metrics.jobs.inc({ outcome: "skipped" });
       return; // deleted, cancelled or already completed: nothing to do
     }
+    if ("exhausted" in started) {
+      metrics.jobs.inc({ outcome: "dead" });
+      log.warn({ tenantId, jobId, reason: started.exhausted }, "ingest job given up");
+      return;
+    }
     if (started.interrupted) {
       log.warn(
         { tenantId, jobId, attempt: started.attempts },

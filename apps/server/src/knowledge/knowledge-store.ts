@@ -92,6 +92,38 @@ function scopeSql(scope: DocumentScope, params: unknown[]): string {
 }
 
 /**
+ * Ends a queued or active job without indexing anything: 'failed' for a permanent reason (the
+ * bytes are dropped, a retry could not help) or 'dead' once retries are spent (bytes kept for a
+ * retry). Any chunks a crashed attempt may have left are removed.
+ */
+async function endJob(
+  tx: Queryable,
+  tenantId: string,
+  jobId: string,
+  state: "failed" | "dead",
+  reason: string,
+): Promise<void> {
+  const [job] = await tx.query<{ document_id: string }>(
+    `UPDATE ingest_jobs SET state = $3, stage = NULL, error = $4, finished_at = now()
+     WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'active') RETURNING document_id`,
+    [tenantId, jobId, state, reason],
+  );
+  if (!job) return;
+  await tx.query(
+    `UPDATE documents SET status = 'failed', error = $3, chunk_count = 0, updated_at = now()
+     WHERE tenant_id = $1 AND id = $2`,
+    [tenantId, job.document_id, reason],
+  );
+  await tx.query("DELETE FROM knowledge_chunks WHERE tenant_id = $1 AND document_id = $2", [
+    tenantId,
+    job.document_id,
+  ]);
+  if (state === "failed") {
+    await tx.query("DELETE FROM document_contents WHERE document_id = $1", [job.document_id]);
+  }
+}
+
+/**
  * Documents, their bytes, ingestion jobs and chunks; every method runs under the tenant's RLS.
  * The request-side methods also take the caller's project: another project's document or job is
  * not found. The worker's methods go by job id (from the queue) and keep the document's project.
@@ -303,11 +335,18 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
     startJob(tenantId: string, jobId: string) {
       return db.withTenant(tenantId, async (tx) => {
         // Locked first (the lock order of every job path), so its state before this start is known.
-        const [before] = await tx.query<{ state: string }>(
-          "SELECT state FROM ingest_jobs WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        const [before] = await tx.query<{ state: string; attempts: number }>(
+          "SELECT state, attempts FROM ingest_jobs WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
           [tenantId, jobId],
         );
         if (before?.state !== "queued" && before?.state !== "active") return undefined;
+        if (before.state === "active" && before.attempts >= maxAttempts) {
+          // Every attempt so far died without finishing (a crash loop): give up instead of
+          // handing the document to yet another worker.
+          const reason = `Gave up after ${before.attempts} attempts; last: Attempt ${before.attempts} stopped without finishing (its worker crashed or lost the job's lease)`;
+          await endJob(tx, tenantId, jobId, "dead", reason);
+          return { exhausted: reason } as const;
+        }
         const [job] = await tx.query<{ document_id: string; created_at: Date; attempts: number }>(
           `UPDATE ingest_jobs SET state = 'active', stage = 'parse', attempts = attempts + 1,
              started_at = coalesce(started_at, now()),
@@ -446,32 +485,9 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
       });
     },
 
-    /**
-     * Ends a job without indexing anything: 'failed' for a permanent reason (the bytes are
-     * dropped, a retry could not help) or 'dead' once retries are spent (bytes kept for a retry).
-     * Any chunks a crashed attempt may have left are removed.
-     */
+    /** Ends a job without indexing anything (endJob), in its own transaction. */
     async failJob(tenantId: string, jobId: string, state: "failed" | "dead", reason: string) {
-      await db.withTenant(tenantId, async (tx) => {
-        const [job] = await tx.query<{ document_id: string }>(
-          `UPDATE ingest_jobs SET state = $3, stage = NULL, error = $4, finished_at = now()
-           WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'active') RETURNING document_id`,
-          [tenantId, jobId, state, reason],
-        );
-        if (!job) return;
-        await tx.query(
-          `UPDATE documents SET status = 'failed', error = $3, chunk_count = 0, updated_at = now()
-           WHERE tenant_id = $1 AND id = $2`,
-          [tenantId, job.document_id, reason],
-        );
-        await tx.query("DELETE FROM knowledge_chunks WHERE tenant_id = $1 AND document_id = $2", [
-          tenantId,
-          job.document_id,
-        ]);
-        if (state === "failed") {
-          await tx.query("DELETE FROM document_contents WHERE document_id = $1", [job.document_id]);
-        }
-      });
+      await db.withTenant(tenantId, (tx) => endJob(tx, tenantId, jobId, state, reason));
     },
 
     /** Notes a failed attempt that will be retried. */

@@ -15,7 +15,8 @@ type Server = TestServer & { database?: { appUrl: string; superuserUrl: string }
 
 const backends: { name: string; start: () => Promise<Server> }[] = [
   { name: "pglite", start: () => startTestServer() },
-  { name: "postgres", start: () => startPostgresTestServer() },
+  // The API process consumes the ingestion queue itself here, so documents get indexed.
+  { name: "postgres", start: () => startPostgresTestServer({ ENGRAM_INGEST_IN_PROCESS: "on" }) },
 ];
 
 function assertProblem(r: Reply, status: number, code: string, field?: string) {
@@ -598,6 +599,44 @@ for (const backend of backends) {
         );
         assert.equal((await metric(t.key, "storage_bytes")).used, 0);
         assert.equal((await doc("y".repeat(500))).status, 202);
+      });
+
+      test("indexed chunk text and vectors count as storage: counted when written, a document whose chunks would pass the quota fails naming it, freed on delete", async () => {
+        const t = await provision({ plan: "developer", overrides: { storage_bytes: 20_000 } });
+        const upload = async (text: string) => {
+          const r = await as(t.key, "POST", "/v1/documents", {
+            filename: "notes.txt",
+            media_type: "text/plain",
+            text,
+          });
+          assert.equal(r.status, 202, JSON.stringify(r.body));
+          for (let i = 0; i < 600; i++) {
+            const job = await as(t.key, "GET", `/v1/jobs/${r.body.job_id}`);
+            if (!["queued", "active"].includes(job.body.state)) return { ...r.body, job: job.body };
+            await new Promise((done) => setTimeout(done, 100));
+          }
+          assert.fail("the job did not finish");
+        };
+        // One paragraph, one chunk: its text again, plus a 512-d vector of 4-byte floats.
+        const small = "Green tea is nice. ".repeat(10).trim();
+        const a = await upload(small);
+        assert.equal(a.job.state, "completed", JSON.stringify(a.job));
+        const indexed = small.length + small.length + 512 * 4;
+        assert.equal((await metric(t.key, "storage_bytes")).used, indexed);
+        // 6 KB of upload fits (about 8.5 KB in all), but its chunks and vectors would not.
+        const b = await upload("Oolong and sencha differ in oxidation. ".repeat(150).trim());
+        assert.equal(b.job.state, "failed", JSON.stringify(b.job));
+        assert.match(b.job.error, /storage quota.*storage_bytes quota \(20000\)/);
+        const bytes = Buffer.byteLength(
+          "Oolong and sencha differ in oxidation. ".repeat(150).trim(),
+        );
+        assert.equal((await metric(t.key, "storage_bytes")).used, indexed + bytes);
+        const docB = await as(t.key, "GET", `/v1/documents/${b.document_id}`);
+        assert.equal(docB.body.chunk_count, 0);
+        await as(t.key, "DELETE", `/v1/documents/${a.document_id}`);
+        assert.equal((await metric(t.key, "storage_bytes")).used, bytes);
+        await as(t.key, "DELETE", `/v1/documents/${b.document_id}`);
+        assert.equal((await metric(t.key, "storage_bytes")).used, 0);
       });
 
       test("metering is idempotent: a retried request with its Idempotency-Key is counted once; NOOPs are free", async () => {
