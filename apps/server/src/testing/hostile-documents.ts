@@ -24,11 +24,23 @@ function zip(entries: [string, Buffer][]): Promise<Buffer> {
   });
 }
 
-/** A minimal, valid DOCX whose body is `paragraphs` copies of one short paragraph. */
-export function docxOfParagraphs(paragraphs: number, text = "x"): Promise<Buffer> {
-  const p = Buffer.from(`<w:p><w:r><w:t>${text}</w:t></w:r></w:p>`);
-  const body = Buffer.alloc(p.length * paragraphs);
-  for (let i = 0; i < paragraphs; i++) p.copy(body, i * p.length);
+/**
+ * A minimal, valid DOCX whose body is `paragraphs` short paragraphs: copies of `text`, or
+ * `text(i)` for each (distinct texts compress far less, so they pass a ratio check).
+ */
+export function docxOfParagraphs(
+  paragraphs: number,
+  text: string | ((i: number) => string) = "x",
+): Promise<Buffer> {
+  const para = (t: string) => `<w:p><w:r><w:t>${t}</w:t></w:r></w:p>`;
+  let body: Buffer;
+  if (typeof text === "string") {
+    const p = Buffer.from(para(text));
+    body = Buffer.alloc(p.length * paragraphs);
+    for (let i = 0; i < paragraphs; i++) p.copy(body, i * p.length);
+  } else {
+    body = Buffer.from(Array.from({ length: paragraphs }, (_, i) => para(text(i))).join(""));
+  }
   const document = Buffer.concat([
     Buffer.from(`<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="${W}"><w:body>`),
     body,
@@ -80,8 +92,8 @@ export const deepMarkdown = (depth: number) => Buffer.from(`${">".repeat(depth)}
  * JSON that a label-copying parser multiplies: one long key over an array of many small values
  * (about 9 KB; copying the key into each element made it 4 MB of text and thousands of chunks).
  */
-export const amplifyingJson = () =>
-  Buffer.from(JSON.stringify({ ["k".repeat(800)]: new Array(4000).fill(1) }));
+export const amplifyingJson = (elements = 4000) =>
+  Buffer.from(JSON.stringify({ ["k".repeat(800)]: new Array(elements).fill(1) }));
 
 /** Markdown whose emphasis delimiters cost the CommonMark parser quadratic time. */
 export const slowMarkdown = (n: number) => Buffer.from(`${"*".repeat(n)}a${"*".repeat(n)}\n`);
