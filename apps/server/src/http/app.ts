@@ -63,6 +63,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setErrorHandler(errorHandler);
   // Fastify parses text/plain by default; the API speaks JSON only, so anything else is a 415.
   app.removeContentTypeParser("text/plain");
+  // Many HTTP clients send `content-type: application/json` on every call, bodiless DELETEs
+  // included: an empty body is "no body", so a route without one is unaffected and a route that
+  // needs one answers 400 validation_failed naming `body`. Anything else goes to Fastify's parser
+  // (prototype-poisoning checks included).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body.length === 0) done(null, undefined);
+    else parseJson(request, body.toString(), done);
+  });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       request,
