@@ -1,15 +1,10 @@
 import type { Config } from "../config/config.ts";
 import { createWorker } from "../worker/worker.ts";
+import { startOrExit } from "./fail.ts";
 
 /** `engram worker`: runs the periodic jobs until SIGTERM / SIGINT, then stops cleanly (exit 0). */
 export async function worker(config: Config): Promise<void> {
-  let w: Awaited<ReturnType<typeof createWorker>>;
-  try {
-    w = await createWorker(config);
-  } catch (err) {
-    process.stderr.write(`engram worker: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
+  const w = await startOrExit("worker", () => createWorker(config));
   const { log } = w;
   const shutdown = (signal: string) => {
     log.info({ signal }, "shutting down: finishing the running job");
