@@ -15,6 +15,7 @@ import { registerAdminRoutes, registerTenantRoutes } from "../tenancy/tenant-rou
 import type { TenantService } from "../tenancy/tenant-service.ts";
 import type { UsageService } from "../usage/usage-service.ts";
 import { createAuth } from "./auth.ts";
+import { docsUiOptions, OPENAPI_PATH } from "./docs-ui.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
 import { errorHandler, sendProblem } from "./problem.ts";
 import { validatorCompiler } from "./validation.ts";
@@ -109,8 +110,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
-  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  await app.register(swaggerUi, docsUiOptions);
+  app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
 
   const auth = createAuth(deps.tenants, deps.adminToken);
   if (deps.rateLimiter) registerRateLimit(app, deps.rateLimiter);
