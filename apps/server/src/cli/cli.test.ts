@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Scopes } from "@engram/contract";
 import { EngramClient } from "@engram/sdk";
+import { runProcess } from "../testing/run-process.ts";
 import { ADMIN_TOKEN, freePort, spawnServer, tempDir } from "../testing/test-server.ts";
 
 const CLI = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -48,21 +49,9 @@ function cliEnv(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
 
 /** Runs `engram <args>` to completion. */
 function engram(args: string[], vars: Record<string, string | undefined> = {}) {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+  return runProcess(process.execPath, ["--import", "tsx", CLI, ...args], {
     env: cliEnv({ ENGRAM_DATA_DIR: fresh(), ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN, ...vars }),
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on("close", (code) => resolve({ code, stdout, stderr })),
-  );
 }
 
 async function createTenant(name: string): Promise<string> {

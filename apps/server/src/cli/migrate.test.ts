@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { runProcess } from "../testing/run-process.ts";
 import { createTestPostgres, type TestPostgres } from "../testing/test-postgres.ts";
 import { tempDir } from "../testing/test-server.ts";
 
@@ -17,25 +18,10 @@ function engram(args: string[], vars: Record<string, string>) {
   }
   const dataDir = tempDir("engram-migrate-");
   dirs.push(dataDir);
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+  return runProcess(process.execPath, ["--import", "tsx", CLI, ...args], {
     env: { ...env, ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: "warn", ...vars },
-    stdio: ["ignore", "pipe", "pipe"],
+    timeoutMs: 60_000,
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
 }
 
 /** A start that fails is one line on stderr (what to fix), never a stack trace. */
