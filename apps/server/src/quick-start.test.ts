@@ -213,4 +213,16 @@ describe("the README's quick start, as written", { timeout: 300_000 }, () => {
     assert.equal(r.body.plan, "starter");
     assert.match(r.body.key.key, /^egm_/);
   });
+
+  test("Ctrl-C (SIGINT to npm start's process group) drains the server, which exits", async () => {
+    const running = server as NonNullable<typeof server>;
+    process.kill(-(running.child.pid as number), "SIGINT");
+    await running.exited;
+    assert.match(running.output(), /shutting down: draining in-flight requests/);
+    const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      () => true,
+      () => false,
+    );
+    assert.equal(up, false, "nothing serves on the port any more");
+  });
 });

@@ -1,6 +1,7 @@
 import type { Config } from "../config/config.ts";
 import { createServer } from "../server.ts";
 import { startOrExit } from "./fail.ts";
+import { onStopSignals } from "./signals.ts";
 
 /** `engram serve`: starts the API and drains cleanly on SIGTERM / SIGINT. */
 export async function serve(config: Config): Promise<void> {
@@ -22,8 +23,7 @@ export async function serve(config: Config): Promise<void> {
       },
     );
   };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
+  onStopSignals(shutdown);
   const address = await startOrExit("serve", async () => {
     try {
       return await app.listen({ port: config.port, host: config.host });

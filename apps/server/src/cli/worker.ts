@@ -1,6 +1,7 @@
 import type { Config } from "../config/config.ts";
 import { createWorker } from "../worker/worker.ts";
 import { startOrExit } from "./fail.ts";
+import { onStopSignals } from "./signals.ts";
 
 /** `engram worker`: runs the periodic jobs until SIGTERM / SIGINT, then stops cleanly (exit 0). */
 export async function worker(config: Config): Promise<void> {
@@ -19,8 +20,7 @@ export async function worker(config: Config): Promise<void> {
       },
     );
   };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
+  onStopSignals(shutdown);
   log.info(
     { jobs: w.jobs, intervalS: config.workerIntervalS, metrics: w.metricsUrl },
     "engram worker is running",
