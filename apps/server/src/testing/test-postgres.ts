@@ -30,7 +30,7 @@ export const SHARED_POSTGRES: PostgresServer = {
 const PREFIX = "engram_t_";
 const STALE_AFTER_S = 6 * 3600;
 
-export function withDatabase(url: string, database: string): string {
+function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
