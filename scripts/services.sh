@@ -3,8 +3,9 @@
 #   PostgreSQL 17 + pgvector on 127.0.0.1:${ENGRAM_PG_PORT:-5433}, from a Debian trixie root
 #   (bookworm has no pgvector package), and Redis on 127.0.0.1:${ENGRAM_REDIS_PORT:-6379}.
 # Idempotent: a second run only checks and starts what is not running (a few seconds).
-# Prints the URLs to use. Creates the roles the README describes: engram_owner (migrations) and
-# engram_app (the API and workers: owns nothing, cannot bypass row-level security).
+# Prints the variables the tests read, as VAR=value lines (`export $(bash scripts/services.sh)`).
+# Creates the roles docs/cluster.md describes: engram_owner (migrations) and engram_app (the API
+# and workers: owns nothing, cannot bypass row-level security).
 set -euo pipefail
 
 ROOT=${ENGRAM_PG_ROOT:-/var/cache/engram/trixie-root}
@@ -87,4 +88,5 @@ cat <<OUT
 ENGRAM_TEST_DATABASE_URL=postgres://engram_app:engram_app@127.0.0.1:$PGPORT/engram_test
 ENGRAM_TEST_DATABASE_OWNER_URL=postgres://engram_owner:engram_owner@127.0.0.1:$PGPORT/engram_test
 ENGRAM_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+ENGRAM_PG_ROOT=$ROOT
 OUT

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Scopes } from "@engram/contract";
 import { EngramClient } from "@engram/sdk";
+import { runProcess } from "../testing/run-process.ts";
 import { ADMIN_TOKEN, ENGRAM_CLI, freePort, spawnServer, tempDir } from "../testing/test-server.ts";
 
 let server: Awaited<ReturnType<typeof spawnServer>>;
@@ -45,21 +46,9 @@ function cliEnv(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
 
 /** Runs `engram <args>` to completion. */
 function engram(args: string[], vars: Record<string, string | undefined> = {}) {
-  const child = spawn(process.execPath, [...ENGRAM_CLI, ...args], {
+  return runProcess(process.execPath, [...ENGRAM_CLI, ...args], {
     env: cliEnv({ ENGRAM_DATA_DIR: fresh(), ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN, ...vars }),
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on("close", (code) => resolve({ code, stdout, stderr })),
-  );
 }
 
 async function createTenant(name: string): Promise<string> {
@@ -128,20 +117,20 @@ describe("engram tenant create / key create", () => {
     assert.equal(r.stdout, "");
   });
 
-  test("an unknown scope is refused by the server: non-zero exit naming the field", async () => {
+  test("an unknown scope exits 1 listing every valid scope, without calling the server", async () => {
     const tenantId = await createTenant("acme-unknown-scope");
     const r = await engram([
       "key",
       "create",
       tenantId,
       "--scopes",
-      "memories:delete",
+      "memories:read,memories:delete",
       "--url",
       server.url,
     ]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /validation_failed/);
-    assert.match(r.stderr, /scopes/);
+    assert.match(r.stderr, /"memories:delete" is not a scope/);
+    for (const scope of Scopes) assert.ok(r.stderr.includes(scope), `lists ${scope}: ${r.stderr}`);
     assert.equal(r.stdout, "");
   });
 
@@ -164,7 +153,46 @@ describe("engram tenant create / key create", () => {
     });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /unauthenticated/);
+    // Names what it tried, so a wrong port or data directory is easy to spot.
+    assert.ok(r.stderr.includes(server.url), r.stderr);
+    assert.match(r.stderr, /admin token from ENGRAM_ADMIN_TOKEN/);
     assert.ok(!r.stderr.includes(wrong) && !r.stdout.includes(wrong));
+  });
+
+  test("without ENGRAM_ADMIN_TOKEN or a token file: exits 1 naming the URL and the file, creates nothing", async () => {
+    const dataDir = fresh();
+    const r = await engram(["tenant", "create", "acme", "--url", server.url], {
+      ENGRAM_DATA_DIR: dataDir,
+      ENGRAM_ADMIN_TOKEN: undefined,
+    });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.ok(r.stderr.includes(server.url), r.stderr);
+    assert.ok(r.stderr.includes(join(dataDir, "admin-token")), r.stderr);
+    assert.equal(
+      existsSync(join(dataDir, "admin-token")),
+      false,
+      "the CLI never generates a token",
+    );
+  });
+
+  test("an unreachable server: exits 1 in one line naming the URL and the token file", async () => {
+    const dataDir = fresh();
+    writeFileSync(join(dataDir, "admin-token"), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
+    const port = await freePort();
+    const r = await engram(["tenant", "create", "acme"], {
+      ENGRAM_DATA_DIR: dataDir,
+      ENGRAM_ADMIN_TOKEN: undefined,
+      PORT: String(port),
+    });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.ok(r.stderr.includes(`http://127.0.0.1:${port}`), r.stderr);
+    assert.ok(r.stderr.includes(join(dataDir, "admin-token")), r.stderr);
+    assert.match(r.stderr, /ECONNREFUSED/);
+    assert.ok(!r.stderr.includes(ADMIN_TOKEN));
   });
 
   test("an invalid environment exits 2 naming the variable", async () => {
@@ -187,7 +215,7 @@ describe("engram tenant create / key create", () => {
 
 describe("engram serve without ENGRAM_ADMIN_TOKEN", () => {
   /** Starts `engram serve` with no admin token configured, waits until it answers, stops it. */
-  async function serveOnce(dataDir: string) {
+  async function serveOnce(dataDir: string, whileUp?: (port: number) => Promise<void>) {
     const port = await freePort();
     const child = spawn(process.execPath, [...ENGRAM_CLI, "serve"], {
       env: cliEnv({
@@ -229,6 +257,7 @@ describe("engram serve without ENGRAM_ADMIN_TOKEN", () => {
       body: JSON.stringify({ name: "first" }),
     });
     assert.equal(created.status, 201);
+    await whileUp?.(port);
     child.kill("SIGTERM");
     assert.equal(await exited, 0, stderr);
     return { stdout, stderr, token, tokenPath };
@@ -250,5 +279,18 @@ describe("engram serve without ENGRAM_ADMIN_TOKEN", () => {
     assert.ok(!second.stdout.includes(first.token), "the second start does not print it");
     assert.ok(!second.stderr.includes(first.token), "the second start does not log it");
     assert.equal(statSync(second.tokenPath).mode & 0o777, 0o600);
+  });
+
+  test("the CLI, given the same data directory, uses the token the server generated", async () => {
+    const dataDir = fresh();
+    await serveOnce(dataDir, async (port) => {
+      const r = await engram(["tenant", "create", "acme"], {
+        ENGRAM_DATA_DIR: dataDir,
+        ENGRAM_ADMIN_TOKEN: undefined,
+        PORT: String(port),
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match((JSON.parse(r.stdout) as { key: { key: string } }).key.key, /^egm_/);
+    });
   });
 });

@@ -1,7 +1,8 @@
-import { EngramAdminClient, EngramError, type Scope } from "@engram/sdk";
+import { type Scope, Scopes } from "@engram/contract";
 import { Command, InvalidArgumentError } from "commander";
-import { resolveAdminToken } from "../config/admin-token.ts";
 import { type Config, ConfigError, loadConfig } from "../config/config.ts";
+import { withAdminClient } from "./admin-client.ts";
+import { reasonOf } from "./fail.ts";
 import { migrateCommand } from "./migrate.ts";
 import { serve } from "./serve.ts";
 import { worker } from "./worker.ts";
@@ -19,22 +20,23 @@ function config(): Config {
   }
 }
 
-/** Admin client for a running server: --url, else the configured host and port. */
-function adminClient(opts: { url?: string }): EngramAdminClient {
-  const cfg = config();
-  const host = cfg.host === "0.0.0.0" ? "127.0.0.1" : cfg.host;
-  return new EngramAdminClient({
-    baseUrl: opts.url ?? `http://${host}:${cfg.port}`,
-    token: resolveAdminToken(cfg.adminToken, cfg.dataDir).token,
-  });
+/** Parses --scopes: each one must be a scope keys can carry; a wrong one lists them all. */
+function parseScopes(value: string): Scope[] {
+  const scopes = value.split(",").map((s) => s.trim());
+  const unknown = scopes.find((s) => !(Scopes as readonly string[]).includes(s));
+  if (unknown !== undefined) {
+    throw new InvalidArgumentError(
+      `"${unknown}" is not a scope; the scopes are ${Scopes.join(",")}`,
+    );
+  }
+  return scopes as Scope[];
 }
 
 async function run(fn: () => Promise<unknown>) {
   try {
     process.stdout.write(`${JSON.stringify(await fn(), null, 2)}\n`);
   } catch (err) {
-    const message = err instanceof EngramError ? err.message : (err as Error).message;
-    process.stderr.write(`engram: ${message}\n`);
+    process.stderr.write(`engram: ${reasonOf(err)}\n`);
     process.exitCode = 1;
   }
 }
@@ -70,7 +72,11 @@ tenant
   .option("--url <url>", "server URL (default: http://HOST:PORT from the environment)")
   .description("Provision a tenant: prints it with its default project and first key (shown once)")
   .action((name: string, opts: { plan?: string; url?: string }) =>
-    run(() => adminClient(opts).createTenant({ name, ...(opts.plan ? { plan: opts.plan } : {}) })),
+    run(() =>
+      withAdminClient(config(), opts.url, (admin) =>
+        admin.createTenant({ name, ...(opts.plan ? { plan: opts.plan } : {}) }),
+      ),
+    ),
   );
 
 const key = program.command("key").description("Manage API keys (platform admin)");
@@ -78,19 +84,20 @@ key
   .command("create")
   .argument("<tenant_id>", "tenant id (ten_…)")
   .option("--name <name>", "a label for the key")
-  .option("--scopes <scopes>", "comma-separated scopes (default: all)", (v: string) => {
-    const scopes = v.split(",").map((s) => s.trim());
-    if (scopes.some((s) => !/^[a-z]+:[a-z]+$/.test(s)))
-      throw new InvalidArgumentError("e.g. memories:read,memories:write");
-    return scopes;
-  })
+  .option(
+    "--scopes <scopes>",
+    `comma-separated, of ${Scopes.join(",")} (default: all)`,
+    parseScopes,
+  )
   .option("--url <url>", "server URL (default: http://HOST:PORT from the environment)")
-  .action((tenantId: string, opts: { name?: string; scopes?: string[]; url?: string }) =>
+  .action((tenantId: string, opts: { name?: string; scopes?: Scope[]; url?: string }) =>
     run(() =>
-      adminClient(opts).createKey(tenantId, {
-        ...(opts.name ? { name: opts.name } : {}),
-        ...(opts.scopes ? { scopes: opts.scopes as Scope[] } : {}),
-      }),
+      withAdminClient(config(), opts.url, (admin) =>
+        admin.createKey(tenantId, {
+          ...(opts.name ? { name: opts.name } : {}),
+          ...(opts.scopes ? { scopes: opts.scopes } : {}),
+        }),
+      ),
     ),
   );
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { runProcess } from "../testing/run-process.ts";
 import { createTestPostgres, type TestPostgres } from "../testing/test-postgres.ts";
 import { ENGRAM_CLI, tempDir } from "../testing/test-server.ts";
 
@@ -15,25 +16,16 @@ function engram(args: string[], vars: Record<string, string>) {
   }
   const dataDir = tempDir("engram-migrate-");
   dirs.push(dataDir);
-  const child = spawn(process.execPath, [...ENGRAM_CLI, ...args], {
+  return runProcess(process.execPath, [...ENGRAM_CLI, ...args], {
     env: { ...env, ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: "warn", ...vars },
-    stdio: ["ignore", "pipe", "pipe"],
+    timeoutMs: 60_000,
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
+}
+
+/** A start that fails is one line on stderr (what to fix), never a stack trace. */
+function assertOneLine(stderr: string) {
+  assert.equal(stderr.trim().split("\n").length, 1, stderr);
+  assert.doesNotMatch(stderr, /\n\s+at /);
 }
 
 describe("engram migrate (cluster mode)", () => {
@@ -48,8 +40,9 @@ describe("engram migrate (cluster mode)", () => {
 
   test("serve on a database that was never migrated fails fast and says to run engram migrate", async () => {
     const r = await engram(["serve"], { DATABASE_URL: pg.appUrl, PORT: "0" });
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /schema is not current.*run `engram migrate`/);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^engram serve: .*schema is not current.*run `engram migrate`/);
+    assertOneLine(r.stderr);
   });
 
   test("migrates as the owner with the model's index, and a second run applies nothing", async () => {
@@ -85,5 +78,76 @@ describe("engram migrate (cluster mode)", () => {
     const r = await engram(["migrate"], { DATABASE_URL: pg.appUrl });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /ENGRAM_DATABASE_OWNER_URL/);
+  });
+});
+
+describe("engram serve and engram worker on a database they cannot use", () => {
+  let pg: TestPostgres;
+  before(async () => {
+    pg = await createTestPostgres();
+    const r = await engram(["migrate"], { ENGRAM_DATABASE_OWNER_URL: pg.ownerUrl });
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(async () => {
+    await pg?.drop();
+  });
+
+  /** DATABASE_URL with another password, never echoed. */
+  const wrongPassword = () => {
+    const u = new URL(pg.appUrl);
+    u.password = "not-the-password-4711";
+    return u.toString();
+  };
+
+  for (const command of ["serve", "worker"]) {
+    test(`${command}: a wrong password, the owner role, an unreachable server: exit 1, one line each`, async () => {
+      const password = await engram([command], { DATABASE_URL: wrongPassword(), PORT: "0" });
+      assert.equal(password.code, 1);
+      assert.match(
+        password.stderr,
+        new RegExp(`^engram ${command}: .*password authentication failed`),
+      );
+      assertOneLine(password.stderr);
+      assert.ok(!password.stderr.includes("not-the-password-4711"));
+
+      const owner = await engram([command], { DATABASE_URL: pg.ownerUrl, PORT: "0" });
+      assert.equal(owner.code, 1);
+      assert.match(owner.stderr, /DATABASE_URL must connect as the application role engram_app/);
+      assertOneLine(owner.stderr);
+
+      const down = new URL(pg.appUrl);
+      down.port = "1";
+      const unreachable = await engram([command], { DATABASE_URL: down.toString(), PORT: "0" });
+      assert.equal(unreachable.code, 1);
+      assert.match(unreachable.stderr, /ECONNREFUSED/);
+      assertOneLine(unreachable.stderr);
+    });
+  }
+
+  test("serve in cluster mode logs the database it serves from, not a data directory", async () => {
+    const child = spawn(process.execPath, [...ENGRAM_CLI, "serve"], {
+      env: { ...process.env, DATABASE_URL: pg.appUrl, PORT: "0", ENGRAM_LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    const exited = new Promise((r) => child.on("exit", r));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!stdout.includes("engram is serving") && Date.now() < deadline) {
+        assert.equal(child.exitCode, null, stdout);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const line = stdout.split("\n").find((l) => l.includes("engram is serving"));
+      assert.ok(line, stdout);
+      const log = JSON.parse(line) as Record<string, unknown>;
+      assert.equal(log.database, "postgres");
+      assert.equal("dataDir" in log, false, line);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
   });
 });

@@ -1,9 +1,11 @@
 import type { Config } from "../config/config.ts";
 import { createServer } from "../server.ts";
+import { startOrExit } from "./fail.ts";
+import { onStopSignals } from "./signals.ts";
 
 /** `engram serve`: starts the API and drains cleanly on SIGTERM / SIGINT. */
 export async function serve(config: Config): Promise<void> {
-  const server = await createServer(config);
+  const server = await startOrExit("serve", () => createServer(config));
   const { app } = server;
   if (server.admin.created) {
     // Printed once, on the start that generated it; later starts only say where it is kept.
@@ -21,8 +23,16 @@ export async function serve(config: Config): Promise<void> {
       },
     );
   };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
-  const address = await app.listen({ port: config.port, host: config.host });
-  app.log.info({ address, dataDir: config.dataDir }, "engram is serving");
+  onStopSignals(shutdown);
+  const address = await startOrExit("serve", async () => {
+    try {
+      return await app.listen({ port: config.port, host: config.host });
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+  });
+  // Cluster mode keeps its data in PostgreSQL: naming a data directory there would mislead.
+  const where = config.databaseUrl ? { database: "postgres" } : { dataDir: config.dataDir };
+  app.log.info({ address, ...where }, "engram is serving");
 }

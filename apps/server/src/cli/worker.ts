@@ -1,15 +1,11 @@
 import type { Config } from "../config/config.ts";
 import { createWorker } from "../worker/worker.ts";
+import { startOrExit } from "./fail.ts";
+import { onStopSignals } from "./signals.ts";
 
 /** `engram worker`: runs the periodic jobs until SIGTERM / SIGINT, then stops cleanly (exit 0). */
 export async function worker(config: Config): Promise<void> {
-  let w: Awaited<ReturnType<typeof createWorker>>;
-  try {
-    w = await createWorker(config);
-  } catch (err) {
-    process.stderr.write(`engram worker: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
+  const w = await startOrExit("worker", () => createWorker(config));
   const { log } = w;
   const shutdown = (signal: string) => {
     log.info({ signal }, "shutting down: finishing the running job");
@@ -24,8 +20,7 @@ export async function worker(config: Config): Promise<void> {
       },
     );
   };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
+  onStopSignals(shutdown);
   log.info(
     { jobs: w.jobs, intervalS: config.workerIntervalS, metrics: w.metricsUrl },
     "engram worker is running",

@@ -1,21 +1,27 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { startPostgres, stopPostgres } from "../testing/test-postgres.ts";
-import { startPostgresTestServer } from "../testing/test-server.ts";
+import { type OwnPostgres, startOwnPostgres } from "../testing/own-postgres.ts";
+import { freePort, startPostgresTestServer } from "../testing/test-server.ts";
 
 type PostgresTestServer = Awaited<ReturnType<typeof startPostgresTestServer>>;
 
-// Stops and restarts the PostgreSQL of scripts/services.sh, so other suites using it at the same
-// moment see a few seconds of outage; the outage is kept as short as the assertions allow.
+// Stops and restarts a PostgreSQL cluster of its own (initdb'd for this test, on a free port), so
+// no other PostgreSQL on the machine, and no other suite, sees the outage.
 describe("the API on PostgreSQL across a database restart", () => {
+  let own: OwnPostgres;
   let server: PostgresTestServer;
 
   before(async () => {
-    server = await startPostgresTestServer();
+    own = await startOwnPostgres(await freePort());
+    server = await startPostgresTestServer({}, own.server);
   });
   after(async () => {
-    startPostgres(); // whatever happened in the test, leave the database running
-    await server?.close();
+    try {
+      await own?.start(); // whatever happened in the test, so the database can be dropped
+      await server?.close();
+    } finally {
+      await own?.remove();
+    }
   });
 
   test("answers 503 problems while the database is down and recovers without a restart", async () => {
@@ -32,7 +38,7 @@ describe("the API on PostgreSQL across a database restart", () => {
         ...(body ? { body: JSON.stringify(body) } : {}),
       });
 
-    stopPostgres();
+    await own.stop();
     try {
       for (const [method, path, body] of [
         ["GET", "/v1/memories?user_id=u1"],
@@ -56,7 +62,7 @@ describe("the API on PostgreSQL across a database restart", () => {
       );
       assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     } finally {
-      startPostgres();
+      await own.start();
     }
 
     // The same API process, with the same pool, serves again once the database is back.

@@ -17,6 +17,7 @@ import { registerAdminRoutes, registerTenantRoutes } from "../tenancy/tenant-rou
 import type { TenantService } from "../tenancy/tenant-service.ts";
 import type { UsageService } from "../usage/usage-service.ts";
 import { createAuth } from "./auth.ts";
+import { docsUiOptions, OPENAPI_PATH } from "./docs-ui.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
 import { errorHandler, sendProblem } from "./problem.ts";
 import { refusedJsonBody } from "./untrusted-json.ts";
@@ -80,10 +81,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.setErrorHandler(errorHandler);
   // Fastify parses text/plain by default; the API speaks JSON only, so anything else is a 415.
   app.removeContentTypeParser("text/plain");
-  // Fastify's own JSON parser (secure-json-parse: __proto__ and constructor.prototype refused),
-  // with the refusal answered as a 400 naming the field instead of "not valid JSON".
+  // Many HTTP clients send `content-type: application/json` on every call, bodiless DELETEs
+  // included: an empty body is "no body", so a route without one is unaffected and a route that
+  // needs one answers 400 validation_failed naming `body`. Anything else goes to Fastify's own
+  // parser (secure-json-parse: __proto__ and constructor.prototype refused), with that refusal
+  // answered as a 400 naming the field instead of "not valid JSON".
   const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body.length === 0) return done(null, undefined);
     const text = body.toString();
     parseJson(request, text, (err, value) => done(err && (refusedJsonBody(text) ?? err), value));
   });
@@ -123,8 +129,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
-  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  await app.register(swaggerUi, docsUiOptions);
+  app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
 
   const auth = createAuth(deps.tenants, deps.adminToken, deps.authThrottle);
   if (deps.rateLimiter) registerRateLimit(app, deps.rateLimiter);

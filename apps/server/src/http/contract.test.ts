@@ -133,7 +133,20 @@ describe("OpenAPI and docs", () => {
     const res = await fetch(`${srv.url}/docs`, { redirect: "follow" });
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
-    assert.match(await res.text(), /<html/i);
+    const html = await res.text();
+    assert.match(html, /<html/i);
+    // Engram's page: its own title and icon, not the framework's or Swagger's.
+    assert.match(html, /<title>Engram API<\/title>/);
+    assert.doesNotMatch(html, /Swagger UI<\/title>|favicon-32x32\.png/);
+    const icon = await fetch(`${srv.url}/docs/static/theme/favicon.svg`);
+    assert.equal(icon.status, 200);
+    assert.match(await icon.text(), /<svg/);
+    // It loads the canonical /openapi.json, and its logo is Engram's text.
+    const init = await (await fetch(`${srv.url}/docs/static/swagger-initializer.js`)).text();
+    assert.match(init, /"urls":\[\{"url":"\/openapi\.json","name":"Engram API"\}\]/);
+    const logo = /data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)/.exec(init)?.[1];
+    assert.ok(logo, "a logo is set");
+    assert.match(Buffer.from(logo, "base64").toString(), />Engram API<\/text>/);
   });
 });
 

@@ -91,6 +91,17 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   }
   const v = err as ValidationError;
   if (v.validation) {
+    // An empty body parses as none (http/app.ts); a route that needs one says so plainly.
+    if (v.validationContext === "body" && request.body === undefined) {
+      return sendProblem(
+        request,
+        reply,
+        400,
+        "validation_failed",
+        "A JSON body is required",
+        "body",
+      );
+    }
     const field = fieldOf(v);
     return sendProblem(request, reply, 400, "validation_failed", describe(v, field), field);
   }

@@ -122,10 +122,14 @@ async function expectUnauthenticated(method: string, path: string, body?: unknow
   assert.match(res.headers.get("content-type") ?? "", /^application\/problem\+json/);
 }
 
+/** Malformed JSON is 400 invalid_json; an empty body is no body, which this route needs. */
 async function expectInvalidJson(t: Tenant, method: string, path: string) {
-  for (const body of ['{"text": "unterminated', "{text: 'single quotes'}", ""]) {
+  for (const body of ['{"text": "unterminated', "{text: 'single quotes'}", " "]) {
     assertProblem(await raw(method, path, { token: t.key, body }), 400, "invalid_json");
   }
+  const empty = await raw(method, path, { token: t.key, body: "" });
+  assertProblem(empty, 400, "validation_failed", "body");
+  assert.equal(empty.body.detail, "A JSON body is required");
 }
 
 /** Adds one text memory and returns its id. */
@@ -1149,6 +1153,19 @@ for (const backend of BACKENDS) {
         const re = await t.client.addMemory({ text: "Has a peanut allergy", user_id: "u1" });
         assert.equal(re.results[0]?.event, "ADD");
         assert.notEqual(re.results[0]?.id, id);
+      });
+
+      test("content-type application/json with an empty body (as many clients send) is no body", async () => {
+        const t = await tenant();
+        const id = await add(t, "Takes the early train");
+        const r = await raw("DELETE", `/v1/memories/${id}`, { token: t.key, body: "" });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.deepEqual(r.body, { id, deleted: true });
+        await expectProblem(t.client.getMemory(id), 404, "not_found");
+        await add(t, "Takes the late train", { user_id: "u9" });
+        const bulk = await raw("DELETE", "/v1/memories?user_id=u9", { token: t.key, body: "" });
+        assert.equal(bulk.status, 200, JSON.stringify(bulk.body));
+        assert.deepEqual(bulk.body, { deleted: 1 });
       });
 
       test("errors: unknown ids (well-formed or not) are 404 not_found", async () => {

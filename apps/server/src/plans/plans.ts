@@ -22,7 +22,7 @@ const Limits = Type.Object(
   { additionalProperties: false },
 );
 
-/** The plans file (plans.default.json, or ENGRAM_PLANS_FILE): docs/plans.md describes it. */
+/** The plans file (plans.default.json, or ENGRAM_PLANS_FILE): docs/plans-and-usage.md describes it. */
 const PlansFile = Type.Object(
   {
     default_plan: PlanIdString,

@@ -1,6 +1,6 @@
 /**
- * Every counter the process keeps. A closed list, so the coming `/metrics` endpoint exports a
- * bounded set of series (no label carries a tenant, key or memory id).
+ * Every counter the process keeps. A closed list, so `/metrics` exports a bounded set of series
+ * (no label carries a tenant, key or memory id).
  */
 export const COUNTER_NAMES = [
   /** Redis commands or connection attempts that failed; the caller fell back. */

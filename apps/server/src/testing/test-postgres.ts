@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 
@@ -13,6 +12,20 @@ const OWNER_URL =
 /** Only the harness uses the superuser: to create per-file databases with pgvector, and to drop them. */
 const SUPERUSER_URL =
   process.env.ENGRAM_TEST_DATABASE_SUPERUSER_URL ?? withDatabase(withUser(APP_URL), "postgres");
+
+/** A PostgreSQL server the harness makes databases on: its three roles' URLs (any database). */
+export interface PostgresServer {
+  appUrl: string;
+  ownerUrl: string;
+  superuserUrl: string;
+}
+
+/** The PostgreSQL of scripts/services.sh (or the ENGRAM_TEST_DATABASE_* URLs). */
+export const SHARED_POSTGRES: PostgresServer = {
+  appUrl: APP_URL,
+  ownerUrl: OWNER_URL,
+  superuserUrl: SUPERUSER_URL,
+};
 
 const PREFIX = "engram_t_";
 const STALE_AFTER_S = 6 * 3600;
@@ -30,14 +43,18 @@ function withUser(url: string): string {
   return u.toString();
 }
 
-async function asSuperuser<T>(fn: (client: pg.Client) => Promise<T>, database = "postgres") {
-  const client = new pg.Client({ connectionString: withDatabase(SUPERUSER_URL, database) });
+async function asSuperuser<T>(
+  superuserUrl: string,
+  fn: (client: pg.Client) => Promise<T>,
+  database = "postgres",
+) {
+  const client = new pg.Client({ connectionString: withDatabase(superuserUrl, database) });
   try {
     await client.connect();
   } catch (err) {
     // Never skip: a missing PostgreSQL must fail the run loudly.
     throw new Error(
-      `PostgreSQL for the cluster-mode tests is not reachable at ${new URL(SUPERUSER_URL).host} ` +
+      `PostgreSQL for the cluster-mode tests is not reachable at ${new URL(superuserUrl).host} ` +
         `(${(err as Error).message}): start it with \`bash scripts/services.sh\``,
     );
   }
@@ -64,21 +81,23 @@ export interface TestPostgres {
  * is not a trusted extension). Per-file databases keep concurrent runs (other developers', CI's)
  * from seeing or wiping each other's rows; ones left behind by a killed run are swept later.
  */
-export async function createTestPostgres(): Promise<TestPostgres> {
+export async function createTestPostgres(
+  server: PostgresServer = SHARED_POSTGRES,
+): Promise<TestPostgres> {
   const name = `${PREFIX}${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString("hex")}`;
-  const owner = new URL(OWNER_URL).username;
-  await asSuperuser(async (client) => {
+  const owner = new URL(server.ownerUrl).username;
+  await asSuperuser(server.superuserUrl, async (client) => {
     await sweepStale(client);
     await client.query(`CREATE DATABASE ${name} OWNER ${pg.escapeIdentifier(owner)}`);
   });
-  await asSuperuser((client) => client.query("CREATE EXTENSION vector"), name);
+  await asSuperuser(server.superuserUrl, (client) => client.query("CREATE EXTENSION vector"), name);
   return {
     name,
-    appUrl: withDatabase(APP_URL, name),
-    ownerUrl: withDatabase(OWNER_URL, name),
-    superuserUrl: withDatabase(SUPERUSER_URL, name),
+    appUrl: withDatabase(server.appUrl, name),
+    ownerUrl: withDatabase(server.ownerUrl, name),
+    superuserUrl: withDatabase(server.superuserUrl, name),
     drop: () =>
-      asSuperuser(async (client) => {
+      asSuperuser(server.superuserUrl, async (client) => {
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       }),
   };
@@ -96,43 +115,4 @@ async function sweepStale(client: pg.Client) {
     // Without FORCE: a database someone is still connected to is left alone.
     await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)}`).catch(() => {});
   }
-}
-
-// The PostgreSQL that scripts/services.sh runs, inside its Debian root, for outage tests.
-const ROOT = process.env.ENGRAM_PG_ROOT ?? "/var/cache/engram/trixie-root";
-const PG_CTL = "/usr/lib/postgresql/17/bin/pg_ctl";
-const PGDATA = "/var/lib/postgresql/17/main";
-
-function pgCtl(args: string[]) {
-  return execFileSync(
-    "chroot",
-    [ROOT, "runuser", "-u", "postgres", "--", PG_CTL, "-D", PGDATA, ...args],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-      encoding: "utf8",
-    },
-  );
-}
-
-/** Stops the test PostgreSQL (fast shutdown: open connections are terminated). */
-export function stopPostgres() {
-  pgCtl(["-m", "fast", "-w", "stop"]);
-}
-
-/** Starts the test PostgreSQL unless it is running; waits until it accepts connections. */
-export function startPostgres() {
-  try {
-    pgCtl(["status"]);
-    return;
-  } catch {
-    // not running
-  }
-  pgCtl([
-    "-o",
-    "-c config_file=/etc/postgresql/17/main/postgresql.conf",
-    "-l",
-    "/var/log/postgresql/postgresql-17-main.log",
-    "-w",
-    "start",
-  ]);
 }

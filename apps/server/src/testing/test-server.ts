@@ -8,7 +8,7 @@ import { migrateCommand } from "../cli/migrate.ts";
 import { loadConfig } from "../config/config.ts";
 import { DEFAULT_PLANS_FILE } from "../plans/plans.ts";
 import { createServer, type Server } from "../server.ts";
-import { createTestPostgres } from "./test-postgres.ts";
+import { createTestPostgres, type PostgresServer } from "./test-postgres.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 
@@ -37,7 +37,10 @@ export function testPlansFile(): string {
     rate_limit: null,
   });
   plans.default_plan = UNLIMITED_TEST_PLAN;
-  plansFile = join(tempDir("engram-plans-"), "plans.json");
+  const dir = tempDir("engram-plans-");
+  // Every server of this test process reads it; it goes when the process does.
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  plansFile = join(dir, "plans.json");
   writeFileSync(plansFile, JSON.stringify(plans));
   return plansFile;
 }
@@ -110,11 +113,15 @@ export async function startTestServer(env: Record<string, string> = {}) {
 export type TestServer = Awaited<ReturnType<typeof startTestServer>>;
 
 /**
- * The real server in cluster mode: a fresh PostgreSQL database, migrated by `engram migrate`'s
- * code as the owner, served as the application role (DATABASE_URL). close() drops the database.
+ * The real server in cluster mode: a fresh PostgreSQL database (on scripts/services.sh's server
+ * unless `on` names another), migrated by `engram migrate`'s code as the owner, served as the
+ * application role (DATABASE_URL). close() drops the database.
  */
-export async function startPostgresTestServer(env: Record<string, string> = {}) {
-  const database = await createTestPostgres();
+export async function startPostgresTestServer(
+  env: Record<string, string> = {},
+  on?: PostgresServer,
+) {
+  const database = await createTestPostgres(on);
   try {
     await migrateCommand(loadConfig({ ENGRAM_DATABASE_OWNER_URL: database.ownerUrl, ...env }));
     const server = await startTestServer({ DATABASE_URL: database.appUrl, ...env });
