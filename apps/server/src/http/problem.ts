@@ -92,7 +92,8 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   const v = err as ValidationError;
   if (v.validation) {
     // An empty body parses as none (http/app.ts); a route that needs one says so plainly.
-    if (v.validationContext === "body" && request.body === undefined) {
+    // (A multipart upload has no parsed body either: its fields are validated on their own.)
+    if (v.validationContext === "body" && request.body === undefined && !request.isMultipart()) {
       return sendProblem(
         request,
         reply,
