@@ -115,6 +115,7 @@ function residentOf(pid: number): { self: number; children: number } {
 }
 
 function sampler(pid: number) {
+  const first = residentOf(pid).self;
   let self = 0;
   let children = 0;
   const timer = setInterval(() => {
@@ -125,7 +126,7 @@ function sampler(pid: number) {
   return {
     stop() {
       clearInterval(timer);
-      return { self, children };
+      return { first, self, children };
     },
   };
 }
@@ -136,6 +137,7 @@ interface Row {
   uploads: number;
   outcome: string;
   failureP50S: number | null;
+  apiStart: number;
   apiPeak: number;
   childPeak: number;
   probe: ProbeReport;
@@ -168,7 +170,7 @@ async function measure(
   bytes: number | null,
   attack: (
     until: number,
-  ) => Promise<Omit<Row, "name" | "bytes" | "apiPeak" | "childPeak" | "probe">>,
+  ) => Promise<Omit<Row, "name" | "bytes" | "apiStart" | "apiPeak" | "childPeak" | "probe">>,
 ) {
   const sample = sampler(pid);
   const probe = startProbe(api.url, bystanderKey);
@@ -179,6 +181,7 @@ async function measure(
     name,
     bytes,
     ...result,
+    apiStart: peaks.first,
     apiPeak: peaks.self,
     childPeak: peaks.children,
     probe: report,
@@ -264,7 +267,7 @@ const size = (b: number | null) =>
 const table = rows
   .map((r) => {
     const s50 = percentile(r.probe.search, 50);
-    return `| ${r.name} | ${size(r.bytes)} | ${r.uploads} | ${r.outcome} | ${r.failureP50S === null ? "—" : r.failureP50S.toFixed(2)} | ${mib(r.apiPeak)} | ${mib(r.childPeak)} | ${ms(Math.max(...r.probe.health))} | ${ms(s50)} / ${ms(percentile(r.probe.search, 99))} (n=${r.probe.search.length}) | ${(s50 / baseSearch).toFixed(2)}× | ${ms(percentile(r.probe.add, 50))} / ${ms(percentile(r.probe.add, 99))} | ${r.probe.failures.length} |`;
+    return `| ${r.name} | ${size(r.bytes)} | ${r.uploads} | ${r.outcome} | ${r.failureP50S === null ? "—" : r.failureP50S.toFixed(2)} | ${mib(r.apiStart)} → ${mib(r.apiPeak)} | ${mib(r.childPeak)} | ${ms(Math.max(...r.probe.health))} | ${ms(s50)} / ${ms(percentile(r.probe.search, 99))} (n=${r.probe.search.length}) | ${(s50 / baseSearch).toFixed(2)}× | ${ms(percentile(r.probe.add, 50))} / ${ms(percentile(r.probe.add, 99))} | ${r.probe.failures.length} |`;
   })
   .join("\n");
 
@@ -275,12 +278,13 @@ load average ${load[0]?.toFixed(2)} at start, ${loadEnd[0]?.toFixed(2)} at end. 
 
 One embedded \`engram serve\` (PGlite, ingestion in the same process, parsing in its parse processes) with the
 default limits (docs/knowledge.md#limits) except \`ENGRAM_PARSE_TIMEOUT_S=${TIMEOUT_S}\`. A bystander tenant (200 memories)
-runs \`/healthz\` → memory search → memory add in a loop the whole time, one request at a time. For each input the
+runs \`/healthz\` → memory search (a new query each time, so it is embedded) → memory add (deleted again, so its
+data stays the same) in a loop the whole time, one request at a time. For each input the
 attacker uploads it, waits for its job to end, and uploads it again until ${SECONDS} s have passed (the baseline
 row: ${BASELINE_SECONDS} s with no attack). "Time to failure" is job created → finished on the server's clock (p50 over
 the uploads). Peak memory is resident size sampled every 50 ms: the API process, and its parse processes together.
 
-| input | size | uploads | job outcome | time to failure p50 (s) | API peak RSS (MiB) | parse processes peak RSS (MiB) | /healthz worst (ms) | bystander search p50 / p99 (ms) | search p50 vs baseline | bystander add p50 / p99 (ms) | bystander errors |
+| input | size | uploads | job outcome | time to failure p50 (s) | API RSS start → peak (MiB) | parse processes peak RSS (MiB) | /healthz worst (ms) | bystander search p50 / p99 (ms) | search p50 vs baseline | bystander add p50 / p99 (ms) | bystander errors |
 |---|---|---|---|---|---|---|---|---|---|---|---|
 ${table}
 

@@ -101,3 +101,34 @@ test("embed() after close() rejects", () =>
     await embedder.close();
     await assert.rejects(embedder.embed(["1"]), /local embedder is closed/);
   }));
+
+test("long texts of large calls are batched up to the character budget, at least one per batch; small calls still ride along", async () => {
+  const embedder = await createWorkerEmbedder(echoWorker, { batchSize: 64, largeChars: 2_500 });
+  try {
+    // 1,000 characters each (the number, zero-padded), so two fit the budget and a third does not.
+    const long = (n: number) => String(n).padStart(1_000, "0");
+    const [chunks, query] = await Promise.all([
+      embedder.embed(Array.from({ length: 9 }, (_, i) => long(i))),
+      embedder.embed(["7"]),
+    ]);
+    assert.deepEqual(
+      chunks.map((v) => v[2]),
+      Array.from({ length: 9 }, (_, i) => i),
+    );
+    // The query shares the first request with two chunks: three texts.
+    assert.equal(query[0]?.[0], 3);
+    assert.deepEqual(
+      chunks.map((v) => v[0]),
+      [3, 3, 2, 2, 2, 2, 2, 2, 1],
+      "two chunks a batch (the last one alone)",
+    );
+    // A text over the budget goes alone rather than never.
+    const oversized = await embedder.embed(Array.from({ length: 9 }, () => "9".repeat(3_000)));
+    assert.deepEqual(
+      oversized.map((v) => v[0]),
+      Array(9).fill(1),
+    );
+  } finally {
+    await embedder.close();
+  }
+});

@@ -9,18 +9,26 @@ const MODEL_ID = LOCAL_MODEL.id;
 const DIMENSION = LOCAL_MODEL.dimension;
 const LOAD_TIMEOUT_MS = 60_000;
 const WORKER_URL = new URL("./local-embedder-worker.ts", import.meta.url);
+/**
+ * Characters of bulk (ingestion, batch add) text per model call. The model's time grows with the
+ * text, about 66 ms a 340-character chunk on one core here whatever the batch size, so a batch of
+ * 64 document chunks held a search or an add waiting for 4 s; with 2,000 characters the wait is
+ * a few hundred ms, at no cost to ingestion (bench/RESULTS-abuse.md).
+ */
+const LARGE_BATCH_CHARS = 2_000;
 
 /** Embeds with the local USE-Lite model (512-d unit vectors) in one worker thread. */
 export async function createLocalEmbedder(opts: { batchSize?: number } = {}): Promise<Embedder> {
-  return createWorkerEmbedder(WORKER_URL, opts);
+  return createWorkerEmbedder(WORKER_URL, { largeChars: LARGE_BATCH_CHARS, ...opts });
 }
 
 /** Same as createLocalEmbedder with another worker script speaking the same protocol (tests). */
 export async function createWorkerEmbedder(
   workerUrl: URL,
-  opts: { batchSize?: number } = {},
+  opts: { batchSize?: number; largeChars?: number } = {},
 ): Promise<Embedder> {
-  const embedder = new WorkerEmbedder(workerUrl, new BatchQueue(opts.batchSize ?? 64));
+  const queue = new BatchQueue(opts.batchSize ?? 64, opts.largeChars);
+  const embedder = new WorkerEmbedder(workerUrl, queue);
   await embedder.start(); // fail fast: a model that cannot load is a startup error
   return embedder;
 }

@@ -104,7 +104,6 @@ export async function checkZipInflation(bytes: Buffer, limits: DocumentLimits): 
 }
 
 const FLATE = /\/(?:FlateDecode|Fl)\b/;
-const STREAM = /stream\r?\n/g;
 
 /**
  * A PDF's Flate-compressed streams inflated (and discarded) before pdf.js reads any of them, each
@@ -115,6 +114,9 @@ const STREAM = /stream\r?\n/g;
  */
 export function checkPdfInflation(bytes: Buffer, limits: DocumentLimits): void {
   const text = bytes.toString("latin1");
+  // A fresh expression per call: a shared global one keeps its lastIndex after a throw, and the
+  // next document's scan would start past its first streams.
+  const STREAM = /stream\r?\n/g;
   let total = 0;
   for (let m = STREAM.exec(text); m; m = STREAM.exec(text)) {
     const start = m.index + m[0].length;

@@ -2,12 +2,25 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { loadConfig } from "../config/config.ts";
 import { makeDocx, makeEncryptedPdf, makePdf } from "../testing/document-fixtures.ts";
+import * as hostile from "../testing/hostile-documents.ts";
 import { chunkBlocks } from "./chunker.ts";
 import { parseDocument, resolveMediaType } from "./parse-document.ts";
 import { DocumentError } from "./parsed-document.ts";
 
 const LIMITS = { ...loadConfig({}).ingest.limits, maxPages: 50 };
 const DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+const rejects = async (
+  bytes: Buffer,
+  type: Parameters<typeof parseDocument>[1],
+  re: RegExp,
+  limits = LIMITS,
+) =>
+  assert.rejects(parseDocument(bytes, type, limits), (err: unknown) => {
+    assert.ok(err instanceof DocumentError, String(err));
+    assert.match(err.message, re);
+    return true;
+  });
 
 describe("resolveMediaType", () => {
   test("declared type wins, parameters dropped; octet-stream falls back to the extension", () => {
@@ -117,18 +130,6 @@ describe("parseDocument", () => {
     );
   });
 
-  const rejects = async (
-    bytes: Buffer,
-    type: Parameters<typeof parseDocument>[1],
-    re: RegExp,
-    limits = LIMITS,
-  ) =>
-    assert.rejects(parseDocument(bytes, type, limits), (err: unknown) => {
-      assert.ok(err instanceof DocumentError, String(err));
-      assert.match(err.message, re);
-      return true;
-    });
-
   test("corrupt, encrypted and over-limit files are DocumentErrors with a clear reason", async () => {
     await rejects(Buffer.from("%PDF-1.7 garbage"), "application/pdf", /PDF is corrupt/);
     await rejects(await makeEncryptedPdf(), "application/pdf", /PDF is encrypted/);
@@ -193,6 +194,80 @@ describe("chunkBlocks", () => {
     assert.deepEqual(
       chunks.map((c) => c.page),
       [1, 2],
+    );
+  });
+});
+
+describe("document limits, checked before the expensive step", () => {
+  const small = { ...LIMITS, maxInflatedBytes: 8 * 1024 * 1024, maxDepth: 32 };
+  const limitRejects = (bytes: Buffer, type: Parameters<typeof parseDocument>[1], re: RegExp) =>
+    rejects(bytes, type, re, small);
+
+  test("decompression bombs: DOCX (inflating, or lying about its sizes) and PDF, every time", async () => {
+    const docx = await hostile.docxOfParagraphs(1_000_000);
+    const lying = await hostile.docxWithLyingSizes(1_000_000);
+    const pdf = await hostile.pdfBomb(20_000_000);
+    // Twice each: no state may carry over from one document to the next.
+    for (let i = 0; i < 2; i++) {
+      await limitRejects(docx, DOCX, /inflates to more than \d+ bytes.*MAX_INFLATED_BYTES/);
+      await limitRejects(lying, DOCX, /inflates past its declared size/);
+      await limitRejects(pdf, "application/pdf", /inflate to more than 8388608 bytes/);
+    }
+    // The ratio on its own: within the size limit, but a thousand times smaller packed.
+    await rejects(await hostile.docxOfParagraphs(100_000), DOCX, /inflates \d+ times.*RATIO/, {
+      ...small,
+      maxCompressionRatio: 100,
+    });
+  });
+
+  test("nesting: HTML, JSON and Markdown deeper than the limit fail before their parsers run", async () => {
+    await limitRejects(hostile.deepHtml(5_000), "text/html", /HTML nests at least 33 levels/);
+    await limitRejects(hostile.deepJson(5_000), "application/json", /JSON nests at least 33/);
+    await limitRejects(hostile.deepMarkdown(5_000), "text/markdown", /Markdown nests at least/);
+    const list = Array.from({ length: 40 }, (_, i) => `${"  ".repeat(i)}- item`).join("\n");
+    await limitRejects(Buffer.from(list), "text/markdown", /Markdown nests at least 33/);
+    // At the limit it parses.
+    const ok = await parseDocument(hostile.deepHtml(20), "text/html", small);
+    assert.deepEqual(
+      ok.blocks.map((b) => b.text),
+      ["deep"],
+    );
+  });
+
+  test("extracted text and chunk count", async () => {
+    await rejects(
+      hostile.manyParagraphs(100),
+      "text/plain",
+      /more than 1024 bytes of text; the limit is 1024/,
+      {
+        ...LIMITS,
+        maxTextBytes: 1024,
+      },
+    );
+    const { blocks } = await parseDocument(hostile.manyParagraphs(500), "text/plain", LIMITS);
+    assert.throws(
+      () => chunkBlocks(blocks, { maxTokens: 64, overlapTokens: 0, maxChunks: 10 }),
+      /more than 10 chunks; the limit is 10 \(ENGRAM_DOCUMENT_MAX_CHUNKS\)/,
+    );
+  });
+
+  test("JSON never multiplies into more text than it holds (a key is not copied into array elements)", async () => {
+    const source = hostile.amplifyingJson(4_000);
+    const { blocks } = await parseDocument(source, "application/json", LIMITS);
+    const text = blocks.reduce((n, b) => n + b.text.length, 0);
+    assert.ok(text <= source.length * 2, `${text} characters of text from ${source.length} bytes`);
+    const tags = await parseDocument(
+      Buffer.from(JSON.stringify({ tags: ["red", "green"], items: [{ name: "kettle" }] })),
+      "application/json",
+      LIMITS,
+    );
+    assert.deepEqual(
+      tags.blocks.map((b) => [b.kind, b.text]),
+      [
+        ["paragraph", "tags: red, green"],
+        ["heading", "items"],
+        ["paragraph", "name: kettle"],
+      ],
     );
   });
 });

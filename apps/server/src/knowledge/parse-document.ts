@@ -72,7 +72,7 @@ export async function parseDocument(
     if (text > limits.maxTextBytes) {
       throw new DocumentLimitError(
         "maxTextBytes",
-        `The document's text is more than ${text} bytes`,
+        `The document has more than ${limits.maxTextBytes} bytes of text`,
         limits.maxTextBytes,
       );
     }
