@@ -222,12 +222,13 @@ async function repeatedly(bytes: Buffer, mediaType: string, until: number) {
 const load = loadavg();
 const rows: Row[] = [];
 try {
-  rows.push(
-    await measure("none (baseline)", null, async () => {
+  const idle = (name: string) =>
+    measure(name, null, async () => {
       await new Promise((r) => setTimeout(r, BASELINE_SECONDS * 1000));
       return { uploads: 0, outcome: "—", failureP50S: null };
-    }),
-  );
+    });
+  await idle("warm-up (not reported)");
+  rows.push(await idle("none (baseline)"));
   const ordinary = Buffer.from(makeMarkdown(20, 6, 7));
   rows.push(
     await measure("ordinary Markdown being ingested (reference)", ordinary.length, (until) =>
@@ -240,6 +241,7 @@ try {
       await measure(input.name, bytes.length, (until) => repeatedly(bytes, input.mediaType, until)),
     );
   }
+  rows.push(await idle("none (baseline again, after the attacks)"));
 } finally {
   api.child.kill("SIGTERM");
   await api.exited;
@@ -278,7 +280,7 @@ load average ${load[0]?.toFixed(2)} at start, ${loadEnd[0]?.toFixed(2)} at end. 
 
 One embedded \`engram serve\` (PGlite, ingestion in the same process, parsing in its parse processes) with the
 default limits (docs/knowledge.md#limits) except \`ENGRAM_PARSE_TIMEOUT_S=${TIMEOUT_S}\`. A bystander tenant (200 memories)
-runs \`/healthz\` → memory search (a new query each time, so it is embedded) → memory add (deleted again, so its
+runs (after a ${BASELINE_SECONDS} s warm-up) \`/healthz\` → memory search (a new query each time, so it is embedded) → memory add (deleted again, so its
 data stays the same) in a loop the whole time, one request at a time. For each input the
 attacker uploads it, waits for its job to end, and uploads it again until ${SECONDS} s have passed (the baseline
 row: ${BASELINE_SECONDS} s with no attack). "Time to failure" is job created → finished on the server's clock (p50 over

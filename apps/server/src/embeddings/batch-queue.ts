@@ -15,25 +15,19 @@ export type Slice = { call: Call; start: number; end: number };
  * small calls (search queries, single adds) go first, so they wait at most for the batch in flight;
  * large calls (ingestion) are served whole, first come first served, so one finishes and moves on
  * to its database insert while the next one embeds, instead of all of them finishing together.
- *
- * A batch holds at most `largeChars` characters of large-lane text (at least one text): the model's
- * time grows with the text, not the batch (64 chunks of a document take seconds), and a small call
- * that arrives meanwhile waits for the whole batch in flight. Short texts still batch by the dozen.
  */
 export class BatchQueue {
   #small: Slice[] = [];
   #large: Slice[] = [];
   readonly #batchSize: number;
   readonly #smallMax: number;
-  readonly #largeChars: number;
 
-  constructor(batchSize: number, largeChars = Number.POSITIVE_INFINITY) {
+  constructor(batchSize: number) {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
     }
     this.#batchSize = batchSize;
-    this.#smallMax = Math.max(1, Math.floor(batchSize / 8));
-    this.#largeChars = largeChars;
+    this.#smallMax = smallCallMax(batchSize);
   }
 
   get isEmpty(): boolean {
@@ -53,21 +47,10 @@ export class BatchQueue {
   take(): Slice[] {
     const batch: Slice[] = [];
     let room = this.#batchSize;
-    let chars = this.#largeChars;
     for (const lane of [this.#small, this.#large]) {
       while (room > 0 && lane.length > 0) {
         const head = lane[0] as Slice;
-        let n = Math.min(room, head.end - head.start);
-        if (lane === this.#large) {
-          // Its texts up to the character budget; a batch of nothing else takes one regardless.
-          let fit = 0;
-          while (fit < n && (lengthAt(head, fit) <= chars || batch.length + fit === 0)) {
-            chars -= lengthAt(head, fit);
-            fit++;
-          }
-          if (fit === 0) break;
-          n = fit;
-        }
+        const n = Math.min(room, head.end - head.start);
         batch.push({ call: head.call, start: head.start, end: head.start + n });
         head.start += n;
         room -= n;
@@ -110,8 +93,8 @@ export class BatchQueue {
   }
 }
 
-/** Length of the i-th text still queued in a slice. */
-const lengthAt = (slice: Slice, i: number) => (slice.call.texts[slice.start + i] as string).length;
+/** Most texts of a "small" call (a search query, a single add) for a batch size. */
+export const smallCallMax = (batchSize: number) => Math.max(1, Math.floor(batchSize / 8));
 
 /** The request texts of a batch, in slice order. */
 export const textsOf = (batch: Slice[]) => batch.flatMap((s) => s.call.texts.slice(s.start, s.end));

@@ -34,19 +34,33 @@ test("concurrent single calls are coalesced into full batches, each caller gets 
     );
   }));
 
-test("a long call is split across batches; a short call queued behind it goes first", () =>
-  withEcho(64, async (embedder) => {
-    const [big, query] = await Promise.all([
-      embedder.embed(numbers(0, 200)),
-      embedder.embed(["7"]),
-    ]);
+test("a long call is split into full batches; a short call made meanwhile never waits for them", async () => {
+  // 20 ms a text, like a model: one batch of 64 keeps its worker busy for 1.3 s.
+  const embedder = await createWorkerEmbedder(
+    new URL("./fixtures/slow-worker.ts", import.meta.url),
+    {
+      batchSize: 64,
+    },
+  );
+  try {
+    const big = embedder.embed(numbers(0, 200));
+    await new Promise((r) => setTimeout(r, 100)); // the first batch of 64 is in flight now
+    const started = performance.now();
+    const [query] = await embedder.embed(["7"]);
+    const waited = performance.now() - started;
+    assert.equal(query?.[2], 7);
+    assert.equal(query?.[0], 1, "the query rides alone, not in a batch of the long call's texts");
+    assert.ok(waited < 600, `the query waited ${Math.round(waited)} ms behind the long call`);
+    const vectors = await big;
     assert.deepEqual(
-      big.map((v) => v[2]),
+      vectors.map((v) => v[2]),
       numbers(0, 200).map(Number),
     );
-    const firstBig = Math.min(...big.map((v) => v[1] as number));
-    assert.ok((query[0]?.[1] as number) <= firstBig, "the query rides no later than the long call");
-  }));
+    assert.deepEqual([...new Set(vectors.map((v) => v[0]))], [64, 8]);
+  } finally {
+    await embedder.close();
+  }
+});
 
 test("long calls are served whole, first come first served", () =>
   withEcho(64, async (embedder) => {
@@ -101,34 +115,3 @@ test("embed() after close() rejects", () =>
     await embedder.close();
     await assert.rejects(embedder.embed(["1"]), /local embedder is closed/);
   }));
-
-test("long texts of large calls are batched up to the character budget, at least one per batch; small calls still ride along", async () => {
-  const embedder = await createWorkerEmbedder(echoWorker, { batchSize: 64, largeChars: 2_500 });
-  try {
-    // 1,000 characters each (the number, zero-padded), so two fit the budget and a third does not.
-    const long = (n: number) => String(n).padStart(1_000, "0");
-    const [chunks, query] = await Promise.all([
-      embedder.embed(Array.from({ length: 9 }, (_, i) => long(i))),
-      embedder.embed(["7"]),
-    ]);
-    assert.deepEqual(
-      chunks.map((v) => v[2]),
-      Array.from({ length: 9 }, (_, i) => i),
-    );
-    // The query shares the first request with two chunks: three texts.
-    assert.equal(query[0]?.[0], 3);
-    assert.deepEqual(
-      chunks.map((v) => v[0]),
-      [3, 3, 2, 2, 2, 2, 2, 2, 1],
-      "two chunks a batch (the last one alone)",
-    );
-    // A text over the budget goes alone rather than never.
-    const oversized = await embedder.embed(Array.from({ length: 9 }, () => "9".repeat(3_000)));
-    assert.deepEqual(
-      oversized.map((v) => v[0]),
-      Array(9).fill(1),
-    );
-  } finally {
-    await embedder.close();
-  }
-});

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { BatchQueue, type Slice, textsOf } from "./batch-queue.ts";
+import { BatchQueue, type Slice, smallCallMax, textsOf } from "./batch-queue.ts";
 import type { Embedder } from "./embedder.ts";
 import type { EmbedRequest, WorkerInit, WorkerMessage } from "./local-embedder-worker.ts";
 
@@ -9,28 +9,39 @@ const MODEL_ID = LOCAL_MODEL.id;
 const DIMENSION = LOCAL_MODEL.dimension;
 const LOAD_TIMEOUT_MS = 60_000;
 const WORKER_URL = new URL("./local-embedder-worker.ts", import.meta.url);
-/**
- * Characters of bulk (ingestion, batch add) text per model call. The model's time grows with the
- * text, about 66 ms a 340-character chunk on one core here whatever the batch size, so a batch of
- * 64 document chunks held a search or an add waiting for 4 s; with 2,000 characters the wait is
- * a few hundred ms, at no cost to ingestion (bench/RESULTS-abuse.md).
- */
-const LARGE_BATCH_CHARS = 2_000;
 
-/** Embeds with the local USE-Lite model (512-d unit vectors) in one worker thread. */
+/** Embeds with the local USE-Lite model (512-d unit vectors) in worker threads. */
 export async function createLocalEmbedder(opts: { batchSize?: number } = {}): Promise<Embedder> {
-  return createWorkerEmbedder(WORKER_URL, { largeChars: LARGE_BATCH_CHARS, ...opts });
+  return createWorkerEmbedder(WORKER_URL, opts);
 }
 
-/** Same as createLocalEmbedder with another worker script speaking the same protocol (tests). */
+/**
+ * Same as createLocalEmbedder with another worker script speaking the same protocol (tests).
+ *
+ * Two workers, each with its own copy of the model: small calls (search queries, single adds)
+ * go to one, large calls (document chunks, batch adds) to the other. The model cannot be
+ * interrupted and its time grows with the text, not the batch (about 66 ms a 340-character
+ * chunk on one core here, batched or not), so with one worker a search or an add waited for the
+ * whole batch of document chunks in flight: up to 4 s at 64 chunks, and ~0.5 s even at a few.
+ * With two, interactive calls never queue behind bulk work; the bulk worker starts on first use.
+ */
 export async function createWorkerEmbedder(
   workerUrl: URL,
-  opts: { batchSize?: number; largeChars?: number } = {},
+  opts: { batchSize?: number } = {},
 ): Promise<Embedder> {
-  const queue = new BatchQueue(opts.batchSize ?? 64, opts.largeChars);
-  const embedder = new WorkerEmbedder(workerUrl, queue);
-  await embedder.start(); // fail fast: a model that cannot load is a startup error
-  return embedder;
+  const batchSize = opts.batchSize ?? 64;
+  const interactive = new WorkerEmbedder(workerUrl, new BatchQueue(batchSize));
+  const bulk = new WorkerEmbedder(workerUrl, new BatchQueue(batchSize));
+  await interactive.start(); // fail fast: a model that cannot load is a startup error
+  const smallMax = smallCallMax(batchSize);
+  return {
+    modelId: MODEL_ID,
+    dimension: DIMENSION,
+    embed: (texts) => (texts.length <= smallMax ? interactive : bulk).embed(texts),
+    async close() {
+      await Promise.all([interactive.close(), bulk.close()]);
+    },
+  };
 }
 
 /** One worker, one batch in flight; calls made meanwhile are coalesced into the next batch. */
