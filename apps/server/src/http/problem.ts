@@ -93,7 +93,8 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
   if (v.validation) {
     // An empty body parses as none (http/app.ts); a route that needs one says so plainly.
     // (A multipart upload has no parsed body either: its fields are validated on their own.)
-    if (v.validationContext === "body" && request.body === undefined && !request.isMultipart()) {
+    const multipart = /^multipart\//i.test(request.headers["content-type"] ?? "");
+    if (v.validationContext === "body" && request.body === undefined && !multipart) {
       return sendProblem(
         request,
         reply,
