@@ -12,7 +12,8 @@ import { startTestServer, type TestServer } from "../testing/test-server.ts";
 // served meanwhile (health, search and add all answered). Latency figures are in
 // bench/RESULTS-abuse.md, not asserted here beyond "answered within seconds".
 const ENV = {
-  ENGRAM_PARSE_TIMEOUT_S: "5",
+  // Far beyond what any case below needs, so the memory case meets its memory limit first.
+  ENGRAM_PARSE_TIMEOUT_S: "30",
   ENGRAM_PARSE_MEMORY_MB: "384",
   // High enough that the heap-heavy DOCX below passes the ratio check and meets the memory limit.
   ENGRAM_DOCUMENT_MAX_COMPRESSION_RATIO: "1000",
@@ -103,12 +104,6 @@ const CASES: [string, () => Promise<Buffer> | Buffer, string, RegExp][] = [
     /Markdown nests at least 20000 levels deep.*ENGRAM_DOCUMENT_MAX_DEPTH/,
   ],
   [
-    "Markdown whose emphasis costs quadratic parsing time",
-    () => hostile.slowMarkdown(50_000),
-    "text/markdown",
-    /took longer than 5 s; the limit is 5 \(ENGRAM_PARSE_TIMEOUT_S\)/,
-  ],
-  [
     "text that cuts into more chunks than allowed",
     () => hostile.manyParagraphs(5_000),
     "text/plain",
@@ -190,6 +185,35 @@ describe("hostile input: one tenant's documents never take the service down (emb
     assert.equal(ok.job.state, "completed", JSON.stringify(ok.job));
     const found = await bystander.searchMemories({ query: "green tea", user_id: "bystander" });
     assert.ok(found.results.some((m) => m.memory === "The bystander likes green tea"));
+  });
+});
+
+describe("the wall-clock limit: a parse that would take minutes is stopped", () => {
+  before(async () => {
+    // Memory to spare, so that it is the clock that stops this parse (its memory grows too).
+    srv = await startTestServer({
+      ...ENV,
+      ENGRAM_PARSE_TIMEOUT_S: "3",
+      ENGRAM_PARSE_MEMORY_MB: "2048",
+    });
+    attacker = (await srv.newTenant()).client;
+    bystanderKey = (await srv.newTenant()).key;
+  });
+  after(() => srv.close());
+
+  test("Markdown whose emphasis costs quadratic parsing time (150 s unchecked) fails after 3 s naming the limit; others stay served", async () => {
+    let result: Awaited<ReturnType<typeof ingest>> | undefined;
+    await whileBystanding(async () => {
+      result = await ingest(hostile.slowMarkdown(50_000), "slow.md", "text/markdown");
+    });
+    const { job, doc } = result as Awaited<ReturnType<typeof ingest>>;
+    assert.equal(job.state, "failed", JSON.stringify(job));
+    assert.equal(job.attempts, 1);
+    assert.match(
+      job.error ?? "",
+      /took longer than 3 s; the limit is 3 \(ENGRAM_PARSE_TIMEOUT_S\)/,
+    );
+    assert.equal(doc.chunk_count, 0);
   });
 });
 
