@@ -7,6 +7,10 @@ import { createTestPostgres, type TestPostgres } from "../testing/test-postgres.
 import { ENGRAM_CLI, tempDir } from "../testing/test-server.ts";
 
 const dirs: string[] = [];
+// Every describe below makes data directories: removed once the whole file is done.
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /** Runs `engram <args>` with only the given Engram variables set; resolves when it exits. */
 function engram(args: string[], vars: Record<string, string>) {
@@ -35,7 +39,6 @@ describe("engram migrate (cluster mode)", () => {
   });
   after(async () => {
     await pg?.drop();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
   test("serve on a database that was never migrated fails fast and says to run engram migrate", async () => {
