@@ -11,51 +11,46 @@ type Call = {
 export type Slice = { call: Call; start: number; end: number };
 
 /**
- * Pending embed() calls, cut into batches of up to `batchSize` texts taken across calls. Two lanes:
- * small calls (search queries, single adds) go first, so they wait at most for the batch in flight;
- * large calls (ingestion) are served whole, first come first served, so one finishes and moves on
- * to its database insert while the next one embeds, instead of all of them finishing together.
+ * Pending embed() calls of one worker, cut into batches of up to `batchSize` texts taken across
+ * calls, first come first served: many small calls share one batch, and a long call is served
+ * whole before the next, so one finishes and moves on to its database insert while the next one
+ * embeds, instead of all of them finishing together. (Small and large calls go to different
+ * workers, each with its own queue: local-embedder.ts.)
  */
 export class BatchQueue {
-  #small: Slice[] = [];
-  #large: Slice[] = [];
+  #queue: Slice[] = [];
   readonly #batchSize: number;
-  readonly #smallMax: number;
 
   constructor(batchSize: number) {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
     }
     this.#batchSize = batchSize;
-    this.#smallMax = smallCallMax(batchSize);
   }
 
   get isEmpty(): boolean {
-    return this.#small.length === 0 && this.#large.length === 0;
+    return this.#queue.length === 0;
   }
 
   /** Queues one call; resolves with exactly its vectors, in order, once all have come back. */
   add(texts: readonly string[]): Promise<Float32Array[]> {
     return new Promise((resolve, reject) => {
       const call = { texts: [...texts], vectors: [], left: texts.length, resolve, reject };
-      const lane = texts.length <= this.#smallMax ? this.#small : this.#large;
-      lane.push({ call, start: 0, end: texts.length });
+      this.#queue.push({ call, start: 0, end: texts.length });
     });
   }
 
-  /** Takes the next batch: small calls first, then the oldest large call, split where full. */
+  /** Takes the next batch: the oldest calls first, the last one split where the batch is full. */
   take(): Slice[] {
     const batch: Slice[] = [];
     let room = this.#batchSize;
-    for (const lane of [this.#small, this.#large]) {
-      while (room > 0 && lane.length > 0) {
-        const head = lane[0] as Slice;
-        const n = Math.min(room, head.end - head.start);
-        batch.push({ call: head.call, start: head.start, end: head.start + n });
-        head.start += n;
-        room -= n;
-        if (head.start === head.end) lane.shift(); // the rest of a long call stays at the head
-      }
+    while (room > 0 && this.#queue.length > 0) {
+      const head = this.#queue[0] as Slice;
+      const n = Math.min(room, head.end - head.start);
+      batch.push({ call: head.call, start: head.start, end: head.start + n });
+      head.start += n;
+      room -= n;
+      if (head.start === head.end) this.#queue.shift(); // the rest of a long call stays at the head
     }
     return batch;
   }
@@ -79,16 +74,14 @@ export class BatchQueue {
 
   /** Rejects every queued call and every call with a slice in `inFlight`. */
   failAll(err: Error, inFlight: Slice[] = []): void {
-    const calls = new Set([...inFlight, ...this.#small, ...this.#large].map((s) => s.call));
-    this.#small = [];
-    this.#large = [];
+    const calls = new Set([...inFlight, ...this.#queue].map((s) => s.call));
+    this.#queue = [];
     for (const call of calls) if (call.left > 0) this.#reject(call, err);
   }
 
   #reject(call: Call, err: Error): void {
     call.left = 0;
-    this.#small = this.#small.filter((s) => s.call !== call);
-    this.#large = this.#large.filter((s) => s.call !== call);
+    this.#queue = this.#queue.filter((s) => s.call !== call);
     call.reject(err);
   }
 }

@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { EngramClient } from "@engram/sdk";
 import * as hostile from "../testing/hostile-documents.ts";
-import { type ProbeReport, startProbe } from "../testing/probe.ts";
+import { startProbe } from "../testing/probe.ts";
 import { startTestServer, type TestServer } from "../testing/test-server.ts";
 
 // The reliability and abuse suite: one tenant sends documents built to cost the parser far more
@@ -30,11 +30,15 @@ let attacker: EngramClient;
 let bystanderKey: string;
 let bystander: EngramClient;
 
-/** Runs `attack` while a bystander exercises the server; checks every bystander request succeeded. */
-async function whileBystanding(attack: () => Promise<void>): Promise<ProbeReport> {
+/**
+ * Runs `attack` while a bystander exercises the server, checks every bystander request succeeded,
+ * and returns what the attack returned.
+ */
+async function whileBystanding<T>(attack: () => Promise<T>): Promise<T> {
   const probe = startProbe(srv.url, bystanderKey);
+  let result: T;
   try {
-    await attack();
+    result = await attack();
   } finally {
     await probe.stop();
   }
@@ -45,7 +49,7 @@ async function whileBystanding(attack: () => Promise<void>): Promise<ProbeReport
     const worst = Math.max(...times);
     assert.ok(worst < ANSWERED_WITHIN_MS, `bystander ${what} took ${Math.round(worst)} ms`);
   }
-  return r;
+  return result;
 }
 
 /** Uploads a document as the attacker and waits for its job to end. */
@@ -131,11 +135,7 @@ describe("hostile input: one tenant's documents never take the service down (emb
   for (const [name, make, mediaType, reason] of CASES) {
     test(`${name}: fails on its first attempt naming the limit; others stay served`, async () => {
       const bytes = await make();
-      let result: Awaited<ReturnType<typeof ingest>> | undefined;
-      await whileBystanding(async () => {
-        result = await ingest(bytes, "hostile", mediaType);
-      });
-      const { job, doc } = result as Awaited<ReturnType<typeof ingest>>;
+      const { job, doc } = await whileBystanding(() => ingest(bytes, "hostile", mediaType));
       assert.equal(job.state, "failed", JSON.stringify(job));
       assert.equal(job.attempts, 1, "never handed out again");
       assert.match(job.error ?? "", reason);
@@ -147,11 +147,9 @@ describe("hostile input: one tenant's documents never take the service down (emb
 
   test("JSON shaped to multiply its keys (the reviewer's 8 KB → 10,000 chunks) is indexed at its own size", async () => {
     const bytes = hostile.amplifyingJson();
-    let result: Awaited<ReturnType<typeof ingest>> | undefined;
-    await whileBystanding(async () => {
-      result = await ingest(bytes, "amplify.json", "application/json");
-    });
-    const { job, doc } = result as Awaited<ReturnType<typeof ingest>>;
+    const { job, doc } = await whileBystanding(() =>
+      ingest(bytes, "amplify.json", "application/json"),
+    );
     assert.equal(job.state, "completed", JSON.stringify(job));
     // 8.8 KB of source: its text is about as long (key once, values joined), a few dozen chunks.
     assert.ok(doc.chunk_count > 0 && doc.chunk_count <= 60, `${doc.chunk_count} chunks`);
@@ -166,12 +164,11 @@ describe("hostile input: one tenant's documents never take the service down (emb
       [() => hostile.docxOfParagraphs(1_000_000), hostile.MEDIA.docx],
     ];
     const docs = await Promise.all(makers.map(async ([make]) => make()));
-    let results: Awaited<ReturnType<typeof ingest>>[] = [];
-    await whileBystanding(async () => {
-      results = await Promise.all(
+    const results = await whileBystanding(() =>
+      Promise.all(
         docs.map((bytes, i) => ingest(bytes, `burst-${i}`, (makers[i] as [unknown, string])[1])),
-      );
-    });
+      ),
+    );
     for (const { job } of results) {
       assert.equal(job.state, "failed", JSON.stringify(job));
       assert.equal(job.attempts, 1);
@@ -202,11 +199,9 @@ describe("the wall-clock limit: a parse that would take minutes is stopped", () 
   after(() => srv.close());
 
   test("Markdown whose emphasis costs quadratic parsing time (150 s unchecked) fails after 3 s naming the limit; others stay served", async () => {
-    let result: Awaited<ReturnType<typeof ingest>> | undefined;
-    await whileBystanding(async () => {
-      result = await ingest(hostile.slowMarkdown(50_000), "slow.md", "text/markdown");
-    });
-    const { job, doc } = result as Awaited<ReturnType<typeof ingest>>;
+    const { job, doc } = await whileBystanding(() =>
+      ingest(hostile.slowMarkdown(50_000), "slow.md", "text/markdown"),
+    );
     assert.equal(job.state, "failed", JSON.stringify(job));
     assert.equal(job.attempts, 1);
     assert.match(

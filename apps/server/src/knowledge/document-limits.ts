@@ -43,6 +43,15 @@ function checkRatio(what: string, inflated: number, compressed: number, limits: 
   }
 }
 
+/** `what` inflates to more than `bytes` (at least the limit): the inflation limit's refusal. */
+function overInflated(what: string, bytes: number, limits: DocumentLimits): DocumentLimitError {
+  return new DocumentLimitError(
+    "maxInflatedBytes",
+    `${what} to more than ${bytes} bytes`,
+    limits.maxInflatedBytes,
+  );
+}
+
 /**
  * A ZIP archive (DOCX) checked before any parser reads it: entry count, the declared sizes and
  * ratios, then every entry inflated (and discarded) with yauzl, which fails an entry whose data
@@ -63,18 +72,14 @@ export async function checkZipInflation(bytes: Buffer, limits: DocumentLimits): 
     );
   }
   let total = 0;
-  const overTotal = (n: number) =>
-    new DocumentLimitError(
-      "maxInflatedBytes",
-      `The DOCX archive inflates to more than ${n} bytes`,
-      limits.maxInflatedBytes,
-    );
   try {
     const entries = [];
     for await (const entry of zip.eachEntry()) entries.push(entry);
     for (const e of entries) {
       total += e.uncompressedSize;
-      if (total > limits.maxInflatedBytes) throw overTotal(total);
+      if (total > limits.maxInflatedBytes) {
+        throw overInflated("The DOCX archive inflates", total, limits);
+      }
       checkRatio(
         `The DOCX entry ${JSON.stringify(e.fileName.slice(0, 80))}`,
         e.uncompressedSize,
@@ -136,22 +141,13 @@ export function checkPdfInflation(bytes: Buffer, limits: DocumentLimits): void {
         finishFlush: zlib.Z_SYNC_FLUSH,
       }).length;
     } catch (err) {
-      if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
-        throw new DocumentLimitError(
-          "maxInflatedBytes",
-          `The PDF's compressed streams inflate to more than ${limits.maxInflatedBytes} bytes`,
-          limits.maxInflatedBytes,
-        );
-      }
-      continue; // not zlib data (encrypted, or damaged): pdf.js decides what to make of it
+      // Not zlib data (encrypted, or damaged): pdf.js decides what to make of it.
+      if ((err as { code?: string }).code !== "ERR_BUFFER_TOO_LARGE") continue;
+      inflated = room + 1; // zlib stopped at the cap: past the limit
     }
     total += inflated;
     if (total > limits.maxInflatedBytes) {
-      throw new DocumentLimitError(
-        "maxInflatedBytes",
-        `The PDF's compressed streams inflate to more than ${limits.maxInflatedBytes} bytes`,
-        limits.maxInflatedBytes,
-      );
+      throw overInflated("The PDF's compressed streams inflate", limits.maxInflatedBytes, limits);
     }
     checkRatio("A PDF stream", inflated, compressed.length, limits);
   }

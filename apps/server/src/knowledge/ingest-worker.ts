@@ -8,7 +8,7 @@ import { type Metrics, timed } from "../telemetry/metrics.ts";
 import { applyUsage, type UsageHook } from "../usage/metering.ts";
 import type { JobLogger } from "../worker/job.ts";
 import type { Delivery, IngestMessage } from "./ingest-queue.ts";
-import type { KnowledgeStore } from "./knowledge-store.ts";
+import { gaveUp, type KnowledgeStore } from "./knowledge-store.ts";
 import type { MediaType } from "./parse-document.ts";
 import type { ParseSandbox } from "./parse-sandbox.ts";
 import { DocumentError } from "./parsed-document.ts";
@@ -148,7 +148,7 @@ export function createIngestHandler(deps: {
   /** A job whose retries are spent (from the dead-letter queue): mark it dead, retryable by API. */
   async function dead(m: IngestMessage): Promise<void> {
     const job = await store.getJob(m.tenantId, null, m.jobId);
-    const reason = `Gave up after ${config.maxAttempts} attempts${job?.error ? `; last: ${job.error}` : ""}`;
+    const reason = gaveUp(config.maxAttempts, job?.error ?? null);
     await store.failJob(m.tenantId, m.jobId, "dead", reason);
     metrics.jobs.inc({ outcome: "dead" });
   }

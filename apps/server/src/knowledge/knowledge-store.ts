@@ -91,6 +91,14 @@ function scopeSql(scope: DocumentScope, params: unknown[]): string {
   return sql;
 }
 
+/** What a job records of an attempt that never finished. */
+const stoppedEarly = (attempt: number) =>
+  `Attempt ${attempt} stopped without finishing (its worker crashed or lost the job's lease)`;
+
+/** The reason of a job given up once its attempts are spent, with the last one's error. */
+export const gaveUp = (attempts: number, last: string | null) =>
+  `Gave up after ${attempts} attempts${last ? `; last: ${last}` : ""}`;
+
 /**
  * Ends a queued or active job without indexing anything: 'failed' for a permanent reason (the
  * bytes are dropped, a retry could not help) or 'dead' once retries are spent (bytes kept for a
@@ -343,17 +351,17 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
         if (before.state === "active" && before.attempts >= maxAttempts) {
           // Every attempt so far died without finishing (a crash loop): give up instead of
           // handing the document to yet another worker.
-          const reason = `Gave up after ${before.attempts} attempts; last: Attempt ${before.attempts} stopped without finishing (its worker crashed or lost the job's lease)`;
+          const reason = gaveUp(before.attempts, stoppedEarly(before.attempts));
           await endJob(tx, tenantId, jobId, "dead", reason);
           return { exhausted: reason } as const;
         }
         const [job] = await tx.query<{ document_id: string; created_at: Date; attempts: number }>(
           `UPDATE ingest_jobs SET state = 'active', stage = 'parse', attempts = attempts + 1,
              started_at = coalesce(started_at, now()),
-             error = CASE WHEN $3 THEN format('Attempt %s stopped without finishing (its worker crashed or lost the job''s lease)', attempts) END
+             error = $3
            WHERE tenant_id = $1 AND id = $2
            RETURNING document_id, created_at, attempts`,
-          [tenantId, jobId, before.state === "active"],
+          [tenantId, jobId, before.state === "active" ? stoppedEarly(before.attempts) : null],
         );
         if (!job) return undefined;
         const [doc] = await tx.query<{

@@ -116,12 +116,9 @@ export function createParseSandbox(opts: {
   function release(slot: Slot, reusable: boolean) {
     if (!reusable || closed) {
       slot.child.kill("SIGKILL");
-      live--;
       const next = waiting.shift();
-      if (next) {
-        live++;
-        next.resolve(spawnSlot());
-      }
+      if (next) next.resolve(spawnSlot()); // the replacement takes the retired one's place
+      else live--;
       return;
     }
     const next = waiting.shift();
