@@ -117,7 +117,8 @@ export function createParseSandbox(opts: {
     if (!reusable || closed) {
       slot.child.kill("SIGKILL");
       const next = waiting.shift();
-      if (next) next.resolve(spawnSlot()); // the replacement takes the retired one's place
+      // A waiting task gets a replacement, which takes the retired process's place in `live`.
+      if (next) next.resolve(spawnSlot());
       else live--;
       return;
     }
