@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
+import { assertProblem, type Reply, replyOf } from "../testing/http.ts";
 import { ADMIN_TOKEN, startTestServer, type TestServer } from "../testing/test-server.ts";
 
 let srv: TestServer;
@@ -9,17 +10,11 @@ before(async () => {
 });
 after(() => srv.close());
 
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
 async function call(
   method: string,
   path: string,
   opts: { token?: string; contentType?: string; body?: string } = {},
-): Promise<Reply> {
+): Promise<Reply & { text: string }> {
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.contentType) headers["content-type"] = opts.contentType;
@@ -28,25 +23,11 @@ async function call(
     headers,
     ...(opts.body !== undefined ? { body: opts.body } : {}),
   });
-  return { status: res.status, headers: res.headers, text: await res.text() };
-}
-
-/** Every problem: RFC 9457 media type, a stable code, and a requestId echoed in x-request-id. */
-function assertProblem(r: Reply, status: number, code: string): Record<string, unknown> {
-  assert.equal(r.status, status, r.text);
-  assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/, r.text);
-  const body = JSON.parse(r.text) as Record<string, unknown>;
-  assert.equal(body.code, code, r.text);
-  assert.equal(body.status, status);
-  assert.equal(typeof body.title, "string");
-  assert.equal(typeof body.type, "string");
-  assert.match(String(body.requestId), /^req_[0-9A-HJKMNP-TV-Z]{26}$/);
-  assert.equal(r.headers.get("x-request-id"), body.requestId);
-  return body;
+  return replyOf(res);
 }
 
 /** No credential ever comes back, in a body or a header. */
-function assertNoSecrets(r: Reply, ...secrets: string[]) {
+function assertNoSecrets(r: Reply & { text: string }, ...secrets: string[]) {
   const headers = JSON.stringify([...r.headers.entries()]);
   for (const secret of secrets) {
     assert.ok(!r.text.includes(secret), "a secret is in the body");
@@ -183,7 +164,7 @@ describe("problem responses", () => {
     const big = JSON.stringify({ text: "x".repeat(5 * 1024 * 1024) });
     // node:http rather than fetch: it reports exactly what the server sent, even if the server
     // answers before it has read the whole body; a reset would reject this promise.
-    const r = await new Promise<Reply>((resolve, reject) => {
+    const r = await new Promise<Reply & { text: string }>((resolve, reject) => {
       const req = httpRequest(
         `${srv.url}/v1/memories`,
         {
@@ -205,7 +186,14 @@ describe("problem responses", () => {
             for (const [k, v] of Object.entries(res.headers)) {
               if (typeof v === "string") headers.set(k, v);
             }
-            resolve({ status: res.statusCode ?? 0, headers, text });
+            const contentType = headers.get("content-type") ?? "";
+            resolve({
+              status: res.statusCode ?? 0,
+              headers,
+              contentType,
+              text,
+              body: JSON.parse(text),
+            });
           });
           res.on("error", reject);
         },
