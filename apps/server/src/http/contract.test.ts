@@ -236,6 +236,20 @@ describe("problem responses", () => {
     assertProblem(admin, 415, "unsupported_media_type");
   });
 
+  test("a framework 4xx is sent with the code its status has in the contract", async () => {
+    // Two files in one upload pass multipart's file limit: its own 413 becomes payload_too_large.
+    const { key } = await srv.newTenant();
+    const form = new FormData();
+    for (const name of ["a.txt", "b.txt"]) form.append("file", new Blob(["hello"]), name);
+    const res = await fetch(`${srv.url}/v1/documents`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}` },
+      body: form,
+    });
+    const body = assertProblem(await replyOf(res), 413, "payload_too_large");
+    assert.equal(body.detail, "The request body is too large");
+  });
+
   test("malformed JSON and bad input are problems with code and requestId", async () => {
     const { key } = await srv.newTenant();
     const json = { token: key, contentType: "application/json" };
