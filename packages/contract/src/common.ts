@@ -64,7 +64,7 @@ export const Problem = Type.Object(
     type: Type.String(),
     title: Type.String(),
     status: Type.Integer(),
-    code: Type.String(),
+    code: Type.Enum(ErrorCodes),
     detail: Type.Optional(Type.String()),
     field: Type.Optional(Type.String()),
     requestId: Type.Optional(Type.String()),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
+import { ErrorCodes } from "@engram/contract";
 import { assertProblem, type Reply, replyOf } from "../testing/http.ts";
 import { ADMIN_TOKEN, startTestServer, type TestServer } from "../testing/test-server.ts";
 
@@ -76,7 +77,12 @@ describe("OpenAPI and docs", () => {
     const r = await call("GET", "/openapi.json");
     assert.equal(r.status, 200);
     assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
-    type Operation = { operationId?: string; security?: Record<string, unknown>[] };
+    type Operation = {
+      operationId?: string;
+      security?: Record<string, unknown>[];
+      responses?: Record<string, { content?: Record<string, { schema: ProblemSchema }> }>;
+    };
+    type ProblemSchema = { properties?: { code?: { enum?: string[] } } };
     const doc = JSON.parse(r.text) as {
       openapi: string;
       info: { title: string; version: string };
@@ -108,6 +114,9 @@ describe("OpenAPI and docs", () => {
     for (const hidden of ["/healthz", "/readyz", "/openapi.json", "/metrics"]) {
       assert.equal(doc.paths[hidden], undefined, hidden);
     }
+    // A problem's code is the closed list, so a client generated from the document knows them all.
+    const problem = doc.paths["/v1/memories"]?.post?.responses?.["4XX"]?.content;
+    assert.deepEqual(problem?.["application/json"]?.schema.properties?.code?.enum, [...ErrorCodes]);
   });
 
   test("GET /docs serves browsable HTML", async () => {
