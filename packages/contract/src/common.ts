@@ -24,13 +24,47 @@ export const Metadata = Type.Record(Type.String(), Type.Unknown(), {
 });
 export type Metadata = Static<typeof Metadata>;
 
+/**
+ * The closed set of problem codes the API answers with, each with the one HTTP status it is always
+ * sent with. The server takes a problem's status from here (statusOf), never separately, so a code
+ * and its status cannot disagree; docs/errors.md lists the same table.
+ */
+const ERROR_STATUS = {
+  validation_failed: 400,
+  invalid_json: 400,
+  invalid_filter: 400,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  idempotency_key_reused: 422,
+  llm_not_configured: 422,
+  method_not_allowed: 405,
+  conflict: 409,
+  rate_limited: 429,
+  quota_exceeded: 402,
+  tenant_suspended: 403,
+  service_unavailable: 503,
+  internal_error: 500,
+} as const;
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The closed set of problem codes the API answers with. */
+export const ErrorCodes = Object.keys(ERROR_STATUS) as readonly ErrorCode[];
+
+/** The HTTP status a problem with this code is sent with. */
+export function statusOf(code: ErrorCode): number {
+  return ERROR_STATUS[code];
+}
+
 /** RFC 9457 problem details, with Engram's stable `code`. */
 export const Problem = Type.Object(
   {
     type: Type.String(),
     title: Type.String(),
     status: Type.Integer(),
-    code: Type.String(),
+    code: Type.Enum(ErrorCodes),
     detail: Type.Optional(Type.String()),
     field: Type.Optional(Type.String()),
     requestId: Type.Optional(Type.String()),
@@ -44,25 +78,3 @@ export const Problem = Type.Object(
   { title: "Problem" },
 );
 export type Problem = Static<typeof Problem>;
-
-/** The closed set of problem codes the API answers with. */
-export const ErrorCodes = [
-  "validation_failed",
-  "invalid_json",
-  "invalid_filter",
-  "payload_too_large",
-  "unsupported_media_type",
-  "unauthenticated",
-  "forbidden",
-  "not_found",
-  "idempotency_key_reused",
-  "llm_not_configured",
-  "method_not_allowed",
-  "conflict",
-  "rate_limited",
-  "quota_exceeded",
-  "tenant_suspended",
-  "service_unavailable",
-  "internal_error",
-] as const;
-export type ErrorCode = (typeof ErrorCodes)[number];

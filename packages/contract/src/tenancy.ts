@@ -157,13 +157,17 @@ export const CreatedKey = Type.Object(
 );
 export type CreatedKey = Static<typeof CreatedKey>;
 
-export const ListKeysQuery = Type.Object(
-  {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-    cursor: Type.Optional(Type.String({ maxLength: 64 })),
-  },
-  { additionalProperties: false },
-);
+/** One page of a cursor-paged list: how many, and where the previous page ended. */
+const PageQuery = () =>
+  Type.Object(
+    {
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+      cursor: Type.Optional(Type.String({ maxLength: 64 })),
+    },
+    { additionalProperties: false },
+  );
+
+export const ListKeysQuery = PageQuery();
 export type ListKeysQuery = Static<typeof ListKeysQuery>;
 
 export const ListKeysResponse = Type.Object(
@@ -273,7 +277,7 @@ export const AuditEvent = Type.Object(
 );
 export type AuditEvent = Static<typeof AuditEvent>;
 
-export const ListAuditQuery = ListKeysQuery;
+export const ListAuditQuery = PageQuery();
 export type ListAuditQuery = Static<typeof ListAuditQuery>;
 
 export const ListAuditResponse = Type.Object(

@@ -1,18 +1,28 @@
-import type { Problem } from "@engram/contract";
+import type { ErrorCode, Problem } from "@engram/contract";
 
 /** An API error: the server's problem+json, with its stable `code`. */
 export class EngramError extends Error {
   override name = "EngramError";
   constructor(
     readonly status: number,
-    readonly problem: Problem,
+    /**
+     * The problem body as the server sent it. Its `code` is a plain string here because a newer
+     * server may answer with a code this SDK version does not list.
+     */
+    readonly problem: Omit<Problem, "code"> & { code: string },
     /** Seconds to wait before retrying, from `Retry-After` (429 rate_limited, 503), if sent. */
     readonly retryAfterSeconds?: number,
   ) {
     super(`${problem.code}: ${problem.detail ?? problem.title}`);
   }
-  get code() {
-    return this.problem.code;
+
+  /**
+   * The problem's stable code, typed as the closed set of codes this SDK version knows. A code
+   * added to the server after this version is passed through unchanged (the type cannot name it),
+   * so a `switch` on `code` keeps a `default` branch; `status` still tells that code's class.
+   */
+  get code(): ErrorCode {
+    return this.problem.code as ErrorCode;
   }
 }
 
@@ -64,7 +74,7 @@ export async function request<T>(
   const text = await res.text();
   const data: unknown = text ? JSON.parse(text) : undefined;
   if (!res.ok) {
-    const problem = (data as Problem | undefined) ?? {
+    const problem = (data as EngramError["problem"] | undefined) ?? {
       type: "about:blank",
       title: res.statusText,
       status: res.status,

@@ -56,11 +56,7 @@ export class KnowledgeClient {
     });
     const data = await res.json();
     if (!res.ok)
-      throw new EngramError(
-        res.status,
-        data as ConstructorParameters<typeof EngramError>[1],
-        retryAfterOf(res.headers),
-      );
+      throw new EngramError(res.status, data as EngramError["problem"], retryAfterOf(res.headers));
     return data as CreateDocumentResponse;
   }
 

@@ -5,7 +5,7 @@ import type { MemoryCache } from "./memory-cache.ts";
 import type { RedisConnection } from "./redis-connection.ts";
 
 /** How long a cached memory lives: also the bound on staleness after a lost invalidation. */
-export const MEMORY_TTL_SECONDS = 5 * 60;
+const MEMORY_TTL_SECONDS = 5 * 60;
 /** Generation tokens outlive any value written under them (value TTL + the longest DB read). */
 const GENERATION_TTL_SECONDS = 24 * 60 * 60;
 

@@ -3,7 +3,7 @@ import type { SharedVectorCache } from "../embeddings/query-cache.ts";
 import type { RedisConnection } from "./redis-connection.ts";
 
 /** How long a query embedding stays in Redis. A model id's vectors never change, so only memory bounds it. */
-export const QUERY_VECTOR_TTL_SECONDS = 24 * 60 * 60;
+const QUERY_VECTOR_TTL_SECONDS = 24 * 60 * 60;
 
 /**
  * Query embeddings in Redis, shared by every API process: the L2 behind each process's LRU.

@@ -4,7 +4,7 @@ import type { Config } from "../config/config.ts";
 import { reasonOf } from "./fail.ts";
 
 /** The server the admin commands talk to: --url, else http://HOST:PORT from the environment. */
-export function serverUrl(config: Config, url: string | undefined): string {
+function serverUrl(config: Config, url: string | undefined): string {
   if (url) return url;
   const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   return `http://${host}:${config.port}`;

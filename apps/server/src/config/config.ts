@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import ipaddr from "ipaddr.js";
 import Type, { type Static } from "typebox";
 import Value from "typebox/value";
+import type { EmbedderConfig } from "../embeddings/create-embedder.ts";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
@@ -40,10 +41,6 @@ const EnvSchema = Type.Object({
   ENGRAM_WORKER_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
   ...ingestEnv,
 });
-
-export type EmbedderConfig =
-  | { provider: "local" }
-  | { provider: "openai"; baseUrl: string; model: string; apiKey?: string; dimension: number };
 
 export interface Config {
   port: number;

@@ -97,7 +97,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     sendProblem(
       request,
       reply,
-      404,
       "not_found",
       `No route ${request.method} ${request.url.split("?")[0]}`,
     ),

@@ -19,7 +19,7 @@ function bearer(request: FastifyRequest): string | undefined {
 }
 
 const unauthenticated = (request: FastifyRequest, reply: FastifyReply, detail: string) =>
-  sendProblem(request, reply, 401, "unauthenticated", detail);
+  sendProblem(request, reply, "unauthenticated", detail);
 
 /**
  * Hooks that turn a bearer credential into a tenant context or the platform admin.
@@ -43,7 +43,6 @@ export function createAuth(
     await sendProblem(
       request,
       reply,
-      429,
       "rate_limited",
       `Too many failed authentication attempts from this address; retry after ${wait} s`,
     );
@@ -69,7 +68,6 @@ export function createAuth(
         return sendProblem(
           request,
           reply,
-          403,
           "tenant_suspended",
           `This tenant is suspended${why}; contact the platform operator`,
         );
@@ -90,7 +88,6 @@ export function createAuth(
         return sendProblem(
           request,
           reply,
-          403,
           "forbidden",
           "Admin routes need the platform admin token",
         );

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
+import { ErrorCodes } from "@engram/contract";
 import { assertProblem, type Reply, replyOf } from "../testing/http.ts";
 import { ADMIN_TOKEN, startTestServer, type TestServer } from "../testing/test-server.ts";
 
@@ -76,7 +77,12 @@ describe("OpenAPI and docs", () => {
     const r = await call("GET", "/openapi.json");
     assert.equal(r.status, 200);
     assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
-    type Operation = { operationId?: string; security?: Record<string, unknown>[] };
+    type Operation = {
+      operationId?: string;
+      security?: Record<string, unknown>[];
+      responses?: Record<string, { content?: Record<string, { schema: ProblemSchema }> }>;
+    };
+    type ProblemSchema = { properties?: { code?: { enum?: string[] } } };
     const doc = JSON.parse(r.text) as {
       openapi: string;
       info: { title: string; version: string };
@@ -108,6 +114,9 @@ describe("OpenAPI and docs", () => {
     for (const hidden of ["/healthz", "/readyz", "/openapi.json", "/metrics"]) {
       assert.equal(doc.paths[hidden], undefined, hidden);
     }
+    // A problem's code is the closed list, so a client generated from the document knows them all.
+    const problem = doc.paths["/v1/memories"]?.post?.responses?.["4XX"]?.content;
+    assert.deepEqual(problem?.["application/json"]?.schema.properties?.code?.enum, [...ErrorCodes]);
   });
 
   test("GET /docs serves browsable HTML", async () => {
@@ -234,6 +243,20 @@ describe("problem responses", () => {
       body: JSON.stringify({ name: "x" }),
     });
     assertProblem(admin, 415, "unsupported_media_type");
+  });
+
+  test("a framework 4xx is sent with the code its status has in the contract", async () => {
+    // Two files in one upload pass multipart's file limit: its own 413 becomes payload_too_large.
+    const { key } = await srv.newTenant();
+    const form = new FormData();
+    for (const name of ["a.txt", "b.txt"]) form.append("file", new Blob(["hello"]), name);
+    const res = await fetch(`${srv.url}/v1/documents`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}` },
+      body: form,
+    });
+    const body = assertProblem(await replyOf(res), 413, "payload_too_large");
+    assert.equal(body.detail, "The request body is too large");
   });
 
   test("malformed JSON and bad input are problems with code and requestId", async () => {

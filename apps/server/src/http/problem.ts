@@ -1,4 +1,4 @@
-import type { ErrorCode } from "@engram/contract";
+import { type ErrorCode, statusOf } from "@engram/contract";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../lib/errors.ts";
 
@@ -18,16 +18,19 @@ const TITLES: Partial<Record<number, string>> = {
   503: "Service Unavailable",
 };
 
-/** Sends an RFC 9457 problem with Engram's stable code. Never includes secrets or SQL. */
+/**
+ * Sends an RFC 9457 problem with Engram's stable code, at the status the contract gives that code.
+ * Never includes secrets or SQL.
+ */
 export function sendProblem(
   request: FastifyRequest,
   reply: FastifyReply,
-  status: number,
   code: ErrorCode,
   detail: string,
   field?: string,
   extra?: Record<string, string | number>,
 ) {
+  const status = statusOf(code);
   return reply
     .status(status)
     .type("application/problem+json")
@@ -82,12 +85,24 @@ function describe(err: ValidationError, field: string | undefined): string {
   return `"${field}" ${first.message ?? "is not valid"}`;
 }
 
+/**
+ * Framework errors (Fastify, multipart) by their own 4xx status: the code for that status and a
+ * detail in our words. Any other 4xx (400, 406 from multipart, 414) is a 400 validation_failed, so
+ * the status sent is always the one the contract gives the code.
+ */
+const FRAMEWORK_PROBLEMS: Partial<Record<number, { code: ErrorCode; detail: string }>> = {
+  404: { code: "not_found", detail: "No such route" },
+  405: { code: "method_not_allowed", detail: "This method is not allowed here" },
+  413: { code: "payload_too_large", detail: "The request body is too large" },
+  415: { code: "unsupported_media_type", detail: "Send application/json" },
+};
+
 /** Maps every error to problem+json: AppErrors by code, framework errors by kind, others to 500. */
 export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (err instanceof AppError) {
     // A dependency being down is the operator's business even though the client got a clean 503.
     if (err.status >= 500) request.log.warn({ err }, err.message);
-    return sendProblem(request, reply, err.status, err.code, err.message, err.field, err.extra);
+    return sendProblem(request, reply, err.code, err.message, err.field, err.extra);
   }
   const v = err as ValidationError;
   if (v.validation) {
@@ -95,36 +110,23 @@ export function errorHandler(err: FastifyError, request: FastifyRequest, reply: 
     // (A multipart upload has no parsed body either: its fields are validated on their own.)
     const multipart = /^multipart\//i.test(request.headers["content-type"] ?? "");
     if (v.validationContext === "body" && request.body === undefined && !multipart) {
-      return sendProblem(
-        request,
-        reply,
-        400,
-        "validation_failed",
-        "A JSON body is required",
-        "body",
-      );
+      return sendProblem(request, reply, "validation_failed", "A JSON body is required", "body");
     }
     const field = fieldOf(v);
-    return sendProblem(request, reply, 400, "validation_failed", describe(v, field), field);
+    return sendProblem(request, reply, "validation_failed", describe(v, field), field);
   }
-  switch (err.code) {
-    case "FST_ERR_CTP_INVALID_JSON_BODY":
-    case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return sendProblem(request, reply, 400, "invalid_json", "The request body is not valid JSON");
-    case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return sendProblem(request, reply, 413, "payload_too_large", "The request body is too large");
-    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return sendProblem(request, reply, 415, "unsupported_media_type", "Send application/json");
+  if (err.code === "FST_ERR_CTP_INVALID_JSON_BODY" || err.code === "FST_ERR_CTP_EMPTY_JSON_BODY") {
+    return sendProblem(request, reply, "invalid_json", "The request body is not valid JSON");
   }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    const known = FRAMEWORK_PROBLEMS[err.statusCode];
     return sendProblem(
       request,
       reply,
-      err.statusCode,
-      "validation_failed",
-      "The request is not valid",
+      known?.code ?? "validation_failed",
+      known?.detail ?? "The request is not valid",
     );
   }
   request.log.error({ err }, "unhandled error");
-  return sendProblem(request, reply, 500, "internal_error", "Something went wrong on our side");
+  return sendProblem(request, reply, "internal_error", "Something went wrong on our side");
 }

@@ -84,7 +84,7 @@ export function validatorCompiler(): FastifySchemaCompiler<unknown> {
 }
 
 /** The error Fastify raises for a body that fails its schema; the error handler names the field. */
-export class BodyValidationError extends Error {
+class BodyValidationError extends Error {
   readonly validation: ErrorObject[];
   readonly validationContext = "body";
   readonly statusCode = 400;

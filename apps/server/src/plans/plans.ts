@@ -66,7 +66,7 @@ type PlansFile = Static<typeof PlansFile>;
 type FilePlan = PlansFile["plans"][number];
 
 /** A plans file that omits a rate limit's tenant_requests gets this multiple of `requests`. */
-export const TENANT_REQUESTS_MULTIPLE = 10;
+const TENANT_REQUESTS_MULTIPLE = 10;
 
 /**
  * Fills what a plans file may omit: `api_keys` (unlimited; `included` defaults to the limit, as

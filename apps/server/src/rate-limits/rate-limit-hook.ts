@@ -85,7 +85,6 @@ export function registerRateLimit(app: App, limiter: RateLimiter) {
     await sendProblem(
       request,
       reply,
-      429,
       "rate_limited",
       `${bucket.what} is limited to ${points} requests per ${windowSeconds} s; retry after ${decision.resetSeconds} s`,
     );

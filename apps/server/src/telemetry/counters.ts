@@ -2,7 +2,7 @@
  * Every counter the process keeps. A closed list, so `/metrics` exports a bounded set of series
  * (no label carries a tenant, key or memory id).
  */
-export const COUNTER_NAMES = [
+const COUNTER_NAMES = [
   /** Redis commands or connection attempts that failed; the caller fell back. */
   "redis_errors_total",
   /** Requests limited by the in-process limiter because Redis could not answer. */

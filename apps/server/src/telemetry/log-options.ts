@@ -31,7 +31,7 @@ function allowListed(err: unknown, depth: number): Serialized | undefined {
 }
 
 /** pino's `err` serializer with everything but type, message, code and stack taken out. */
-export function serializeError(err: unknown): Serialized | undefined {
+function serializeError(err: unknown): Serialized | undefined {
   return allowListed(err, 0);
 }
 

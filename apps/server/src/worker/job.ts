@@ -10,7 +10,7 @@ export interface JobLogger {
 }
 
 /** The outcome of one exclusive step: its value, or nothing when another worker held the lock. */
-export type Exclusive<T> = { locked: true; value: T } | { locked: false };
+type Exclusive<T> = { locked: true; value: T } | { locked: false };
 
 /** What a job gets for one run. */
 export interface JobContext {
@@ -29,7 +29,7 @@ export interface JobContext {
 }
 
 /** What one run did: counts to log, or skipped because another worker was running the job. */
-export type JobOutcome = { skipped: true } | { skipped: false; counts: Record<string, number> };
+type JobOutcome = { skipped: true } | { skipped: false; counts: Record<string, number> };
 
 /** A periodic job of `engram worker` (in embedded mode, of `engram serve`). */
 export interface Job {
