@@ -17,8 +17,8 @@ import { type IdempotencyKey, IdempotencyRace, scopedIdempotency } from "../db/i
 import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
-import { METADATA_MAX_BYTES } from "../memories/memory-service.ts";
-import { embeddingQuery, keywordQuery, vectorLiteral } from "../memories/memory-text.ts";
+import { checkMetadataSize } from "../lib/metadata.ts";
+import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
 import { usageHook } from "../usage/metering.ts";
 import type { IngestQueue } from "./ingest-queue.ts";
@@ -115,16 +115,7 @@ export function createKnowledgeService(deps: {
           "media_type",
         );
       }
-      if (
-        upload.metadata &&
-        Buffer.byteLength(JSON.stringify(upload.metadata)) > METADATA_MAX_BYTES
-      ) {
-        throw new AppError(
-          "validation_failed",
-          `metadata is larger than ${METADATA_MAX_BYTES} bytes`,
-          "metadata",
-        );
-      }
+      checkMetadataSize(upload.metadata, "metadata");
       const idem =
         key && scopedIdempotency(key, "documents", ctx.projectId, deps.idempotencyTtlS ?? 86_400);
       if (idem) {

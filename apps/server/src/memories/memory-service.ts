@@ -20,16 +20,15 @@ import type { Embedder } from "../embeddings/embedder.ts";
 import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
+import { checkMetadataSize } from "../lib/metadata.ts";
+import { compileFilter, FilterError } from "../search/filter-sql.ts";
+import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
 import { appendAudit } from "../tenancy/audit.ts";
 import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
 import { type UsageHook, usageHook } from "../usage/metering.ts";
-import { compileFilter, FilterError } from "./filter-sql.ts";
+import { contentHash } from "./content-hash.ts";
 import type { MemorySearchStore } from "./memory-search-store.ts";
-import type { MemoryStore, NewMemory, Scope } from "./memory-store.ts";
-import { contentHash, embeddingQuery, keywordQuery, vectorLiteral } from "./memory-text.ts";
-
-/** Largest metadata object accepted, serialized as JSON. */
-export const METADATA_MAX_BYTES = 16 * 1024;
+import type { MemoryScope, MemoryStore, NewMemory } from "./memory-store.ts";
 
 export interface MemoryServiceDeps {
   store: MemoryStore;
@@ -50,17 +49,6 @@ interface Draft {
   text: string;
   role: string | null;
   body: AddMemoryBody;
-}
-
-function checkMetadata(metadata: unknown, field: string): void {
-  if (metadata === undefined) return;
-  if (Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES) {
-    throw new AppError(
-      "validation_failed",
-      `metadata is larger than ${METADATA_MAX_BYTES} bytes`,
-      field,
-    );
-  }
 }
 
 // The date-time format allows any 4-digit year, but Postgres has no year 0 (a 500) and rejects
@@ -85,7 +73,7 @@ function checkTimestamp(timestamp: string | undefined, field: string): void {
 function scopeOf(
   ctx: TenantContext,
   input: { user_id?: string; agent_id?: string; session_id?: string },
-): Scope & { projectId: string } {
+): MemoryScope & { projectId: string } {
   return {
     projectId: ctx.projectId,
     userId: input.user_id,
@@ -120,7 +108,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         `${field}infer`,
       );
     }
-    checkMetadata(body.metadata, `${field}metadata`);
+    checkMetadataSize(body.metadata, `${field}metadata`);
     checkTimestamp(body.timestamp, `${field}timestamp`);
     if (body.text !== undefined) return [{ text: body.text, role: null, body }];
     return (body.messages ?? []).map((m) => ({ text: m.content, role: m.role, body }));
@@ -238,7 +226,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     async updateMemory(ctx: TenantContext, id: string, input: UpdateMemoryBody): Promise<Memory> {
       requireScope(ctx, "memories:write");
       if (!isId("mem", id)) throw notFound("Memory", id);
-      checkMetadata(input.metadata, "metadata");
+      checkMetadataSize(input.metadata, "metadata");
       const patch: Parameters<MemoryStore["updateMemory"]>[3] = {};
       if (input.metadata !== undefined) patch.metadata = input.metadata;
       if (input.text !== undefined) {

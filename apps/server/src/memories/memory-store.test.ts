@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Database } from "../db/database.ts";
+import { keywordQuery } from "../search/query-text.ts";
 import {
   axis,
   draftMemory,
@@ -9,9 +10,9 @@ import {
   TEST_MODEL,
   testDatabases,
 } from "../testing/test-databases.ts";
+import { contentHash } from "./content-hash.ts";
 import { createMemorySearchStore } from "./memory-search-store.ts";
 import { createMemoryStore } from "./memory-store.ts";
-import { contentHash, keywordQuery } from "./memory-text.ts";
 
 const draft = draftMemory;
 

@@ -13,6 +13,7 @@ import {
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
 import { newId } from "../lib/ids.ts";
+import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_BYTES_SQL, type UsageHook } from "../usage/metering.ts";
 
 /** One memory to insert, already embedded. */
@@ -29,13 +30,8 @@ export interface NewMemory {
   embedding: string;
 }
 
-export interface Scope {
-  /** Always set by the service: the caller's project. */
-  projectId?: string | undefined;
-  userId?: string | undefined;
-  agentId?: string | undefined;
-  sessionId?: string | undefined;
-}
+/** The ids memories are narrowed to, each matched exactly; the service always sets the project. */
+export type MemoryScope = Pick<Scope, "projectId" | "userId" | "agentId" | "sessionId">;
 
 interface MemoryRow {
   id: string;
@@ -71,22 +67,6 @@ export function toMemory(r: MemoryRow): Memory {
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
   };
-}
-
-/** Appends `AND col = $n` for each scope id given. */
-export function scopeSql(scope: Scope, params: unknown[], alias = ""): string {
-  let sql = "";
-  for (const [col, value] of [
-    ["project_id", scope.projectId],
-    ["user_id", scope.userId],
-    ["agent_id", scope.agentId],
-    ["session_id", scope.sessionId],
-  ] as const) {
-    if (value === undefined) continue;
-    params.push(value);
-    sql += ` AND ${alias}${col} = $${params.length}`;
-  }
-  return sql;
 }
 
 async function insertHistory(
@@ -336,7 +316,12 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
       }),
 
     /** Lists newest first; ids are time-sortable, so the cursor is the last id seen. */
-    listMemories: (tenantId: string, scope: Scope, limit: number, before: string | undefined) =>
+    listMemories: (
+      tenantId: string,
+      scope: MemoryScope,
+      limit: number,
+      before: string | undefined,
+    ) =>
       db.withTenant(tenantId, async (tx) => {
         const params: unknown[] = [tenantId];
         let where = `tenant_id = $1${scopeSql(scope, params)}`;
@@ -415,7 +400,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
     deleteMemories: (
       tenantId: string,
       projectId: string,
-      target: { id: string } | { scope: Scope },
+      target: { id: string } | { scope: MemoryScope },
       usage?: UsageHook,
     ) =>
       db.withTenant(tenantId, async (tx) => {
