@@ -3,13 +3,15 @@ import type {
   AddMemoryResponse,
   BatchAddMemoriesBody,
   DeleteMemoriesQuery,
-  HistoryEntry,
-  KnowledgeHit,
+  DeleteMemoriesResponse,
+  DeleteMemoryResponse,
   ListMemoriesQuery,
   ListMemoriesResponse,
   Memory,
+  MemoryHistoryResponse,
   SearchHit,
   SearchKnowledgeBody,
+  SearchKnowledgeResponse,
   SearchMemoriesBody,
   SearchMemoriesResponse,
   UpdateMemoryBody,
@@ -42,7 +44,10 @@ export interface MemoryServiceDeps {
   /** Quotas and metering on writes (ENGRAM_METERING); off only to measure what they cost. */
   metering?: boolean;
   /** Knowledge search, for `include: ["knowledge"]` (the knowledge module's verb). */
-  searchKnowledge?: (ctx: TenantContext, input: SearchKnowledgeBody) => Promise<KnowledgeHit[]>;
+  searchKnowledge?: (
+    ctx: TenantContext,
+    input: SearchKnowledgeBody,
+  ) => Promise<SearchKnowledgeResponse>;
 }
 
 interface Draft {
@@ -150,6 +155,31 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     }
   }
 
+  /** The memory hits of a search, best first. */
+  async function searchHits(ctx: TenantContext, input: SearchMemoriesBody): Promise<SearchHit[]> {
+    const mode = input.mode ?? "hybrid";
+    requireScope(ctx, "memories:read");
+    if (input.filters !== undefined) {
+      try {
+        compileFilter(input.filters, "metadata", 1);
+      } catch (err) {
+        if (err instanceof FilterError) throw new AppError("invalid_filter", err.message, err.path);
+        throw err;
+      }
+    }
+    // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
+    const vector = await embedder.embedQuery(embeddingQuery(input.query));
+    return deps.search(ctx.tenantId, {
+      scope: scopeOf(ctx, input),
+      filter: input.filters,
+      vector: vectorLiteral(vector),
+      keywords: keywordQuery(input.query),
+      limit: input.limit ?? 10,
+      threshold: input.threshold,
+      mode,
+    });
+  }
+
   return {
     /** Stores a text, or one memory per chat message; exact duplicates are NOOPs. */
     async addMemory(ctx: TenantContext, input: AddMemoryBody, idem?: IdempotencyKey) {
@@ -164,38 +194,15 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       return insert(ctx, all, "memory.batch_add", idem);
     },
 
-    /** Hybrid (vector + keyword) search, best first; `mode` can restrict it to one side. */
-    async searchMemories(ctx: TenantContext, input: SearchMemoriesBody): Promise<SearchHit[]> {
-      const mode = input.mode ?? "hybrid";
-      requireScope(ctx, "memories:read");
-      if (input.filters !== undefined) {
-        try {
-          compileFilter(input.filters, "metadata", 1);
-        } catch (err) {
-          if (err instanceof FilterError)
-            throw new AppError("invalid_filter", err.message, err.path);
-          throw err;
-        }
-      }
-      // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
-      const vector = await embedder.embedQuery(embeddingQuery(input.query));
-      return deps.search(ctx.tenantId, {
-        scope: scopeOf(ctx, input),
-        filter: input.filters,
-        vector: vectorLiteral(vector),
-        keywords: keywordQuery(input.query),
-        limit: input.limit ?? 10,
-        threshold: input.threshold,
-        mode,
-      });
-    },
-
-    /** Memory search, plus knowledge chunks (labelled, in `knowledge`) when `include` asks for them. */
-    async searchWithIncludes(
+    /**
+     * Hybrid (vector + keyword) memory search, best first (`mode` can restrict it to one side),
+     * plus knowledge chunks (labelled, in `knowledge`) when `include` asks for them.
+     */
+    async searchMemories(
       ctx: TenantContext,
       input: SearchMemoriesBody,
     ): Promise<SearchMemoriesResponse> {
-      const results = await this.searchMemories(ctx, input);
+      const results = await searchHits(ctx, input);
       if (!input.include?.includes("knowledge") || !deps.searchKnowledge) return { results };
       const knowledge = await deps.searchKnowledge(ctx, {
         query: input.query,
@@ -204,9 +211,10 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         limit: input.limit ?? 10,
         mode: input.mode ?? "hybrid",
       });
-      return { results, knowledge };
+      return { results, knowledge: knowledge.results };
     },
 
+    /** One memory of the caller's project, from the hot-memory cache when it holds it. */
     async getMemory(ctx: TenantContext, id: string): Promise<Memory> {
       requireScope(ctx, "memories:read");
       const tenantId = ctx.tenantId;
@@ -259,7 +267,8 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       return memory;
     },
 
-    async deleteMemory(ctx: TenantContext, id: string): Promise<void> {
+    /** Deletes one memory (its history stays readable). */
+    async deleteMemory(ctx: TenantContext, id: string): Promise<DeleteMemoryResponse> {
       requireScope(ctx, "memories:write");
       const n = isId("mem", id)
         ? await store.deleteMemories(
@@ -271,10 +280,14 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         : 0;
       if (n === 0) throw notFound("Memory", id);
       await cache.invalidate(ctx.tenantId, id);
+      return { id, deleted: true };
     },
 
     /** Deletes every memory in a scope; at least one scope id is required. */
-    async deleteMemories(ctx: TenantContext, input: DeleteMemoriesQuery): Promise<number> {
+    async deleteMemories(
+      ctx: TenantContext,
+      input: DeleteMemoriesQuery,
+    ): Promise<DeleteMemoriesResponse> {
       requireScope(ctx, "memories:write");
       if (!input.user_id && !input.agent_id && !input.session_id) {
         throw new AppError(
@@ -298,9 +311,10 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         },
       );
       if (n > 0) await cache.invalidateTenant(ctx.tenantId);
-      return n;
+      return { deleted: n };
     },
 
+    /** Memories of a scope, newest first, a page at a time. */
     async listMemories(
       ctx: TenantContext,
       input: ListMemoriesQuery,
@@ -313,13 +327,13 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     },
 
     /** Every ADD, UPDATE and DELETE of a memory, oldest first; kept after the memory is deleted. */
-    async getMemoryHistory(ctx: TenantContext, id: string): Promise<HistoryEntry[]> {
+    async getMemoryHistory(ctx: TenantContext, id: string): Promise<MemoryHistoryResponse> {
       requireScope(ctx, "memories:read");
       const entries = isId("mem", id)
         ? await store.getHistory(ctx.tenantId, ctx.projectId, id)
         : [];
       if (entries.length === 0) throw notFound("Memory", id);
-      return entries;
+      return { results: entries };
     },
   };
 }
