@@ -243,25 +243,13 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         patch.contentHash = contentHash(input.text);
         patch.embedding = vectorLiteral(vector as Float32Array);
       }
-      let memory: Memory | undefined;
-      try {
-        memory = await store.updateMemory(
-          ctx.tenantId,
-          ctx.projectId,
-          id,
-          patch,
-          usage(ctx, "memory.update"),
-        );
-      } catch (err) {
-        if ((err as { code?: string }).code === "23505") {
-          throw new AppError(
-            "conflict",
-            "Another memory in this scope already has this text",
-            "text",
-          );
-        }
-        throw err;
-      }
+      const memory = await store.updateMemory(
+        ctx.tenantId,
+        ctx.projectId,
+        id,
+        patch,
+        usage(ctx, "memory.update"),
+      );
       if (!memory) throw notFound("Memory", id);
       await cache.invalidate(ctx.tenantId, id);
       return memory;

@@ -12,6 +12,7 @@ import {
   type IdempotencyRequest,
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
+import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_BYTES_SQL, type UsageHook } from "../usage/metering.ts";
@@ -181,6 +182,17 @@ async function dropUnusedTermStats(
   );
 }
 
+/**
+ * A unique_violation (SQLSTATE 23505) of an update is memories_dedup, the table's only unique key
+ * an update can break: the new text duplicates another memory of the scope. Other errors pass.
+ */
+function duplicateText(err: unknown): never {
+  if ((err as { code?: unknown } | null)?.code === "23505") {
+    throw new AppError("conflict", "Another memory in this scope already has this text", "text");
+  }
+  throw err;
+}
+
 /** SQL for memories. Every method runs in one transaction under the tenant's RLS context. */
 export function createMemoryStore(db: Database, model: { id: string; dimension: number }) {
   return {
@@ -337,7 +349,10 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         return { rows: rows.slice(0, limit).map(toMemory), more: rows.length > limit };
       }),
 
-    /** Updates text (with its new embedding) and/or metadata, recording the change in history. */
+    /**
+     * Updates text (with its new embedding) and/or metadata, recording the change in history. A
+     * text another memory of the same scope already has is a conflict.
+     */
     updateMemory: (
       tenantId: string,
       projectId: string,
@@ -355,8 +370,9 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         // A new text has new terms: its old postings go before the update, the new ones after.
         const retext = patch.memory !== undefined;
         if (retext) await unindexTerms(tx, tenantId, projectId, [id]);
-        const [row] = await tx.query<MemoryRow>(
-          `UPDATE memories SET
+        const [row] = await tx
+          .query<MemoryRow>(
+            `UPDATE memories SET
              memory = coalesce($3, memory),
              content_hash = coalesce(decode($4, 'hex'), content_hash),
              embedding = coalesce($5::vector, embedding),
@@ -364,15 +380,16 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
              updated_at = now()
            WHERE tenant_id = $1 AND id = $2
            RETURNING ${MEMORY_COLUMNS}, ${MEMORY_BYTES_SQL} AS bytes`,
-          [
-            tenantId,
-            id,
-            patch.memory ?? null,
-            patch.contentHash ?? null,
-            patch.embedding ?? null,
-            patch.metadata ? JSON.stringify(patch.metadata) : null,
-          ],
-        );
+            [
+              tenantId,
+              id,
+              patch.memory ?? null,
+              patch.contentHash ?? null,
+              patch.embedding ?? null,
+              patch.metadata ? JSON.stringify(patch.metadata) : null,
+            ],
+          )
+          .catch(duplicateText);
         const updated = row as MemoryRow & { bytes: string };
         if (retext) {
           await indexTerms(tx, tenantId, projectId, [id]);
