@@ -15,7 +15,8 @@ import {
   tenant,
 } from "../testing/route-suite.ts";
 
-// Adding one memory: POST /v1/memories. The same tests on each database backend (testing/route-suite.ts).
+// Adding one memory: POST /v1/memories.
+// The same tests on each database backend (testing/route-suite.ts).
 
 describeOnBackends("memory routes", () => {
   describe("POST /v1/memories", () => {

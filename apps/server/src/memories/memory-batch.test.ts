@@ -11,7 +11,8 @@ import {
   tenant,
 } from "../testing/route-suite.ts";
 
-// Adding many memories in one call: POST /v1/memories/batch. The same tests on each database backend (testing/route-suite.ts).
+// Adding many memories in one call: POST /v1/memories/batch.
+// The same tests on each database backend (testing/route-suite.ts).
 
 describeOnBackends("memory routes", () => {
   describe("POST /v1/memories/batch", () => {

@@ -13,7 +13,8 @@ import {
   tenant,
 } from "../testing/route-suite.ts";
 
-// One memory by id: get, update, delete and its history. The same tests on each database backend (testing/route-suite.ts).
+// One memory by id: get, update, delete and its history.
+// The same tests on each database backend (testing/route-suite.ts).
 
 describeOnBackends("memory routes", () => {
   describe("GET /v1/memories/{id}", () => {

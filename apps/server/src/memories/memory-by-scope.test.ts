@@ -14,7 +14,8 @@ import {
   tenant,
 } from "../testing/route-suite.ts";
 
-// Memories by scope: listing and bulk delete. The same tests on each database backend (testing/route-suite.ts).
+// Memories by scope: listing and bulk delete.
+// The same tests on each database backend (testing/route-suite.ts).
 
 describeOnBackends("memory routes", () => {
   describe("GET /v1/memories", () => {

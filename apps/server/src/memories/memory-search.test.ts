@@ -14,7 +14,8 @@ import {
   tenant,
 } from "../testing/route-suite.ts";
 
-// Memory search: POST /v1/memories/search. The same tests on each database backend (testing/route-suite.ts).
+// Memory search: POST /v1/memories/search.
+// The same tests on each database backend (testing/route-suite.ts).
 
 /** Unrelated facts, each with a paraphrased question sharing (almost) no words with it. */
 const FACTS = [
