@@ -13,14 +13,14 @@ import pg from "pg";
 import { openPostgresDatabase } from "../apps/server/src/db/postgres-database.ts";
 import { createLocalEmbedder, LOCAL_MODEL } from "../apps/server/src/embeddings/local-embedder.ts";
 import { newId } from "../apps/server/src/lib/ids.ts";
+import { contentHash } from "../apps/server/src/memories/content-hash.ts";
 import { createMemorySearchStore } from "../apps/server/src/memories/memory-search-store.ts";
 import { createMemoryStore } from "../apps/server/src/memories/memory-store.ts";
 import {
-  contentHash,
   embeddingQuery,
   keywordQuery,
   vectorLiteral,
-} from "../apps/server/src/memories/memory-text.ts";
+} from "../apps/server/src/search/query-text.ts";
 import { freePort, spawnServer, tempDir } from "../apps/server/src/testing/test-server.ts";
 import { memoryText, QUERY_SPACE, queryText } from "./lib/corpus.ts";
 import { type CpuShare, cpuText, withCpu } from "./lib/cpu.ts";
@@ -171,7 +171,7 @@ async function rawEmbedBatchRate() {
 /** The `vec` candidate list of memory-search-store.ts for an unscoped, unfiltered search. */
 const VECTOR_SQL = `SELECT id, embedding::vector(${MODEL.dimension}) <=> $2::vector(${MODEL.dimension}) AS dist
   FROM memories WHERE tenant_id = $1 AND embedding_model = '${MODEL.id}' ORDER BY dist LIMIT $3`;
-/** What the API sets for limit 10 (memory-search-store.ts): 40 candidates, ef_search 40. */
+/** What the API sets for limit 10 (search/fusion.ts): 40 candidates, ef_search 40. */
 const CANDIDATES = 40;
 const HNSW_SETTINGS =
   "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)";

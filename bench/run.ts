@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { EngramClient } from "@engram/sdk";
 import { openPGliteDatabase } from "../apps/server/src/db/pglite-database.ts";
 import { createLocalEmbedder } from "../apps/server/src/embeddings/local-embedder.ts";
-import { vectorLiteral } from "../apps/server/src/memories/memory-text.ts";
+import { vectorLiteral } from "../apps/server/src/search/query-text.ts";
 import { freePort, newTenant, spawnServer } from "../apps/server/src/testing/test-server.ts";
 import { memoryText, QUERY_SPACE, queryText } from "./lib/corpus.ts";
 import { LOCOMO_PATH, locomoRecall, type RecallResult } from "./lib/locomo.ts";

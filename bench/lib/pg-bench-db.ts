@@ -14,7 +14,7 @@ import {
   LOCAL_MODEL,
 } from "../../apps/server/src/embeddings/local-embedder.ts";
 import { newId } from "../../apps/server/src/lib/ids.ts";
-import { contentHash } from "../../apps/server/src/memories/memory-text.ts";
+import { contentHash } from "../../apps/server/src/memories/content-hash.ts";
 import {
   ADMIN_TOKEN,
   ENGRAM_CLI,

@@ -3,8 +3,8 @@ import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { createKnowledgeStore } from "../knowledge/knowledge-store.ts";
 import { newId } from "../lib/ids.ts";
+import { contentHash } from "../memories/content-hash.ts";
 import { createMemoryStore } from "../memories/memory-store.ts";
-import { contentHash } from "../memories/memory-text.ts";
 import { createTenantStore } from "../tenancy/tenant-store.ts";
 import {
   axis,

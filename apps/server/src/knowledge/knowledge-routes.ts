@@ -222,10 +222,7 @@ export async function registerKnowledgeRoutes(
         response: { 200: DeleteDocumentResponse, ...problemResponses },
       },
     },
-    async (request) => {
-      await knowledge.deleteDocument(ctxOf(request), request.params.id);
-      return { id: request.params.id, deleted: true };
-    },
+    async (request) => knowledge.deleteDocument(ctxOf(request), request.params.id),
   );
 
   app.get(
@@ -284,6 +281,6 @@ export async function registerKnowledgeRoutes(
         response: { 200: SearchKnowledgeResponse, ...problemResponses },
       },
     },
-    async (request) => ({ results: await knowledge.searchKnowledge(ctxOf(request), request.body) }),
+    async (request) => knowledge.searchKnowledge(ctxOf(request), request.body),
   );
 }

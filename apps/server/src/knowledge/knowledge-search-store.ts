@@ -1,6 +1,7 @@
 import type { KnowledgeHit, Metadata } from "@engram/contract";
 import type { Database } from "../db/database.ts";
-import { FUSED_CTE, RRF_K } from "../memories/memory-search-store.ts";
+import { candidateCount, FUSED_CTE, fusedScore } from "../search/fusion.ts";
+import { type Scope, scopeSql } from "../search/scope-sql.ts";
 
 export interface KnowledgeSearchRequest {
   projectId: string;
@@ -8,11 +9,7 @@ export interface KnowledgeSearchRequest {
    * userId and agentId match a chunk of that user (agent) or one with none: knowledge uploaded
    * without a user is shared by every user of the project (ADR 0019). collection matches exactly.
    */
-  scope: {
-    userId?: string | undefined;
-    agentId?: string | undefined;
-    collection?: string | undefined;
-  };
+  scope: Pick<Scope, "userId" | "agentId" | "collection">;
   documentId?: string | undefined;
   vector: string;
   /** The query's words OR-ed ("w1 | w2"), as keywordQuery() gives them. */
@@ -38,23 +35,10 @@ export function createKnowledgeSearchStore(db: Database, model: { id: string; di
       // Keyword mode with a query of no words: no side has candidates.
       if (!useVector && !useKeyword) return [];
       const params: unknown[] = [tenantId, req.vector];
-      let where = `c.tenant_id = $1 AND c.project_id = $${params.push(req.projectId)}
-        AND c.embedding_model = $${params.push(model.id)}`;
-      for (const [col, value] of [
-        ["user_id", req.scope.userId],
-        ["agent_id", req.scope.agentId],
-      ] as const) {
-        if (value !== undefined) {
-          where += ` AND (c.${col} = $${params.push(value)} OR c.${col} IS NULL)`;
-        }
-      }
-      for (const [col, value] of [
-        ["collection", req.scope.collection],
-        ["document_id", req.documentId],
-      ] as const) {
-        if (value !== undefined) where += ` AND c.${col} = $${params.push(value)}`;
-      }
-      const candidates = `$${params.push(Math.max(req.limit * 3, 40))}`;
+      const scope = { ...req.scope, projectId: req.projectId, documentId: req.documentId };
+      let where = `c.tenant_id = $1 AND c.embedding_model = $${params.push(model.id)}`;
+      where += scopeSql(scope, params, { alias: "c.", owners: "ownOrShared" });
+      const candidates = `$${params.push(candidateCount(req.limit))}`;
       const tsq = useKeyword ? `to_tsquery('english', $${params.push(req.keywords)})` : "NULL";
       const rows = await tx.query<Record<string, unknown>>(
         `WITH vec AS MATERIALIZED (
@@ -73,7 +57,7 @@ export function createKnowledgeSearchStore(db: Database, model: { id: string; di
          LIMIT $${params.push(req.limit)}`,
         params,
       );
-      const best = ((useVector ? 1 : 0) + (useKeyword ? 1 : 0) || 1) / (RRF_K + 1);
+      const sides = (useVector ? 1 : 0) + (useKeyword ? 1 : 0);
       return rows.map(
         (r): KnowledgeHit => ({
           type: "knowledge",
@@ -91,7 +75,7 @@ export function createKnowledgeSearchStore(db: Database, model: { id: string; di
             start_offset: Number(r.start_offset),
             end_offset: Number(r.end_offset),
           },
-          score: Number(r.rrf) / best,
+          score: fusedScore(Number(r.rrf), sides),
           scores: {
             vector: Number(r.vector_score),
             keyword: r.keyword_score === null ? null : Number(r.keyword_score),

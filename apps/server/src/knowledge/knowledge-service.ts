@@ -2,23 +2,24 @@ import { createHash } from "node:crypto";
 import type {
   CreateDocumentBody,
   CreateDocumentResponse,
+  DeleteDocumentResponse,
   IngestJob,
   KnowledgeDocument,
-  KnowledgeHit,
   ListDocumentsQuery,
   ListDocumentsResponse,
   ListJobsQuery,
   ListJobsResponse,
   Metadata,
   SearchKnowledgeBody,
+  SearchKnowledgeResponse,
 } from "@engram/contract";
 import type { IngestConfig } from "../config/ingest-config.ts";
 import { type IdempotencyKey, IdempotencyRace, scopedIdempotency } from "../db/idempotency.ts";
 import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
-import { METADATA_MAX_BYTES } from "../memories/memory-service.ts";
-import { embeddingQuery, keywordQuery, vectorLiteral } from "../memories/memory-text.ts";
+import { checkMetadataSize } from "../lib/metadata.ts";
+import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
 import { usageHook } from "../usage/metering.ts";
 import type { IngestQueue } from "./ingest-queue.ts";
@@ -115,16 +116,7 @@ export function createKnowledgeService(deps: {
           "media_type",
         );
       }
-      if (
-        upload.metadata &&
-        Buffer.byteLength(JSON.stringify(upload.metadata)) > METADATA_MAX_BYTES
-      ) {
-        throw new AppError(
-          "validation_failed",
-          `metadata is larger than ${METADATA_MAX_BYTES} bytes`,
-          "metadata",
-        );
-      }
+      checkMetadataSize(upload.metadata, "metadata");
       const idem =
         key && scopedIdempotency(key, "documents", ctx.projectId, deps.idempotencyTtlS ?? 86_400);
       if (idem) {
@@ -167,6 +159,7 @@ export function createKnowledgeService(deps: {
       return response;
     },
 
+    /** One document of the caller's project, with its ingestion status. */
     async getDocument(ctx: TenantContext, id: string): Promise<KnowledgeDocument> {
       requireScope(ctx, "knowledge:read");
       const doc = isId("doc", id)
@@ -176,6 +169,7 @@ export function createKnowledgeService(deps: {
       return doc;
     },
 
+    /** Documents newest first, narrowed by owner, collection or status; a page at a time. */
     async listDocuments(
       ctx: TenantContext,
       input: ListDocumentsQuery,
@@ -198,7 +192,7 @@ export function createKnowledgeService(deps: {
     },
 
     /** Deletes a document with its chunks and vectors; an unfinished ingestion is cancelled. */
-    async deleteDocument(ctx: TenantContext, id: string): Promise<void> {
+    async deleteDocument(ctx: TenantContext, id: string): Promise<DeleteDocumentResponse> {
       requireScope(ctx, "knowledge:write");
       const deleted = isId("doc", id)
         ? await store.deleteDocument(ctx.tenantId, ctx.projectId, id, usage(ctx, "document.delete"))
@@ -206,8 +200,10 @@ export function createKnowledgeService(deps: {
       if (!deleted) throw notFound("Document", id);
       // After the commit, best effort: a job the queue still delivers finds no document.
       for (const q of deleted.queueJobIds) await queue.cancel(q).catch(() => {});
+      return { id, deleted: true };
     },
 
+    /** One ingestion job of the caller's project. */
     async getJob(ctx: TenantContext, id: string): Promise<IngestJob> {
       requireScope(ctx, "knowledge:read");
       const job = isId("job", id) ? await store.getJob(ctx.tenantId, ctx.projectId, id) : undefined;
@@ -249,11 +245,16 @@ export function createKnowledgeService(deps: {
      * Hybrid search over the project's document chunks, each hit with its citation. A user_id
      * (agent_id) finds that user's documents and the shared ones, uploaded without a user (agent).
      */
-    async searchKnowledge(ctx: TenantContext, input: SearchKnowledgeBody): Promise<KnowledgeHit[]> {
+    async searchKnowledge(
+      ctx: TenantContext,
+      input: SearchKnowledgeBody,
+    ): Promise<SearchKnowledgeResponse> {
       requireScope(ctx, "knowledge:read");
-      if (input.document_id !== undefined && !isId("doc", input.document_id)) return [];
+      if (input.document_id !== undefined && !isId("doc", input.document_id)) {
+        return { results: [] };
+      }
       const vector = await deps.embedder.embedQuery(embeddingQuery(input.query));
-      return deps.search(ctx.tenantId, {
+      const results = await deps.search(ctx.tenantId, {
         projectId: ctx.projectId,
         scope: { userId: input.user_id, agentId: input.agent_id, collection: input.collection },
         documentId: input.document_id,
@@ -262,6 +263,7 @@ export function createKnowledgeService(deps: {
         limit: input.limit ?? 10,
         mode: input.mode ?? "hybrid",
       });
+      return { results };
     },
   };
 }

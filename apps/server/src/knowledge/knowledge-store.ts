@@ -6,6 +6,7 @@ import {
   type IdempotencyRequest,
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
+import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import type { UsageHook } from "../usage/metering.ts";
 import type { Chunk } from "./chunker.ts";
 
@@ -23,11 +24,8 @@ export interface NewDocument {
   sha256: Buffer;
 }
 
-export interface DocumentScope {
-  userId?: string | undefined;
-  agentId?: string | undefined;
-  collection?: string | undefined;
-}
+/** What document listings narrow to; each id matches exactly (ADR 0019: listings stay exact). */
+export type DocumentScope = Pick<Scope, "userId" | "agentId" | "collection">;
 
 const DOC_COLUMNS = `d.id, d.project_id, d.filename, d.media_type, d.status, d.error, d.size_bytes, d.page_count,
   d.chunk_count, d.user_id, d.agent_id, d.collection, d.metadata, d.created_at, d.updated_at,
@@ -74,21 +72,6 @@ function toJob(r: Record<string, unknown>, maxAttempts: number): IngestJob {
     started_at: iso(r.started_at as Date | null),
     finished_at: iso(r.finished_at as Date | null),
   };
-}
-
-/** Appends `AND d.col = $n` for each scope field given. */
-function scopeSql(scope: DocumentScope, params: unknown[]): string {
-  let sql = "";
-  for (const [col, value] of [
-    ["user_id", scope.userId],
-    ["agent_id", scope.agentId],
-    ["collection", scope.collection],
-  ] as const) {
-    if (value === undefined) continue;
-    params.push(value);
-    sql += ` AND d.${col} = $${params.length}`;
-  }
-  return sql;
 }
 
 /** What a job records of an attempt that never finished. */
@@ -225,7 +208,7 @@ export function createKnowledgeStore(db: Database, model: { id: string }, maxAtt
       before: string | undefined,
     ) {
       const params: unknown[] = [tenantId, projectId];
-      let where = `d.tenant_id = $1 AND d.project_id = $2${scopeSql(scope, params)}`;
+      let where = `d.tenant_id = $1 AND d.project_id = $2${scopeSql(scope, params, { alias: "d." })}`;
       if (scope.status) where += ` AND d.status = $${params.push(scope.status)}`;
       if (before) where += ` AND d.id < $${params.push(before)}`;
       const rows = await db.withTenant(tenantId, (tx) =>

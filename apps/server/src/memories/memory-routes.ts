@@ -74,7 +74,7 @@ export function registerMemoryRoutes(app: App, memories: MemoryService, auth: Au
         response: { 200: SearchMemoriesResponse, ...problemResponses },
       },
     },
-    async (request) => memories.searchWithIncludes(ctxOf(request), request.body),
+    async (request) => memories.searchMemories(ctxOf(request), request.body),
   );
 
   app.get(
@@ -104,7 +104,7 @@ export function registerMemoryRoutes(app: App, memories: MemoryService, auth: Au
         response: { 200: DeleteMemoriesResponse, ...problemResponses },
       },
     },
-    async (request) => ({ deleted: await memories.deleteMemories(ctxOf(request), request.query) }),
+    async (request) => memories.deleteMemories(ctxOf(request), request.query),
   );
 
   app.get(
@@ -148,10 +148,7 @@ export function registerMemoryRoutes(app: App, memories: MemoryService, auth: Au
         response: { 200: DeleteMemoryResponse, ...problemResponses },
       },
     },
-    async (request) => {
-      await memories.deleteMemory(ctxOf(request), request.params.id);
-      return { id: request.params.id, deleted: true };
-    },
+    async (request) => memories.deleteMemory(ctxOf(request), request.params.id),
   );
 
   app.get(
@@ -166,8 +163,6 @@ export function registerMemoryRoutes(app: App, memories: MemoryService, auth: Au
         response: { 200: MemoryHistoryResponse, ...problemResponses },
       },
     },
-    async (request) => ({
-      results: await memories.getMemoryHistory(ctxOf(request), request.params.id),
-    }),
+    async (request) => memories.getMemoryHistory(ctxOf(request), request.params.id),
   );
 }

@@ -1,12 +1,15 @@
 import type { Metadata, SearchHit } from "@engram/contract";
 import type { Database } from "../db/database.ts";
-import { compileFilter } from "./filter-sql.ts";
-import { MEMORY_COLUMNS, type Scope, scopeSql, toMemory } from "./memory-store.ts";
-import { tsqueryLiteral } from "./memory-text.ts";
+import { compileFilter } from "../search/filter-sql.ts";
+import { candidateCount, FUSED_CTE, fusedScore } from "../search/fusion.ts";
+import { KEYWORD_POSTINGS_BUDGET, type KeywordPlan, planKeywords } from "../search/keyword-plan.ts";
+import { tsqueryLiteral } from "../search/query-text.ts";
+import { scopeSql } from "../search/scope-sql.ts";
+import { MEMORY_COLUMNS, type MemoryScope, toMemory } from "./memory-store.ts";
 
 export interface SearchRequest {
   /** The project is always given: keyword statistics and postings are per project. */
-  scope: Scope & { projectId: string };
+  scope: MemoryScope & { projectId: string };
   /** Metadata filter, already validated by the service (compileFilter throws on bad input). */
   filter?: Record<string, unknown> | undefined;
   vector: string;
@@ -15,74 +18,6 @@ export interface SearchRequest {
   limit: number;
   threshold?: number | undefined;
   mode: "hybrid" | "vector" | "keyword";
-}
-
-/**
- * Reciprocal rank fusion constant. 60 (Cormack et al. 2009) was tuned for fusing many deep TREC
- * runs; with two lists and the top 10 what matters, a smaller k lets a first place on one side
- * count for more than a middling place on both (LoCoMo dev recall@10: k = 60 → 64.2 %, 10 → 68.6 %).
- */
-export const RRF_K = 10;
-
-/**
- * The `fused` CTE of a hybrid search: reciprocal-rank fusion of the CTEs `vec (id, dist)` and
- * `kw (id, rank)`, giving `(id, rank, rrf)`. Shared by memory and knowledge search.
- */
-export const FUSED_CTE = `fused AS MATERIALIZED (
-           SELECT coalesce(v.id, k.id) AS id, k.rank,
-                  coalesce(1.0 / (${RRF_K} + v.r), 0) + coalesce(1.0 / (${RRF_K} + k.r), 0) AS rrf
-           FROM (SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM vec) v
-           FULL OUTER JOIN (SELECT id, rank, row_number() OVER (ORDER BY rank DESC, id) AS r FROM kw) k
-             ON v.id = k.id
-         )`;
-
-/**
- * Bound on the postings an unscoped search reads: the query's rarest terms generate candidates
- * only while their summed document frequency stays within it, and if even the rarest term is
- * more common, only its newest this-many postings are read.
- */
-export const KEYWORD_POSTINGS_BUDGET = 5000;
-
-/** BM25's inverse document frequency of a term in `df` of `n` memories (always > 0). */
-export function idf(df: number, n: number): number {
-  return Math.log(1 + (Math.max(n, df) - df + 0.5) / (df + 0.5));
-}
-
-export interface KeywordPlan {
-  /** The query's lexemes that occur in the project, with their IDF weights. */
-  terms: { lexeme: string; weight: number }[];
-  /** Lexemes whose postings generate candidates in an unscoped search, rarest first. */
-  generating: { lexeme: string; weight: number }[];
-  /** True when even the rarest term exceeds the budget: take its newest postings only. */
-  newestOnly: boolean;
-}
-
-/**
- * Weights each query lexeme by its IDF among the project's `n` memories and picks the rarest
- * lexemes, up to `budget` postings in all (at least one), to generate candidates. A memory that
- * has none of them can only match common terms, so it could rarely outrank one that has.
- */
-export function planKeywords(
-  stats: { lexeme: string; docs: number }[],
-  n: number,
-  budget = KEYWORD_POSTINGS_BUDGET,
-): KeywordPlan {
-  const present = stats
-    .filter((s) => s.docs > 0)
-    .sort((a, b) => a.docs - b.docs || (a.lexeme < b.lexeme ? -1 : a.lexeme > b.lexeme ? 1 : 0));
-  const terms = present.map((s) => ({ lexeme: s.lexeme, weight: idf(s.docs, n) }));
-  let postings = 0;
-  let count = 0;
-  for (const s of present) {
-    postings += s.docs;
-    if (count > 0 && postings > budget) break;
-    count++;
-  }
-  return {
-    terms,
-    generating: terms.slice(0, count),
-    newestOnly: present.length > 0 && (present[0] as { docs: number }).docs > budget,
-  };
 }
 
 /**
@@ -110,7 +45,7 @@ export function createMemorySearchStore(
 
   return (tenantId: string, req: SearchRequest) =>
     db.withTenant(tenantId, async (tx) => {
-      const candidates = Math.max(req.limit * 3, 40);
+      const candidates = candidateCount(req.limit);
       await tx.query(
         "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
         [String(Math.min(Math.max(candidates, 40), 1000))],
@@ -212,14 +147,13 @@ export function createMemorySearchStore(
          LIMIT ${limitParam}`,
         params,
       );
-      const sides = (useVector ? 1 : 0) + (keywordSide ? 1 : 0) || 1;
-      const best = sides / (RRF_K + 1);
+      const sides = (useVector ? 1 : 0) + (keywordSide ? 1 : 0);
       return rows.map((r): SearchHit => {
         const memory = toMemory(r as unknown as Parameters<typeof toMemory>[0]);
         return {
           ...memory,
           metadata: memory.metadata as Metadata,
-          score: Number(r.rrf) / best,
+          score: fusedScore(Number(r.rrf), sides),
           scores: {
             vector: Number(r.vector_score),
             keyword: r.keyword_score === null ? null : Number(r.keyword_score),

@@ -3,13 +3,15 @@ import type {
   AddMemoryResponse,
   BatchAddMemoriesBody,
   DeleteMemoriesQuery,
-  HistoryEntry,
-  KnowledgeHit,
+  DeleteMemoriesResponse,
+  DeleteMemoryResponse,
   ListMemoriesQuery,
   ListMemoriesResponse,
   Memory,
+  MemoryHistoryResponse,
   SearchHit,
   SearchKnowledgeBody,
+  SearchKnowledgeResponse,
   SearchMemoriesBody,
   SearchMemoriesResponse,
   UpdateMemoryBody,
@@ -20,16 +22,15 @@ import type { Embedder } from "../embeddings/embedder.ts";
 import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
+import { checkMetadataSize } from "../lib/metadata.ts";
+import { compileFilter, FilterError } from "../search/filter-sql.ts";
+import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
 import { appendAudit } from "../tenancy/audit.ts";
 import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
 import { type UsageHook, usageHook } from "../usage/metering.ts";
-import { compileFilter, FilterError } from "./filter-sql.ts";
+import { contentHash } from "./content-hash.ts";
 import type { MemorySearchStore } from "./memory-search-store.ts";
-import type { MemoryStore, NewMemory, Scope } from "./memory-store.ts";
-import { contentHash, embeddingQuery, keywordQuery, vectorLiteral } from "./memory-text.ts";
-
-/** Largest metadata object accepted, serialized as JSON. */
-export const METADATA_MAX_BYTES = 16 * 1024;
+import type { MemoryScope, MemoryStore, NewMemory } from "./memory-store.ts";
 
 export interface MemoryServiceDeps {
   store: MemoryStore;
@@ -43,24 +44,16 @@ export interface MemoryServiceDeps {
   /** Quotas and metering on writes (ENGRAM_METERING); off only to measure what they cost. */
   metering?: boolean;
   /** Knowledge search, for `include: ["knowledge"]` (the knowledge module's verb). */
-  searchKnowledge?: (ctx: TenantContext, input: SearchKnowledgeBody) => Promise<KnowledgeHit[]>;
+  searchKnowledge?: (
+    ctx: TenantContext,
+    input: SearchKnowledgeBody,
+  ) => Promise<SearchKnowledgeResponse>;
 }
 
 interface Draft {
   text: string;
   role: string | null;
   body: AddMemoryBody;
-}
-
-function checkMetadata(metadata: unknown, field: string): void {
-  if (metadata === undefined) return;
-  if (Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES) {
-    throw new AppError(
-      "validation_failed",
-      `metadata is larger than ${METADATA_MAX_BYTES} bytes`,
-      field,
-    );
-  }
 }
 
 // The date-time format allows any 4-digit year, but Postgres has no year 0 (a 500) and rejects
@@ -85,7 +78,7 @@ function checkTimestamp(timestamp: string | undefined, field: string): void {
 function scopeOf(
   ctx: TenantContext,
   input: { user_id?: string; agent_id?: string; session_id?: string },
-): Scope & { projectId: string } {
+): MemoryScope & { projectId: string } {
   return {
     projectId: ctx.projectId,
     userId: input.user_id,
@@ -120,7 +113,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         `${field}infer`,
       );
     }
-    checkMetadata(body.metadata, `${field}metadata`);
+    checkMetadataSize(body.metadata, `${field}metadata`);
     checkTimestamp(body.timestamp, `${field}timestamp`);
     if (body.text !== undefined) return [{ text: body.text, role: null, body }];
     return (body.messages ?? []).map((m) => ({ text: m.content, role: m.role, body }));
@@ -162,6 +155,31 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     }
   }
 
+  /** The memory hits of a search, best first. */
+  async function searchHits(ctx: TenantContext, input: SearchMemoriesBody): Promise<SearchHit[]> {
+    const mode = input.mode ?? "hybrid";
+    requireScope(ctx, "memories:read");
+    if (input.filters !== undefined) {
+      try {
+        compileFilter(input.filters, "metadata", 1);
+      } catch (err) {
+        if (err instanceof FilterError) throw new AppError("invalid_filter", err.message, err.path);
+        throw err;
+      }
+    }
+    // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
+    const vector = await embedder.embedQuery(embeddingQuery(input.query));
+    return deps.search(ctx.tenantId, {
+      scope: scopeOf(ctx, input),
+      filter: input.filters,
+      vector: vectorLiteral(vector),
+      keywords: keywordQuery(input.query),
+      limit: input.limit ?? 10,
+      threshold: input.threshold,
+      mode,
+    });
+  }
+
   return {
     /** Stores a text, or one memory per chat message; exact duplicates are NOOPs. */
     async addMemory(ctx: TenantContext, input: AddMemoryBody, idem?: IdempotencyKey) {
@@ -176,38 +194,15 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       return insert(ctx, all, "memory.batch_add", idem);
     },
 
-    /** Hybrid (vector + keyword) search, best first; `mode` can restrict it to one side. */
-    async searchMemories(ctx: TenantContext, input: SearchMemoriesBody): Promise<SearchHit[]> {
-      const mode = input.mode ?? "hybrid";
-      requireScope(ctx, "memories:read");
-      if (input.filters !== undefined) {
-        try {
-          compileFilter(input.filters, "metadata", 1);
-        } catch (err) {
-          if (err instanceof FilterError)
-            throw new AppError("invalid_filter", err.message, err.path);
-          throw err;
-        }
-      }
-      // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
-      const vector = await embedder.embedQuery(embeddingQuery(input.query));
-      return deps.search(ctx.tenantId, {
-        scope: scopeOf(ctx, input),
-        filter: input.filters,
-        vector: vectorLiteral(vector),
-        keywords: keywordQuery(input.query),
-        limit: input.limit ?? 10,
-        threshold: input.threshold,
-        mode,
-      });
-    },
-
-    /** Memory search, plus knowledge chunks (labelled, in `knowledge`) when `include` asks for them. */
-    async searchWithIncludes(
+    /**
+     * Hybrid (vector + keyword) memory search, best first (`mode` can restrict it to one side),
+     * plus knowledge chunks (labelled, in `knowledge`) when `include` asks for them.
+     */
+    async searchMemories(
       ctx: TenantContext,
       input: SearchMemoriesBody,
     ): Promise<SearchMemoriesResponse> {
-      const results = await this.searchMemories(ctx, input);
+      const results = await searchHits(ctx, input);
       if (!input.include?.includes("knowledge") || !deps.searchKnowledge) return { results };
       const knowledge = await deps.searchKnowledge(ctx, {
         query: input.query,
@@ -216,9 +211,10 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         limit: input.limit ?? 10,
         mode: input.mode ?? "hybrid",
       });
-      return { results, knowledge };
+      return { results, knowledge: knowledge.results };
     },
 
+    /** One memory of the caller's project, from the hot-memory cache when it holds it. */
     async getMemory(ctx: TenantContext, id: string): Promise<Memory> {
       requireScope(ctx, "memories:read");
       const tenantId = ctx.tenantId;
@@ -238,7 +234,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     async updateMemory(ctx: TenantContext, id: string, input: UpdateMemoryBody): Promise<Memory> {
       requireScope(ctx, "memories:write");
       if (!isId("mem", id)) throw notFound("Memory", id);
-      checkMetadata(input.metadata, "metadata");
+      checkMetadataSize(input.metadata, "metadata");
       const patch: Parameters<MemoryStore["updateMemory"]>[3] = {};
       if (input.metadata !== undefined) patch.metadata = input.metadata;
       if (input.text !== undefined) {
@@ -247,31 +243,20 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         patch.contentHash = contentHash(input.text);
         patch.embedding = vectorLiteral(vector as Float32Array);
       }
-      let memory: Memory | undefined;
-      try {
-        memory = await store.updateMemory(
-          ctx.tenantId,
-          ctx.projectId,
-          id,
-          patch,
-          usage(ctx, "memory.update"),
-        );
-      } catch (err) {
-        if ((err as { code?: string }).code === "23505") {
-          throw new AppError(
-            "conflict",
-            "Another memory in this scope already has this text",
-            "text",
-          );
-        }
-        throw err;
-      }
+      const memory = await store.updateMemory(
+        ctx.tenantId,
+        ctx.projectId,
+        id,
+        patch,
+        usage(ctx, "memory.update"),
+      );
       if (!memory) throw notFound("Memory", id);
       await cache.invalidate(ctx.tenantId, id);
       return memory;
     },
 
-    async deleteMemory(ctx: TenantContext, id: string): Promise<void> {
+    /** Deletes one memory (its history stays readable). */
+    async deleteMemory(ctx: TenantContext, id: string): Promise<DeleteMemoryResponse> {
       requireScope(ctx, "memories:write");
       const n = isId("mem", id)
         ? await store.deleteMemories(
@@ -283,10 +268,14 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         : 0;
       if (n === 0) throw notFound("Memory", id);
       await cache.invalidate(ctx.tenantId, id);
+      return { id, deleted: true };
     },
 
     /** Deletes every memory in a scope; at least one scope id is required. */
-    async deleteMemories(ctx: TenantContext, input: DeleteMemoriesQuery): Promise<number> {
+    async deleteMemories(
+      ctx: TenantContext,
+      input: DeleteMemoriesQuery,
+    ): Promise<DeleteMemoriesResponse> {
       requireScope(ctx, "memories:write");
       if (!input.user_id && !input.agent_id && !input.session_id) {
         throw new AppError(
@@ -310,9 +299,10 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         },
       );
       if (n > 0) await cache.invalidateTenant(ctx.tenantId);
-      return n;
+      return { deleted: n };
     },
 
+    /** Memories of a scope, newest first, a page at a time. */
     async listMemories(
       ctx: TenantContext,
       input: ListMemoriesQuery,
@@ -325,13 +315,13 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     },
 
     /** Every ADD, UPDATE and DELETE of a memory, oldest first; kept after the memory is deleted. */
-    async getMemoryHistory(ctx: TenantContext, id: string): Promise<HistoryEntry[]> {
+    async getMemoryHistory(ctx: TenantContext, id: string): Promise<MemoryHistoryResponse> {
       requireScope(ctx, "memories:read");
       const entries = isId("mem", id)
         ? await store.getHistory(ctx.tenantId, ctx.projectId, id)
         : [];
       if (entries.length === 0) throw notFound("Memory", id);
-      return entries;
+      return { results: entries };
     },
   };
 }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Database } from "../db/database.ts";
+import { AppError } from "../lib/errors.ts";
+import { keywordQuery } from "../search/query-text.ts";
 import {
   axis,
   draftMemory,
@@ -9,9 +11,9 @@ import {
   TEST_MODEL,
   testDatabases,
 } from "../testing/test-databases.ts";
+import { contentHash } from "./content-hash.ts";
 import { createMemorySearchStore } from "./memory-search-store.ts";
 import { createMemoryStore } from "./memory-store.ts";
-import { contentHash, keywordQuery } from "./memory-text.ts";
 
 const draft = draftMemory;
 
@@ -107,6 +109,27 @@ for (const backend of testDatabases) {
           ["DELETE", "v2", null, { a: 2 }, null],
         ],
       );
+    });
+
+    test("an update to a text another memory of the scope has is a conflict; nothing changes", async () => {
+      const t = await tenant();
+      const { results } = await store.insertMemories(t, projectOf(t), [
+        draft("Likes tea", axis(0)),
+        draft("Plays chess", axis(1)),
+      ]);
+      const id = results[1]?.id as string;
+      const patch = {
+        memory: "likes TEA",
+        contentHash: contentHash("likes TEA"),
+        embedding: axis(0),
+      };
+      await assert.rejects(store.updateMemory(t, projectOf(t), id, patch), (err: unknown) => {
+        assert.ok(err instanceof AppError, String(err));
+        assert.deepEqual([err.code, err.field], ["conflict", "text"]);
+        return true;
+      });
+      assert.equal((await store.getMemory(t, projectOf(t), id))?.memory, "Plays chess");
+      assert.equal((await store.getHistory(t, projectOf(t), id)).length, 1);
     });
 
     test("bulk delete removes exactly the scope", async () => {

@@ -12,7 +12,9 @@ import {
   type IdempotencyRequest,
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
+import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
+import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_BYTES_SQL, type UsageHook } from "../usage/metering.ts";
 
 /** One memory to insert, already embedded. */
@@ -29,13 +31,8 @@ export interface NewMemory {
   embedding: string;
 }
 
-export interface Scope {
-  /** Always set by the service: the caller's project. */
-  projectId?: string | undefined;
-  userId?: string | undefined;
-  agentId?: string | undefined;
-  sessionId?: string | undefined;
-}
+/** The ids memories are narrowed to, each matched exactly; the service always sets the project. */
+export type MemoryScope = Pick<Scope, "projectId" | "userId" | "agentId" | "sessionId">;
 
 interface MemoryRow {
   id: string;
@@ -71,22 +68,6 @@ export function toMemory(r: MemoryRow): Memory {
     created_at: r.created_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
   };
-}
-
-/** Appends `AND col = $n` for each scope id given. */
-export function scopeSql(scope: Scope, params: unknown[], alias = ""): string {
-  let sql = "";
-  for (const [col, value] of [
-    ["project_id", scope.projectId],
-    ["user_id", scope.userId],
-    ["agent_id", scope.agentId],
-    ["session_id", scope.sessionId],
-  ] as const) {
-    if (value === undefined) continue;
-    params.push(value);
-    sql += ` AND ${alias}${col} = $${params.length}`;
-  }
-  return sql;
 }
 
 async function insertHistory(
@@ -199,6 +180,17 @@ async function dropUnusedTermStats(
        WHERE tenant_id = $1 AND project_id = $2 AND docs <= 0 FOR UPDATE SKIP LOCKED)`,
     [tenantId, projectId],
   );
+}
+
+/**
+ * A unique_violation (SQLSTATE 23505) of an update is memories_dedup, the table's only unique key
+ * an update can break: the new text duplicates another memory of the scope. Other errors pass.
+ */
+function duplicateText(err: unknown): never {
+  if ((err as { code?: unknown } | null)?.code === "23505") {
+    throw new AppError("conflict", "Another memory in this scope already has this text", "text");
+  }
+  throw err;
 }
 
 /** SQL for memories. Every method runs in one transaction under the tenant's RLS context. */
@@ -336,7 +328,12 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
       }),
 
     /** Lists newest first; ids are time-sortable, so the cursor is the last id seen. */
-    listMemories: (tenantId: string, scope: Scope, limit: number, before: string | undefined) =>
+    listMemories: (
+      tenantId: string,
+      scope: MemoryScope,
+      limit: number,
+      before: string | undefined,
+    ) =>
       db.withTenant(tenantId, async (tx) => {
         const params: unknown[] = [tenantId];
         let where = `tenant_id = $1${scopeSql(scope, params)}`;
@@ -352,7 +349,10 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         return { rows: rows.slice(0, limit).map(toMemory), more: rows.length > limit };
       }),
 
-    /** Updates text (with its new embedding) and/or metadata, recording the change in history. */
+    /**
+     * Updates text (with its new embedding) and/or metadata, recording the change in history. A
+     * text another memory of the same scope already has is a conflict.
+     */
     updateMemory: (
       tenantId: string,
       projectId: string,
@@ -370,8 +370,9 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         // A new text has new terms: its old postings go before the update, the new ones after.
         const retext = patch.memory !== undefined;
         if (retext) await unindexTerms(tx, tenantId, projectId, [id]);
-        const [row] = await tx.query<MemoryRow>(
-          `UPDATE memories SET
+        const [row] = await tx
+          .query<MemoryRow>(
+            `UPDATE memories SET
              memory = coalesce($3, memory),
              content_hash = coalesce(decode($4, 'hex'), content_hash),
              embedding = coalesce($5::vector, embedding),
@@ -379,15 +380,16 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
              updated_at = now()
            WHERE tenant_id = $1 AND id = $2
            RETURNING ${MEMORY_COLUMNS}, ${MEMORY_BYTES_SQL} AS bytes`,
-          [
-            tenantId,
-            id,
-            patch.memory ?? null,
-            patch.contentHash ?? null,
-            patch.embedding ?? null,
-            patch.metadata ? JSON.stringify(patch.metadata) : null,
-          ],
-        );
+            [
+              tenantId,
+              id,
+              patch.memory ?? null,
+              patch.contentHash ?? null,
+              patch.embedding ?? null,
+              patch.metadata ? JSON.stringify(patch.metadata) : null,
+            ],
+          )
+          .catch(duplicateText);
         const updated = row as MemoryRow & { bytes: string };
         if (retext) {
           await indexTerms(tx, tenantId, projectId, [id]);
@@ -415,7 +417,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
     deleteMemories: (
       tenantId: string,
       projectId: string,
-      target: { id: string } | { scope: Scope },
+      target: { id: string } | { scope: MemoryScope },
       usage?: UsageHook,
     ) =>
       db.withTenant(tenantId, async (tx) => {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { Database } from "../db/database.ts";
-import { openPGliteDatabase } from "../db/pglite-database.ts";
 import { newId } from "../lib/ids.ts";
+import { idf } from "../search/keyword-plan.ts";
+import { keywordQuery } from "../search/query-text.ts";
 import {
   axis,
   draftMemory,
@@ -12,9 +13,9 @@ import {
   TEST_MODEL,
   testDatabases,
 } from "../testing/test-databases.ts";
-import { createMemorySearchStore, idf, planKeywords } from "./memory-search-store.ts";
+import { contentHash } from "./content-hash.ts";
+import { createMemorySearchStore } from "./memory-search-store.ts";
 import { createMemoryStore, type NewMemory } from "./memory-store.ts";
-import { contentHash, embeddingQuery, keywordQuery, tsqueryLiteral } from "./memory-text.ts";
 
 const draft = (text: string, over: Partial<NewMemory> = {}) => draftMemory(text, axis(0), over);
 
@@ -63,78 +64,6 @@ async function assertConsistent(db: Database, tenantId: string, projectId = proj
   assert.deepEqual(s.postings, s.expectedPostings);
   assert.deepEqual(s.stats, s.expectedStats);
 }
-
-describe("planKeywords", () => {
-  test("weights terms by IDF, rarest first, and generates from the rarest within the budget", () => {
-    const plan = planKeywords(
-      [
-        { lexeme: "alic", docs: 500 },
-        { lexeme: "kitten", docs: 3 },
-        { lexeme: "absent", docs: 0 },
-        { lexeme: "adopt", docs: 40 },
-      ],
-      1000,
-      100,
-    );
-    assert.deepEqual(
-      plan.terms.map((t) => t.lexeme),
-      ["kitten", "adopt", "alic"],
-    );
-    assert.equal(plan.terms[0]?.weight, idf(3, 1000));
-    assert.ok(idf(3, 1000) > idf(40, 1000) && idf(40, 1000) > idf(500, 1000));
-    assert.ok(idf(1000, 1000) > 0);
-    assert.deepEqual(
-      plan.generating.map((t) => t.lexeme),
-      ["kitten", "adopt"],
-    );
-    assert.equal(plan.newestOnly, false);
-  });
-
-  test("always generates from the rarest term; past the budget, from its newest postings", () => {
-    const plan = planKeywords(
-      [
-        { lexeme: "like", docs: 900 },
-        { lexeme: "go", docs: 700 },
-      ],
-      1000,
-      100,
-    );
-    assert.deepEqual(
-      plan.generating.map((t) => t.lexeme),
-      ["go"],
-    );
-    assert.equal(plan.newestOnly, true);
-    assert.deepEqual(planKeywords([{ lexeme: "x", docs: 0 }], 10, 100).terms, []);
-  });
-});
-
-describe("query text", () => {
-  test("embeddingQuery drops trailing question marks, and keeps a text that is only that", () => {
-    assert.equal(embeddingQuery("Where does Alice live?"), "Where does Alice live");
-    assert.equal(embeddingQuery("Really?? "), "Really");
-    assert.equal(embeddingQuery("Is 1 < 2？"), "Is 1 < 2");
-    assert.equal(embeddingQuery("What? No way"), "What? No way");
-    assert.equal(embeddingQuery("??"), "??");
-  });
-
-  test("tsqueryLiteral quotes a lexeme so that tsquery reads it back unchanged", async () => {
-    const db = await openPGliteDatabase(undefined);
-    try {
-      for (const lexeme of ["cat", "it's", "a\\b", "''", "日本語", "ünïcödé", "a b", "x:*"]) {
-        const [row] = await db.asOwner((tx) =>
-          tx.query<{ out: string[] }>(
-            "SELECT array(SELECT unnest(tsvector_to_array(array_to_tsvector(ARRAY[$2::text]))) " +
-              "WHERE array_to_tsvector(ARRAY[$2::text]) @@ $1::tsquery) AS out",
-            [tsqueryLiteral(lexeme), lexeme],
-          ),
-        );
-        assert.deepEqual(row?.out, [lexeme], lexeme);
-      }
-    } finally {
-      await db.close();
-    }
-  });
-});
 
 for (const backend of testDatabases) {
   describe(`keyword terms on ${backend.name}`, () => {

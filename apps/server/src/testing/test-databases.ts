@@ -5,8 +5,8 @@ import { openPGliteDatabase } from "../db/pglite-database.ts";
 import { openPostgresDatabase } from "../db/postgres-database.ts";
 import { ensureVectorIndex } from "../db/vector-index.ts";
 import { newId } from "../lib/ids.ts";
+import { contentHash } from "../memories/content-hash.ts";
 import type { NewMemory } from "../memories/memory-store.ts";
-import { contentHash } from "../memories/memory-text.ts";
 import { createTestPostgres } from "./test-postgres.ts";
 
 export const TEST_MODEL = { id: "test-model-4", dimension: 4 };

@@ -1,15 +1,9 @@
-import { createHash } from "node:crypto";
+/**
+ * How a search query and a vector reach SQL, the same for memories and knowledge: the text to
+ * embed, the words of the keyword side, a lexeme as a tsquery operand, a vector as pgvector text.
+ */
 
-/** Normalization used for exact-duplicate detection: Unicode NFKC, trimmed, whitespace folded, lower case. */
-export function normalizeText(text: string): string {
-  return text.normalize("NFKC").trim().replace(/\s+/g, " ").toLowerCase();
-}
-
-export function contentHash(text: string): string {
-  return createHash("sha256").update(normalizeText(text)).digest("hex");
-}
-
-/** pgvector's text form of a vector. */
+/** pgvector's text form of a vector (a query's or a stored row's embedding). */
 export function vectorLiteral(v: Float32Array): string {
   return `[${Array.prototype.join.call(v, ",")}]`;
 }

@@ -1,44 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { PGlite } from "@electric-sql/pglite";
-import { contentHash, keywordQuery, normalizeText } from "./memory-text.ts";
-
-describe("normalizeText", () => {
-  test("trims, folds every run of whitespace to one space and lower-cases", () => {
-    assert.equal(normalizeText("  My DOG\tis\n\n called   Rex  "), "my dog is called rex");
-    assert.equal(normalizeText("a\u00a0\u2003\u3000b"), "a b");
-    assert.equal(normalizeText(" \t\n "), "");
-  });
-
-  test("applies Unicode NFKC, so compatibility forms compare equal", () => {
-    assert.equal(normalizeText("ﬁne"), "fine");
-    assert.equal(normalizeText("ＡＢＣ１２３"), "abc123");
-    assert.equal(normalizeText("Cafe\u0301"), normalizeText("Café"));
-    assert.equal(normalizeText("Ⅻ"), "xii");
-  });
-
-  test("keeps punctuation and inner content", () => {
-    assert.equal(normalizeText("Don't -- stop!"), "don't -- stop!");
-    assert.notEqual(normalizeText("ab"), normalizeText("a b"));
-  });
-});
-
-describe("contentHash", () => {
-  test("is a SHA-256 hex digest of the normalized text", () => {
-    assert.match(contentHash("hello"), /^[0-9a-f]{64}$/);
-    assert.equal(
-      contentHash("hello"),
-      "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
-    );
-  });
-
-  test("equal for texts that normalize alike, different otherwise", () => {
-    assert.equal(contentHash("My dog is called Rex"), contentHash("  my DOG is\tcalled rex "));
-    assert.equal(contentHash("Café"), contentHash("CAFE\u0301"));
-    assert.notEqual(contentHash("My dog is called Rex"), contentHash("My dog is called Max"));
-    assert.notEqual(contentHash("ab"), contentHash("a b"));
-  });
-});
+import { openPGliteDatabase } from "../db/pglite-database.ts";
+import { embeddingQuery, keywordQuery, tsqueryLiteral } from "./query-text.ts";
 
 /** Characters with a meaning in tsquery syntax, or that Postgres cannot take in text. */
 const TSQUERY_SYNTAX = /[&|!()<>:*'"\\\s]/u;
@@ -157,5 +121,33 @@ describe("keywordQuery", () => {
       );
       assert.equal(rows[0]?.hit, true);
     });
+  });
+});
+
+describe("query text", () => {
+  test("embeddingQuery drops trailing question marks, and keeps a text that is only that", () => {
+    assert.equal(embeddingQuery("Where does Alice live?"), "Where does Alice live");
+    assert.equal(embeddingQuery("Really?? "), "Really");
+    assert.equal(embeddingQuery("Is 1 < 2？"), "Is 1 < 2");
+    assert.equal(embeddingQuery("What? No way"), "What? No way");
+    assert.equal(embeddingQuery("??"), "??");
+  });
+
+  test("tsqueryLiteral quotes a lexeme so that tsquery reads it back unchanged", async () => {
+    const db = await openPGliteDatabase(undefined);
+    try {
+      for (const lexeme of ["cat", "it's", "a\\b", "''", "日本語", "ünïcödé", "a b", "x:*"]) {
+        const [row] = await db.asOwner((tx) =>
+          tx.query<{ out: string[] }>(
+            "SELECT array(SELECT unnest(tsvector_to_array(array_to_tsvector(ARRAY[$2::text]))) " +
+              "WHERE array_to_tsvector(ARRAY[$2::text]) @@ $1::tsquery) AS out",
+            [tsqueryLiteral(lexeme), lexeme],
+          ),
+        );
+        assert.deepEqual(row?.out, [lexeme], lexeme);
+      }
+    } finally {
+      await db.close();
+    }
   });
 });

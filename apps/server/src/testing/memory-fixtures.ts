@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import type { EngramClient, Memory } from "@engram/sdk";
+import type { Tenant } from "./route-suite.ts";
+
+/** A memory id as the API issues it. */
+export const MEM_ID = /^mem_[0-9A-HJKMNP-TV-Z]{26}$/;
+/** Well-formed, but no memory has it. */
+export const MISSING_ID = "mem_01ARZ3NDEKTSV4RRFFQ69G5FAV";
+/** Not shaped like a memory id at all. */
+export const MALFORMED_ID = "not-a-memory";
+
+/** Adds one text memory and returns its id. */
+export async function add(
+  t: Tenant,
+  text: string,
+  extra: Omit<Parameters<EngramClient["addMemory"]>[0], "text"> = {},
+) {
+  const { results } = await t.client.addMemory({ text, ...extra });
+  const [first] = results;
+  assert.ok(first);
+  return first.id;
+}
+
+/** Every memory of the tenant (or of a scope), through the paginated listing. */
+export async function listAll(
+  t: Tenant,
+  scope: { user_id?: string; agent_id?: string; session_id?: string } = {},
+) {
+  const all: Memory[] = [];
+  for await (const m of t.client.listAllMemories({ ...scope, limit: 100 })) all.push(m);
+  return all;
+}

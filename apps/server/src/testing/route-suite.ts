@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { after, before, describe } from "node:test";
+import { EngramClient, EngramError, type Scope } from "@engram/sdk";
+import { assertProblem, type Reply, replyOf } from "./http.ts";
+import { startPostgresTestServer, startTestServer, type TestServer } from "./test-server.ts";
+
+// Route suites run the same tests on each database backend: embedded (PGlite + pgvector) and
+// cluster mode (PostgreSQL + pgvector as the application role, in a fresh database). One real
+// server with the local embedding model per backend; every test makes its own tenant(s), so they
+// can run in any order. Suites run one after the other, so the helpers below use whichever
+// server is current.
+const BACKENDS: { name: string; start: () => Promise<TestServer> }[] = [
+  { name: "pglite", start: () => startTestServer() },
+  { name: "postgres", start: () => startPostgresTestServer() },
+];
+let srv: TestServer | undefined;
+
+function current(): TestServer {
+  if (!srv) throw new Error("route-suite helpers run only inside describeOnBackends");
+  return srv;
+}
+
+/** Declares `<title> on <backend>` for each backend, with that backend's server running. */
+export function describeOnBackends(title: string, body: () => void): void {
+  for (const backend of BACKENDS) {
+    describe(`${title} on ${backend.name}`, () => {
+      before(async () => {
+        srv = await backend.start();
+      });
+      after(async () => {
+        await srv?.close();
+        srv = undefined;
+      });
+      body();
+    });
+  }
+}
+
+/**
+ * fetch for the SDK that checks the wire format of every error: problem+json and a request id
+ * header. The SDK itself only sees the decoded body.
+ */
+const problemFetch: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  if (!res.ok) {
+    assert.match(res.headers.get("content-type") ?? "", /^application\/problem\+json/);
+    assert.match(res.headers.get("x-request-id") ?? "", /^req_/);
+  }
+  return res;
+};
+
+/** An SDK client of the current server for this key, checking every error's wire format. */
+export const clientFor = (token: string) =>
+  new EngramClient({ baseUrl: current().url, token, fetch: problemFetch });
+
+/** A fresh tenant with a key carrying `scopes` (all by default). */
+export async function tenant(scopes?: Scope[]) {
+  const t = await current().newTenant(scopes);
+  return { ...t, client: clientFor(t.key) };
+}
+export type Tenant = Awaited<ReturnType<typeof tenant>>;
+
+/** A second key for an existing tenant, with only these scopes. */
+export async function keyWith(t: Tenant, scopes: Scope[]) {
+  const created = await current().admin.createKey(t.tenantId, { scopes });
+  return clientFor(created.key);
+}
+
+/** Asserts the SDK call fails with this problem; checks the body carries code and requestId. */
+export async function expectProblem(
+  call: Promise<unknown>,
+  status: number,
+  code: string,
+  field?: string,
+) {
+  const err = await call.then(
+    (ok) => assert.fail(`expected ${status} ${code}, got ${JSON.stringify(ok)}`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof EngramError, `expected EngramError, got ${String(err)}`);
+  const detail = JSON.stringify(err.problem);
+  assert.equal(err.status, status, detail);
+  assert.equal(err.problem.status, status, detail);
+  assert.equal(err.code, code, detail);
+  assert.match(err.problem.requestId ?? "", /^req_/, detail);
+  if (field !== undefined) assert.equal(err.problem.field, field, detail);
+  return err.problem;
+}
+
+/** A raw request, for what the SDK cannot express (no key, malformed JSON, huge bodies). */
+export async function raw(
+  method: string,
+  path: string,
+  opts: { token?: string; body?: string } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.body !== undefined) headers["content-type"] = "application/json";
+  return replyOf(
+    await fetch(new URL(path, current().url), {
+      method,
+      headers,
+      ...(opts.body !== undefined ? { body: opts.body } : {}),
+    }),
+  );
+}
+
+/** No Authorization header, and a non-bearer one: both 401 unauthenticated. */
+export async function expectUnauthenticated(method: string, path: string, body?: unknown) {
+  const payload = body === undefined ? {} : { body: JSON.stringify(body) };
+  assertProblem(await raw(method, path, payload), 401, "unauthenticated");
+  const res = await fetch(new URL(path, current().url), {
+    method,
+    headers: { authorization: "Basic dXNlcjpwYXNz", "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  assertProblem(await replyOf(res), 401, "unauthenticated");
+}
+
+/** Malformed JSON is 400 invalid_json; an empty body is no body, which this route needs. */
+export async function expectInvalidJson(t: Tenant, method: string, path: string) {
+  for (const body of ['{"text": "unterminated', "{text: 'single quotes'}", " "]) {
+    assertProblem(await raw(method, path, { token: t.key, body }), 400, "invalid_json");
+  }
+  const empty = await raw(method, path, { token: t.key, body: "" });
+  assertProblem(empty, 400, "validation_failed", "body");
+  assert.equal(empty.body.detail, "A JSON body is required");
+}
+
+/** The ids of hits, results or memories, in order. */
+export const ids = (hits: readonly { id: string }[]) => hits.map((h) => h.id);
+/** A sorted copy, for comparing sets of ids. */
+export const sorted = (xs: readonly string[]) => [...xs].sort();
+/** True for a timestamp in the API's form: ISO 8601 in UTC with milliseconds. */
+export const isIso = (s: string | null) => s !== null && new Date(s).toISOString() === s;
