@@ -19,6 +19,7 @@ import { type Counters, createCounters } from "./telemetry/counters.ts";
 import { createTenantService } from "./tenancy/tenant-service.ts";
 import { createTenantStore } from "./tenancy/tenant-store.ts";
 import { createUsageService } from "./usage/usage-service.ts";
+import { createUsageStore } from "./usage/usage-store.ts";
 import { workerJobs } from "./worker/jobs.ts";
 import { startScheduler } from "./worker/scheduler.ts";
 
@@ -98,7 +99,7 @@ export async function createServer(config: Config): Promise<Server> {
     const limiters = createLimiterSet({ redis, counters });
     const app = await buildApp({
       tenants,
-      usage: createUsageService(db, plans),
+      usage: createUsageService(createUsageStore(db), plans),
       memories,
       knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
       metrics: kb.metrics,

@@ -15,6 +15,7 @@ import { logOptions } from "../telemetry/log-options.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { registerAdminRoutes, registerTenantRoutes } from "../tenancy/tenant-routes.ts";
 import type { TenantService } from "../tenancy/tenant-service.ts";
+import { registerUsageRoutes } from "../usage/usage-routes.ts";
 import type { UsageService } from "../usage/usage-service.ts";
 import { createAuth } from "./auth.ts";
 import { docsUiOptions, OPENAPI_PATH } from "./docs-ui.ts";
@@ -135,8 +136,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const auth = createAuth(deps.tenants, deps.adminToken, deps.authThrottle);
   if (deps.rateLimiter) registerRateLimit(app, deps.rateLimiter);
   registerHealthRoutes(app, deps.ready, deps.optionalChecks ?? []);
-  registerAdminRoutes(app, deps.tenants, deps.usage, auth);
-  registerTenantRoutes(app, deps.tenants, deps.usage, auth);
+  registerAdminRoutes(app, deps.tenants, auth);
+  registerTenantRoutes(app, deps.tenants, auth);
+  registerUsageRoutes(app, deps.usage, auth);
   registerMemoryRoutes(app, deps.memories, auth);
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);

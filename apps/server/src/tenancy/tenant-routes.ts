@@ -5,7 +5,6 @@ import {
   CreateProjectBody,
   CreateTenantBody,
   DeletionReceipt,
-  InvoicePreview,
   KeyIdParams,
   ListAuditQuery,
   ListAuditResponse,
@@ -19,26 +18,17 @@ import {
   Tenant,
   TenantIdParams,
   UpdateTenantBody,
-  UsageHistoryQuery,
-  UsageHistoryResponse,
-  UsageResponse,
 } from "@engram/contract";
 import type { App } from "../http/app.ts";
 import { type Auth, ctxOf } from "../http/auth.ts";
 import { problemResponses } from "../http/route-helpers.ts";
-import type { UsageService } from "../usage/usage-service.ts";
 import type { TenantService } from "./tenant-service.ts";
 
 const admin = { tags: ["admin"], security: [{ adminToken: [] }] };
 const tenant = { tags: ["tenancy"], security: [{ apiKey: [] }] };
 
-/** Platform-admin routes: plans, tenants (provisioning, plan, suspension, deletion), keys, invoices. */
-export function registerAdminRoutes(
-  app: App,
-  tenants: TenantService,
-  usage: UsageService,
-  auth: Auth,
-) {
+/** Platform-admin routes: plans, tenants (provisioning, plan, suspension, deletion), keys. */
+export function registerAdminRoutes(app: App, tenants: TenantService, auth: Auth) {
   const onRequest = auth.admin;
 
   app.get(
@@ -145,30 +135,10 @@ export function registerAdminRoutes(
     async (request, reply) =>
       reply.status(201).send(await tenants.createKey(request.params.tenant_id, request.body)),
   );
-
-  app.get(
-    "/v1/admin/tenants/:tenant_id/invoice-preview",
-    {
-      onRequest,
-      schema: {
-        ...admin,
-        operationId: "invoicePreview",
-        summary: "The current period's invoice so far: plan price and overage lines",
-        params: TenantIdParams,
-        response: { 200: InvoicePreview, ...problemResponses },
-      },
-    },
-    async (request) => usage.invoicePreview(request.params.tenant_id),
-  );
 }
 
-/** Tenant self-service: keys, projects, usage and the audit log, with a tenant API key. */
-export function registerTenantRoutes(
-  app: App,
-  tenants: TenantService,
-  usage: UsageService,
-  auth: Auth,
-) {
+/** Tenant self-service: keys, projects and the audit log, with a tenant API key. */
+export function registerTenantRoutes(app: App, tenants: TenantService, auth: Auth) {
   const onRequest = auth.tenant;
 
   app.post(
@@ -242,34 +212,6 @@ export function registerTenantRoutes(
     },
     async (request, reply) =>
       reply.status(201).send(await tenants.createProject(ctxOf(request), request.body)),
-  );
-
-  app.get(
-    "/v1/usage",
-    {
-      onRequest,
-      schema: {
-        ...tenant,
-        operationId: "getUsage",
-        summary: "This period's usage against the plan's limits",
-        response: { 200: UsageResponse, ...problemResponses },
-      },
-    },
-    async (request) => usage.getUsage(ctxOf(request)),
-  );
-
-  app.get(
-    "/v1/usage/history",
-    {
-      onRequest,
-      schema: {
-        ...tenant,
-        operationId: "getUsageHistory",
-        querystring: UsageHistoryQuery,
-        response: { 200: UsageHistoryResponse, ...problemResponses },
-      },
-    },
-    async (request) => usage.getUsageHistory(ctxOf(request), request.query),
   );
 
   app.get(
