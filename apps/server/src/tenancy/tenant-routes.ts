@@ -22,13 +22,14 @@ import {
 import type { App } from "../http/app.ts";
 import { type Auth, ctxOf } from "../http/auth.ts";
 import { problemResponses } from "../http/route-helpers.ts";
-import type { TenantService } from "./tenant-service.ts";
+import type { Tenancy } from "./tenancy-module.ts";
 
 const admin = { tags: ["admin"], security: [{ adminToken: [] }] };
 const tenant = { tags: ["tenancy"], security: [{ apiKey: [] }] };
 
 /** Platform-admin routes: plans, tenants (provisioning, plan, suspension, deletion), keys. */
-export function registerAdminRoutes(app: App, tenants: TenantService, auth: Auth) {
+export function registerAdminRoutes(app: App, tenancy: Tenancy, auth: Auth) {
+  const { tenants, keys } = tenancy;
   const onRequest = auth.admin;
 
   app.get(
@@ -41,7 +42,7 @@ export function registerAdminRoutes(app: App, tenants: TenantService, auth: Auth
         response: { 200: ListPlansResponse, ...problemResponses },
       },
     },
-    async () => ({ results: tenants.plans.list() }),
+    async () => tenants.listPlans(),
   );
 
   app.post(
@@ -56,7 +57,7 @@ export function registerAdminRoutes(app: App, tenants: TenantService, auth: Auth
         response: { 201: ProvisionedTenant, ...problemResponses },
       },
     },
-    async (request, reply) => reply.status(201).send(await tenants.provisionTenant(request.body)),
+    async (request, reply) => reply.status(201).send(await tenants.createTenant(request.body)),
   );
 
   app.get(
@@ -133,12 +134,13 @@ export function registerAdminRoutes(app: App, tenants: TenantService, auth: Auth
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await tenants.createKey(request.params.tenant_id, request.body)),
+      reply.status(201).send(await keys.createKey(request.params.tenant_id, request.body)),
   );
 }
 
 /** Tenant self-service: keys, projects and the audit log, with a tenant API key. */
-export function registerTenantRoutes(app: App, tenants: TenantService, auth: Auth) {
+export function registerTenantRoutes(app: App, tenancy: Tenancy, auth: Auth) {
+  const { keys, projects, audit } = tenancy;
   const onRequest = auth.tenant;
 
   app.post(
@@ -154,7 +156,7 @@ export function registerTenantRoutes(app: App, tenants: TenantService, auth: Aut
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await tenants.createOwnKey(ctxOf(request), request.body)),
+      reply.status(201).send(await keys.createOwnKey(ctxOf(request), request.body)),
   );
 
   app.get(
@@ -168,7 +170,7 @@ export function registerTenantRoutes(app: App, tenants: TenantService, auth: Aut
         response: { 200: ListKeysResponse, ...problemResponses },
       },
     },
-    async (request) => tenants.listKeys(ctxOf(request), request.query),
+    async (request) => keys.listKeys(ctxOf(request), request.query),
   );
 
   app.delete(
@@ -183,7 +185,7 @@ export function registerTenantRoutes(app: App, tenants: TenantService, auth: Aut
         response: { 200: ApiKey, ...problemResponses },
       },
     },
-    async (request) => tenants.revokeKey(ctxOf(request), request.params.key_id),
+    async (request) => keys.revokeKey(ctxOf(request), request.params.key_id),
   );
 
   app.get(
@@ -196,7 +198,7 @@ export function registerTenantRoutes(app: App, tenants: TenantService, auth: Aut
         response: { 200: ListProjectsResponse, ...problemResponses },
       },
     },
-    async (request) => ({ results: await tenants.listProjects(ctxOf(request)) }),
+    async (request) => projects.listProjects(ctxOf(request)),
   );
 
   app.post(
@@ -211,7 +213,7 @@ export function registerTenantRoutes(app: App, tenants: TenantService, auth: Aut
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await tenants.createProject(ctxOf(request), request.body)),
+      reply.status(201).send(await projects.createProject(ctxOf(request), request.body)),
   );
 
   app.get(
@@ -225,6 +227,6 @@ export function registerTenantRoutes(app: App, tenants: TenantService, auth: Aut
         response: { 200: ListAuditResponse, ...problemResponses },
       },
     },
-    async (request) => tenants.listAudit(ctxOf(request), request.query),
+    async (request) => audit.listAudit(ctxOf(request), request.query),
   );
 }
