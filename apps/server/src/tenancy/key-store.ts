@@ -61,9 +61,7 @@ async function countActiveKeys(tx: Queryable, tenantId: string): Promise<number>
 }
 
 /** What insertKey did: refused at the plan's limit of active keys, or created. */
-export type KeyCreation =
-  | { status: "exceeded"; count: number }
-  | { status: "created"; row: KeyRow };
+type KeyCreation = { status: "exceeded"; count: number } | { status: "created"; row: KeyRow };
 
 /** SQL for API keys: creation within the plan's limit, listing, revocation, authentication. */
 export function createKeyStore(db: Database) {

@@ -25,7 +25,7 @@ export async function insertDefaultProject(
 }
 
 /** What createProject did: refused at the plan's limit, refused for a taken name, or created. */
-export type ProjectCreation =
+type ProjectCreation =
   | { status: "exceeded"; count: number }
   | { status: "duplicate" }
   | { status: "created"; row: ProjectRow };

@@ -30,7 +30,7 @@ function toTenant(r: TenantRow): Tenant {
   };
 }
 
-/** Admin verbs on tenants and the plans they are on. They take no context: their route checks the admin. */
+/** Admin verbs on tenants and their plans; they take no context (their routes check the admin). */
 export function createTenantService(store: TenantStore, plans: PlanCatalog) {
   function checkPlan(plan: string | undefined, field: string): void {
     if (plan !== undefined && !plans.get(plan)) {

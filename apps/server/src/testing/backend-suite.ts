@@ -89,7 +89,7 @@ const BACKENDS: { name: string; create: (env: Record<string, string>) => Promise
 ];
 
 /** A tenant made through the admin API: its id, first key (every scope) and default project. */
-export interface ProvisionedTestTenant {
+interface ProvisionedTestTenant {
   id: string;
   key: string;
   keyId: string;
