@@ -16,9 +16,9 @@ import { loadPlans } from "./plans/plans.ts";
 import { createAuthThrottle } from "./rate-limits/auth-throttle.ts";
 import { createLimiterSet, createRateLimiter } from "./rate-limits/rate-limiter.ts";
 import { type Counters, createCounters } from "./telemetry/counters.ts";
-import { createTenantService } from "./tenancy/tenant-service.ts";
-import { createTenantStore } from "./tenancy/tenant-store.ts";
+import { createTenancy } from "./tenancy/tenancy-module.ts";
 import { createUsageService } from "./usage/usage-service.ts";
+import { createUsageStore } from "./usage/usage-store.ts";
 import { workerJobs } from "./worker/jobs.ts";
 import { startScheduler } from "./worker/scheduler.ts";
 
@@ -79,7 +79,7 @@ export async function createServer(config: Config): Promise<Server> {
         (config.ingest.inProcess === "auto" && db.kind === "pglite"),
     });
     knowledge = kb;
-    const tenants = createTenantService(createTenantStore(db), plans);
+    const tenancy = createTenancy(db, plans);
     const memories = createMemoryService({
       store: createMemoryStore(db, model),
       search: createMemorySearchStore(db, model),
@@ -97,8 +97,8 @@ export async function createServer(config: Config): Promise<Server> {
     });
     const limiters = createLimiterSet({ redis, counters });
     const app = await buildApp({
-      tenants,
-      usage: createUsageService(db, plans),
+      tenancy,
+      usage: createUsageService(createUsageStore(db), plans),
       memories,
       knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
       metrics: kb.metrics,

@@ -5,7 +5,7 @@ import { createKnowledgeStore } from "../knowledge/knowledge-store.ts";
 import { newId } from "../lib/ids.ts";
 import { contentHash } from "../memories/content-hash.ts";
 import { createMemoryStore } from "../memories/memory-store.ts";
-import { createTenantStore } from "../tenancy/tenant-store.ts";
+import { createKeyStore } from "../tenancy/key-store.ts";
 import {
   axis,
   projectOf,
@@ -252,7 +252,7 @@ for (const backend of testDatabases) {
 
     test("key authentication crosses tenants only through the definer function", async () => {
       const hash = createHash("sha256").update("egm_rls_test_key").digest();
-      await createTenantStore(db).insertKey(
+      await createKeyStore(db).insertKey(
         a,
         {
           id: newId("key"),

@@ -13,8 +13,9 @@ import { registerRateLimit } from "../rate-limits/rate-limit-hook.ts";
 import type { RateLimiter } from "../rate-limits/rate-limiter.ts";
 import { logOptions } from "../telemetry/log-options.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
+import type { Tenancy } from "../tenancy/tenancy-module.ts";
 import { registerAdminRoutes, registerTenantRoutes } from "../tenancy/tenant-routes.ts";
-import type { TenantService } from "../tenancy/tenant-service.ts";
+import { registerUsageRoutes } from "../usage/usage-routes.ts";
 import type { UsageService } from "../usage/usage-service.ts";
 import { createAuth } from "./auth.ts";
 import { docsUiOptions, OPENAPI_PATH } from "./docs-ui.ts";
@@ -25,7 +26,7 @@ import { validatorCompiler } from "./validation.ts";
 
 export interface AppDeps {
   memories: MemoryService;
-  tenants: TenantService;
+  tenancy: Tenancy;
   usage: UsageService;
   adminToken: string;
   maxBodyBytes: number;
@@ -131,11 +132,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, docsUiOptions);
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
 
-  const auth = createAuth(deps.tenants, deps.adminToken, deps.authThrottle);
+  const auth = createAuth(deps.tenancy.authentication, deps.adminToken, deps.authThrottle);
   if (deps.rateLimiter) registerRateLimit(app, deps.rateLimiter);
   registerHealthRoutes(app, deps.ready, deps.optionalChecks ?? []);
-  registerAdminRoutes(app, deps.tenants, deps.usage, auth);
-  registerTenantRoutes(app, deps.tenants, deps.usage, auth);
+  registerAdminRoutes(app, deps.tenancy, auth);
+  registerTenantRoutes(app, deps.tenancy, auth);
+  registerUsageRoutes(app, deps.usage, auth);
   registerMemoryRoutes(app, deps.memories, auth);
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);

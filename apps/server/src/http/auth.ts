@@ -1,8 +1,8 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AuthThrottle } from "../rate-limits/auth-throttle.ts";
 import { secretEquals } from "../tenancy/api-key.ts";
+import type { AuthenticationService } from "../tenancy/authentication-service.ts";
 import type { TenantContext } from "../tenancy/context.ts";
-import type { TenantService } from "../tenancy/tenant-service.ts";
 import { sendProblem } from "./problem.ts";
 
 declare module "fastify" {
@@ -31,7 +31,7 @@ const unauthenticated = (request: FastifyRequest, reply: FastifyReply, detail: s
  * lookup that answers a guess). Requests without a bearer credential are 401 and not counted.
  */
 export function createAuth(
-  tenants: TenantService,
+  authentication: AuthenticationService,
   adminToken: string,
   throttle: AuthThrottle | undefined,
 ) {
@@ -60,7 +60,7 @@ export function createAuth(
       const token = bearer(request);
       if (!token) return unauthenticated(request, reply, "Send Authorization: Bearer <api key>");
       if (await throttled(request, reply)) return reply;
-      const ctx = await tenants.authenticateKey(token, request.id);
+      const ctx = await authentication.authenticateKey(token, request.id);
       if (ctx === "unknown") return refuse(request, reply, "The API key is not valid");
       if (ctx === "expired") return refuse(request, reply, "The API key has expired");
       if ("suspended" in ctx) {
@@ -84,7 +84,7 @@ export function createAuth(
       if (await throttled(request, reply)) return reply;
       // Constant time: the comparison takes as long however much of the token is right.
       if (secretEquals(token, adminToken)) return;
-      if ((await tenants.authenticateKey(token, request.id)) !== "unknown") {
+      if ((await authentication.authenticateKey(token, request.id)) !== "unknown") {
         return sendProblem(
           request,
           reply,

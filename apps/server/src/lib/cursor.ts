@@ -20,3 +20,11 @@ export function nextIdCursor(page: {
   const last = page.rows.at(-1);
   return page.more && last ? Buffer.from(last.id).toString("base64url") : null;
 }
+
+/** A list response: a page's rows in their response shape, and the cursor after them. */
+export function pageOf<R extends { id: string }, T>(
+  page: { rows: R[]; more: boolean },
+  map: (row: R) => T,
+): { results: T[]; next_cursor: string | null } {
+  return { results: page.rows.map(map), next_cursor: nextIdCursor(page) };
+}

@@ -1,4 +1,4 @@
-import type { Queryable } from "../db/database.ts";
+import type { Database, Queryable } from "../db/database.ts";
 import { newId } from "../lib/ids.ts";
 
 /** Audit actions; the log is append-only (the application role may only insert and read it). */
@@ -40,3 +40,27 @@ export async function appendAudit(
     ],
   );
 }
+
+/** SQL for reading the audit log. */
+export function createAuditStore(db: Database) {
+  return {
+    /** A page of the tenant's audit rows, newest first. */
+    listAudit: (tenantId: string, limit: number, before: string | undefined) =>
+      db.withTenant(tenantId, async (tx) => {
+        const rows = await tx.query<{
+          id: string;
+          actor: string;
+          action: string;
+          target_id: string | null;
+          details: Record<string, unknown>;
+          created_at: Date;
+        }>(
+          `SELECT id, actor, action, target_id, details, created_at FROM audit_events
+           WHERE tenant_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`,
+          [tenantId, before ?? null, limit + 1],
+        );
+        return { rows: rows.slice(0, limit), more: rows.length > limit };
+      }),
+  };
+}
+export type AuditStore = ReturnType<typeof createAuditStore>;

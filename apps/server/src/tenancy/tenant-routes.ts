@@ -5,7 +5,6 @@ import {
   CreateProjectBody,
   CreateTenantBody,
   DeletionReceipt,
-  InvoicePreview,
   KeyIdParams,
   ListAuditQuery,
   ListAuditResponse,
@@ -19,26 +18,18 @@ import {
   Tenant,
   TenantIdParams,
   UpdateTenantBody,
-  UsageHistoryQuery,
-  UsageHistoryResponse,
-  UsageResponse,
 } from "@engram/contract";
 import type { App } from "../http/app.ts";
 import { type Auth, ctxOf } from "../http/auth.ts";
 import { problemResponses } from "../http/route-helpers.ts";
-import type { UsageService } from "../usage/usage-service.ts";
-import type { TenantService } from "./tenant-service.ts";
+import type { Tenancy } from "./tenancy-module.ts";
 
 const admin = { tags: ["admin"], security: [{ adminToken: [] }] };
 const tenant = { tags: ["tenancy"], security: [{ apiKey: [] }] };
 
-/** Platform-admin routes: plans, tenants (provisioning, plan, suspension, deletion), keys, invoices. */
-export function registerAdminRoutes(
-  app: App,
-  tenants: TenantService,
-  usage: UsageService,
-  auth: Auth,
-) {
+/** Platform-admin routes: plans, tenants (provisioning, plan, suspension, deletion), keys. */
+export function registerAdminRoutes(app: App, tenancy: Tenancy, auth: Auth) {
+  const { tenants, keys } = tenancy;
   const onRequest = auth.admin;
 
   app.get(
@@ -51,7 +42,7 @@ export function registerAdminRoutes(
         response: { 200: ListPlansResponse, ...problemResponses },
       },
     },
-    async () => ({ results: tenants.plans.list() }),
+    async () => tenants.listPlans(),
   );
 
   app.post(
@@ -66,7 +57,7 @@ export function registerAdminRoutes(
         response: { 201: ProvisionedTenant, ...problemResponses },
       },
     },
-    async (request, reply) => reply.status(201).send(await tenants.provisionTenant(request.body)),
+    async (request, reply) => reply.status(201).send(await tenants.createTenant(request.body)),
   );
 
   app.get(
@@ -143,32 +134,13 @@ export function registerAdminRoutes(
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await tenants.createKey(request.params.tenant_id, request.body)),
-  );
-
-  app.get(
-    "/v1/admin/tenants/:tenant_id/invoice-preview",
-    {
-      onRequest,
-      schema: {
-        ...admin,
-        operationId: "invoicePreview",
-        summary: "The current period's invoice so far: plan price and overage lines",
-        params: TenantIdParams,
-        response: { 200: InvoicePreview, ...problemResponses },
-      },
-    },
-    async (request) => usage.invoicePreview(request.params.tenant_id),
+      reply.status(201).send(await keys.createKey(request.params.tenant_id, request.body)),
   );
 }
 
-/** Tenant self-service: keys, projects, usage and the audit log, with a tenant API key. */
-export function registerTenantRoutes(
-  app: App,
-  tenants: TenantService,
-  usage: UsageService,
-  auth: Auth,
-) {
+/** Tenant self-service: keys, projects and the audit log, with a tenant API key. */
+export function registerTenantRoutes(app: App, tenancy: Tenancy, auth: Auth) {
+  const { keys, projects, audit } = tenancy;
   const onRequest = auth.tenant;
 
   app.post(
@@ -184,7 +156,7 @@ export function registerTenantRoutes(
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await tenants.createOwnKey(ctxOf(request), request.body)),
+      reply.status(201).send(await keys.createOwnKey(ctxOf(request), request.body)),
   );
 
   app.get(
@@ -198,7 +170,7 @@ export function registerTenantRoutes(
         response: { 200: ListKeysResponse, ...problemResponses },
       },
     },
-    async (request) => tenants.listKeys(ctxOf(request), request.query),
+    async (request) => keys.listKeys(ctxOf(request), request.query),
   );
 
   app.delete(
@@ -213,7 +185,7 @@ export function registerTenantRoutes(
         response: { 200: ApiKey, ...problemResponses },
       },
     },
-    async (request) => tenants.revokeKey(ctxOf(request), request.params.key_id),
+    async (request) => keys.revokeKey(ctxOf(request), request.params.key_id),
   );
 
   app.get(
@@ -226,7 +198,7 @@ export function registerTenantRoutes(
         response: { 200: ListProjectsResponse, ...problemResponses },
       },
     },
-    async (request) => ({ results: await tenants.listProjects(ctxOf(request)) }),
+    async (request) => projects.listProjects(ctxOf(request)),
   );
 
   app.post(
@@ -241,35 +213,7 @@ export function registerTenantRoutes(
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await tenants.createProject(ctxOf(request), request.body)),
-  );
-
-  app.get(
-    "/v1/usage",
-    {
-      onRequest,
-      schema: {
-        ...tenant,
-        operationId: "getUsage",
-        summary: "This period's usage against the plan's limits",
-        response: { 200: UsageResponse, ...problemResponses },
-      },
-    },
-    async (request) => usage.getUsage(ctxOf(request)),
-  );
-
-  app.get(
-    "/v1/usage/history",
-    {
-      onRequest,
-      schema: {
-        ...tenant,
-        operationId: "getUsageHistory",
-        querystring: UsageHistoryQuery,
-        response: { 200: UsageHistoryResponse, ...problemResponses },
-      },
-    },
-    async (request) => usage.getUsageHistory(ctxOf(request), request.query),
+      reply.status(201).send(await projects.createProject(ctxOf(request), request.body)),
   );
 
   app.get(
@@ -283,6 +227,6 @@ export function registerTenantRoutes(
         response: { 200: ListAuditResponse, ...problemResponses },
       },
     },
-    async (request) => tenants.listAudit(ctxOf(request), request.query),
+    async (request) => audit.listAudit(ctxOf(request), request.query),
   );
 }

@@ -1,6 +1,8 @@
 import type { PlanOverrides } from "@engram/contract";
-import type { Database, Queryable } from "../db/database.ts";
+import type { Database } from "../db/database.ts";
 import { type AuditEntry, appendAudit } from "./audit.ts";
+import { insertKeyRow, type NewKey } from "./key-store.ts";
+import { insertDefaultProject } from "./project-store.ts";
 
 export interface TenantRow {
   id: string;
@@ -12,52 +14,7 @@ export interface TenantRow {
   created_at: Date;
 }
 
-export interface ProjectRow {
-  id: string;
-  name: string;
-  is_default: boolean;
-  created_at: Date;
-}
-
-export interface KeyRow {
-  id: string;
-  name: string | null;
-  prefix: string;
-  project_id: string;
-  scopes: string[];
-  created_at: Date;
-  expires_at: Date | null;
-  last_used_at: Date | null;
-  revoked_at: Date | null;
-}
-
-export interface NewKey {
-  id: string;
-  name: string | null;
-  prefix: string;
-  hash: Buffer;
-  projectId: string;
-  scopes: string[];
-  expiresAt: string | null;
-}
-
-export interface AuthRow {
-  key_id: string;
-  tenant_id: string;
-  project_id: string;
-  scopes: string[];
-  expires_at: Date | null;
-  last_used_at: Date | null;
-  plan: string;
-  overrides: PlanOverrides;
-  suspended_at: Date | null;
-  suspended_reason: string | null;
-}
-
 const TENANT_COLUMNS = "id, name, plan, overrides, suspended_at, suspended_reason, created_at";
-const KEY_COLUMNS =
-  "id, name, prefix, project_id, scopes, created_at, expires_at, last_used_at, revoked_at";
-const PROJECT_COLUMNS = "id, name, is_default, created_at";
 
 /**
  * Every tenant-owned table, children first, as deleteTenant counts them. The tenant row's own
@@ -80,30 +37,11 @@ const TENANT_TABLES = [
   "projects",
 ] as const;
 
-async function insertKeyRow(tx: Queryable, tenantId: string, key: NewKey): Promise<KeyRow> {
-  const [row] = await tx.query<KeyRow>(
-    `INSERT INTO api_keys (id, tenant_id, project_id, name, prefix, key_hash, scopes, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${KEY_COLUMNS}`,
-    [key.id, tenantId, key.projectId, key.name, key.prefix, key.hash, key.scopes, key.expiresAt],
-  );
-  return row as KeyRow;
-}
-
-/** Keys that authenticate now: neither revoked nor expired (what the plan's api_keys limit counts). */
-async function countActiveKeys(tx: Queryable, tenantId: string): Promise<number> {
-  const [c] = await tx.query<{ n: string }>(
-    `SELECT count(*) AS n FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL
-       AND (expires_at IS NULL OR expires_at > now())`,
-    [tenantId],
-  );
-  return Number(c?.n ?? 0);
-}
-
-/** SQL for tenants, projects, keys and the audit log. Every statement runs under RLS. */
+/** SQL for tenants (the admin's side of tenancy). Every statement runs under RLS. */
 export function createTenantStore(db: Database) {
   return {
     /** Tenant, default project, usage gauges, first key and audit row: one transaction. */
-    provisionTenant: (
+    insertTenant: (
       tenant: { id: string; name: string; plan: string; overrides: PlanOverrides },
       project: { id: string },
       key: NewKey,
@@ -115,15 +53,11 @@ export function createTenantStore(db: Database) {
            RETURNING ${TENANT_COLUMNS}`,
           [tenant.id, tenant.name, tenant.plan, JSON.stringify(tenant.overrides)],
         );
-        const [p] = await tx.query<ProjectRow>(
-          `INSERT INTO projects (id, tenant_id, name, is_default) VALUES ($1, $2, 'default', true)
-           RETURNING ${PROJECT_COLUMNS}`,
-          [project.id, tenant.id],
-        );
+        const p = await insertDefaultProject(tx, tenant.id, project.id);
         await tx.query("INSERT INTO tenant_usage (tenant_id) VALUES ($1)", [tenant.id]);
         const k = await insertKeyRow(tx, tenant.id, key);
         await appendAudit(tx, tenant.id, audit);
-        return { tenant: t as TenantRow, project: p as ProjectRow, key: k };
+        return { tenant: t as TenantRow, project: p, key: k };
       }),
 
     /** A page of every tenant, newest first (admin), through the narrow definer function. */
@@ -196,139 +130,6 @@ export function createTenantStore(db: Database) {
         );
         return { removed, deletedAt: (receipt as { deleted_at: Date }).deleted_at };
       }),
-
-    findProject: (tenantId: string, projectId: string) =>
-      db.withTenant(tenantId, async (tx) => {
-        const [row] = await tx.query<ProjectRow>(
-          `SELECT ${PROJECT_COLUMNS} FROM projects WHERE tenant_id = $1 AND id = $2`,
-          [tenantId, projectId],
-        );
-        return row;
-      }),
-
-    listProjects: (tenantId: string) =>
-      db.withTenant(tenantId, (tx) =>
-        tx.query<ProjectRow>(
-          `SELECT ${PROJECT_COLUMNS} FROM projects WHERE tenant_id = $1 ORDER BY id`,
-          [tenantId],
-        ),
-      ),
-
-    /**
-     * Creates a project unless the tenant already has `limit` (null: unlimited). The tenant row
-     * lock serialises concurrent creations, so the count cannot be raced past the limit.
-     */
-    createProject: (
-      tenantId: string,
-      project: { id: string; name: string },
-      limit: number | null,
-      audit: AuditEntry,
-    ) =>
-      db.withTenant(tenantId, async (tx) => {
-        await tx.query("SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE", [tenantId]);
-        const [c] = await tx.query<{ n: string }>(
-          "SELECT count(*) AS n FROM projects WHERE tenant_id = $1",
-          [tenantId],
-        );
-        const count = Number(c?.n ?? 0);
-        if (limit !== null && count >= limit) return { exceeded: true as const, count };
-        const [row] = await tx.query<ProjectRow>(
-          `INSERT INTO projects (id, tenant_id, name) VALUES ($1, $2, $3)
-           ON CONFLICT (tenant_id, name) DO NOTHING RETURNING ${PROJECT_COLUMNS}`,
-          [project.id, tenantId, project.name],
-        );
-        if (row) await appendAudit(tx, tenantId, { ...audit, targetId: row.id });
-        return { exceeded: false as const, row };
-      }),
-
-    /**
-     * Creates a key unless the tenant already has `limit` active keys (null: unlimited). As for
-     * projects, the tenant row lock serialises concurrent creations, so none races past the limit.
-     */
-    insertKey: (tenantId: string, key: NewKey, limit: number | null, audit: AuditEntry) =>
-      db.withTenant(tenantId, async (tx) => {
-        if (limit !== null) {
-          await tx.query("SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE", [tenantId]);
-          const count = await countActiveKeys(tx, tenantId);
-          if (count >= limit) return { exceeded: true as const, count };
-        }
-        const row = await insertKeyRow(tx, tenantId, key);
-        await appendAudit(tx, tenantId, { ...audit, targetId: row.id });
-        return { exceeded: false as const, row };
-      }),
-
-    listKeys: (tenantId: string, limit: number, before: string | undefined) =>
-      db.withTenant(tenantId, async (tx) => {
-        const rows = await tx.query<KeyRow>(
-          `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND ($2::text IS NULL OR id < $2)
-           ORDER BY id DESC LIMIT $3`,
-          [tenantId, before ?? null, limit + 1],
-        );
-        return { rows: rows.slice(0, limit), more: rows.length > limit };
-      }),
-
-    /**
-     * Revokes a key (idempotently); undefined when the tenant has no such key. `allow` sees the
-     * key first (under its row lock) and may throw to refuse: nothing is then changed.
-     */
-    revokeKey: (tenantId: string, keyId: string, allow: (key: KeyRow) => void, audit: AuditEntry) =>
-      db.withTenant(tenantId, async (tx) => {
-        const [found] = await tx.query<KeyRow>(
-          `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-          [tenantId, keyId],
-        );
-        if (!found) return undefined;
-        allow(found);
-        const [row] = await tx.query<KeyRow>(
-          `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-           WHERE tenant_id = $1 AND id = $2 RETURNING ${KEY_COLUMNS}`,
-          [tenantId, keyId],
-        );
-        await appendAudit(tx, tenantId, { ...audit, targetId: keyId });
-        return row;
-      }),
-
-    /** Records that a key was used (the caller throttles this to about once a minute). */
-    touchKey: (tenantId: string, keyId: string) =>
-      db.withTenant(tenantId, (tx) =>
-        tx.query("UPDATE api_keys SET last_used_at = now() WHERE tenant_id = $1 AND id = $2", [
-          tenantId,
-          keyId,
-        ]),
-      ),
-
-    /** Resolves a key hash through the narrow definer function (no tenant is known yet). */
-    authenticate: (hash: Buffer) =>
-      db.withoutTenant(async (tx) => {
-        const [row] = await tx.query<AuthRow>(
-          `SELECT key_id, tenant_id, project_id, scopes, expires_at, last_used_at, plan, overrides,
-                  suspended_at, suspended_reason
-           FROM engram_authenticate($1)`,
-          [hash],
-        );
-        return row;
-      }),
-
-    listAudit: (tenantId: string, limit: number, before: string | undefined) =>
-      db.withTenant(tenantId, async (tx) => {
-        const rows = await tx.query<{
-          id: string;
-          actor: string;
-          action: string;
-          target_id: string | null;
-          details: Record<string, unknown>;
-          created_at: Date;
-        }>(
-          `SELECT id, actor, action, target_id, details, created_at FROM audit_events
-           WHERE tenant_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`,
-          [tenantId, before ?? null, limit + 1],
-        );
-        return { rows: rows.slice(0, limit), more: rows.length > limit };
-      }),
-
-    /** Appends an audit row on its own (for events recorded outside a store transaction). */
-    audit: (tenantId: string, entry: AuditEntry) =>
-      db.withTenant(tenantId, (tx) => appendAudit(tx, tenantId, entry)),
   };
 }
 export type TenantStore = ReturnType<typeof createTenantStore>;

@@ -5,48 +5,20 @@ import type {
   UsageHistoryResponse,
   UsageResponse,
 } from "@engram/contract";
-import type { Database } from "../db/database.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId } from "../lib/ids.ts";
 import { type EffectivePlan, type PlanCatalog, periodOf } from "../plans/plans.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
+import type { UsageStore } from "./usage-store.ts";
 
 const GB = 1e9;
 const cents = (usd: number) => Math.round(usd * 100) / 100;
 
 /** Usage reads: the current period against the plan, past periods, and the invoice preview. */
-export function createUsageService(db: Database, plans: PlanCatalog) {
+export function createUsageService(store: UsageStore, plans: PlanCatalog) {
   async function current(tenantId: string, now: Date) {
     const period = periodOf(now);
-    return db.withTenant(tenantId, async (tx) => {
-      const [ops] = await tx.query<{ used: string }>(
-        `SELECT used FROM usage_counters
-         WHERE tenant_id = $1 AND period_start = $2 AND metric = 'memory_operations'`,
-        [tenantId, period.start.toISOString().slice(0, 10)],
-      );
-      const [gauges] = await tx.query<{ active_memories: string; storage_bytes: string }>(
-        "SELECT active_memories, storage_bytes FROM tenant_usage WHERE tenant_id = $1",
-        [tenantId],
-      );
-      const [projects] = await tx.query<{ n: string }>(
-        "SELECT count(*) AS n FROM projects WHERE tenant_id = $1",
-        [tenantId],
-      );
-      // Active keys as the plan's api_keys limit counts them (tenancy's key creation).
-      const [keys] = await tx.query<{ n: string }>(
-        `SELECT count(*) AS n FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL
-           AND (expires_at IS NULL OR expires_at > now())`,
-        [tenantId],
-      );
-      const used: Record<QuotaMetric, number> = {
-        memory_operations: Number(ops?.used ?? 0),
-        storage_bytes: Number(gauges?.storage_bytes ?? 0),
-        active_memories: Number(gauges?.active_memories ?? 0),
-        projects: Number(projects?.n ?? 0),
-        api_keys: Number(keys?.n ?? 0),
-      };
-      return { period, used };
-    });
+    return { period, used: await store.periodUsage(tenantId, period.start) };
   }
 
   function metrics(plan: EffectivePlan, used: Record<QuotaMetric, number>) {
@@ -95,18 +67,10 @@ export function createUsageService(db: Database, plans: PlanCatalog) {
         }
       }
       const limit = input.limit ?? 12;
-      const rows = await db.withTenant(ctx.tenantId, (tx) =>
-        tx.query<{ period_start: string; used: string }>(
-          `SELECT to_char(period_start, 'YYYY-MM-DD') AS period_start, used FROM usage_counters
-           WHERE tenant_id = $1 AND metric = 'memory_operations' AND ($2::date IS NULL OR period_start < $2::date)
-           ORDER BY period_start DESC LIMIT $3`,
-          [ctx.tenantId, before, limit + 1],
-        ),
-      );
-      const shown = rows.slice(0, limit);
-      const last = shown.at(-1);
+      const page = await store.listPeriods(ctx.tenantId, limit, before);
+      const last = page.rows.at(-1);
       return {
-        results: shown.map((r) => {
+        results: page.rows.map((r) => {
           const p = periodOf(new Date(`${r.period_start}T00:00:00Z`));
           return {
             period_start: p.start.toISOString(),
@@ -115,7 +79,7 @@ export function createUsageService(db: Database, plans: PlanCatalog) {
           };
         }),
         next_cursor:
-          rows.length > limit && last ? Buffer.from(last.period_start).toString("base64url") : null,
+          page.more && last ? Buffer.from(last.period_start).toString("base64url") : null,
       };
     },
 
@@ -124,15 +88,7 @@ export function createUsageService(db: Database, plans: PlanCatalog) {
      * included amount and on stored GB beyond it (the current storage counted for the whole month).
      */
     async invoicePreview(tenantId: string, now = new Date()): Promise<InvoicePreview> {
-      const tenant = isId("ten", tenantId)
-        ? await db.withTenant(tenantId, async (tx) => {
-            const [row] = await tx.query<{ plan: string; overrides: object }>(
-              "SELECT plan, overrides FROM tenants WHERE id = $1",
-              [tenantId],
-            );
-            return row;
-          })
-        : undefined;
+      const tenant = isId("ten", tenantId) ? await store.findPlan(tenantId) : undefined;
       if (!tenant) throw notFound("Tenant", tenantId);
       const plan = plans.effective(tenant.plan, tenant.overrides);
       const catalogPlan = plans.get(plan.id);

@@ -1,0 +1,31 @@
+import type { Database } from "../db/database.ts";
+import type { PlanCatalog } from "../plans/plans.ts";
+import { createAuditStore } from "./audit.ts";
+import { createAuditService } from "./audit-service.ts";
+import { createAuthenticationService } from "./authentication-service.ts";
+import { createKeyService } from "./key-service.ts";
+import { createKeyStore } from "./key-store.ts";
+import { createProjectService } from "./project-service.ts";
+import { createProjectStore } from "./project-store.ts";
+import { createTenantService } from "./tenant-service.ts";
+import { createTenantStore } from "./tenant-store.ts";
+
+/** Tenancy's service verbs, one service per job, over stores sharing the one database. */
+export function createTenancy(db: Database, plans: PlanCatalog) {
+  const tenantStore = createTenantStore(db);
+  const keyStore = createKeyStore(db);
+  const projectStore = createProjectStore(db);
+  return {
+    tenants: createTenantService(tenantStore, plans),
+    keys: createKeyService({
+      keys: keyStore,
+      projects: projectStore,
+      tenants: tenantStore,
+      plans,
+    }),
+    projects: createProjectService(projectStore),
+    audit: createAuditService(createAuditStore(db)),
+    authentication: createAuthenticationService(keyStore, plans),
+  };
+}
+export type Tenancy = ReturnType<typeof createTenancy>;

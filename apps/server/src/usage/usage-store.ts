@@ -1,0 +1,64 @@
+import type { PlanOverrides, QuotaMetric } from "@engram/contract";
+import type { Database } from "../db/database.ts";
+
+/** SQL for the usage reads: the period's counters and gauges, past periods, the tenant's plan. */
+export function createUsageStore(db: Database) {
+  return {
+    /** Each metric's use in the period starting on `periodStart`, read in one transaction. */
+    periodUsage: (tenantId: string, periodStart: Date) =>
+      db.withTenant(tenantId, async (tx): Promise<Record<QuotaMetric, number>> => {
+        const [ops] = await tx.query<{ used: string }>(
+          `SELECT used FROM usage_counters
+           WHERE tenant_id = $1 AND period_start = $2 AND metric = 'memory_operations'`,
+          [tenantId, periodStart.toISOString().slice(0, 10)],
+        );
+        const [gauges] = await tx.query<{ active_memories: string; storage_bytes: string }>(
+          "SELECT active_memories, storage_bytes FROM tenant_usage WHERE tenant_id = $1",
+          [tenantId],
+        );
+        const [projects] = await tx.query<{ n: string }>(
+          "SELECT count(*) AS n FROM projects WHERE tenant_id = $1",
+          [tenantId],
+        );
+        // Active keys as the plan's api_keys limit counts them (tenancy's key creation).
+        const [keys] = await tx.query<{ n: string }>(
+          `SELECT count(*) AS n FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL
+             AND (expires_at IS NULL OR expires_at > now())`,
+          [tenantId],
+        );
+        return {
+          memory_operations: Number(ops?.used ?? 0),
+          storage_bytes: Number(gauges?.storage_bytes ?? 0),
+          active_memories: Number(gauges?.active_memories ?? 0),
+          projects: Number(projects?.n ?? 0),
+          api_keys: Number(keys?.n ?? 0),
+        };
+      }),
+
+    /**
+     * A page of metered operations per period (`YYYY-MM-DD` starts), newest first, before the
+     * period starting on `before` (null: from the latest).
+     */
+    listPeriods: (tenantId: string, limit: number, before: string | null) =>
+      db.withTenant(tenantId, async (tx) => {
+        const rows = await tx.query<{ period_start: string; used: string }>(
+          `SELECT to_char(period_start, 'YYYY-MM-DD') AS period_start, used FROM usage_counters
+           WHERE tenant_id = $1 AND metric = 'memory_operations' AND ($2::date IS NULL OR period_start < $2::date)
+           ORDER BY period_start DESC LIMIT $3`,
+          [tenantId, before, limit + 1],
+        );
+        return { rows: rows.slice(0, limit), more: rows.length > limit };
+      }),
+
+    /** The tenant's plan and overrides, or undefined when there is no such tenant. */
+    findPlan: (tenantId: string) =>
+      db.withTenant(tenantId, async (tx) => {
+        const [row] = await tx.query<{ plan: string; overrides: PlanOverrides }>(
+          "SELECT plan, overrides FROM tenants WHERE id = $1",
+          [tenantId],
+        );
+        return row;
+      }),
+  };
+}
+export type UsageStore = ReturnType<typeof createUsageStore>;
