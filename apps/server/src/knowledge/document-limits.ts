@@ -4,7 +4,7 @@ import type { DocumentLimits } from "../config/ingest-config.ts";
 import { DocumentError } from "./parsed-document.ts";
 
 /** The environment variable that sets each limit, named in every failure. */
-export const LIMIT_VARIABLES: Record<keyof DocumentLimits, string> = {
+const LIMIT_VARIABLES: Record<keyof DocumentLimits, string> = {
   maxPages: "ENGRAM_DOCUMENT_MAX_PAGES",
   maxInflatedBytes: "ENGRAM_DOCUMENT_MAX_INFLATED_BYTES",
   maxCompressionRatio: "ENGRAM_DOCUMENT_MAX_COMPRESSION_RATIO",

@@ -4,8 +4,8 @@ import type { Database, Queryable } from "../db/database.ts";
 import { pgliteOf } from "../db/pglite-database.ts";
 
 /** The queue documents are ingested through, and where jobs go once their retries are spent. */
-export const INGEST_QUEUE = "engram-ingest";
-export const DEAD_LETTER_QUEUE = "engram-ingest-dead";
+const INGEST_QUEUE = "engram-ingest";
+const DEAD_LETTER_QUEUE = "engram-ingest-dead";
 const SCHEMA = "pgboss";
 
 /** What a queued job carries: ids only; the document's bytes stay in the tenant's own tables. */

@@ -17,7 +17,7 @@ const NICE = 10;
 /** A process is retired after this many documents, or once it has grown past half its limit. */
 const TASKS_PER_PROCESS = 100;
 
-export interface ParseResult {
+interface ParseResult {
   chunks: Chunk[];
   pages: number | null;
   /** Seconds the parse process spent on each step. */

@@ -1,7 +1,7 @@
 import { AppError } from "./errors.ts";
 
 /** Largest metadata object accepted (of a memory or a document), serialized as JSON. */
-export const METADATA_MAX_BYTES = 16 * 1024;
+const METADATA_MAX_BYTES = 16 * 1024;
 
 /** Refuses metadata larger than METADATA_MAX_BYTES, naming `field`; absent metadata passes. */
 export function checkMetadataSize(metadata: unknown, field: string): void {

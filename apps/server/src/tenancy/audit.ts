@@ -2,7 +2,7 @@ import type { Database, Queryable } from "../db/database.ts";
 import { newId } from "../lib/ids.ts";
 
 /** Audit actions; the log is append-only (the application role may only insert and read it). */
-export type AuditAction =
+type AuditAction =
   | "tenant.create"
   | "tenant.update"
   | "tenant.plan_change"

@@ -1,17 +1,29 @@
 import type { Database } from "../db/database.ts";
 import type { PlanCatalog } from "../plans/plans.ts";
 import { createAuditStore } from "./audit.ts";
-import { createAuditService } from "./audit-service.ts";
-import { createAuthenticationService } from "./authentication-service.ts";
-import { createKeyService } from "./key-service.ts";
+import { type AuditService, createAuditService } from "./audit-service.ts";
+import {
+  type AuthenticationService,
+  createAuthenticationService,
+} from "./authentication-service.ts";
+import { createKeyService, type KeyService } from "./key-service.ts";
 import { createKeyStore } from "./key-store.ts";
-import { createProjectService } from "./project-service.ts";
+import { createProjectService, type ProjectService } from "./project-service.ts";
 import { createProjectStore } from "./project-store.ts";
-import { createTenantService } from "./tenant-service.ts";
+import { createTenantService, type TenantService } from "./tenant-service.ts";
 import { createTenantStore } from "./tenant-store.ts";
 
-/** Tenancy's service verbs, one service per job, over stores sharing the one database. */
-export function createTenancy(db: Database, plans: PlanCatalog) {
+/** Tenancy's service verbs, one service per job. */
+export interface Tenancy {
+  tenants: TenantService;
+  keys: KeyService;
+  projects: ProjectService;
+  audit: AuditService;
+  authentication: AuthenticationService;
+}
+
+/** Builds the tenancy services over stores sharing the one database. */
+export function createTenancy(db: Database, plans: PlanCatalog): Tenancy {
   const tenantStore = createTenantStore(db);
   const keyStore = createKeyStore(db);
   const projectStore = createProjectStore(db);
@@ -28,4 +40,3 @@ export function createTenancy(db: Database, plans: PlanCatalog) {
     authentication: createAuthenticationService(keyStore, plans),
   };
 }
-export type Tenancy = ReturnType<typeof createTenancy>;

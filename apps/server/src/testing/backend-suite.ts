@@ -13,7 +13,7 @@ import { createTestPostgres } from "./test-postgres.ts";
 import { ADMIN_TOKEN, startTestServer, type TestServer, tempDir } from "./test-server.ts";
 
 /** Raw access to what a server stored, past row-level security. */
-export interface Storage {
+interface Storage {
   asOwner<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
 }
 

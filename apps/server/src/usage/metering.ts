@@ -31,7 +31,7 @@ export interface MeterContext {
 export const MEMORY_BYTES_SQL =
   "(octet_length(memory) + octet_length(metadata::text) + 4 * embedding_dim)::bigint";
 
-export function quotaExceeded(
+function quotaExceeded(
   metric: QuotaMetric,
   limit: number,
   used: number,
