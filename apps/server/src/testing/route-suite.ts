@@ -1,39 +1,32 @@
 import assert from "node:assert/strict";
-import { after, before, describe } from "node:test";
+import { after, before } from "node:test";
 import { EngramClient, EngramError, type Scope } from "@engram/sdk";
+import { type BackendSuite, describeOnBackends as describeEachBackend } from "./backend-suite.ts";
 import { assertProblem, type Reply, replyOf } from "./http.ts";
-import { startPostgresTestServer, startTestServer, type TestServer } from "./test-server.ts";
+import type { TestServer } from "./test-server.ts";
 
-// Route suites run the same tests on each database backend: embedded (PGlite + pgvector) and
-// cluster mode (PostgreSQL + pgvector as the application role, in a fresh database). One real
-// server with the local embedding model per backend; every test makes its own tenant(s), so they
-// can run in any order. Suites run one after the other, so the helpers below use whichever
-// server is current.
-const BACKENDS: { name: string; start: () => Promise<TestServer> }[] = [
-  { name: "pglite", start: () => startTestServer() },
-  { name: "postgres", start: () => startPostgresTestServer() },
-];
-let srv: TestServer | undefined;
+// Route suites drive the current backend's server through the SDK: describeOnBackends here is
+// backend-suite's (one real server with the local embedding model per backend, each on its own
+// database), keeping that suite at hand for the helpers below. Every test makes its own
+// tenant(s), so they can run in any order; suites run one after the other.
+let suite: BackendSuite | undefined;
 
 function current(): TestServer {
-  if (!srv) throw new Error("route-suite helpers run only inside describeOnBackends");
-  return srv;
+  if (!suite) throw new Error("route-suite helpers run only inside describeOnBackends");
+  return suite.srv;
 }
 
 /** Declares `<title> on <backend>` for each backend, with that backend's server running. */
 export function describeOnBackends(title: string, body: () => void): void {
-  for (const backend of BACKENDS) {
-    describe(`${title} on ${backend.name}`, () => {
-      before(async () => {
-        srv = await backend.start();
-      });
-      after(async () => {
-        await srv?.close();
-        srv = undefined;
-      });
-      body();
+  describeEachBackend(title, (s) => {
+    before(() => {
+      suite = s;
     });
-  }
+    after(() => {
+      suite = undefined;
+    });
+    body();
+  });
 }
 
 /**
