@@ -10,12 +10,12 @@ import {
 } from "@engram/sdk";
 import pg from "pg";
 import { callPath as call, clientKey } from "./testing/http.ts";
+import { killAll } from "./testing/run-process.ts";
 import { createTestPostgres, type TestPostgres } from "./testing/test-postgres.ts";
 import { createTestRedis, type TestRedis } from "./testing/test-redis.ts";
 import {
   ADMIN_TOKEN,
   freePort,
-  killAll,
   spawnEngram,
   spawnServer,
   spawnWorker,
