@@ -206,10 +206,8 @@ async function runWith(workers: number, docs: CorpusDoc[]) {
       failed,
     };
   } finally {
-    for (const p of procs) p.child.kill("SIGTERM");
-    await Promise.all(procs.map((p) => p.exited));
-    api.child.kill("SIGTERM");
-    await api.exited;
+    await Promise.all(procs.map((p) => p.stop()));
+    await api.stop();
     await database.drop();
   }
 }
