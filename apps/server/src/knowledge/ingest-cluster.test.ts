@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import pg from "pg";
+import type pg from "pg";
 import { makeMarkdown } from "../testing/document-fixtures.ts";
 import { killAll } from "../testing/run-process.ts";
+import { withPgClient } from "../testing/test-postgres.ts";
 import { spawnWorker, startPostgresTestServer } from "../testing/test-server.ts";
 
 // Cluster mode as deployed: the API process only enqueues (ENGRAM_INGEST_IN_PROCESS=off) and
@@ -25,15 +26,8 @@ async function worker(env: Record<string, string> = {}) {
   return w;
 }
 
-async function superuser<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: srv.database.superuserUrl });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+const superuser = <T>(fn: (c: pg.Client) => Promise<T>) =>
+  withPgClient(srv.database.superuserUrl, fn);
 
 const chunkRows = (documentId: string) =>
   superuser(async (c) => {

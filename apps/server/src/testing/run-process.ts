@@ -25,7 +25,8 @@ export interface RunningProcess {
   output(): string;
   /**
    * Sends `signal` unless it has exited (to its whole process group when started detached), then
-   * waits for the exit; SIGKILL follows after `killAfterMs` so a child that hangs cannot hold the run.
+   * waits for the exit; SIGKILL follows after `killAfterMs` (default 30 s; Infinity: never) so a
+   * child that hangs cannot hold the run.
    */
   stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<number | null>;
 }
@@ -75,7 +76,9 @@ export function spawnProcess(
     output: () => out.both,
     async stop(name = "SIGTERM", killAfterMs = 30_000) {
       signal(name);
-      const timer = setTimeout(() => signal("SIGKILL"), killAfterMs);
+      const timer = Number.isFinite(killAfterMs)
+        ? setTimeout(() => signal("SIGKILL"), killAfterMs)
+        : undefined;
       try {
         return await exited;
       } finally {
