@@ -123,9 +123,18 @@ describe("engram serve and engram worker on a database they cannot use", () => {
   }
 
   test("serve in cluster mode logs the database it serves from, not a data directory", async () => {
+    // A data directory of its own all the same: the admin token is kept there.
+    const dataDir = tempDir("engram-migrate-");
+    dirs.push(dataDir);
     const serve = await startProcess(process.execPath, [...ENGRAM_CLI, "serve"], {
       what: "engram serve",
-      env: { ...process.env, DATABASE_URL: pg.appUrl, PORT: "0", ENGRAM_LOG_LEVEL: "info" },
+      env: {
+        ...process.env,
+        DATABASE_URL: pg.appUrl,
+        PORT: "0",
+        ENGRAM_LOG_LEVEL: "info",
+        ENGRAM_DATA_DIR: dataDir,
+      },
       ready: (p) => p.stdout().includes("engram is serving"),
     });
     try {
