@@ -11,15 +11,16 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramAdminClient, EngramClient } from "@engram/sdk";
-import { makeMarkdown } from "../apps/server/src/testing/document-fixtures.ts";
-import * as hostile from "../apps/server/src/testing/hostile-documents.ts";
-import { type ProbeReport, startProbe } from "../apps/server/src/testing/probe.ts";
 import {
   ADMIN_TOKEN,
   freePort,
+  hostile,
+  makeMarkdown,
+  type ProbeReport,
   spawnServer,
+  startProbe,
   tempDir,
-} from "../apps/server/src/testing/test-server.ts";
+} from "@engram/server/testing";
 import { describeCommit } from "./lib/commit.ts";
 import { percentile } from "./lib/stats.ts";
 

@@ -7,20 +7,25 @@ import { rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramClient } from "@engram/sdk";
-import { Redis } from "ioredis";
-import pg from "pg";
-import { openPostgresDatabase } from "../apps/server/src/db/postgres-database.ts";
-import { createLocalEmbedder, LOCAL_MODEL } from "../apps/server/src/embeddings/local-embedder.ts";
-import { createMemorySearchStore } from "../apps/server/src/memories/memory-search-store.ts";
-import { createMemoryStore } from "../apps/server/src/memories/memory-store.ts";
 import {
+  createMemorySearchStore,
+  createMemoryStore,
   embeddingQuery,
   keywordQuery,
   vectorLiteral,
-} from "../apps/server/src/memories/memory-text.ts";
-import { draftMemory } from "../apps/server/src/testing/test-databases.ts";
-import { SHARED_POSTGRES, withPgClient } from "../apps/server/src/testing/test-postgres.ts";
-import { freePort, spawnServer, tempDir } from "../apps/server/src/testing/test-server.ts";
+} from "@engram/server";
+import { openPostgresDatabase } from "@engram/server/db";
+import { createLocalEmbedder, LOCAL_MODEL } from "@engram/server/embeddings";
+import {
+  draftMemory,
+  freePort,
+  SHARED_POSTGRES,
+  spawnServer,
+  tempDir,
+  withPgClient,
+} from "@engram/server/testing";
+import { Redis } from "ioredis";
+import pg from "pg";
 import { describeCommit } from "./lib/commit.ts";
 import { memoryText, QUERY_SPACE, queryText } from "./lib/corpus.ts";
 import { type CpuShare, cpuText, withCpu } from "./lib/cpu.ts";

@@ -5,10 +5,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramClient } from "@engram/sdk";
-import { openPGliteDatabase } from "../apps/server/src/db/pglite-database.ts";
-import { createLocalEmbedder } from "../apps/server/src/embeddings/local-embedder.ts";
-import { vectorLiteral } from "../apps/server/src/memories/memory-text.ts";
-import { freePort, newTenant, spawnServer } from "../apps/server/src/testing/test-server.ts";
+import { vectorLiteral } from "@engram/server";
+import { openPGliteDatabase } from "@engram/server/db";
+import { createLocalEmbedder } from "@engram/server/embeddings";
+import { freePort, newTenant, spawnServer } from "@engram/server/testing";
 import { describeCommit } from "./lib/commit.ts";
 import { memoryText, QUERY_SPACE, queryText } from "./lib/corpus.ts";
 import { LOCOMO_PATH, locomoRecall, type RecallResult } from "./lib/locomo.ts";

@@ -4,31 +4,29 @@
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
-import { createRedisConnection } from "../apps/server/src/cache/redis-connection.ts";
-import type { Database } from "../apps/server/src/db/database.ts";
-import { newId } from "../apps/server/src/lib/ids.ts";
-import { createMemoryStore } from "../apps/server/src/memories/memory-store.ts";
-import { loadPlans } from "../apps/server/src/plans/plans.ts";
 import {
+  applyUsage,
+  createCounters,
   createLimiterSet,
+  createMemoryStore,
   createRateLimiter,
-} from "../apps/server/src/rate-limits/rate-limiter.ts";
-import { createCounters } from "../apps/server/src/telemetry/counters.ts";
-import { call } from "../apps/server/src/testing/http.ts";
+  createRedisConnection,
+  loadPlans,
+  newId,
+} from "@engram/server";
+import type { Database } from "@engram/server/db";
 import {
+  ADMIN_TOKEN,
+  call,
+  createTestRedis,
   draftMemory,
   openTestDatabase,
   projectOf,
   seedTenant,
-} from "../apps/server/src/testing/test-databases.ts";
-import { createTestRedis } from "../apps/server/src/testing/test-redis.ts";
-import {
-  ADMIN_TOKEN,
   startPostgresTestServer,
   startTestServer,
   type TestServer,
-} from "../apps/server/src/testing/test-server.ts";
-import { applyUsage } from "../apps/server/src/usage/metering.ts";
+} from "@engram/server/testing";
 import { describeCommit } from "./lib/commit.ts";
 import { memoryText } from "./lib/corpus.ts";
 import { ms, percentile } from "./lib/stats.ts";

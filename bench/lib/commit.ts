@@ -1,5 +1,5 @@
 // The commit a benchmark report names, so a result can be traced to the code that produced it.
-import { runProcess } from "../../apps/server/src/testing/run-process.ts";
+import { runProcess } from "@engram/server/testing";
 
 /** The checked-out commit, noting uncommitted changes in the tree ("unknown" outside git). */
 export async function describeCommit(): Promise<string> {

@@ -6,27 +6,22 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, freemem } from "node:os";
 import { EngramAdminClient } from "@engram/sdk";
-import pg from "pg";
-import { vectorIndexName } from "../../apps/server/src/db/vector-index.ts";
-import {
-  createLocalEmbedder,
-  LOCAL_MODEL,
-} from "../../apps/server/src/embeddings/local-embedder.ts";
-import { runChecked } from "../../apps/server/src/testing/run-process.ts";
-import { draftMemory } from "../../apps/server/src/testing/test-databases.ts";
-import {
-  findKeptPostgres,
-  replaceKeptPostgres,
-  type TestPostgres,
-  withPgClient,
-} from "../../apps/server/src/testing/test-postgres.ts";
+import { vectorIndexName } from "@engram/server/db";
+import { createLocalEmbedder, LOCAL_MODEL } from "@engram/server/embeddings";
 import {
   ADMIN_TOKEN,
+  draftMemory,
   ENGRAM_CLI,
+  findKeptPostgres,
   freePort,
+  replaceKeptPostgres,
+  runChecked,
   spawnServer,
+  type TestPostgres,
   tempDir,
-} from "../../apps/server/src/testing/test-server.ts";
+  withPgClient,
+} from "@engram/server/testing";
+import pg from "pg";
 import { memoryText } from "./corpus.ts";
 
 /** Bump when the seeded rows or vectors change: older databases are rebuilt. */
