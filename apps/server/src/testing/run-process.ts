@@ -61,7 +61,7 @@ export function spawnProcess(
   const signal = (name: NodeJS.Signals) => {
     if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     try {
-      if (options.detached) process.kill(-(child.pid as number), name);
+      if (options.detached) process.kill(-child.pid, name);
       else child.kill(name);
     } catch {
       // It exited in between.
@@ -147,14 +147,18 @@ export async function startProcess(
     stopped = true;
   });
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (stopped) throw new Error(`${what} exited early:\n${p.output()}`);
-    if (await ready(p)) return p;
-    if (Date.now() > deadline) {
-      await p.stop("SIGKILL");
-      throw new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${p.output()}`);
+  try {
+    for (;;) {
+      if (stopped) throw new Error(`${what} exited early:\n${p.output()}`);
+      if (await ready(p)) return p;
+      if (Date.now() > deadline) {
+        throw new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${p.output()}`);
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+  } catch (err) {
+    await p.stop("SIGKILL");
+    throw err;
   }
 }
 
