@@ -7,20 +7,21 @@
 // resident memory of the API process and of its parse processes (sampled every 50 ms), the worst
 // /healthz latency and the bystander's search and add p50/p99; the same figures with no attack,
 // and while an ordinary document is being ingested, in the same run. Writes bench/RESULTS-abuse.md.
-import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramAdminClient, EngramClient } from "@engram/sdk";
-import { makeMarkdown } from "../apps/server/src/testing/document-fixtures.ts";
-import * as hostile from "../apps/server/src/testing/hostile-documents.ts";
-import { type ProbeReport, startProbe } from "../apps/server/src/testing/probe.ts";
 import {
   ADMIN_TOKEN,
   freePort,
+  hostile,
+  makeMarkdown,
+  type ProbeReport,
   spawnServer,
+  startProbe,
   tempDir,
-} from "../apps/server/src/testing/test-server.ts";
+} from "@engram/server/testing";
+import { describeCommit } from "./lib/commit.ts";
 import { percentile } from "./lib/stats.ts";
 
 const { values: args } = parseArgs({
@@ -243,19 +244,12 @@ try {
   }
   rows.push(await idle("none (baseline again, after the attacks)"));
 } finally {
-  api.child.kill("SIGTERM");
-  await api.exited;
+  await api.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
 const loadEnd = loadavg();
 
-const commit = (() => {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-  } catch {
-    return "unknown";
-  }
-})();
+const commit = await describeCommit();
 const mib = (b: number) => (b / 2 ** 20).toFixed(0);
 const ms = (x: number) => (Number.isNaN(x) ? "—" : x.toFixed(0));
 const base = rows[0] as Row;

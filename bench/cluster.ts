@@ -3,37 +3,39 @@
 // load comes over loopback HTTP through the SDK. Same-run baselines: the raw embedder and the raw
 // pgvector query (same SQL and settings as the API's vector side, as engram_app with the tenant
 // context, through pg directly). Writes bench/RESULTS-cluster.md.
-import { execSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramClient } from "@engram/sdk";
-import { Redis } from "ioredis";
-import pg from "pg";
-import { openPostgresDatabase } from "../apps/server/src/db/postgres-database.ts";
-import { createLocalEmbedder, LOCAL_MODEL } from "../apps/server/src/embeddings/local-embedder.ts";
-import { newId } from "../apps/server/src/lib/ids.ts";
-import { contentHash } from "../apps/server/src/memories/content-hash.ts";
-import { createMemorySearchStore } from "../apps/server/src/memories/memory-search-store.ts";
-import { createMemoryStore } from "../apps/server/src/memories/memory-store.ts";
 import {
+  createMemorySearchStore,
+  createMemoryStore,
   embeddingQuery,
   keywordQuery,
   vectorLiteral,
-} from "../apps/server/src/search/query-text.ts";
-import { freePort, spawnServer, tempDir } from "../apps/server/src/testing/test-server.ts";
+} from "@engram/server";
+import { openPostgresDatabase } from "@engram/server/db";
+import { createLocalEmbedder, LOCAL_MODEL } from "@engram/server/embeddings";
+import {
+  draftMemory,
+  freePort,
+  SHARED_POSTGRES,
+  spawnServer,
+  tempDir,
+  withPgClient,
+} from "@engram/server/testing";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { describeCommit } from "./lib/commit.ts";
 import { memoryText, QUERY_SPACE, queryText } from "./lib/corpus.ts";
 import { type CpuShare, cpuText, withCpu } from "./lib/cpu.ts";
 import {
   type BenchDatabase,
   type BenchTenant,
   benchDatabase,
-  benchUrls,
   MIX_WEIGHT,
   NOISE_SIGMA,
   USERS_PER_TENANT,
-  withClient,
-  withEnv,
 } from "./lib/pg-bench-db.ts";
 import { type LoadResult, ms, percentile, rate, runLoad } from "./lib/stats.ts";
 
@@ -70,26 +72,20 @@ interface Api {
 }
 
 /** `engram serve` in cluster mode as engram_app; every process of a size shares one Redis prefix. */
-async function startApi(db: string, redisPrefix: string): Promise<Api> {
+async function startApi(appUrl: string, redisPrefix: string): Promise<Api> {
   const dir = tempDir("engram-bench-");
-  const srv = await withEnv(
-    {
-      DATABASE_URL: benchUrls(db).app,
-      REDIS_URL,
-      ENGRAM_REDIS_PREFIX: redisPrefix,
-      ENGRAM_RATE_LIMITS: "off",
-      ENGRAM_DATABASE_OWNER_URL: undefined, // the API processes never get the owner's URL
-    },
-    async () => spawnServer(dir, await freePort()),
-  );
+  const srv = await spawnServer(dir, await freePort(), {
+    DATABASE_URL: appUrl,
+    REDIS_URL,
+    ENGRAM_REDIS_PREFIX: redisPrefix,
+    ENGRAM_RATE_LIMITS: "off",
+    ENGRAM_DATABASE_OWNER_URL: undefined, // the API processes never get the owner's URL
+  });
   return {
     url: srv.url,
     pid: srv.child.pid as number,
     async stop() {
-      if (srv.child.exitCode === null) {
-        srv.child.kill("SIGTERM");
-        await srv.exited;
-      }
+      await srv.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -286,18 +282,7 @@ async function inProcessInsert(
       );
       const t = performance.now();
       await store.insertMemories(tenantId, project?.id as string, [
-        {
-          id: newId("mem"),
-          memory: text,
-          role: null,
-          userId: ADD_USER,
-          agentId: null,
-          sessionId: null,
-          metadata: {},
-          contentHash: contentHash(text),
-          occurredAt: null,
-          embedding: vectors[i % vectors.length] as string,
-        },
+        draftMemory(text, vectors[i % vectors.length] as string, { userId: ADD_USER }),
       ]);
       times.push(performance.now() - t);
     }
@@ -314,7 +299,7 @@ interface WalCounters {
   checkpoints: number;
 }
 async function walCounters(url: string): Promise<WalCounters> {
-  return withClient(url, async (c) => {
+  return withPgClient(url, async (c) => {
     const w = await c.query<{ b: string; f: string }>(
       "SELECT wal_bytes AS b, wal_fpi AS f FROM pg_stat_wal",
     );
@@ -352,7 +337,7 @@ interface PlanNode {
 
 /** EXPLAIN (ANALYZE, BUFFERS) of the raw vector query: the plan chosen and the work it did. */
 async function explain(appUrl: string, p: Probe) {
-  return withClient(appUrl, async (c) => {
+  return withPgClient(appUrl, async (c) => {
     await c.query("BEGIN");
     try {
       await c.query("SELECT set_config('app.tenant_id', $1, true)", [p.tenantId]);
@@ -405,9 +390,9 @@ interface SizeResult {
  * Deletes the rows a run added through the API (user bench-add) the way the memory store deletes:
  * with their history, their keyword postings and their counts in the term statistics.
  */
-async function cleanup(db: string): Promise<number> {
+async function cleanup(superuserUrl: string): Promise<number> {
   const t = performance.now();
-  await withClient(benchUrls(db).superuser, async (c) => {
+  await withPgClient(superuserUrl, async (c) => {
     await c.query("BEGIN");
     await c.query(
       "DELETE FROM memory_history WHERE memory_id IN (SELECT id FROM memories WHERE user_id = $1)",
@@ -500,9 +485,8 @@ async function benchSize(size: number): Promise<SizeResult> {
   result.db = db;
   const { name, tenants } = db;
   const T = tenants.length;
-  const urls = benchUrls(name);
-  await cleanup(name); // rows left by an interrupted run
-  result.dbBytes = await withClient(urls.superuser, async (c) => {
+  await cleanup(db.superuserUrl); // rows left by an interrupted run
+  result.dbBytes = await withPgClient(db.superuserUrl, async (c) => {
     const r = await c.query<{ t: string; h: string }>(
       `SELECT pg_total_relation_size('memories') AS t,
               coalesce((SELECT pg_relation_size(indexrelid) FROM pg_index
@@ -531,7 +515,7 @@ async function benchSize(size: number): Promise<SizeResult> {
 
   const apis: Api[] = [];
   try {
-    apis.push(await startApi(name, prefix));
+    apis.push(await startApi(db.appUrl, prefix));
     const a = apis[0] as Api;
     const pids = () => ({ apiPids: apis.map((x) => x.pid), database: name });
     const searchLoad = (on: Api[], texts: string[], n: number, c: number) => {
@@ -575,7 +559,7 @@ async function benchSize(size: number): Promise<SizeResult> {
       vector: embedded.vectors[i] as string,
       query,
     }));
-    await inProcessHybrid(urls.app, probes);
+    await inProcessHybrid(db.appUrl, probes);
 
     log(`size ${size}: search, fresh queries, c=1`);
     result.search["fresh, c=1"] = await withCpu(pids(), () =>
@@ -589,10 +573,10 @@ async function benchSize(size: number): Promise<SizeResult> {
     const { vectors: _, ...embedTimes } = embedded; // the vectors are reused for raw inserts
     result.raw = {
       embed: embedTimes,
-      vector1: await rawVector(urls.app, probes, 1),
-      vector16: await rawVector(urls.app, [...probes, ...probes], 16),
-      hybrid: await inProcessHybrid(urls.app, probes),
-      plan: await explain(urls.app, probes[0] as Probe),
+      vector1: await rawVector(db.appUrl, probes, 1),
+      vector16: await rawVector(db.appUrl, [...probes, ...probes], 16),
+      hybrid: await inProcessHybrid(db.appUrl, probes),
+      plan: await explain(db.appUrl, probes[0] as Probe),
     };
 
     log(`size ${size}: search, fresh queries, c=16`);
@@ -603,7 +587,7 @@ async function benchSize(size: number): Promise<SizeResult> {
     result.search["cached, c=16"] = await searchLoad([a], hot, 2 * Q, 16);
 
     log(`size ${size}: second API process`);
-    apis.push(await startApi(name, prefix));
+    apis.push(await startApi(db.appUrl, prefix));
     await runLoad(10, 1, (i) =>
       client(apis[1] as Api, tenants[i] as BenchTenant).searchMemories({
         query: hot[i] as string,
@@ -615,7 +599,7 @@ async function benchSize(size: number): Promise<SizeResult> {
 
     log(`size ${size}: single adds, c=1`);
     const ta = tenantFor(Q);
-    result.add = await withWal(urls.superuser, () =>
+    result.add = await withWal(db.superuserUrl, () =>
       withCpu(pids(), () =>
         runLoad(
           Q,
@@ -627,10 +611,10 @@ async function benchSize(size: number): Promise<SizeResult> {
       ),
     );
     log(`size ${size}: the memory store's insert in-process, c=1`);
-    result.insert = await inProcessInsert(urls.app, tenantFor(Q), embedded.vectors, Q);
+    result.insert = await inProcessInsert(db.appUrl, tenantFor(Q), embedded.vectors, Q);
     log(`size ${size}: batch ingest`);
     const measureIngest = (on: Api[], clientsN: number, base: number) =>
-      withWal(urls.superuser, () => withCpu(pids(), () => ingest(on, tenants, clientsN, base)));
+      withWal(db.superuserUrl, () => withCpu(pids(), () => ingest(on, tenants, clientsN, base)));
     result.ingest["1 process, 1 client"] = await measureIngest([a], 1, 510_000_000);
     result.ingest["1 process, 2 clients"] = await measureIngest([a], 2, 520_000_000);
     result.ingest["2 processes, 2 clients (one each)"] = await measureIngest(apis, 2, 530_000_000);
@@ -641,23 +625,15 @@ async function benchSize(size: number): Promise<SizeResult> {
     for (const api of apis) await api.stop();
     await clearRedis(prefix);
     log(`size ${size}: removing the rows this run added`);
-    result.cleanupSeconds = await cleanup(name);
+    result.cleanupSeconds = await cleanup(db.superuserUrl);
   }
   return result;
 }
 
 // ---------------------------------------------------------------------------------------------
 
-function git(cmd: string) {
-  try {
-    return execSync(`git ${cmd}`, { encoding: "utf8" }).trim();
-  } catch {
-    return "unknown";
-  }
-}
-
 async function serverInfo() {
-  return withClient(benchUrls("postgres").superuser, async (c) => {
+  return withPgClient(SHARED_POSTGRES.superuserUrl, async (c) => {
     const v = await c.query<{ v: string }>(
       "SELECT current_setting('server_version') || ', pgvector ' || default_version AS v FROM pg_available_extensions WHERE name = 'vector'",
     );
@@ -689,14 +665,13 @@ function overhead(s: SizeResult) {
   return api / base;
 }
 
-function report(): string {
+function report(commit: string): string {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
-  const dirty = git("status --porcelain") ? " (with uncommitted changes in the tree)" : "";
   const lines = [
     "# Cluster-mode benchmark results (PostgreSQL + pgvector + Redis)",
     "",
     `- Date: ${startedAt}; run took ${((performance.now() - started) / 60000).toFixed(1)} min`,
-    `- Commit: ${git("rev-parse --short HEAD")}${dirty}`,
+    `- Commit: ${commit}`,
     `- Command: \`${["npm run bench:cluster", ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : [])].join(" ")}\` (sizes ${SIZES.map(k).join(", ")}; ${TENANTS} tenants; ${Q} queries per c=1 run, ${2 * Q} per c=16 run)`,
     `- Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}. PostgreSQL ${pgInfo.version} (${pgInfo.settings}), Redis, the API processes and this load generator all share these cores. Load average (1, 5, 15 min) at the start ${startLoad}, at the end ${loadavg()
       .map((x) => x.toFixed(2))
@@ -906,5 +881,5 @@ log("raw embedder batch rate");
 const batchRate = await rawEmbedBatchRate();
 const results: SizeResult[] = [];
 for (const size of SIZES) results.push(await benchSize(size));
-writeFileSync(new URL("./RESULTS-cluster.md", import.meta.url), report());
+writeFileSync(new URL("./RESULTS-cluster.md", import.meta.url), report(await describeCommit()));
 log(`wrote bench/RESULTS-cluster.md (${((performance.now() - started) / 60000).toFixed(1)} min)`);

@@ -4,30 +4,32 @@
 // upload → searchable documents/s and chunks/s, queue wait p50/p99 (job created → first start),
 // next to the raw embedder's rate on the same chunk texts in this process, in the same run.
 // Writes bench/RESULTS-ingest.md.
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramAdminClient, EngramClient } from "@engram/sdk";
-import { migrateCommand } from "../apps/server/src/cli/migrate.ts";
-import { loadConfig } from "../apps/server/src/config/config.ts";
-import { createLocalEmbedder } from "../apps/server/src/embeddings/local-embedder.ts";
-import { chunkBlocks, DEFAULT_CHUNKING } from "../apps/server/src/knowledge/chunker.ts";
-import { embeddingText } from "../apps/server/src/knowledge/ingest-worker.ts";
-import { type MediaType, parseDocument } from "../apps/server/src/knowledge/parse-document.ts";
+import { loadConfig, migrateCommand } from "@engram/server";
+import { createLocalEmbedder } from "@engram/server/embeddings";
 import {
+  chunkBlocks,
+  DEFAULT_CHUNKING,
+  embeddingText,
+  type MediaType,
+  parseDocument,
+} from "@engram/server/knowledge";
+import {
+  ADMIN_TOKEN,
+  createTestPostgres,
+  freePort,
   makeDocx,
   makeMarkdown,
   makePdf,
+  type RunningProcess,
   sentences,
-} from "../apps/server/src/testing/document-fixtures.ts";
-import { createTestPostgres } from "../apps/server/src/testing/test-postgres.ts";
-import {
-  ADMIN_TOKEN,
-  freePort,
   spawnServer,
   spawnWorker,
   tempDir,
-} from "../apps/server/src/testing/test-server.ts";
+} from "@engram/server/testing";
 import { percentile } from "./lib/stats.ts";
 
 const { values: args } = parseArgs({
@@ -133,13 +135,12 @@ async function runWith(workers: number, docs: CorpusDoc[]) {
     ENGRAM_RATE_LIMIT_POINTS: "0",
     ENGRAM_LOG_LEVEL: "warn",
   };
-  await migrateCommand(loadConfig({ ENGRAM_DATABASE_OWNER_URL: database.ownerUrl, ...env }));
-  const api = await spawnServer(tempDir(), await freePort(), {
-    DATABASE_URL: database.appUrl,
-    ...env,
-  });
-  const procs = [];
+  const dataDir = tempDir();
+  let api: Awaited<ReturnType<typeof spawnServer>> | undefined;
+  const procs: RunningProcess[] = [];
   try {
+    await migrateCommand(loadConfig({ ENGRAM_DATABASE_OWNER_URL: database.ownerUrl, ...env }));
+    api = await spawnServer(dataDir, await freePort(), { DATABASE_URL: database.appUrl, ...env });
     for (let w = 0; w < workers; w++) {
       procs.push(
         await spawnWorker({ DATABASE_URL: database.appUrl, ...env, ENGRAM_LOG_LEVEL: "info" }),
@@ -206,10 +207,9 @@ async function runWith(workers: number, docs: CorpusDoc[]) {
       failed,
     };
   } finally {
-    for (const p of procs) p.child.kill("SIGTERM");
-    await Promise.all(procs.map((p) => p.exited));
-    api.child.kill("SIGTERM");
-    await api.exited;
+    await Promise.all(procs.map((p) => p.stop()));
+    await api?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
     await database.drop();
   }
 }

@@ -1,15 +1,15 @@
 // `npm run bench`: search, add and ingest latency/throughput through the real HTTP API (server in
 // a child process), with the raw embedder and the raw pgvector query as same-run baselines, and
 // retrieval quality on the LoCoMo dev split when ../shared/data is present. Writes RESULTS.md.
-import { execSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramClient } from "@engram/sdk";
-import { openPGliteDatabase } from "../apps/server/src/db/pglite-database.ts";
-import { createLocalEmbedder } from "../apps/server/src/embeddings/local-embedder.ts";
-import { vectorLiteral } from "../apps/server/src/search/query-text.ts";
-import { freePort, newTenant, spawnServer } from "../apps/server/src/testing/test-server.ts";
+import { vectorLiteral } from "@engram/server";
+import { openPGliteDatabase } from "@engram/server/db";
+import { createLocalEmbedder } from "@engram/server/embeddings";
+import { freePort, newTenant, spawnServer } from "@engram/server/testing";
+import { describeCommit } from "./lib/commit.ts";
 import { memoryText, QUERY_SPACE, queryText } from "./lib/corpus.ts";
 import { LOCOMO_PATH, locomoRecall, type RecallResult } from "./lib/locomo.ts";
 import { type LoadResult, ms, percentile, rate, runLoad } from "./lib/stats.ts";
@@ -142,8 +142,8 @@ async function benchSize(size: number): Promise<SizeResult> {
     );
     await api.deleteMemories({ user_id: "user-add" });
 
-    srv.child.kill("SIGTERM");
-    await srv.exited;
+    // Its PGlite directory is opened next: wait for a clean exit however long it takes.
+    await srv.stop("SIGTERM", Number.POSITIVE_INFINITY);
     const rawQuery = await rawVectorQuery(`${dir}/pgdata`, manifest.tenantId, fresh1);
     return {
       size,
@@ -154,10 +154,7 @@ async function benchSize(size: number): Promise<SizeResult> {
       rawQuery,
     };
   } finally {
-    if (srv.child.exitCode === null) {
-      srv.child.kill("SIGTERM");
-      await srv.exited;
-    }
+    await srv.stop();
   }
 }
 
@@ -228,17 +225,8 @@ async function ingestAndQuality() {
     }
     return { rate1, rate2, recall };
   } finally {
-    srv.child.kill("SIGTERM");
-    await srv.exited;
+    await srv.stop();
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function git(cmd: string) {
-  try {
-    return execSync(`git ${cmd}`, { encoding: "utf8" }).trim();
-  } catch {
-    return "unknown";
   }
 }
 
@@ -248,17 +236,16 @@ const raw = await rawEmbedder();
 const quality = await ingestAndQuality();
 const sizes: SizeResult[] = [];
 for (const size of SIZES) sizes.push(await benchSize(size));
-writeFileSync(new URL("./RESULTS.md", import.meta.url), report());
+writeFileSync(new URL("./RESULTS.md", import.meta.url), report(await describeCommit()));
 log("wrote bench/RESULTS.md");
 
-function report(): string {
+function report(commit: string): string {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
-  const dirty = git("status --porcelain") ? " (with uncommitted changes)" : "";
   const lines = [
     "# Benchmark results",
     "",
     `- Date: ${new Date().toISOString()}`,
-    `- Commit: ${git("rev-parse --short HEAD")}${dirty}`,
+    `- Commit: ${commit}`,
     `- Command: \`npm run bench -- ${process.argv.slice(2).join(" ")}\`  (sizes ${SIZES.join(", ")}, ${Q} queries per run)`,
     `- Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, embedded mode (PGlite + pgvector), local USE-Lite embedder`,
     `- Machine load (1-minute load average) at start ${loadAtStart.toFixed(1)}, at end ${(loadavg()[0] ?? 0).toFixed(1)}: on 2 cores, anything above ~2 means other work competed with this run and absolute times are inflated; same-run ratios are the figures to compare.`,

@@ -1,35 +1,33 @@
 // `npm run bench:tenancy`: tenant provisioning latency, and what quotas + metering + rate limiting
 // cost on one add, each measured with and without them in the same run, on PGlite (embedded) and
 // PostgreSQL + Redis (cluster; needs scripts/services.sh). Writes bench/RESULTS-tenancy.md.
-import { execSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
-import { createRedisConnection } from "../apps/server/src/cache/redis-connection.ts";
-import type { Database } from "../apps/server/src/db/database.ts";
-import { migrate } from "../apps/server/src/db/migrate.ts";
-import { openPGliteDatabase } from "../apps/server/src/db/pglite-database.ts";
-import { openPostgresDatabase } from "../apps/server/src/db/postgres-database.ts";
-import { ensureVectorIndex } from "../apps/server/src/db/vector-index.ts";
-import { newId } from "../apps/server/src/lib/ids.ts";
-import { createMemoryStore } from "../apps/server/src/memories/memory-store.ts";
-import { loadPlans } from "../apps/server/src/plans/plans.ts";
 import {
+  applyUsage,
+  createCounters,
   createLimiterSet,
+  createMemoryStore,
   createRateLimiter,
-} from "../apps/server/src/rate-limits/rate-limiter.ts";
-import { createCounters } from "../apps/server/src/telemetry/counters.ts";
-import { call } from "../apps/server/src/testing/http.ts";
-import { draftMemory, projectOf, seedTenant } from "../apps/server/src/testing/test-databases.ts";
-import { createTestPostgres } from "../apps/server/src/testing/test-postgres.ts";
-import { createTestRedis } from "../apps/server/src/testing/test-redis.ts";
+  createRedisConnection,
+  loadPlans,
+  newId,
+} from "@engram/server";
+import type { Database } from "@engram/server/db";
 import {
   ADMIN_TOKEN,
+  call,
+  createTestRedis,
+  draftMemory,
+  openTestDatabase,
+  projectOf,
+  seedTenant,
   startPostgresTestServer,
   startTestServer,
   type TestServer,
-} from "../apps/server/src/testing/test-server.ts";
-import { applyUsage } from "../apps/server/src/usage/metering.ts";
+} from "@engram/server/testing";
+import { describeCommit } from "./lib/commit.ts";
 import { memoryText } from "./lib/corpus.ts";
 import { ms, percentile } from "./lib/stats.ts";
 
@@ -103,7 +101,7 @@ interface BackendResult {
 async function measure(
   name: string,
   start: (env: Record<string, string>) => Promise<TestServer>,
-  openDb: () => Promise<{ db: Database; close: () => Promise<void> }>,
+  openDb: () => Promise<Database>,
   redisEnv: Record<string, string> | undefined,
 ): Promise<BackendResult> {
   log(`${name}: servers`);
@@ -146,7 +144,7 @@ async function measure(
     }
 
     log(`${name}: store inserts in-process ×${N} each, interleaved`);
-    const { db, close } = await openDb();
+    const db = await openDb();
     let storeResult: BackendResult["store"];
     try {
       const store = createMemoryStore(db, MODEL);
@@ -176,7 +174,7 @@ async function measure(
       );
       storeResult = { metered: s.a, unmetered: s.b, medianDiff: percentile(s.diffs, 50) };
     } finally {
-      await close();
+      await db.close();
     }
 
     log(`${name}: rate limiter ×${N}`);
@@ -220,12 +218,7 @@ async function main() {
     await measure(
       "embedded (PGlite, in-memory limiter)",
       (env) => startTestServer(env),
-      async () => {
-        const db = await openPGliteDatabase(undefined);
-        await migrate(db);
-        await ensureVectorIndex(db, MODEL);
-        return { db, close: () => db.close() };
-      },
+      () => openTestDatabase("pglite", MODEL),
       undefined,
     ),
   );
@@ -236,24 +229,7 @@ async function main() {
         await measure(
           "cluster (PostgreSQL 17 + pgvector, Redis limiter)",
           (env) => startPostgresTestServer(env),
-          async () => {
-            const pg = await createTestPostgres();
-            const db = openPostgresDatabase({
-              url: pg.appUrl,
-              ownerUrl: pg.ownerUrl,
-              poolMax: 4,
-              statementTimeoutMs: 10_000,
-            });
-            await migrate(db);
-            await ensureVectorIndex(db, MODEL);
-            return {
-              db,
-              close: async () => {
-                await db.close();
-                await pg.drop();
-              },
-            };
-          },
+          () => openTestDatabase("postgres", MODEL),
           redis.env,
         ),
       );
@@ -262,15 +238,12 @@ async function main() {
     }
   }
   const load1 = loadavg();
-  const commit = execSync("git rev-parse --short HEAD").toString().trim();
-  const dirty = execSync("git status --porcelain").toString().trim()
-    ? " (with uncommitted changes)"
-    : "";
+  const commit = await describeCommit();
   const lines = [
     "# Tenancy benchmark: provisioning, and the cost of quotas + metering + rate limiting",
     "",
     `- Date: ${new Date().toISOString()}; run took ${((Date.now() - started) / 60000).toFixed(1)} min`,
-    `- Commit: ${commit}${dirty}`,
+    `- Commit: ${commit}`,
     `- Command: \`npm run bench:tenancy -- --n ${N}\``,
     `- Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}. Load average (1, 5, 15 min) at the start ${load0.map((x) => x.toFixed(2)).join(", ")}, at the end ${load1.map((x) => x.toFixed(2)).join(", ")}. The servers run in this process (one event loop with the load generator); everything shares 2 cores.`,
     "- Latencies in ms, p50 / p99 (nearest rank), sequential (c=1). *With and without* runs alternate request by request (A B, B A, …) so drift on a noisy machine hits both alike; *median difference* is the median of the per-pair differences.",

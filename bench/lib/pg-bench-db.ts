@@ -1,32 +1,31 @@
 // The cluster benchmark's data sets: one PostgreSQL database per size (engram_bench_100k, …),
-// migrated by `engram migrate`, tenants and keys created through the admin API, memories seeded
-// directly as the superuser (harness only; far faster than the API's embedder), indexes built
-// once, and a manifest table that lets later runs reuse the database and only measure.
-import { execFile } from "node:child_process";
+// kept between runs and opened through the test harness (testing/test-postgres.ts), migrated by
+// `engram migrate`, tenants and keys created through the admin API, memories seeded directly as
+// the superuser (harness only; far faster than the API's embedder), indexes built once, and a
+// manifest table that lets later runs reuse the database and only measure.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, freemem } from "node:os";
-import { promisify } from "node:util";
 import { EngramAdminClient } from "@engram/sdk";
-import pg from "pg";
-import { vectorIndexName } from "../../apps/server/src/db/vector-index.ts";
-import {
-  createLocalEmbedder,
-  LOCAL_MODEL,
-} from "../../apps/server/src/embeddings/local-embedder.ts";
-import { newId } from "../../apps/server/src/lib/ids.ts";
-import { contentHash } from "../../apps/server/src/memories/content-hash.ts";
+import { vectorIndexName } from "@engram/server/db";
+import { createLocalEmbedder, LOCAL_MODEL } from "@engram/server/embeddings";
 import {
   ADMIN_TOKEN,
+  draftMemory,
   ENGRAM_CLI,
+  findKeptPostgres,
   freePort,
+  replaceKeptPostgres,
+  runChecked,
   spawnServer,
+  type TestPostgres,
   tempDir,
-} from "../../apps/server/src/testing/test-server.ts";
+  withPgClient,
+} from "@engram/server/testing";
+import pg from "pg";
 import { memoryText } from "./corpus.ts";
 
 /** Bump when the seeded rows or vectors change: older databases are rebuilt. */
 export const SEED_VERSION = 3;
-const HOST = process.env.ENGRAM_BENCH_PG_HOST ?? "127.0.0.1:5433";
 const POOL_DIR = new URL("../.data/", import.meta.url).pathname;
 /** Per-dimension standard deviation of the noise added to each derived vector. */
 export const NOISE_SIGMA = 0.01;
@@ -37,12 +36,6 @@ const MODEL = LOCAL_MODEL;
 
 const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11, 19), ...a);
 
-export const benchUrls = (db: string) => ({
-  superuser: `postgres://postgres:postgres@${HOST}/${db}`,
-  owner: `postgres://engram_owner:engram_owner@${HOST}/${db}`,
-  app: `postgres://engram_app:engram_app@${HOST}/${db}`,
-});
-
 export function databaseName(size: number): string {
   const label =
     size % 1_000_000 === 0
@@ -51,36 +44,6 @@ export function databaseName(size: number): string {
         ? `${size / 1000}k`
         : String(size);
   return `engram_bench_${label}`;
-}
-
-export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: "engram-bench" });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-/** Runs fn with these environment variables set (undefined: unset), then restores them. */
-export async function withEnv<T>(
-  vars: Record<string, string | undefined>,
-  fn: () => Promise<T>,
-): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  const apply = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) {
-      if (x === undefined) delete process.env[k];
-      else process.env[k] = x;
-    }
-  };
-  apply(vars);
-  try {
-    return await fn();
-  } finally {
-    apply(saved);
-  }
 }
 
 export interface BenchTenant {
@@ -109,8 +72,7 @@ export interface SeedInfo {
   hnswNotices: string[];
 }
 
-export interface BenchDatabase {
-  name: string;
+export interface BenchDatabase extends TestPostgres {
   tenants: BenchTenant[];
   seed: SeedInfo;
   reused: boolean;
@@ -125,9 +87,9 @@ export async function benchDatabase(opts: {
   indexTimeoutMin: number;
 }): Promise<BenchDatabase> {
   const name = databaseName(opts.size);
-  const urls = benchUrls(name);
-  if (!opts.fresh) {
-    const existing = await readManifest(name);
+  const kept = opts.fresh ? undefined : await findKeptPostgres(name);
+  if (kept) {
+    const existing = await readManifest(kept);
     const m = existing?.seed;
     if (
       existing &&
@@ -139,21 +101,16 @@ export async function benchDatabase(opts: {
       existing.tenants.length === opts.tenants
     ) {
       log(`${name}: reusing (seeded ${m.seededAt})`);
-      await migrate(urls.owner); // applies nothing unless the code has new migrations
-      return { name, tenants: existing.tenants, seed: m, reused: true };
+      await migrate(kept.ownerUrl); // applies nothing unless the code has new migrations
+      return { ...kept, tenants: existing.tenants, seed: m, reused: true };
     }
     if (existing) log(`${name}: manifest does not match this run's parameters: rebuilding`);
   }
   return { ...(await build(name, opts)), reused: false };
 }
 
-async function readManifest(name: string) {
-  const exists = await withClient(benchUrls("postgres").superuser, async (c) => {
-    const r = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
-    return r.rowCount === 1;
-  });
-  if (!exists) return undefined;
-  return withClient(benchUrls(name).superuser, async (c) => {
+function readManifest(database: TestPostgres) {
+  return withPgClient(database.superuserUrl, async (c) => {
     try {
       const m = await c.query<{ info: SeedInfo }>("SELECT info FROM bench_manifest WHERE id = 1");
       const t = await c.query<{ tenant_id: string; api_key: string }>(
@@ -170,10 +127,14 @@ async function readManifest(name: string) {
 }
 
 async function migrate(ownerUrl: string): Promise<string> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  delete env.DATABASE_URL;
-  const { stdout } = await promisify(execFile)(process.execPath, [...ENGRAM_CLI, "migrate"], {
-    env: { ...env, ENGRAM_DATABASE_OWNER_URL: ownerUrl, ENGRAM_LOG_LEVEL: "warn" },
+  const { stdout } = await runChecked(process.execPath, [...ENGRAM_CLI, "migrate"], {
+    env: {
+      ...process.env,
+      DATABASE_URL: undefined,
+      ENGRAM_DATABASE_OWNER_URL: ownerUrl,
+      ENGRAM_LOG_LEVEL: "warn",
+    },
+    timeoutMs: Number.POSITIVE_INFINITY, // a new migration's backfill over 1M rows takes long
   });
   return stdout.trim();
 }
@@ -182,20 +143,16 @@ async function build(
   name: string,
   opts: { size: number; tenants: number; pool: number; indexTimeoutMin: number },
 ) {
-  const urls = benchUrls(name);
   log(`${name}: creating the database`);
-  await withClient(benchUrls("postgres").superuser, async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${name} OWNER engram_owner`);
-  });
-  await withClient(urls.superuser, (c) => c.query("CREATE EXTENSION vector"));
-  log(`${name}: engram migrate ${await migrate(urls.owner).then((s) => s.replace(/\s+/g, " "))}`);
+  const database = await replaceKeptPostgres(name);
+  const migrated = await migrate(database.ownerUrl);
+  log(`${name}: engram migrate ${migrated.replace(/\s+/g, " ")}`);
 
-  const tenants = await createTenants(urls.app, opts.tenants);
+  const tenants = await createTenants(database.appUrl, opts.tenants);
   const pool = await embeddingPool(opts.pool);
   const hnswName = vectorIndexName(MODEL);
 
-  return withClient(urls.superuser, async (c) => {
+  return withPgClient(database.superuserUrl, async (c) => {
     // Bulk load without the HNSW and full-text indexes, then build each once.
     const defs = await c.query<{ indexname: string; indexdef: string }>(
       "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'memories' AND indexname = ANY($1)",
@@ -207,7 +164,7 @@ async function build(
     await c.query(`DROP INDEX ${hnswName}`);
     if (ginDef) await c.query("DROP INDEX memories_fts");
 
-    const insert = await seedRows(urls.superuser, opts.size, tenants, pool.vectors);
+    const insert = await seedRows(database.superuserUrl, opts.size, tenants, pool.vectors);
     const terms = await keywordPostings(c, name);
 
     let t = performance.now();
@@ -223,7 +180,7 @@ async function build(
 
     let hnsw: Awaited<ReturnType<typeof buildHnsw>>;
     try {
-      hnsw = await buildHnsw(c, urls.superuser, hnswDef, opts.size, opts.indexTimeoutMin);
+      hnsw = await buildHnsw(c, database.superuserUrl, hnswDef, opts.size, opts.indexTimeoutMin);
     } catch (err) {
       throw new Error(
         `${(err as Error).message}. Before it: ${opts.size} rows inserted at ${insert.rowsPerSecond.toFixed(0)} rows/s (${insert.seconds.toFixed(0)} s), VACUUM ${vacuumSeconds.toFixed(0)} s, GIN build ${ginSeconds.toFixed(0)} s`,
@@ -263,7 +220,7 @@ async function build(
       [tenants.map((x) => x.tenantId), tenants.map((x) => x.key)],
     );
     await c.query("INSERT INTO bench_manifest VALUES (1, $1)", [JSON.stringify(seed)]);
-    return { name, tenants, seed };
+    return { ...database, tenants, seed };
   });
 }
 
@@ -303,15 +260,12 @@ async function keywordPostings(c: pg.Client, name: string) {
 /** Tenants and keys through the real admin API (a cluster-mode server on the fresh database). */
 async function createTenants(appUrl: string, n: number): Promise<BenchTenant[]> {
   const dir = tempDir("engram-bench-");
-  const srv = await withEnv(
-    {
-      DATABASE_URL: appUrl,
-      ENGRAM_DATABASE_OWNER_URL: undefined,
-      REDIS_URL: undefined,
-      ENGRAM_RATE_LIMITS: "off",
-    },
-    async () => spawnServer(dir, await freePort()),
-  );
+  const srv = await spawnServer(dir, await freePort(), {
+    DATABASE_URL: appUrl,
+    ENGRAM_DATABASE_OWNER_URL: undefined,
+    REDIS_URL: undefined,
+    ENGRAM_RATE_LIMITS: "off",
+  });
   try {
     log(`creating ${n} tenants with one key each`);
     const admin = new EngramAdminClient({ baseUrl: srv.url, token: ADMIN_TOKEN });
@@ -327,8 +281,7 @@ async function createTenants(appUrl: string, n: number): Promise<BenchTenant[]> 
     );
     return out;
   } finally {
-    srv.child.kill("SIGTERM");
-    await srv.exited;
+    await srv.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -433,7 +386,7 @@ async function seedRows(
   log(`seeding ${size} memories over ${T} tenants (2 connections, ${BATCH} rows per INSERT)`);
   await Promise.all(
     Array.from({ length: 2 }, () =>
-      withClient(url, async (c) => {
+      withPgClient(url, async (c) => {
         await c.query("SET synchronous_commit = off");
         const v = new Float32Array(MODEL.dimension);
         for (let lo = next; lo < size; lo = next) {
@@ -448,15 +401,17 @@ async function seedRows(
             vec: [] as string[],
           };
           for (let i = lo; i < hi; i++) {
-            const text = memoryText(i);
             derivedVector(i, pool, v);
-            cols.id.push(newId("mem"));
-            cols.tenant.push((tenants[tenantOf(i, T)] as BenchTenant).tenantId);
-            cols.text.push(text);
-            cols.user.push(userOf(i, T));
-            cols.hash.push(contentHash(text));
             // Six decimals: an absolute error ≤ 5e-7, far below the added noise (σ 0.01).
-            cols.vec.push(`[${Array.from(v, (x) => Math.round(x * 1e6) / 1e6).join(",")}]`);
+            const vector = `[${Array.from(v, (x) => Math.round(x * 1e6) / 1e6).join(",")}]`;
+            const user = userOf(i, T);
+            const row = draftMemory(memoryText(i), vector, { userId: user });
+            cols.id.push(row.id);
+            cols.tenant.push((tenants[tenantOf(i, T)] as BenchTenant).tenantId);
+            cols.text.push(row.memory);
+            cols.user.push(user);
+            cols.hash.push(row.contentHash);
+            cols.vec.push(row.embedding);
           }
           await c.query(
             `INSERT INTO memories (id, tenant_id, project_id, memory, user_id, content_hash,

@@ -10,12 +10,12 @@ import {
 } from "@engram/sdk";
 import pg from "pg";
 import { callPath as call, clientKey } from "./testing/http.ts";
-import { createTestPostgres, type TestPostgres } from "./testing/test-postgres.ts";
+import { killAll } from "./testing/run-process.ts";
+import { createTestPostgres, type TestPostgres, withPgClient } from "./testing/test-postgres.ts";
 import { createTestRedis, type TestRedis } from "./testing/test-redis.ts";
 import {
   ADMIN_TOKEN,
   freePort,
-  killAll,
   spawnEngram,
   spawnServer,
   spawnWorker,
@@ -90,18 +90,14 @@ describe("cluster: two API processes and two workers on one PostgreSQL and Redis
    * SQL as the schema owner under one tenant's context (FORCE RLS applies to the owner too; it
    * may read every tenant's idempotency records, for the expiry function, so filter anyway).
    */
-  async function asOwnerIn<T>(tenantId: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: database.ownerUrl });
-    await client.connect();
-    try {
+  function asOwnerIn<T>(tenantId: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    return withPgClient(database.ownerUrl, async (client) => {
       await client.query("BEGIN");
       await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
       const result = await fn(client);
       await client.query("COMMIT");
       return result;
-    } finally {
-      await client.end();
-    }
+    });
   }
 
   const idempotencyKeys = async (tenantId: string) =>

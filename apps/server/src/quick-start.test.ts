@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { type Finished, runProcess } from "./testing/run-process.ts";
-import { freePort } from "./testing/test-server.ts";
+import {
+  type Finished,
+  type RunningProcess,
+  runProcess,
+  startProcess,
+} from "./testing/run-process.ts";
+import { freePort, serves } from "./testing/test-server.ts";
 
 // The README's quick start, run as a newcomer runs it: its shell commands are read from README.md
 // (so the test breaks when the README drifts) and run as written, in order, from the root of a
@@ -73,7 +77,7 @@ function userEnv(port: number): NodeJS.ProcessEnv {
 
 let checkout: string;
 let port: number;
-let server: { child: ChildProcess; exited: Promise<unknown>; output: () => string } | undefined;
+let server: RunningProcess | undefined;
 
 /** Runs a shell script in the checkout; curl also prints the status code on a last line. */
 function sh(script: string) {
@@ -110,16 +114,8 @@ describe("the README's quick start, as written", { timeout: 300_000 }, () => {
     port = await freePort();
   });
   after(async () => {
-    if (server && server.child.exitCode === null && server.child.signalCode === null) {
-      // npm, its shell and the server share one process group: stop them all.
-      process.kill(-(server.child.pid as number), "SIGTERM");
-      const timer = setTimeout(
-        () => process.kill(-(server?.child.pid as number), "SIGKILL"),
-        20_000,
-      );
-      await server.exited;
-      clearTimeout(timer);
-    }
+    // npm, its shell and the server share one process group (detached): stop signals them all.
+    await server?.stop("SIGTERM", 20_000);
     rmSync(checkout, { recursive: true, force: true });
   });
 
@@ -133,35 +129,19 @@ describe("the README's quick start, as written", { timeout: 300_000 }, () => {
   });
 
   test("npm start serves on PORT with its data in ./.engram and prints the admin token once", async () => {
-    const child = spawn("bash", ["-c", start as string], {
+    server = await startProcess("bash", ["-c", start as string], {
+      what: "npm start",
       cwd: checkout,
       env: userEnv(port),
-      stdio: ["ignore", "pipe", "pipe"],
       detached: true,
+      ready: serves(`http://127.0.0.1:${port}`),
+      timeoutMs: 120_000,
+      intervalMs: 200,
     });
-    let output = "";
-    child.stdout.on("data", (d) => {
-      output += d;
-    });
-    child.stderr.on("data", (d) => {
-      output += d;
-    });
-    const exited = new Promise((r) => child.on("exit", r));
-    server = { child, exited, output: () => output };
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      assert.equal(child.exitCode, null, `npm start exited:\n${output}`);
-      const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      assert.ok(Date.now() < deadline, `npm start did not serve:\n${output}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
     const tokenFile = join(checkout, ".engram", "admin-token");
     assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
     const token = readFileSync(tokenFile, "utf8").trim();
+    const output = server.output();
     assert.ok(output.includes(token), `the first start prints the token:\n${output}`);
     assert.ok(existsSync(join(checkout, ".engram", "pgdata")), "the database is in ./.engram");
   });
@@ -216,8 +196,7 @@ describe("the README's quick start, as written", { timeout: 300_000 }, () => {
 
   test("Ctrl-C (SIGINT to npm start's process group) drains the server, which exits", async () => {
     const running = server as NonNullable<typeof server>;
-    process.kill(-(running.child.pid as number), "SIGINT");
-    await running.exited;
+    await running.stop("SIGINT");
     assert.match(running.output(), /shutting down: draining in-flight requests/);
     const up = await fetch(`http://127.0.0.1:${port}/healthz`).then(
       () => true,

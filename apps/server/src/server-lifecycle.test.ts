@@ -10,7 +10,8 @@ import {
   type Memory,
 } from "@engram/sdk";
 import { callPath as call } from "./testing/http.ts";
-import { freePort, killAll, newTenant, spawnServer, tempDir } from "./testing/test-server.ts";
+import { killAll } from "./testing/run-process.ts";
+import { freePort, newTenant, spawnServer, tempDir } from "./testing/test-server.ts";
 
 // Durability through the real `engram serve` process: SIGTERM restart, kill -9, and draining.
 

@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { runChecked, runProcess } from "../../../apps/server/src/testing/run-process.ts";
 import { startTestServer } from "../../../apps/server/src/testing/test-server.ts";
 
 // The SDK as a user gets it: built, packed, installed from the tarballs into a project of its
 // own, compiled with plain tsc (NodeNext, strict, no .ts imports) and run on plain node.
 
-const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+/** npm pack builds both packages and npm install may fetch: generous, but not unbounded. */
+const NPM_TIMEOUT_MS = 10 * 60_000;
 const BUILDS = ["contract", "sdk"].map((name) => join(ROOT, "packages", name, "dist"));
 const TYPES_NODE = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).devDependencies[
   "@types/node"
@@ -44,10 +44,10 @@ let packed: { filename: string; files: { path: string }[] }[];
 
 before(async () => {
   // `npm pack` builds each package first (its prepack script).
-  const { stdout } = await run(
+  const { stdout } = await runChecked(
     "npm",
     ["pack", "--json", "-w", "@engram/contract", "-w", "@engram/sdk", "--pack-destination", dir],
-    { cwd: ROOT, env: userEnv() },
+    { cwd: ROOT, env: userEnv(), timeoutMs: NPM_TIMEOUT_MS },
   );
   packed = JSON.parse(stdout);
   mkdirSync(app);
@@ -65,7 +65,7 @@ export const n: number = ({} as Memory).memory;
 `,
   );
   const tarballs = packed.map((p) => join(dir, p.filename));
-  await run(
+  await runChecked(
     "npm",
     [
       "install",
@@ -75,7 +75,7 @@ export const n: number = ({} as Memory).memory;
       ...tarballs,
       `@types/node@${TYPES_NODE}`,
     ],
-    { cwd: app, env: userEnv() },
+    { cwd: app, env: userEnv(), timeoutMs: NPM_TIMEOUT_MS },
   );
 });
 
@@ -102,9 +102,10 @@ describe("the packed SDK in a user's project", () => {
 
   test("plain tsc compiles the docs example (NodeNext, strict) and types are enforced", async () => {
     const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
-    const { stdout } = await run(process.execPath, [tsc, "-p", app], { env: userEnv() }).catch(
-      (err: { stdout?: string }) => assert.fail(`tsc failed:\n${err.stdout}`),
-    );
+    const { code, stdout } = await runProcess(process.execPath, [tsc, "-p", app], {
+      env: userEnv(),
+    });
+    assert.equal(code, 0, `tsc failed:\n${stdout}`);
     assert.equal(stdout, "");
     assert.ok(existsSync(join(app, "dist", "main.js")));
   });
@@ -113,7 +114,7 @@ describe("the packed SDK in a user's project", () => {
     const srv = await startTestServer();
     t.after(() => srv.close());
     const { key } = await srv.newTenant();
-    const { stdout } = await run(process.execPath, [join(app, "dist", "main.js")], {
+    const { stdout } = await runChecked(process.execPath, [join(app, "dist", "main.js")], {
       cwd: app,
       env: userEnv({ ENGRAM_URL: srv.url, ENGRAM_KEY: key }),
     });

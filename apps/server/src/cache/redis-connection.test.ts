@@ -1,33 +1,32 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { test } from "node:test";
 import { createCounters } from "../telemetry/counters.ts";
+import { type RunningProcess, startProcess } from "../testing/run-process.ts";
 import { freePort } from "../testing/test-server.ts";
 import { createRedisConnection } from "./redis-connection.ts";
 
 /** A throwaway redis-server of our own on a free port, so this test can stop and restart it. */
-async function startRedisServer(port: number): Promise<ChildProcess> {
-  const child = spawn(
+function startRedisServer(port: number): Promise<RunningProcess> {
+  return startProcess(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    { stdio: "ignore" },
+    {
+      what: `redis-server on ${port} (install it with scripts/services.sh)`,
+      ready: async () => {
+        const probe = createRedisConnection({
+          url: `redis://127.0.0.1:${port}`,
+          prefix: "probe:",
+          counters: createCounters(),
+        });
+        await probe.connect({ warn() {}, info() {} });
+        const up = probe.isReady();
+        await probe.close();
+        return up;
+      },
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    },
   );
-  child.on("error", () => {}); // a missing binary is reported by the wait below
-  for (let i = 0; i < 100; i++) {
-    const probe = createRedisConnection({
-      url: `redis://127.0.0.1:${port}`,
-      prefix: "probe:",
-      counters: createCounters(),
-    });
-    await probe.connect({ warn() {}, info() {} });
-    const up = probe.isReady();
-    await probe.close();
-    if (up) return child;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`redis-server did not start on ${port} (install it with scripts/services.sh)`);
 }
 
 async function until(what: string, check: () => boolean, ms = 15_000) {
@@ -53,8 +52,7 @@ test("a Redis that goes down and comes back is logged once each way, counted, re
     assert.ok(redis.isReady());
     await redis.ping();
 
-    server.kill("SIGKILL");
-    await once(server, "exit");
+    await server.stop("SIGKILL");
     await until("the connection notices", () => !redis.isReady());
     await assert.rejects(redis.ping());
     // Commands fail at once rather than queueing until Redis returns.
@@ -75,7 +73,7 @@ test("a Redis that goes down and comes back is logged once each way, counted, re
     assert.match(warnings[1] ?? "", /reachable again/);
   } finally {
     await redis.close();
-    server.kill("SIGKILL");
+    await server.stop("SIGKILL");
   }
 });
 

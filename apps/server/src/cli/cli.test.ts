@@ -1,16 +1,22 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Scopes } from "@engram/contract";
 import { EngramClient } from "@engram/sdk";
-import { runProcess } from "../testing/run-process.ts";
-import { ADMIN_TOKEN, ENGRAM_CLI, freePort, spawnServer, tempDir } from "../testing/test-server.ts";
+import { type RunningProcess, runProcess, startProcess } from "../testing/run-process.ts";
+import {
+  ADMIN_TOKEN,
+  ENGRAM_CLI,
+  freePort,
+  serves,
+  spawnServer,
+  tempDir,
+} from "../testing/test-server.ts";
 
 let server: Awaited<ReturnType<typeof spawnServer>>;
 const dirs: string[] = [];
-const children: ChildProcess[] = [];
+const children: RunningProcess[] = [];
 const fresh = () => {
   const dir = tempDir("engram-cli-");
   dirs.push(dir);
@@ -19,16 +25,10 @@ const fresh = () => {
 
 before(async () => {
   server = await spawnServer(fresh(), await freePort());
-  children.push(server.child);
+  children.push(server);
 });
 after(async () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    }
-  }
+  for (const child of children) await child.stop();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -217,37 +217,18 @@ describe("engram serve without ENGRAM_ADMIN_TOKEN", () => {
   /** Starts `engram serve` with no admin token configured, waits until it answers, stops it. */
   async function serveOnce(dataDir: string, whileUp?: (port: number) => Promise<void>) {
     const port = await freePort();
-    const child = spawn(process.execPath, [...ENGRAM_CLI, "serve"], {
+    const url = `http://127.0.0.1:${port}`;
+    const serve = await startProcess(process.execPath, [...ENGRAM_CLI, "serve"], {
+      what: "engram serve",
       env: cliEnv({
         ENGRAM_DATA_DIR: dataDir,
         ENGRAM_LOG_LEVEL: "warn",
         PORT: String(port),
         HOST: "127.0.0.1",
       }),
-      stdio: ["ignore", "pipe", "pipe"],
+      ready: serves(url),
     });
-    children.push(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-    const url = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      assert.equal(child.exitCode, null, `serve exited early:\n${stdout}${stderr}`);
-      const up = await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      assert.ok(Date.now() < deadline, `serve did not start:\n${stdout}${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    children.push(serve);
     const tokenPath = join(dataDir, "admin-token");
     const token = readFileSync(tokenPath, "utf8").trim();
     // The token in the file is the one the server accepts.
@@ -258,9 +239,8 @@ describe("engram serve without ENGRAM_ADMIN_TOKEN", () => {
     });
     assert.equal(created.status, 201);
     await whileUp?.(port);
-    child.kill("SIGTERM");
-    assert.equal(await exited, 0, stderr);
-    return { stdout, stderr, token, tokenPath };
+    assert.equal(await serve.stop(), 0, serve.stderr());
+    return { stdout: serve.stdout(), stderr: serve.stderr(), token, tokenPath };
   }
 
   test("prints the generated token on the first start only, and keeps it mode 0600", async () => {

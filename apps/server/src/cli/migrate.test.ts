@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { runProcess } from "../testing/run-process.ts";
+import { runProcess, startProcess } from "../testing/run-process.ts";
 import { createTestPostgres, type TestPostgres } from "../testing/test-postgres.ts";
-import { ENGRAM_CLI, tempDir } from "../testing/test-server.ts";
+import { bareEngramEnv, ENGRAM_CLI, tempDir } from "../testing/test-server.ts";
 
 const dirs: string[] = [];
 // Every describe below makes data directories: removed once the whole file is done.
@@ -14,14 +13,10 @@ after(() => {
 
 /** Runs `engram <args>` with only the given Engram variables set; resolves when it exits. */
 function engram(args: string[], vars: Record<string, string>) {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) {
-    if (key.startsWith("ENGRAM_") || key === "DATABASE_URL" || key === "REDIS_URL") delete env[key];
-  }
   const dataDir = tempDir("engram-migrate-");
   dirs.push(dataDir);
   return runProcess(process.execPath, [...ENGRAM_CLI, ...args], {
-    env: { ...env, ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: "warn", ...vars },
+    env: bareEngramEnv({ ENGRAM_DATA_DIR: dataDir, ENGRAM_LOG_LEVEL: "warn", ...vars }),
     timeoutMs: 60_000,
   });
 }
@@ -128,29 +123,29 @@ describe("engram serve and engram worker on a database they cannot use", () => {
   }
 
   test("serve in cluster mode logs the database it serves from, not a data directory", async () => {
-    const child = spawn(process.execPath, [...ENGRAM_CLI, "serve"], {
-      env: { ...process.env, DATABASE_URL: pg.appUrl, PORT: "0", ENGRAM_LOG_LEVEL: "info" },
-      stdio: ["ignore", "pipe", "pipe"],
+    // A data directory of its own all the same: the admin token is kept there.
+    const dataDir = tempDir("engram-migrate-");
+    dirs.push(dataDir);
+    const serve = await startProcess(process.execPath, [...ENGRAM_CLI, "serve"], {
+      what: "engram serve",
+      env: {
+        ...process.env,
+        DATABASE_URL: pg.appUrl,
+        PORT: "0",
+        ENGRAM_LOG_LEVEL: "info",
+        ENGRAM_DATA_DIR: dataDir,
+      },
+      ready: (p) => p.stdout().includes("engram is serving"),
     });
-    let stdout = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    const exited = new Promise((r) => child.on("exit", r));
     try {
-      const deadline = Date.now() + 60_000;
-      while (!stdout.includes("engram is serving") && Date.now() < deadline) {
-        assert.equal(child.exitCode, null, stdout);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const stdout = serve.stdout();
       const line = stdout.split("\n").find((l) => l.includes("engram is serving"));
       assert.ok(line, stdout);
       const log = JSON.parse(line) as Record<string, unknown>;
       assert.equal(log.database, "postgres");
       assert.equal("dataDir" in log, false, line);
     } finally {
-      child.kill("SIGTERM");
-      await exited;
+      await serve.stop();
     }
   });
 });

@@ -2,10 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { AppError } from "../lib/errors.ts";
-import { newId } from "../lib/ids.ts";
-import { contentHash } from "../memories/content-hash.ts";
 import { createMemoryStore } from "../memories/memory-store.ts";
-import { axis, projectOf, seedTenant, TEST_MODEL } from "../testing/test-databases.ts";
+import { axis, draftMemory, projectOf, seedTenant, TEST_MODEL } from "../testing/test-databases.ts";
 import { createTestPostgres, type TestPostgres } from "../testing/test-postgres.ts";
 import type { Database } from "./database.ts";
 import { migrate } from "./migrate.ts";
@@ -52,18 +50,7 @@ describe("PostgreSQL adapter", () => {
     const store = createMemoryStore(db, TEST_MODEL);
     for (const t of [a, b]) {
       await store.insertMemories(t, projectOf(t), [
-        {
-          id: newId("mem"),
-          memory: `memory of ${t}`,
-          role: null,
-          userId: "u",
-          agentId: null,
-          sessionId: null,
-          metadata: {},
-          contentHash: contentHash(`memory of ${t}`),
-          occurredAt: null,
-          embedding: axis(0),
-        },
+        draftMemory(`memory of ${t}`, axis(0), { userId: "u" }),
       ]);
     }
   });

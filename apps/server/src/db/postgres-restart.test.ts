@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { assertProblem, callPath } from "../testing/http.ts";
 import { type OwnPostgres, startOwnPostgres } from "../testing/own-postgres.ts";
 import { freePort, startPostgresTestServer } from "../testing/test-server.ts";
 
@@ -29,14 +30,7 @@ describe("the API on PostgreSQL across a database restart", () => {
     const { results } = await t.client.addMemory({ text: "Prefers window seats", user_id: "u1" });
     const id = results[0]?.id;
     const call = (method: string, path: string, body?: unknown) =>
-      fetch(`${server.url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${t.key}`,
-          ...(body ? { "content-type": "application/json" } : {}),
-        },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
+      callPath(server.url, t.key, method, path, body);
 
     await own.stop();
     try {
@@ -46,13 +40,8 @@ describe("the API on PostgreSQL across a database restart", () => {
         ["POST", "/v1/memories/search", { query: "seats", user_id: "u1" }],
         ["GET", `/v1/memories/${id}`],
       ] as const) {
-        const r = await call(method, path, body);
-        assert.equal(r.status, 503, `${method} ${path}`);
-        assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/);
-        const problem = (await r.json()) as { code: string; status: number; detail: string };
-        assert.equal(problem.code, "service_unavailable");
-        assert.equal(problem.status, 503);
-        assert.doesNotMatch(problem.detail, /ECONNREFUSED|127\.0\.0\.1|password/);
+        const problem = assertProblem(await call(method, path, body), 503, "service_unavailable");
+        assert.doesNotMatch(String(problem.detail), /ECONNREFUSED|127\.0\.0\.1|password/);
       }
       const ready = await fetch(`${server.url}/readyz`);
       assert.equal(ready.status, 503);
@@ -73,9 +62,8 @@ describe("the API on PostgreSQL across a database restart", () => {
       list = await call("GET", "/v1/memories?user_id=u1");
     }
     assert.equal(list.status, 200);
-    const page = (await list.json()) as { results: { id: string; memory: string }[] };
     assert.deepEqual(
-      page.results.map((m) => m.id),
+      (list.body as { results: { id: string }[] }).results.map((m) => m.id),
       [id],
     );
     assert.equal((await fetch(`${server.url}/readyz`)).status, 200);

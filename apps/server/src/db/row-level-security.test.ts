@@ -3,11 +3,11 @@ import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { createKnowledgeStore } from "../knowledge/knowledge-store.ts";
 import { newId } from "../lib/ids.ts";
-import { contentHash } from "../memories/content-hash.ts";
 import { createMemoryStore } from "../memories/memory-store.ts";
 import { createKeyStore } from "../tenancy/key-store.ts";
 import {
   axis,
+  draftMemory,
   projectOf,
   seedTenant,
   TEST_MODEL,
@@ -46,18 +46,7 @@ for (const backend of testDatabases) {
       const knowledge = createKnowledgeStore(db, TEST_MODEL, 3);
       for (const t of [a, b]) {
         await store.insertMemories(t, projectOf(t), [
-          {
-            id: newId("mem"),
-            memory: `memory of ${t}`,
-            role: null,
-            userId: "same-user",
-            agentId: null,
-            sessionId: null,
-            metadata: {},
-            contentHash: contentHash(`memory of ${t}`),
-            occurredAt: null,
-            embedding: axis(0),
-          },
+          draftMemory(`memory of ${t}`, axis(0), { userId: "same-user" }),
         ]);
         docs[t] = { id: newId("doc"), jobId: newId("job") };
         await knowledge.insertDocument(

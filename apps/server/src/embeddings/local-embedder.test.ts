@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
+import { runProcess } from "../testing/run-process.ts";
 import type { Embedder } from "./embedder.ts";
 import { createLocalEmbedder } from "./local-embedder.ts";
 
@@ -123,18 +123,10 @@ test("close() ends the worker so the process can exit", async (t) => {
   // A file, not --eval: workers inherit execArgv, and --input-type is rejected in a worker.
   const file = join(await mkdtemp(join(tmpdir(), "engram-embed-")), "close.mjs");
   await writeFile(file, script);
-  const child = spawn(process.execPath, ["--import", "tsx", file]);
   t.after(() => rm(dirname(file), { recursive: true, force: true }));
-  let [stdout, stderr] = ["", ""];
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk;
+  const { code, stdout, stderr } = await runProcess(process.execPath, ["--import", "tsx", file], {
+    timeoutMs: 30_000,
   });
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const killer = setTimeout(() => child.kill(), 30_000);
-  const code = await new Promise((resolve) => child.on("exit", resolve));
-  clearTimeout(killer);
   assert.equal(code, 0, stderr);
   assert.match(stdout, /local embedder is closed/);
 });

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import pg from "pg";
+import type pg from "pg";
 import { makeMarkdown } from "../testing/document-fixtures.ts";
+import { killAll } from "../testing/run-process.ts";
+import { withPgClient } from "../testing/test-postgres.ts";
 import { spawnWorker, startPostgresTestServer } from "../testing/test-server.ts";
 
 // Cluster mode as deployed: the API process only enqueues (ENGRAM_INGEST_IN_PROCESS=off) and
@@ -24,15 +26,8 @@ async function worker(env: Record<string, string> = {}) {
   return w;
 }
 
-async function superuser<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: srv.database.superuserUrl });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+const superuser = <T>(fn: (c: pg.Client) => Promise<T>) =>
+  withPgClient(srv.database.superuserUrl, fn);
 
 const chunkRows = (documentId: string) =>
   superuser(async (c) => {
@@ -62,7 +57,7 @@ describe("ingestion with engram worker processes (PostgreSQL)", () => {
     srv = await startPostgresTestServer(ENV);
   });
   after(async () => {
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
+    await killAll(workers);
     await srv.close();
   });
 
@@ -77,8 +72,7 @@ describe("ingestion with engram worker processes (PostgreSQL)", () => {
       const job = await t.client.knowledge.getJob(job_id);
       return job.state === "active" && job.stage === "embed";
     });
-    first.child.kill("SIGKILL");
-    await first.exited;
+    await first.stop("SIGKILL");
     assert.equal((await t.client.knowledge.getJob(job_id)).state, "active");
     assert.equal(
       (await chunkRows(document_id)).n,
@@ -98,7 +92,7 @@ describe("ingestion with engram worker processes (PostgreSQL)", () => {
   });
 
   test("a crash loop (every worker that takes the job dies) ends in a dead job after the attempts, not forever", async () => {
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
+    await killAll(workers);
     const env = { ENGRAM_INGEST_MAX_ATTEMPTS: "2" };
     const t = await srv.newTenant();
     const { document_id, job_id } = await t.client.knowledge.createDocument({
@@ -115,8 +109,7 @@ describe("ingestion with engram worker processes (PostgreSQL)", () => {
         },
         90_000,
       );
-      w.child.kill("SIGKILL");
-      await w.exited;
+      await w.stop("SIGKILL");
     }
     // A third worker finds the attempts spent: the queue dead-letters the job instead of handing
     // it out again, and the job says why.
@@ -132,7 +125,7 @@ describe("ingestion with engram worker processes (PostgreSQL)", () => {
   });
 
   test("two workers share one queue; every job is completed by exactly one of them", async () => {
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
+    await killAll(workers);
     // One job at a time each: the tenant's two concurrent slots can only be filled by both.
     const a = await worker({ ENGRAM_INGEST_CONCURRENCY: "1" });
     const b = await worker({ ENGRAM_INGEST_CONCURRENCY: "1" });
@@ -162,7 +155,7 @@ describe("ingestion with engram worker processes (PostgreSQL)", () => {
   });
 
   test("fairness: one tenant's backlog does not starve another tenant's single document", async () => {
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
+    await killAll(workers);
     const big = await srv.newTenant();
     const small = await srv.newTenant();
     const backlog: { job_id: string }[] = [];
@@ -192,7 +185,7 @@ describe("ingestion with engram worker processes (PostgreSQL)", () => {
   });
 
   test("deleting a document mid-ingestion cancels it and leaves nothing behind", async () => {
-    for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
+    await killAll(workers);
     const w = await worker();
     const t = await srv.newTenant();
     const { document_id, job_id } = await t.client.knowledge.createDocument({

@@ -1,16 +1,14 @@
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
+import { runChecked } from "./run-process.ts";
 import type { PostgresServer } from "./test-postgres.ts";
 
 // Test harness, not app code: it may read the environment. The Debian root scripts/services.sh
 // builds holds PostgreSQL 17 with pgvector; this reuses its binaries, never its running server.
 const ROOT = process.env.ENGRAM_PG_ROOT ?? "/var/cache/engram/trixie-root";
 const BIN = "/usr/lib/postgresql/17/bin";
-const run = promisify(execFile);
 
 export interface OwnPostgres {
   /** URLs of its roles (engram_app, engram_owner, postgres), for createTestPostgres. */
@@ -35,7 +33,7 @@ export async function startOwnPostgres(port: number): Promise<OwnPostgres> {
   const hostDir = await mkdtemp(join(ROOT, "tmp", "engram-pg-"));
   const dir = `/tmp/${hostDir.slice(join(ROOT, "tmp").length + 1)}`; // the same, seen from inside
   const asPostgres = (cmd: string, args: string[]) =>
-    run("chroot", [ROOT, "runuser", "-u", "postgres", "--", `${BIN}/${cmd}`, ...args]);
+    runChecked("chroot", [ROOT, "runuser", "-u", "postgres", "--", `${BIN}/${cmd}`, ...args]);
   const options = [
     `-c port=${port}`,
     "-c listen_addresses=127.0.0.1",
@@ -70,7 +68,7 @@ export async function startOwnPostgres(port: number): Promise<OwnPostgres> {
   };
   try {
     await writeFile(join(hostDir, "password"), "postgres\n");
-    await run("chroot", [ROOT, "chown", "-R", "postgres:postgres", dir]);
+    await runChecked("chroot", [ROOT, "chown", "-R", "postgres:postgres", dir]);
     await asPostgres("initdb", [
       ...["-D", `${dir}/data`, "-U", "postgres", "--pwfile", `${dir}/password`],
       ...["--auth-local=peer", "--auth-host=scram-sha-256", "--no-locale", "-E", "UTF8"],

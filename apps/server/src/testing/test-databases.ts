@@ -3,7 +3,7 @@ import type { Database } from "../db/database.ts";
 import { migrate } from "../db/migrate.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
 import { openPostgresDatabase } from "../db/postgres-database.ts";
-import { ensureVectorIndex } from "../db/vector-index.ts";
+import { type EmbeddingModel, ensureVectorIndex } from "../db/vector-index.ts";
 import { newId } from "../lib/ids.ts";
 import { contentHash } from "../memories/content-hash.ts";
 import type { NewMemory } from "../memories/memory-store.ts";
@@ -21,43 +21,44 @@ const connect = (pg: { appUrl: string; ownerUrl: string }, poolMax: number) =>
   });
 
 /**
- * Every database backend the store tests run against, migrated and indexed for a 4-d test model:
- * embedded PGlite, and PostgreSQL (scripts/services.sh) in a fresh database per open, dropped on
- * close. PostgreSQL being down fails these tests; it never skips them.
+ * A migrated database on `backend`, indexed for `model` (the 4-d test model unless a benchmark
+ * names its own): embedded PGlite, or PostgreSQL (scripts/services.sh) in a fresh database that
+ * close() drops. PostgreSQL being down fails the caller; it never skips.
  */
-export const testDatabases: { name: string; open: () => Promise<Database> }[] = [
-  {
-    name: "pglite",
-    open: async () => {
-      const db = await openPGliteDatabase(undefined);
-      await migrate(db);
-      await ensureVectorIndex(db, TEST_MODEL);
-      return db;
+export async function openTestDatabase(
+  backend: "pglite" | "postgres",
+  model: EmbeddingModel = TEST_MODEL,
+): Promise<Database> {
+  if (backend === "pglite") {
+    const db = await openPGliteDatabase(undefined);
+    await migrate(db);
+    await ensureVectorIndex(db, model);
+    return db;
+  }
+  const pg = await createTestPostgres();
+  const db = connect(pg, 4);
+  try {
+    await migrate(db);
+    await ensureVectorIndex(db, model);
+  } catch (err) {
+    await db.close();
+    await pg.drop();
+    throw err;
+  }
+  return {
+    ...db,
+    async close() {
+      await db.close();
+      await pg.drop();
     },
-  },
-  {
-    name: "postgres",
-    open: async () => {
-      const pg = await createTestPostgres();
-      const db = connect(pg, 4);
-      try {
-        await migrate(db);
-        await ensureVectorIndex(db, TEST_MODEL);
-      } catch (err) {
-        await db.close();
-        await pg.drop();
-        throw err;
-      }
-      return {
-        ...db,
-        async close() {
-          await db.close();
-          await pg.drop();
-        },
-      };
-    },
-  },
-];
+  };
+}
+
+/** Every database backend the store tests run against (see openTestDatabase). */
+export const testDatabases = (["pglite", "postgres"] as const).map((name) => ({
+  name,
+  open: () => openTestDatabase(name),
+}));
 
 /** A database at an older schema, for migration tests: migration files applied a range at a time. */
 export interface PartlyMigrated {

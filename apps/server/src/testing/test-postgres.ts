@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 
 // Test harness, not app code: it may read the environment. Defaults are what scripts/services.sh
-// sets up and prints.
+// sets up and prints. Tests and benchmarks open, create and drop their PostgreSQL databases here.
 const APP_URL =
   process.env.ENGRAM_TEST_DATABASE_URL ??
   "postgres://engram_app:engram_app@127.0.0.1:5433/engram_test";
@@ -43,18 +43,20 @@ function withUser(url: string): string {
   return u.toString();
 }
 
-async function asSuperuser<T>(
-  superuserUrl: string,
+/**
+ * Runs `fn` on a connection of its own to `url`, closed after. A PostgreSQL that cannot be reached
+ * fails the run loudly; tests and benchmarks never skip for it.
+ */
+export async function withPgClient<T>(
+  url: string,
   fn: (client: pg.Client) => Promise<T>,
-  database = "postgres",
-) {
-  const client = new pg.Client({ connectionString: withDatabase(superuserUrl, database) });
+): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   try {
     await client.connect();
   } catch (err) {
-    // Never skip: a missing PostgreSQL must fail the run loudly.
     throw new Error(
-      `PostgreSQL for the cluster-mode tests is not reachable at ${new URL(superuserUrl).host} ` +
+      `PostgreSQL for the cluster-mode tests is not reachable at ${new URL(url).host} ` +
         `(${(err as Error).message}): start it with \`bash scripts/services.sh\``,
     );
   }
@@ -64,6 +66,12 @@ async function asSuperuser<T>(
     await client.end();
   }
 }
+
+const asSuperuser = <T>(
+  server: PostgresServer,
+  fn: (client: pg.Client) => Promise<T>,
+  database = "postgres",
+) => withPgClient(withDatabase(server.superuserUrl, database), fn);
 
 export interface TestPostgres {
   name: string;
@@ -76,31 +84,73 @@ export interface TestPostgres {
   drop(): Promise<void>;
 }
 
-/**
- * A fresh, empty database for one test file, owned by the owner role, with pgvector created (it
- * is not a trusted extension). Per-file databases keep concurrent runs (other developers', CI's)
- * from seeing or wiping each other's rows; ones left behind by a killed run are swept later.
- */
-export async function createTestPostgres(
-  server: PostgresServer = SHARED_POSTGRES,
-): Promise<TestPostgres> {
-  const name = `${PREFIX}${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString("hex")}`;
-  const owner = new URL(server.ownerUrl).username;
-  await asSuperuser(server.superuserUrl, async (client) => {
-    await sweepStale(client);
-    await client.query(`CREATE DATABASE ${name} OWNER ${pg.escapeIdentifier(owner)}`);
-  });
-  await asSuperuser(server.superuserUrl, (client) => client.query("CREATE EXTENSION vector"), name);
+/** The database `name` on `server`, whether or not it exists yet. */
+function databaseOn(server: PostgresServer, name: string): TestPostgres {
   return {
     name,
     appUrl: withDatabase(server.appUrl, name),
     ownerUrl: withDatabase(server.ownerUrl, name),
     superuserUrl: withDatabase(server.superuserUrl, name),
     drop: () =>
-      asSuperuser(server.superuserUrl, async (client) => {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      asSuperuser(server, async (client) => {
+        await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
       }),
   };
+}
+
+/** Creates database `name` empty, owned by the owner role, with pgvector (not a trusted extension). */
+async function createDatabase(server: PostgresServer, name: string, replace: boolean) {
+  const owner = new URL(server.ownerUrl).username;
+  const database = databaseOn(server, name);
+  await asSuperuser(server, async (client) => {
+    if (replace)
+      await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+    else await sweepStale(client);
+    await client.query(
+      `CREATE DATABASE ${pg.escapeIdentifier(name)} OWNER ${pg.escapeIdentifier(owner)}`,
+    );
+  });
+  await asSuperuser(server, (client) => client.query("CREATE EXTENSION vector"), name);
+  return database;
+}
+
+/**
+ * A fresh, empty database for one test file (or benchmark run), dropped by its drop(). Per-file
+ * databases keep concurrent runs (other developers', CI's) from seeing or wiping each other's
+ * rows; ones left behind by a killed run are swept later.
+ */
+export function createTestPostgres(
+  server: PostgresServer = SHARED_POSTGRES,
+): Promise<TestPostgres> {
+  const name = `${PREFIX}${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString("hex")}`;
+  return createDatabase(server, name, false);
+}
+
+// Databases a benchmark keeps between runs under a name of its own (its seeded data sets): never
+// one of the swept per-run names.
+function keptName(name: string): string {
+  if (name.startsWith(PREFIX)) throw new Error(`${name}: ${PREFIX}* databases are swept`);
+  return name;
+}
+
+/** Creates the kept database `name` empty, dropping an earlier one of that name first. */
+export function replaceKeptPostgres(
+  name: string,
+  server: PostgresServer = SHARED_POSTGRES,
+): Promise<TestPostgres> {
+  return createDatabase(server, keptName(name), true);
+}
+
+/** The kept database `name`, or undefined if there is none. */
+export async function findKeptPostgres(
+  name: string,
+  server: PostgresServer = SHARED_POSTGRES,
+): Promise<TestPostgres | undefined> {
+  const exists = await asSuperuser(server, async (client) => {
+    const r = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [keptName(name)]);
+    return r.rowCount === 1;
+  });
+  return exists ? databaseOn(server, name) : undefined;
 }
 
 async function sweepStale(client: pg.Client) {

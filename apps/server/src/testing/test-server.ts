@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +7,7 @@ import { migrateCommand } from "../cli/migrate.ts";
 import { loadConfig } from "../config/config.ts";
 import { DEFAULT_PLANS_FILE } from "../plans/plans.ts";
 import { createServer, type Server } from "../server.ts";
+import { type RunningProcess, spawnProcess, startProcess } from "./run-process.ts";
 import { createTestPostgres, type PostgresServer } from "./test-postgres.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
@@ -172,87 +172,90 @@ export const ENGRAM_CLI = [
   fileURLToPath(new URL("../cli/main.ts", import.meta.url)),
 ];
 
-/** `engram <command>` as a child process, its stdout and stderr collected. */
-export function spawnEngram(command: string, env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, [...ENGRAM_CLI, command], {
-    env: {
-      ...process.env,
-      ENGRAM_PLANS_FILE: testPlansFile(),
-      ENGRAM_AUTH_FAILURE_LIMIT: TEST_AUTH_FAILURE_LIMIT,
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (d) => {
-    output += d;
-  });
-  child.stderr?.on("data", (d) => {
-    output += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, exited, output: () => output };
+/**
+ * This process's environment with none of Engram's variables (ENGRAM_*, DATABASE_URL,
+ * REDIS_URL), then `vars`: for tests of what the CLI does with exactly the variables they set.
+ */
+export function bareEngramEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (key.startsWith("ENGRAM_") || key === "DATABASE_URL" || key === "REDIS_URL") delete env[key];
+  }
+  return { ...env, ...vars };
+}
+
+/** A child's environment: this process's, the test plans, then `env` (undefined: unset). */
+function engramEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ENGRAM_PLANS_FILE: testPlansFile(),
+    ENGRAM_AUTH_FAILURE_LIMIT: TEST_AUTH_FAILURE_LIMIT,
+    ...env,
+  };
+}
+
+/** `engram <command>` as a child process, not waited for; `env` as for spawnServer. */
+export function spawnEngram(command: string, env: NodeJS.ProcessEnv): RunningProcess {
+  return spawnProcess(process.execPath, [...ENGRAM_CLI, command], { env: engramEnv(env) });
+}
+
+/** A readiness check: the server at `url` answers GET /healthz with 2xx. */
+export function serves(url: string): () => Promise<boolean> {
+  return () =>
+    fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
 }
 
 /**
- * `engram serve` as a child process (for restart, SIGTERM and kill -9 tests); `env` adds to or
- * overrides its environment (e.g. DATABASE_URL and REDIS_URL for cluster mode).
+ * `engram serve` as a child process (for restart, SIGTERM and kill -9 tests), resolved once it
+ * answers /healthz; `env` adds to or overrides its environment (e.g. DATABASE_URL and REDIS_URL
+ * for cluster mode; undefined unsets a variable).
  */
-export async function spawnServer(dataDir: string, port: number, env: Record<string, string> = {}) {
-  const { child, exited, output } = spawnEngram("serve", {
-    ENGRAM_DATA_DIR: dataDir,
-    ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
-    ENGRAM_LOG_LEVEL: "warn",
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    ...env,
-  });
+export async function spawnServer(dataDir: string, port: number, env: NodeJS.ProcessEnv = {}) {
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited early:\n${output()}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL"); // the caller never gets the handle, so it could not stop it
-      throw new Error(`server did not start:\n${output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, url, exited, output };
+  const spawned = await startProcess(process.execPath, [...ENGRAM_CLI, "serve"], {
+    what: "engram serve",
+    env: engramEnv({
+      ENGRAM_DATA_DIR: dataDir,
+      ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
+      ENGRAM_LOG_LEVEL: "warn",
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      ...env,
+    }),
+    ready: serves(url),
+  });
+  return { ...spawned, url };
+}
+
+/** The JSON log lines a child has written so far (the last, unfinished piece left out). */
+function logLines(output: string) {
+  return output
+    .split("\n")
+    .slice(0, -1)
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown> & { msg: string }];
+      } catch {
+        return []; // not a log line (e.g. a stack trace on stderr)
+      }
+    });
 }
 
 /**
  * `engram worker` as a child process, resolved once it logs that it runs. Its JSON log lines
  * (ENGRAM_LOG_LEVEL defaults to debug here, so skipped and empty runs show) are in `logs()`.
  */
-export async function spawnWorker(env: Record<string, string>) {
-  const spawned = spawnEngram("worker", { ENGRAM_LOG_LEVEL: "debug", ...env });
-  const { child, output } = spawned;
-  const logs = () =>
-    output()
-      .split("\n")
-      .slice(0, -1) // the last piece may be a line still being written
-      .flatMap((line) => {
-        try {
-          return [JSON.parse(line) as Record<string, unknown> & { msg: string }];
-        } catch {
-          return []; // not a log line (e.g. a stack trace on stderr)
-        }
-      });
-  const deadline = Date.now() + 60_000;
-  while (!logs().some((l) => l.msg === "engram worker is running")) {
-    if (child.exitCode !== null) throw new Error(`worker exited early:\n${output()}`);
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`worker did not start:\n${output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { ...spawned, logs };
+export async function spawnWorker(env: NodeJS.ProcessEnv) {
+  const spawned = await startProcess(process.execPath, [...ENGRAM_CLI, "worker"], {
+    what: "engram worker",
+    env: engramEnv({ ENGRAM_LOG_LEVEL: "debug", ...env }),
+    ready: (p) => logLines(p.output()).some((l) => l.msg === "engram worker is running"),
+    intervalMs: 50,
+  });
+  return { ...spawned, logs: () => logLines(spawned.output()) };
 }
 
 /** A TCP port that is free right now (the OS picks it). */
@@ -267,16 +270,4 @@ export async function freePort(): Promise<number> {
       );
     });
   });
-}
-
-/** SIGKILLs every child in the set that is still running, empties the set and awaits the exits. */
-export async function killAll(
-  children: Set<{ child: ChildProcess; exited: Promise<unknown> }>,
-): Promise<void> {
-  const left = [...children];
-  children.clear();
-  for (const c of left) {
-    if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill("SIGKILL");
-  }
-  await Promise.all(left.map((c) => c.exited));
 }

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -12,9 +11,10 @@ import {
 } from "../db/idempotency.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
 import { clientKey } from "../testing/http.ts";
+import { runProcess } from "../testing/run-process.ts";
 import { seedTenant, testDatabases } from "../testing/test-databases.ts";
 import { createTestPostgres } from "../testing/test-postgres.ts";
-import { ENGRAM_CLI, startTestServer, tempDir } from "../testing/test-server.ts";
+import { bareEngramEnv, ENGRAM_CLI, startTestServer, tempDir } from "../testing/test-server.ts";
 import { EXPIRY_BATCH, expireIdempotencyKeysJob } from "./expire-idempotency-keys.ts";
 import { exclusiveRunner, type Job, type JobContext, type JobLogger } from "./job.ts";
 import { startScheduler } from "./scheduler.ts";
@@ -300,28 +300,12 @@ test("embedded `engram serve` runs the worker's jobs itself", { timeout: 60_000 
 });
 
 describe("engram worker (CLI)", () => {
+  /** `engram worker` with only the given Engram variables set, run until it exits. */
   function engram(vars: Record<string, string>) {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const key of Object.keys(env)) {
-      if (key.startsWith("ENGRAM_") || key === "DATABASE_URL" || key === "REDIS_URL")
-        delete env[key];
-    }
-    const child = spawn(process.execPath, [...ENGRAM_CLI, "worker"], {
-      env: { ...env, ...vars },
-      stdio: ["ignore", "pipe", "pipe"],
+    return runProcess(process.execPath, [...ENGRAM_CLI, "worker"], {
+      env: bareEngramEnv(vars),
+      timeoutMs: 60_000,
     });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.stdout.resume();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    return new Promise<{ code: number | null; stderr: string }>((resolve) =>
-      child.on("exit", (code) => {
-        clearTimeout(timer);
-        resolve({ code, stderr });
-      }),
-    );
   }
 
   test("refuses embedded mode: `engram serve` runs the jobs there", async () => {
