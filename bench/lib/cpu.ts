@@ -61,7 +61,7 @@ export interface CpuScope {
   database: string;
 }
 
-export function cpuSample(scope: CpuScope): Sample {
+function cpuSample(scope: CpuScope): Sample {
   const u = process.cpuUsage();
   const api = new Map<number, number>();
   for (const pid of scope.apiPids) {
@@ -93,7 +93,7 @@ export interface CpuShare {
   other: number;
 }
 
-export function cpuShare(a: Sample, b: Sample): CpuShare {
+function cpuShare(a: Sample, b: Sample): CpuShare {
   const wall = b.at - a.at;
   const per = (x: number) => Math.max(0, x / wall);
   const api = per(delta(a.api, b.api));

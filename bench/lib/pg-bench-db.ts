@@ -25,7 +25,7 @@ import pg from "pg";
 import { memoryText } from "./corpus.ts";
 
 /** Bump when the seeded rows or vectors change: older databases are rebuilt. */
-export const SEED_VERSION = 3;
+const SEED_VERSION = 3;
 const POOL_DIR = new URL("../.data/", import.meta.url).pathname;
 /** Per-dimension standard deviation of the noise added to each derived vector. */
 export const NOISE_SIGMA = 0.01;
@@ -36,7 +36,7 @@ const MODEL = LOCAL_MODEL;
 
 const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11, 19), ...a);
 
-export function databaseName(size: number): string {
+function databaseName(size: number): string {
   const label =
     size % 1_000_000 === 0
       ? `${size / 1_000_000}m`
@@ -51,7 +51,7 @@ export interface BenchTenant {
   key: string;
 }
 
-export interface SeedInfo {
+interface SeedInfo {
   version: number;
   size: number;
   tenants: number;
@@ -334,7 +334,7 @@ function hash32(x: number): number {
  * The vector of seeded row i: normalize(pool[a] + 0.5·pool[b] + noise), a and b picked by hashing
  * i, noise N(0, σ²) per dimension from a generator seeded by i. Deterministic.
  */
-export function derivedVector(i: number, pool: readonly Float32Array[], out: Float32Array) {
+function derivedVector(i: number, pool: readonly Float32Array[], out: Float32Array) {
   const n = pool.length;
   const a = pool[hash32(2 * i + 1) % n] as Float32Array;
   let bi = hash32(2 * i + 2) % n;
@@ -367,9 +367,8 @@ export function derivedVector(i: number, pool: readonly Float32Array[], out: Flo
 }
 
 /** Row i belongs to tenant i mod T (tenants interleave in the heap, as they do over time). */
-export const tenantOf = (i: number, tenants: number) => i % tenants;
-export const userOf = (i: number, tenants: number) =>
-  `user-${Math.floor(i / tenants) % USERS_PER_TENANT}`;
+const tenantOf = (i: number, tenants: number) => i % tenants;
+const userOf = (i: number, tenants: number) => `user-${Math.floor(i / tenants) % USERS_PER_TENANT}`;
 
 async function seedRows(
   url: string,
