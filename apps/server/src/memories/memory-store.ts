@@ -1,10 +1,4 @@
-import type {
-  AddMemoryResult,
-  HistoryEntry,
-  Memory,
-  MemoryEvent,
-  Metadata,
-} from "@engram/contract";
+import type { AddMemoryResult, HistoryEntry, MemoryEvent, Metadata } from "@engram/contract";
 import type { Database, Queryable } from "../db/database.ts";
 import {
   findIdempotentResponse,
@@ -16,6 +10,7 @@ import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_BYTES_SQL, type UsageHook } from "../usage/metering.ts";
+import { MEMORY_COLUMNS, type MemoryRow, toMemory } from "./memory-row.ts";
 import {
   dropUnusedTermStats,
   indexTerms,
@@ -39,42 +34,6 @@ export interface NewMemory {
 
 /** The ids memories are narrowed to, each matched exactly; the service always sets the project. */
 export type MemoryScope = Pick<Scope, "projectId" | "userId" | "agentId" | "sessionId">;
-
-interface MemoryRow {
-  id: string;
-  project_id: string;
-  memory: string;
-  role: string | null;
-  user_id: string | null;
-  agent_id: string | null;
-  session_id: string | null;
-  metadata: Metadata;
-  occurred_at: Date | null;
-  embedding_model: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export const MEMORY_COLUMNS =
-  "id, project_id, memory, role, user_id, agent_id, session_id, metadata, occurred_at, embedding_model, created_at, updated_at";
-
-/** Maps a row to the API's allow-listed memory shape. */
-export function toMemory(r: MemoryRow): Memory {
-  return {
-    id: r.id,
-    project_id: r.project_id,
-    memory: r.memory,
-    role: r.role,
-    user_id: r.user_id,
-    agent_id: r.agent_id,
-    session_id: r.session_id,
-    metadata: r.metadata,
-    timestamp: r.occurred_at ? r.occurred_at.toISOString() : null,
-    embedding_model: r.embedding_model,
-    created_at: r.created_at.toISOString(),
-    updated_at: r.updated_at.toISOString(),
-  };
-}
 
 async function insertHistory(
   tx: Queryable,
