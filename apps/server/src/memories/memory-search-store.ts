@@ -5,7 +5,8 @@ import { candidateCount, FUSED_CTE, fusedScore } from "../search/fusion.ts";
 import { KEYWORD_POSTINGS_BUDGET, type KeywordPlan, planKeywords } from "../search/keyword-plan.ts";
 import { tsqueryLiteral } from "../search/query-text.ts";
 import { scopeSql } from "../search/scope-sql.ts";
-import { MEMORY_COLUMNS, type MemoryScope, toMemory } from "./memory-store.ts";
+import { MEMORY_COLUMNS, toMemory } from "./memory-row.ts";
+import type { MemoryScope } from "./memory-store.ts";
 
 export interface SearchRequest {
   /** The project is always given: keyword statistics and postings are per project. */

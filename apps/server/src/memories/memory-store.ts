@@ -1,10 +1,4 @@
-import type {
-  AddMemoryResult,
-  HistoryEntry,
-  Memory,
-  MemoryEvent,
-  Metadata,
-} from "@engram/contract";
+import type { AddMemoryResult, HistoryEntry, MemoryEvent, Metadata } from "@engram/contract";
 import type { Database, Queryable } from "../db/database.ts";
 import {
   findIdempotentResponse,
@@ -16,6 +10,13 @@ import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_BYTES_SQL, type UsageHook } from "../usage/metering.ts";
+import { MEMORY_COLUMNS, type MemoryRow, toMemory } from "./memory-row.ts";
+import {
+  dropUnusedTermStats,
+  indexTerms,
+  unindexDeletedTermsSql,
+  unindexTerms,
+} from "./memory-terms-sql.ts";
 
 /** One memory to insert, already embedded. */
 export interface NewMemory {
@@ -33,42 +34,6 @@ export interface NewMemory {
 
 /** The ids memories are narrowed to, each matched exactly; the service always sets the project. */
 export type MemoryScope = Pick<Scope, "projectId" | "userId" | "agentId" | "sessionId">;
-
-interface MemoryRow {
-  id: string;
-  project_id: string;
-  memory: string;
-  role: string | null;
-  user_id: string | null;
-  agent_id: string | null;
-  session_id: string | null;
-  metadata: Metadata;
-  occurred_at: Date | null;
-  embedding_model: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export const MEMORY_COLUMNS =
-  "id, project_id, memory, role, user_id, agent_id, session_id, metadata, occurred_at, embedding_model, created_at, updated_at";
-
-/** Maps a row to the API's allow-listed memory shape. */
-export function toMemory(r: MemoryRow): Memory {
-  return {
-    id: r.id,
-    project_id: r.project_id,
-    memory: r.memory,
-    role: r.role,
-    user_id: r.user_id,
-    agent_id: r.agent_id,
-    session_id: r.session_id,
-    metadata: r.metadata,
-    timestamp: r.occurred_at ? r.occurred_at.toISOString() : null,
-    embedding_model: r.embedding_model,
-    created_at: r.created_at.toISOString(),
-    updated_at: r.updated_at.toISOString(),
-  };
-}
 
 async function insertHistory(
   tx: Queryable,
@@ -99,86 +64,6 @@ async function insertHistory(
       entries.map((e) => (e.newMetadata ? JSON.stringify(e.newMetadata) : null)),
       projectId,
     ],
-  );
-}
-
-/**
- * Keyword-search bookkeeping (migrations 0004, 0010): memory_terms holds one posting per (memory,
- * lexeme of its text), memory_term_stats each lexeme's document frequency and, under lexeme '',
- * the memory count, both per project: a project's keyword scores depend on its own memories only.
- * Every write of memory text updates both in its own transaction.
- *
- * The statistics are upserted in lexeme order, '' first, by ±1 per row of `lexemes` (a relation
- * with a lexeme column) and per row of `memories` (the '' count), for the project in parameter
- * `project` (the tenant is $1): concurrent writers in a project then lock these rows in one order
- * and cannot deadlock (a write never touches two projects).
- */
-function termStatsUpsert(lexemes: string, memories: string, sign: 1 | -1, project: string): string {
-  return `INSERT INTO memory_term_stats (tenant_id, project_id, lexeme, docs)
-    SELECT $1, ${project}, lexeme, ${sign} * count(*)
-    FROM (SELECT lexeme FROM ${lexemes} UNION ALL SELECT '' FROM ${memories}) AS c
-    GROUP BY lexeme ORDER BY lexeme
-    ON CONFLICT (tenant_id, project_id, lexeme)
-    DO UPDATE SET docs = memory_term_stats.docs + excluded.docs`;
-}
-
-/** Adds the postings of these memories (as their text is now) and counts them in the statistics. */
-async function indexTerms(
-  tx: Queryable,
-  tenantId: string,
-  projectId: string,
-  ids: string[],
-): Promise<void> {
-  if (ids.length === 0) return;
-  await tx.query(
-    `WITH added AS (
-       INSERT INTO memory_terms (tenant_id, project_id, lexeme, memory_id)
-       SELECT m.tenant_id, m.project_id, l.lexeme, m.id
-       FROM memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme)
-       WHERE m.tenant_id = $1 AND m.project_id = $3 AND m.id = ANY($2::text[])
-       RETURNING lexeme
-     ), indexed AS (SELECT unnest($2::text[]) AS id)
-     ${termStatsUpsert("added", "indexed", 1, "$3")}`,
-    [tenantId, ids, projectId],
-  );
-}
-
-/** Removes the postings of these memories (as their text is now) and uncounts them. */
-async function unindexTerms(
-  tx: Queryable,
-  tenantId: string,
-  projectId: string,
-  ids: string[],
-): Promise<void> {
-  if (ids.length === 0) return;
-  await tx.query(
-    `WITH removed AS (
-       DELETE FROM memory_terms t
-       USING memories m, unnest(tsvector_to_array(m.fts)) AS l(lexeme)
-       WHERE m.tenant_id = $1 AND m.project_id = $3 AND m.id = ANY($2::text[])
-         AND t.tenant_id = $1 AND t.project_id = $3 AND t.lexeme = l.lexeme AND t.memory_id = m.id
-       RETURNING t.lexeme
-     ), unindexed AS (SELECT unnest($2::text[]) AS id)
-     ${termStatsUpsert("removed", "unindexed", -1, "$3")}`,
-    [tenantId, ids, projectId],
-  );
-}
-
-/**
- * Deletes a project's statistics rows that dropped to zero. Run after an uncounting upsert, whose
- * '' row lock keeps every other writer of the project out of the statistics until commit; SKIP
- * LOCKED is only a guard against ever waiting here.
- */
-async function dropUnusedTermStats(
-  tx: Queryable,
-  tenantId: string,
-  projectId: string,
-): Promise<void> {
-  await tx.query(
-    `DELETE FROM memory_term_stats WHERE (tenant_id, project_id, lexeme) IN (
-       SELECT tenant_id, project_id, lexeme FROM memory_term_stats
-       WHERE tenant_id = $1 AND project_id = $2 AND docs <= 0 FOR UPDATE SKIP LOCKED)`,
-    [tenantId, projectId],
   );
 }
 
@@ -439,15 +324,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
           `WITH gone AS (
              DELETE FROM memories WHERE ${where}
              RETURNING id, memory, metadata, fts, ${MEMORY_BYTES_SQL} AS bytes
-           ), removed AS (
-             DELETE FROM memory_terms t
-             USING gone g, unnest(tsvector_to_array(g.fts)) AS l(lexeme)
-             WHERE t.tenant_id = $1 AND t.project_id = $2 AND t.lexeme = l.lexeme
-               AND t.memory_id = g.id
-             RETURNING t.lexeme
-           ), counted AS (
-             ${termStatsUpsert("removed", "gone", -1, "$2")}
-           )
+           ), ${unindexDeletedTermsSql("gone", "$2")}
            SELECT id, memory, metadata, bytes FROM gone`,
           params,
         );
