@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { createKnowledgeStore } from "../knowledge/knowledge-store.ts";
+import { createDocumentStore } from "../knowledge/document-store.ts";
+import { createIngestJobStore } from "../knowledge/ingest-job-store.ts";
 import { newId } from "../lib/ids.ts";
 import { createMemoryStore } from "../memories/memory-store.ts";
 import { createKeyStore } from "../tenancy/key-store.ts";
@@ -43,13 +44,13 @@ for (const backend of testDatabases) {
       a = await seedTenant(db, "a");
       b = await seedTenant(db, "b");
       const store = createMemoryStore(db, TEST_MODEL);
-      const knowledge = createKnowledgeStore(db, TEST_MODEL, 3);
+      const documents = createDocumentStore(db);
       for (const t of [a, b]) {
         await store.insertMemories(t, projectOf(t), [
           draftMemory(`memory of ${t}`, axis(0), { userId: "same-user" }),
         ]);
         docs[t] = { id: newId("doc"), jobId: newId("job") };
-        await knowledge.insertDocument(
+        await documents.insertDocument(
           t,
           {
             ...(docs[t] as { id: string; jobId: string }),
@@ -118,27 +119,24 @@ for (const backend of testDatabases) {
     });
 
     test("knowledge reads and writes of the store go by project: another project's document is not found", async () => {
-      const knowledge = createKnowledgeStore(db, TEST_MODEL, 3);
+      const documents = createDocumentStore(db);
+      const jobs = createIngestJobStore(db, TEST_MODEL, 3);
       const doc = docs[a] as { id: string; jobId: string };
       const elsewhere = newId("prj");
       assert.equal(
-        (await knowledge.getDocument(a, projectOf(a), doc.id))?.project_id,
+        (await documents.getDocument(a, projectOf(a), doc.id))?.project_id,
         projectOf(a),
       );
-      assert.equal(await knowledge.getDocument(a, elsewhere, doc.id), undefined);
-      assert.equal(await knowledge.getJob(a, elsewhere, doc.jobId), undefined);
-      assert.equal(
-        (await knowledge.getJob(a, null, doc.jobId))?.id,
-        doc.jobId,
-        "the worker's lookup",
-      );
-      assert.deepEqual((await knowledge.listDocuments(a, elsewhere, {}, 10, undefined)).rows, []);
-      assert.deepEqual((await knowledge.listJobs(a, elsewhere, undefined, 10)).rows, []);
-      assert.equal(await knowledge.retryJob(a, elsewhere, doc.jobId, async () => "q"), false);
-      assert.equal(await knowledge.deleteDocument(a, elsewhere, doc.id), undefined);
+      assert.equal(await documents.getDocument(a, elsewhere, doc.id), undefined);
+      assert.equal(await jobs.getJob(a, elsewhere, doc.jobId), undefined);
+      assert.equal((await jobs.getJob(a, null, doc.jobId))?.id, doc.jobId, "the worker's lookup");
+      assert.deepEqual((await documents.listDocuments(a, elsewhere, {}, 10, undefined)).rows, []);
+      assert.deepEqual((await jobs.listJobs(a, elsewhere, undefined, 10)).rows, []);
+      assert.equal(await jobs.retryJob(a, elsewhere, doc.jobId, async () => "q"), false);
+      assert.equal(await documents.deleteDocument(a, elsewhere, doc.id), undefined);
       // Nor across tenants, with the right project id: B's store calls see none of A's rows.
-      assert.equal(await knowledge.getDocument(b, projectOf(a), doc.id), undefined);
-      assert.ok(await knowledge.getDocument(a, projectOf(a), doc.id), "untouched");
+      assert.equal(await documents.getDocument(b, projectOf(a), doc.id), undefined);
+      assert.ok(await documents.getDocument(a, projectOf(a), doc.id), "untouched");
     });
 
     test("writes into another tenant are refused by the policy", async () => {

@@ -7,8 +7,8 @@ import { vectorLiteral } from "../search/query-text.ts";
 import { type Metrics, timed } from "../telemetry/metrics.ts";
 import { applyUsage, type UsageHook } from "../usage/metering.ts";
 import type { JobLogger } from "../worker/job.ts";
+import { gaveUp, type IngestJobStore } from "./ingest-job-store.ts";
 import type { Delivery, IngestMessage } from "./ingest-queue.ts";
-import { gaveUp, type KnowledgeStore } from "./knowledge-store.ts";
 import type { MediaType } from "./parse-document.ts";
 import type { ParseSandbox } from "./parse-sandbox.ts";
 import { DocumentError } from "./parsed-document.ts";
@@ -34,7 +34,7 @@ export function embeddingText(chunk: { headingPath: string[]; text: string }): s
  * back (`signal`), the work stops and nothing is written.
  */
 export function createIngestHandler(deps: {
-  store: KnowledgeStore;
+  jobs: IngestJobStore;
   embedder: Embedder;
   sandbox: ParseSandbox;
   plans: PlanCatalog;
@@ -43,11 +43,11 @@ export function createIngestHandler(deps: {
   metrics: Metrics;
   log: JobLogger;
 }) {
-  const { store, embedder, sandbox, config, metrics, log } = deps;
+  const { jobs, embedder, sandbox, config, metrics, log } = deps;
 
   async function handle(d: Delivery): Promise<void> {
     const { tenantId, jobId } = d.message;
-    const started = await store.startJob(tenantId, jobId);
+    const started = await jobs.startJob(tenantId, jobId);
     if (!started) {
       metrics.jobs.inc({ outcome: "skipped" });
       return; // deleted, cancelled or already completed: nothing to do
@@ -76,7 +76,7 @@ export function createIngestHandler(deps: {
       const vectors: string[] = [];
       for (let i = 0; i < chunks.length; i += EMBED_BATCH) {
         abandoned();
-        await store.progress(tenantId, jobId, "embed", 0.2 + (0.7 * i) / chunks.length);
+        await jobs.progress(tenantId, jobId, "embed", 0.2 + (0.7 * i) / chunks.length);
         const batch = chunks.slice(i, i + EMBED_BATCH);
         const embedded = await timed(metrics, "embed", () =>
           embedder.embed(batch.map(embeddingText)),
@@ -84,7 +84,7 @@ export function createIngestHandler(deps: {
         vectors.push(...embedded.map(vectorLiteral));
       }
       abandoned();
-      await store.progress(tenantId, jobId, "index", 0.95);
+      await jobs.progress(tenantId, jobId, "index", 0.95);
       const plan = deps.plans.effective(started.plan, started.overrides);
       const usage: UsageHook | undefined = deps.metering
         ? (tx, delta) =>
@@ -96,7 +96,7 @@ export function createIngestHandler(deps: {
             )
         : undefined;
       const written = await timed(metrics, "index", () =>
-        store.completeJob(
+        jobs.completeJob(
           tenantId,
           jobId,
           started.documentId,
@@ -133,13 +133,13 @@ export function createIngestHandler(deps: {
             ? `Indexing the document would exceed the plan's storage quota: ${err.message}`
             : undefined;
       if (permanent !== undefined) {
-        await store.failJob(tenantId, jobId, "failed", permanent);
+        await jobs.failJob(tenantId, jobId, "failed", permanent);
         metrics.jobs.inc({ outcome: "failed" });
         log.info({ tenantId, jobId, reason: permanent }, "document could not be indexed");
         return;
       }
       const reason = `Attempt ${d.retryCount + 1} failed: ${(err as Error).message.slice(0, 300)}`;
-      await store.attemptFailed(tenantId, jobId, reason).catch(() => {});
+      await jobs.attemptFailed(tenantId, jobId, reason).catch(() => {});
       metrics.jobs.inc({ outcome: "retried" });
       log.warn({ tenantId, jobId, err }, "ingest attempt failed; the queue retries it");
       throw err;
@@ -147,9 +147,9 @@ export function createIngestHandler(deps: {
   }
   /** A job whose retries are spent (from the dead-letter queue): mark it dead, retryable by API. */
   async function dead(m: IngestMessage): Promise<void> {
-    const job = await store.getJob(m.tenantId, null, m.jobId);
+    const job = await jobs.getJob(m.tenantId, null, m.jobId);
     const reason = gaveUp(config.maxAttempts, job?.error ?? null);
-    await store.failJob(m.tenantId, m.jobId, "dead", reason);
+    await jobs.failJob(m.tenantId, m.jobId, "dead", reason);
     metrics.jobs.inc({ outcome: "dead" });
   }
 

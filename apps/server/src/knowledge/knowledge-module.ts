@@ -6,11 +6,12 @@ import type { PlanCatalog } from "../plans/plans.ts";
 import type { Counters } from "../telemetry/counters.ts";
 import { createMetrics, type Metrics } from "../telemetry/metrics.ts";
 import type { JobLogger } from "../worker/job.ts";
+import { createDocumentStore } from "./document-store.ts";
+import { createIngestJobStore } from "./ingest-job-store.ts";
 import { type IngestQueue, migrateIngestQueue, openIngestQueue } from "./ingest-queue.ts";
 import { createIngestHandler } from "./ingest-worker.ts";
 import { createKnowledgeSearchStore } from "./knowledge-search-store.ts";
 import { createKnowledgeService, type KnowledgeService } from "./knowledge-service.ts";
-import { createKnowledgeStore } from "./knowledge-store.ts";
 import { createParseSandbox, type ParseSandbox } from "./parse-sandbox.ts";
 
 export interface KnowledgeModule {
@@ -41,9 +42,10 @@ export async function startKnowledge(deps: {
   if (db.kind === "pglite") await migrateIngestQueue(db, undefined, config.ingest);
   const queue = await openIngestQueue(db, config.databaseUrl, config.ingest, log, deps.consume);
   const metrics = createMetrics({ counters: deps.counters, depth: () => queue.depth() });
-  const store = createKnowledgeStore(db, model, config.ingest.maxAttempts);
+  const jobs = createIngestJobStore(db, model, config.ingest.maxAttempts);
   const service = createKnowledgeService({
-    store,
+    documents: createDocumentStore(db),
+    jobs,
     search: createKnowledgeSearchStore(db, model),
     queue,
     embedder,
@@ -63,7 +65,7 @@ export async function startKnowledge(deps: {
       processes: Math.max(1, config.ingest.concurrency),
     });
     const handler = createIngestHandler({
-      store,
+      jobs,
       embedder,
       sandbox,
       plans: deps.plans,

@@ -22,9 +22,10 @@ import { checkMetadataSize } from "../lib/metadata.ts";
 import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
 import { usageHook } from "../usage/metering.ts";
+import type { DocumentStore } from "./document-store.ts";
+import type { IngestJobStore } from "./ingest-job-store.ts";
 import type { IngestQueue } from "./ingest-queue.ts";
 import type { KnowledgeSearchStore } from "./knowledge-search-store.ts";
-import type { KnowledgeStore } from "./knowledge-store.ts";
 import { MEDIA_TYPES, resolveMediaType } from "./parse-document.ts";
 
 /** An upload as the routes hand it over: bytes already read (multipart) or decoded (JSON). */
@@ -42,7 +43,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** The knowledge verbs: uploads, documents, jobs and knowledge search. */
 export function createKnowledgeService(deps: {
-  store: KnowledgeStore;
+  documents: DocumentStore;
+  jobs: IngestJobStore;
   search: KnowledgeSearchStore;
   queue: IngestQueue;
   embedder: { embedQuery(text: string): Promise<Float32Array> };
@@ -52,7 +54,7 @@ export function createKnowledgeService(deps: {
   /** Seconds an Idempotency-Key is remembered (ENGRAM_IDEMPOTENCY_TTL_S). */
   idempotencyTtlS?: number;
 }) {
-  const { store, queue, config } = deps;
+  const { documents, jobs, queue, config } = deps;
   const usage = (ctx: TenantContext, operation: string) =>
     deps.metering === false ? undefined : usageHook(ctx, operation);
 
@@ -120,14 +122,14 @@ export function createKnowledgeService(deps: {
       const idem =
         key && scopedIdempotency(key, "documents", ctx.projectId, deps.idempotencyTtlS ?? 86_400);
       if (idem) {
-        const earlier = await store.findIdempotent(ctx.tenantId, idem);
+        const earlier = await documents.findIdempotent(ctx.tenantId, idem);
         if (earlier) return earlier as CreateDocumentResponse;
       }
       const id = newId("doc");
       const jobId = newId("job");
       const response = { document_id: id, job_id: jobId, status: "queued" };
       try {
-        await store.insertDocument(
+        await documents.insertDocument(
           ctx.tenantId,
           {
             id,
@@ -152,7 +154,7 @@ export function createKnowledgeService(deps: {
       } catch (err) {
         // A concurrent request with the same key committed first: answer with its response.
         if (idem && err instanceof IdempotencyRace) {
-          return (await store.findIdempotent(ctx.tenantId, idem)) as CreateDocumentResponse;
+          return (await documents.findIdempotent(ctx.tenantId, idem)) as CreateDocumentResponse;
         }
         throw err;
       }
@@ -163,7 +165,7 @@ export function createKnowledgeService(deps: {
     async getDocument(ctx: TenantContext, id: string): Promise<KnowledgeDocument> {
       requireScope(ctx, "knowledge:read");
       const doc = isId("doc", id)
-        ? await store.getDocument(ctx.tenantId, ctx.projectId, id)
+        ? await documents.getDocument(ctx.tenantId, ctx.projectId, id)
         : undefined;
       if (!doc) throw notFound("Document", id);
       return doc;
@@ -176,7 +178,7 @@ export function createKnowledgeService(deps: {
     ): Promise<ListDocumentsResponse> {
       requireScope(ctx, "knowledge:read");
       const before = decodeIdCursor(input.cursor, "doc");
-      const page = await store.listDocuments(
+      const page = await documents.listDocuments(
         ctx.tenantId,
         ctx.projectId,
         {
@@ -195,7 +197,12 @@ export function createKnowledgeService(deps: {
     async deleteDocument(ctx: TenantContext, id: string): Promise<DeleteDocumentResponse> {
       requireScope(ctx, "knowledge:write");
       const deleted = isId("doc", id)
-        ? await store.deleteDocument(ctx.tenantId, ctx.projectId, id, usage(ctx, "document.delete"))
+        ? await documents.deleteDocument(
+            ctx.tenantId,
+            ctx.projectId,
+            id,
+            usage(ctx, "document.delete"),
+          )
         : undefined;
       if (!deleted) throw notFound("Document", id);
       // After the commit, best effort: a job the queue still delivers finds no document.
@@ -206,7 +213,7 @@ export function createKnowledgeService(deps: {
     /** One ingestion job of the caller's project. */
     async getJob(ctx: TenantContext, id: string): Promise<IngestJob> {
       requireScope(ctx, "knowledge:read");
-      const job = isId("job", id) ? await store.getJob(ctx.tenantId, ctx.projectId, id) : undefined;
+      const job = isId("job", id) ? await jobs.getJob(ctx.tenantId, ctx.projectId, id) : undefined;
       if (!job) throw notFound("Job", id);
       return job;
     },
@@ -214,7 +221,7 @@ export function createKnowledgeService(deps: {
     /** Jobs newest first; `state: "dead"` lists the dead-letter queue. */
     async listJobs(ctx: TenantContext, input: ListJobsQuery): Promise<ListJobsResponse> {
       requireScope(ctx, "knowledge:read");
-      const page = await store.listJobs(
+      const page = await jobs.listJobs(
         ctx.tenantId,
         ctx.projectId,
         input.state,
@@ -228,7 +235,7 @@ export function createKnowledgeService(deps: {
     async retryJob(ctx: TenantContext, id: string): Promise<IngestJob> {
       requireScope(ctx, "knowledge:write");
       const job = await this.getJob(ctx, id);
-      const retried = await store.retryJob(ctx.tenantId, ctx.projectId, id, (tx, documentId) =>
+      const retried = await jobs.retryJob(ctx.tenantId, ctx.projectId, id, (tx, documentId) =>
         queue.enqueue(tx, { tenantId: ctx.tenantId, documentId, jobId: id }, 0),
       );
       if (!retried) {
@@ -238,7 +245,7 @@ export function createKnowledgeService(deps: {
           "id",
         );
       }
-      return (await store.getJob(ctx.tenantId, ctx.projectId, id)) as IngestJob;
+      return (await jobs.getJob(ctx.tenantId, ctx.projectId, id)) as IngestJob;
     },
 
     /**
