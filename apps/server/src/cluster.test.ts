@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  type AddMemoryResponse,
-  EngramAdminClient,
-  EngramClient,
-  type HistoryEntry,
-  type Memory,
-} from "@engram/sdk";
+import { EngramAdminClient, EngramClient, type HistoryEntry, type Memory } from "@engram/sdk";
 import pg from "pg";
 import { callPath as call, clientKey } from "./testing/http.ts";
-import { killAll } from "./testing/run-process.ts";
+import { acknowledgedWrites } from "./testing/memory-fixtures.ts";
+import { killAll, within } from "./testing/run-process.ts";
 import { createTestPostgres, type TestPostgres, withPgClient } from "./testing/test-postgres.ts";
 import { createTestRedis, type TestRedis } from "./testing/test-redis.ts";
 import {
@@ -41,14 +36,6 @@ process.on("exit", () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 describe("cluster: two API processes and two workers on one PostgreSQL and Redis", () => {
   let database: TestPostgres;
@@ -331,13 +318,7 @@ describe("cluster: two API processes and two workers on one PostgreSQL and Redis
   }, async (ctx) => {
     // Many keys: each has RATE_LIMIT requests a minute, and this test makes a few hundred.
     const t = await tenant(16);
-    const acked = new Map<string, string>(); // id → text
-    const ack = (text: string, res: { status: number; body: unknown }) => {
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      const result = (res.body as AddMemoryResponse).results[0];
-      assert.ok(result && result.event === "ADD" && result.memory === text);
-      acked.set(result.id, text);
-    };
+    const { acked, ack } = acknowledgedWrites(); // id → text
     for (let i = 0; i < 20; i++) {
       const text = `Acknowledged fact ${i}: platform ${i} serves the ${i % 5} o'clock train`;
       ack(text, await call(a.url, t.nextKey(), "POST", "v1/memories", { text, user_id: "k9" }));

@@ -10,7 +10,8 @@ import {
   type Memory,
 } from "@engram/sdk";
 import { callPath as call } from "./testing/http.ts";
-import { killAll } from "./testing/run-process.ts";
+import { acknowledgedWrites } from "./testing/memory-fixtures.ts";
+import { killAll, within } from "./testing/run-process.ts";
 import { freePort, newTenant, spawnServer, tempDir } from "./testing/test-server.ts";
 
 // Durability through the real `engram serve` process: SIGTERM restart, kill -9, and draining.
@@ -41,14 +42,6 @@ async function start(dir: string): Promise<Spawned> {
   const s = await spawnServer(dir, await freePort());
   running.add(s);
   return s;
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** SIGTERM, then the exit code, which must be 0 within the bound. */
@@ -201,13 +194,7 @@ test("kill -9 loses nothing that was acknowledged with 201", { timeout: 120_000 
   const first = await start(dir);
   const { key } = await newTenant(first.url);
 
-  const acked = new Map<string, string>(); // id → text
-  const ack = (text: string, res: { status: number; body: unknown }) => {
-    assert.equal(res.status, 201, JSON.stringify(res.body));
-    const result = (res.body as AddMemoryResponse).results[0];
-    assert.ok(result && result.event === "ADD" && result.memory === text);
-    acked.set(result.id, text);
-  };
+  const { acked, ack } = acknowledgedWrites(); // id → text
   for (let i = 0; i < 30; i++) {
     const text = `Acknowledged fact number ${i}: the tide in harbour ${i} turns at ${i % 12} o'clock`;
     ack(text, await call(first.url, key, "POST", "v1/memories", { text, user_id: "k9" }));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { EngramClient, Memory } from "@engram/sdk";
+import type { AddMemoryResponse, EngramClient, Memory } from "@engram/sdk";
 import type { Tenant } from "./route-suite.ts";
 
 /** A memory id as the API issues it. */
@@ -29,4 +29,19 @@ export async function listAll(
   const all: Memory[] = [];
   for await (const m of t.client.listAllMemories({ ...scope, limit: 100 })) all.push(m);
   return all;
+}
+
+/**
+ * Records the memories a server acknowledged with 201 (id → text), checking each answer is the
+ * one ADD of that text: what a crash test later expects to find again.
+ */
+export function acknowledgedWrites() {
+  const acked = new Map<string, string>();
+  const ack = (text: string, res: { status: number; body: unknown }) => {
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const result = (res.body as AddMemoryResponse).results[0];
+    assert.ok(result && result.event === "ADD" && result.memory === text);
+    acked.set(result.id, text);
+  };
+  return { acked, ack };
 }

@@ -171,3 +171,12 @@ export async function killAll(
   else children.clear();
   await Promise.all(left.map((c) => c.stop("SIGKILL")));
 }
+
+/** `promise`, or a rejection naming `what` if it takes more than `ms` (a bounded wait on a child). */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
