@@ -44,6 +44,7 @@ const ERROR_STATUS = {
   conflict: 409,
   rate_limited: 429,
   quota_exceeded: 402,
+  llm_budget_exceeded: 402,
   tenant_suspended: 403,
   service_unavailable: 503,
   internal_error: 500,

@@ -22,6 +22,26 @@ export const Message = Type.Object(
       Type.Literal("tool"),
     ]),
     content: Type.String({ minLength: 1, maxLength: MEMORY_TEXT_MAX }),
+    name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        description: "The speaker; first-person statements are attributed to it (infer: true)",
+      }),
+    ),
+    id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description: "The caller's id for the message, kept in inferred memories' provenance",
+      }),
+    ),
+    timestamp: Type.Optional(
+      Type.String({
+        format: "date-time",
+        description: "When it was said; relative dates in it resolve against this",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -40,7 +60,17 @@ export const AddMemoryBody = Type.Object(
     ...scopeFields,
     metadata: Type.Optional(Metadata),
     timestamp: Type.Optional(DateTime),
-    infer: Type.Optional(Type.Boolean()),
+    infer: Type.Optional(
+      Type.Boolean({
+        description:
+          "Extract facts and reconcile them with the scope's memories (ADD, UPDATE, DELETE, NOOP)",
+      }),
+    ),
+    async: Type.Optional(
+      Type.Boolean({
+        description: "Answer 202 with an event id at once; GET /v1/events/{id} gives the results",
+      }),
+    ),
   },
   { additionalProperties: false, title: "AddMemoryBody" },
 );
@@ -59,11 +89,27 @@ export const AddMemoryResult = Type.Object({
   memory: Type.String(),
   event: MemoryEvent,
   role: Type.Optional(Type.String()),
+  previous_memory: Type.Optional(
+    Type.String({ description: "UPDATE and DELETE: the text before this decision" }),
+  ),
+  supersedes: Type.Optional(
+    Type.String({ description: "UPDATE by supersession: the memory this one replaced" }),
+  ),
+  reason: Type.Optional(Type.String({ description: "infer: true: why this decision was made" })),
 });
 export type AddMemoryResult = Static<typeof AddMemoryResult>;
 
+/** Which inference engine decided, and why it fell back to the local one if it did. */
+export const InferenceReport = Type.Object({
+  engine: Type.Enum(["local", "llm"] as const),
+  fallback: Type.Optional(
+    Type.String({ description: "Why the LLM engine's work was handed to the local engine" }),
+  ),
+});
+export type InferenceReport = Static<typeof InferenceReport>;
+
 export const AddMemoryResponse = Type.Object(
-  { results: Type.Array(AddMemoryResult) },
+  { results: Type.Array(AddMemoryResult), inference: Type.Optional(InferenceReport) },
   { title: "AddMemoryResponse" },
 );
 export type AddMemoryResponse = Static<typeof AddMemoryResponse>;
@@ -73,6 +119,28 @@ export const BatchAddMemoriesBody = Type.Object(
   { additionalProperties: false, title: "BatchAddMemoriesBody" },
 );
 export type BatchAddMemoriesBody = Static<typeof BatchAddMemoriesBody>;
+
+/** Provenance: one message an inferred memory came from. */
+export const MessageSource = Type.Object({
+  index: Type.Integer({ minimum: 0, description: "Position in the request's messages" }),
+  id: Type.Optional(Type.String({ description: "The message's id, when the caller gave one" })),
+  role: Type.Optional(Type.String()),
+  name: Type.Optional(Type.String()),
+});
+export type MessageSource = Static<typeof MessageSource>;
+
+/** Validity selection shared by search and list. */
+const timeFields = {
+  as_of: Type.Optional(
+    Type.String({
+      format: "date-time",
+      description: "Only memories valid at this instant (valid_from <= as_of < valid_to)",
+    }),
+  ),
+  include_superseded: Type.Optional(
+    Type.Boolean({ description: "Also memories no longer valid, with their validity" }),
+  ),
+};
 
 export const Memory = Type.Object(
   {
@@ -85,6 +153,17 @@ export const Memory = Type.Object(
     session_id: Type.Union([Type.String(), Type.Null()]),
     metadata: Metadata,
     timestamp: Type.Union([DateTime, Type.Null()]),
+    valid_from: Type.Union([DateTime, Type.Null()], {
+      description: "When it became true: the resolved event date, else when it was said or stored",
+    }),
+    valid_to: Type.Union([DateTime, Type.Null()], {
+      description: "When it stopped being true (superseded or contradicted); null while current",
+    }),
+    superseded_by: Type.Union([MemoryId, Type.Null()]),
+    categories: Type.Array(Type.String()),
+    sources: Type.Array(MessageSource, {
+      description: "The messages it came from (infer: true), by position in the request",
+    }),
     embedding_model: Type.String(),
     created_at: DateTime,
     updated_at: DateTime,
@@ -119,6 +198,7 @@ export const SearchMemoriesBody = Type.Object(
         description: 'Add "knowledge" to also search document chunks (returned in `knowledge`)',
       }),
     ),
+    ...timeFields,
   },
   { additionalProperties: false, title: "SearchMemoriesBody" },
 );
@@ -156,6 +236,7 @@ export const ListMemoriesQuery = Type.Object(
     ...scopeFields,
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
     cursor: Type.Optional(Type.String({ maxLength: 64 })),
+    ...timeFields,
   },
   { additionalProperties: false },
 );
@@ -179,6 +260,11 @@ export type DeleteMemoriesResponse = Static<typeof DeleteMemoriesResponse>;
 export const DeleteMemoryResponse = Type.Object({ id: MemoryId, deleted: Type.Boolean() });
 export type DeleteMemoryResponse = Static<typeof DeleteMemoryResponse>;
 
+export const HistorySource = Type.Object({
+  ...MessageSource.properties,
+  content: Type.String(),
+});
+
 export const HistoryEntry = Type.Object({
   id: Type.String(),
   memory_id: MemoryId,
@@ -187,6 +273,14 @@ export const HistoryEntry = Type.Object({
   new_memory: Type.Union([Type.String(), Type.Null()]),
   old_metadata: Type.Union([Metadata, Type.Null()]),
   new_metadata: Type.Union([Metadata, Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  related_memory_id: Type.Union([MemoryId, Type.Null()], {
+    description: "The memory this one superseded, or was superseded by, or duplicated",
+  }),
+  sources: Type.Union([Type.Array(HistorySource), Type.Null()], {
+    description: "The messages this decision came from, with their text",
+  }),
+  engine: Type.Union([Type.Enum(["local", "llm"] as const), Type.Null()]),
   created_at: DateTime,
 });
 export type HistoryEntry = Static<typeof HistoryEntry>;
@@ -196,3 +290,34 @@ export const MemoryHistoryResponse = Type.Object(
   { title: "MemoryHistoryResponse" },
 );
 export type MemoryHistoryResponse = Static<typeof MemoryHistoryResponse>;
+
+/** 202 for `async: true`: the add runs on the queue; poll GET /v1/events/{id}. */
+export const AcceptedAddResponse = Type.Object(
+  {
+    event_id: PrefixedId("evt"),
+    status: Type.Enum(["queued", "running", "succeeded", "failed"] as const),
+  },
+  { title: "AcceptedAddResponse" },
+);
+export type AcceptedAddResponse = Static<typeof AcceptedAddResponse>;
+
+export const EventIdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+/** An asynchronous add: its status, then its per-fact results (or the problem it ended with). */
+export const MemoryEventRecord = Type.Object(
+  {
+    id: PrefixedId("evt"),
+    status: Type.Enum(["queued", "running", "succeeded", "failed"] as const),
+    operation: Type.Enum(["memory.add", "memory.batch_add"] as const),
+    results: Type.Union([Type.Array(AddMemoryResult), Type.Null()]),
+    inference: Type.Union([InferenceReport, Type.Null()]),
+    error: Type.Union([
+      Type.Object({ code: Type.String(), detail: Type.String(), field: Type.Optional(Type.String()) }),
+      Type.Null(),
+    ]),
+    created_at: DateTime,
+    updated_at: DateTime,
+  },
+  { title: "MemoryEventRecord" },
+);
+export type MemoryEventRecord = Static<typeof MemoryEventRecord>;

@@ -1,4 +1,10 @@
-import type { AddMemoryResult, HistoryEntry, MemoryEvent, Metadata } from "@engram/contract";
+import type {
+  AddMemoryResult,
+  HistoryEntry,
+  MemoryEvent,
+  MessageSource,
+  Metadata,
+} from "@engram/contract";
 import type { Database, Queryable } from "../db/database.ts";
 import {
   findIdempotentResponse,
@@ -29,6 +35,12 @@ export interface NewMemory {
   metadata: Metadata;
   contentHash: string;
   occurredAt: string | null;
+  /** When it became true; the insert's time when absent. */
+  validFrom?: string | null;
+  sources?: MessageSource[];
+  categories?: string[];
+  /** The single-valued attribute it states, if any (inference). */
+  attribute?: { subject: string; key: string } | null;
   embedding: string;
 }
 
@@ -102,14 +114,22 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
           const earlier = await findIdempotentResponse(tx, tenantId, idem);
           if (earlier) return earlier as { results: AddMemoryResult[] };
         }
+        const now = new Date().toISOString();
         const inserted = await tx.query<{ id: string; bytes: string }>(
           `INSERT INTO memories (id, tenant_id, project_id, memory, role, user_id, agent_id, session_id, metadata,
-                                 content_hash, occurred_at, embedding, embedding_model, embedding_dim)
-           SELECT unnest($1::text[]), $2, $14, unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
-                  unnest($6::text[]), unnest($7::text[]), unnest($8::jsonb[]),
-                  decode(unnest($9::text[]), 'hex'), unnest($10::timestamptz[]),
-                  unnest($11::text[])::vector, $12, $13
-           ON CONFLICT ON CONSTRAINT memories_dedup DO NOTHING
+                                 content_hash, occurred_at, embedding, embedding_model, embedding_dim,
+                                 valid_from, sources, categories, attribute_subject, attribute_key)
+           SELECT d.id, $2, $14, d.memory, d.role, d.user_id, d.agent_id, d.session_id, d.metadata,
+                  decode(d.hash, 'hex'), d.occurred_at, d.embedding::vector, $12, $13,
+                  d.valid_from, d.sources, ARRAY(SELECT jsonb_array_elements_text(d.categories)),
+                  d.attribute_subject, d.attribute_key
+           FROM unnest($1::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::jsonb[], $9::text[], $10::timestamptz[], $11::text[], $15::timestamptz[],
+                       $16::jsonb[], $17::jsonb[], $18::text[], $19::text[])
+             AS d(id, memory, role, user_id, agent_id, session_id, metadata, hash, occurred_at,
+                  embedding, valid_from, sources, categories, attribute_subject, attribute_key)
+           ON CONFLICT (tenant_id, project_id, user_id, agent_id, session_id, content_hash)
+             WHERE valid_to IS NULL DO NOTHING
            RETURNING id, ${MEMORY_BYTES_SQL} AS bytes`,
           [
             rows.map((r) => r.id),
@@ -126,6 +146,11 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
             model.id,
             model.dimension,
             projectId,
+            rows.map((r) => r.validFrom ?? r.occurredAt ?? now),
+            rows.map((r) => JSON.stringify(r.sources ?? [])),
+            rows.map((r) => JSON.stringify(r.categories ?? [])),
+            rows.map((r) => r.attribute?.subject ?? null),
+            rows.map((r) => r.attribute?.key ?? null),
           ],
         );
         const added = new Set(inserted.map((r) => r.id));
@@ -146,7 +171,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
              JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(u, a, s, h)
                ON m.user_id IS NOT DISTINCT FROM d.u AND m.agent_id IS NOT DISTINCT FROM d.a
               AND m.session_id IS NOT DISTINCT FROM d.s AND m.content_hash = decode(d.h, 'hex')
-             WHERE m.tenant_id = $5 AND m.project_id = $6`,
+             WHERE m.tenant_id = $5 AND m.project_id = $6 AND m.valid_to IS NULL`,
             [
               dupes.map((r) => r.userId),
               dupes.map((r) => r.agentId),
@@ -355,7 +380,8 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
     getHistory: (tenantId: string, projectId: string, memoryId: string) =>
       db.withTenant(tenantId, async (tx) => {
         const rows = await tx.query<Omit<HistoryEntry, "created_at"> & { created_at: Date }>(
-          `SELECT id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata, created_at
+          `SELECT id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata,
+                  reason, related_memory_id, sources, engine, created_at
            FROM memory_history WHERE tenant_id = $1 AND project_id = $2 AND memory_id = $3 ORDER BY id`,
           [tenantId, projectId, memoryId],
         );

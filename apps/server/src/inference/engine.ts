@@ -1,0 +1,118 @@
+import type { MemoryEvent } from "@engram/contract";
+
+/**
+ * The inference engines' one interface (docs/decisions/0023-inference-and-validity.md): extraction
+ * turns a request's messages into standalone facts; reconciliation decides, for one fact and the
+ * nearest current memories of the same scope, whether it is new (ADD), enriches or replaces one
+ * (UPDATE), invalidates one (DELETE) or is already known (NOOP). The memory service does the I/O
+ * (embedding, neighbour search, writes); engines only decide.
+ */
+
+/** One message of an add request, with its position and resolved time. */
+export interface SourceMessage {
+  /** Position in the request's messages (0 for a plain `text`). */
+  index: number;
+  id?: string | undefined;
+  role: "user" | "assistant" | "system" | "tool";
+  /** The speaker: the message's `name`, else (user messages) the scope's user_id. */
+  speaker: string | null;
+  content: string;
+  /** The message's timestamp, else the request's, else now: relative dates resolve against it. */
+  time: Date;
+}
+
+/** A single-valued attribute a fact states: a new value for the same subject and key supersedes. */
+export interface Attribute {
+  /** Who it is about, normalised (lower case, trimmed), e.g. "alice". */
+  subject: string;
+  /** One of ATTRIBUTE_KEYS for the local engine; the LLM engine may name others (snake_case). */
+  key: string;
+  /** The value as said, e.g. "Lisbon". */
+  value: string;
+}
+
+/** The attributes the local engine recognises; a new value supersedes the old. */
+export const ATTRIBUTE_KEYS = [
+  "lives_in",
+  "works_at",
+  "job_title",
+  "relationship_status",
+  "preference",
+] as const;
+
+export interface Fact {
+  /**
+   * A standalone statement: first person rewritten to the speaker's name when known, relative
+   * dates replaced by absolute ones ("last month" → "in October 2026") so keyword search finds them.
+   */
+  text: string;
+  /** Indexes into the request's messages it came from (at least one). */
+  sources: number[];
+  /** When it became true: the resolved event date, else when it was said. ISO 8601. */
+  validFrom: string;
+  attribute?: Attribute | undefined;
+  /** The fact says an earlier fact no longer holds ("I no longer live in Berlin"): DELETE. */
+  negates?: boolean | undefined;
+  /** Names of people, places, organisations and things it mentions, normalised (lower case). */
+  entities: string[];
+  /** The LLM engine's categories; the local engine leaves this out (the service assigns them). */
+  categories?: string[] | undefined;
+}
+
+/** A current memory of the same scope, a candidate for reconciliation with a fact. */
+export interface Neighbour {
+  id: string;
+  memory: string;
+  /** Cosine similarity of its embedding with the fact's. */
+  similarity: number;
+  attribute: { subject: string; key: string } | null;
+  validFrom: string;
+}
+
+export interface Decision {
+  event: MemoryEvent;
+  /** UPDATE, DELETE, NOOP: the neighbour it concerns. */
+  targetId?: string | undefined;
+  /**
+   * UPDATE: true when the fact replaces the target as a newer value (the target gets valid_to and
+   * superseded_by, the fact becomes a new memory); false when the target's text is enriched in place.
+   */
+  supersede?: boolean | undefined;
+  /** ADD and UPDATE: the memory's text (for an enriching UPDATE, the merged text). */
+  text: string;
+  reason: string;
+}
+
+/** What one LLM call cost; recorded against the tenant with the write's usage. */
+export interface LlmCall {
+  model: string;
+  purpose: "extract" | "reconcile";
+  tokensIn: number;
+  tokensOut: number;
+  latencyMs: number;
+  costUsd: number;
+}
+
+export interface EngineOutcome<T> {
+  value: T;
+  /** The LLM calls made, including failed ones (they cost too). */
+  calls: LlmCall[];
+  /** Set when the LLM engine handed this step to the local engine, saying why. */
+  fallback?: string | undefined;
+}
+
+export interface ReconcileOptions {
+  /** Cosine similarity at or above which a neighbour with the same entities is a near-duplicate. */
+  duplicateThreshold: number;
+}
+
+export interface InferenceEngine {
+  readonly name: "local" | "llm";
+  extract(messages: SourceMessage[]): Promise<EngineOutcome<Fact[]>>;
+  /** Neighbours are ordered most similar first; the attribute's current holder is among them. */
+  reconcile(
+    fact: Fact,
+    neighbours: Neighbour[],
+    opts: ReconcileOptions,
+  ): Promise<EngineOutcome<Decision>>;
+}
