@@ -39,7 +39,6 @@ const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   idempotency_key_reused: 422,
-  llm_not_configured: 422,
   method_not_allowed: 405,
   conflict: 409,
   rate_limited: 429,

@@ -39,6 +39,7 @@ const EnvSchema = Type.Object({
   ENGRAM_PLANS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
   ENGRAM_WORKER_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  ENGRAM_INFER_DUPLICATE_THRESHOLD: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   ...ingestEnv,
 });
 
@@ -85,7 +86,12 @@ export interface Config {
   workerIntervalS: number;
   /** The reading service: document limits, chunking and the ingestion queue. */
   ingest: IngestConfig;
+  /** infer: true: cosine similarity from which a memory with the same entities is a near-duplicate. */
+  inferDuplicateThreshold: number;
 }
+
+/** Calibrated on the local embedder: see docs/inference.md. */
+const DUPLICATE_THRESHOLD = 0.85;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -140,6 +146,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     idempotencyTtlS: e.ENGRAM_IDEMPOTENCY_TTL_S ?? 86_400,
     workerIntervalS: e.ENGRAM_WORKER_INTERVAL_S ?? 60,
     ingest: ingestConfig(e),
+    inferDuplicateThreshold: e.ENGRAM_INFER_DUPLICATE_THRESHOLD ?? DUPLICATE_THRESHOLD,
   };
 }
 
