@@ -39,6 +39,7 @@ const EnvSchema = Type.Object({
   ENGRAM_PLANS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
   ENGRAM_WORKER_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  ENGRAM_LLM_BUDGET_FALLBACK: Type.Optional(Type.Enum(["refuse", "local"] as const)),
   ...ingestEnv,
 });
 
@@ -85,6 +86,11 @@ export interface Config {
   workerIntervalS: number;
   /** The reading service: document limits, chunking and the ingestion queue. */
   ingest: IngestConfig;
+  /**
+   * A tenant past its plan's LLM budget: `refuse` answers inference with 402 llm_budget_exceeded;
+   * `local` hands it to the local engine.
+   */
+  llmBudgetFallback: "refuse" | "local";
 }
 
 export class ConfigError extends Error {
@@ -140,6 +146,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     idempotencyTtlS: e.ENGRAM_IDEMPOTENCY_TTL_S ?? 86_400,
     workerIntervalS: e.ENGRAM_WORKER_INTERVAL_S ?? 60,
     ingest: ingestConfig(e),
+    llmBudgetFallback: e.ENGRAM_LLM_BUDGET_FALLBACK ?? "refuse",
   };
 }
 
