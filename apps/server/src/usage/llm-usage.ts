@@ -127,7 +127,7 @@ export async function readLlmBudget(
 }
 
 /** 402 llm_budget_exceeded for an exhausted budget: the budget, the spend and the period's end. */
-export function llmBudgetExceeded(status: LlmBudgetStatus): AppError {
+function llmBudgetExceeded(status: LlmBudgetStatus): AppError {
   const end = status.periodEnd.toISOString();
   return new AppError(
     "llm_budget_exceeded",
