@@ -16,7 +16,7 @@ import {
   readLlmBudget,
   recordLlmCalls,
 } from "./llm-usage.ts";
-import type { MeterContext } from "./metering.ts";
+import { type MeterContext, meterOf } from "./metering.ts";
 
 const plans = loadPlans();
 
@@ -281,13 +281,15 @@ describeOnBackends("LLM spend in GET /v1/usage", (suite) => {
       by_model: [],
     });
 
-    const meter: MeterContext = {
+    // The memory service's meter: from the request's tenant context.
+    const meter = meterOf({
       tenantId: t.id,
       projectId: t.projectId,
-      keyId: t.keyId,
+      actor: { kind: "key", keyId: t.keyId },
+      scopes: new Set(),
       requestId: newId("req"),
       plan: plans.effective("developer", {}),
-    };
+    });
     // The calls as the memory service records them, written past the API (it has no route).
     await withStoppedServer((storage) =>
       storage.asOwner(async (tx) => {
@@ -303,6 +305,14 @@ describeOnBackends("LLM spend in GET /v1/usage", (suite) => {
           "memory.add",
           [call("ignored", 9)],
           monthFromNow(-1),
+        );
+        const keys = await tx.query<{ key_id: string }>(
+          "SELECT DISTINCT key_id FROM llm_calls WHERE tenant_id = $1",
+          [t.id],
+        );
+        assert.deepEqual(
+          keys.map((k) => k.key_id),
+          [t.keyId],
         );
       }),
     );
