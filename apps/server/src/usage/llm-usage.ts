@@ -41,7 +41,8 @@ export interface LlmBudgetStatus {
 export type LlmBudgetFallback = "refuse" | "local";
 
 const nonNegativeInt = (n: number, what: string) => {
-  if (!Number.isFinite(n) || n < 0) throw new Error(`An LLM call's ${what} must be a non-negative number (got ${n})`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new Error(`An LLM call's ${what} must be a non-negative number (got ${n})`);
   return Math.round(n);
 };
 
