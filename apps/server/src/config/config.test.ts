@@ -288,3 +288,16 @@ describe("failed-authentication throttle and proxy variables", () => {
     }
   });
 });
+
+describe("LLM budget fallback", () => {
+  test("defaults to refuse; local is read; anything else is named", () => {
+    assert.equal(loadConfig({}).llmBudgetFallback, "refuse");
+    assert.equal(loadConfig({ ENGRAM_LLM_BUDGET_FALLBACK: "local" }).llmBudgetFallback, "local");
+    assert.equal(loadConfig({ ENGRAM_LLM_BUDGET_FALLBACK: "refuse" }).llmBudgetFallback, "refuse");
+    const message = assertConfigError(
+      { ENGRAM_LLM_BUDGET_FALLBACK: "ignore" },
+      "ENGRAM_LLM_BUDGET_FALLBACK",
+    );
+    assert.match(message, /ignore/);
+  });
+});

@@ -40,6 +40,7 @@ const EnvSchema = Type.Object({
   ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
   ENGRAM_WORKER_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
   ENGRAM_INFER_DUPLICATE_THRESHOLD: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  ENGRAM_LLM_BUDGET_FALLBACK: Type.Optional(Type.Enum(["refuse", "local"] as const)),
   ...ingestEnv,
 });
 
@@ -88,6 +89,11 @@ export interface Config {
   ingest: IngestConfig;
   /** infer: true: cosine similarity from which a memory with the same entities is a near-duplicate. */
   inferDuplicateThreshold: number;
+  /**
+   * A tenant past its plan's LLM budget: `refuse` answers inference with 402 llm_budget_exceeded;
+   * `local` hands it to the local engine.
+   */
+  llmBudgetFallback: "refuse" | "local";
 }
 
 /** Calibrated on the local embedder: see docs/inference.md. */
@@ -147,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     workerIntervalS: e.ENGRAM_WORKER_INTERVAL_S ?? 60,
     ingest: ingestConfig(e),
     inferDuplicateThreshold: e.ENGRAM_INFER_DUPLICATE_THRESHOLD ?? DUPLICATE_THRESHOLD,
+    llmBudgetFallback: e.ENGRAM_LLM_BUDGET_FALLBACK ?? "refuse",
   };
 }
 
