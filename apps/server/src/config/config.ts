@@ -3,7 +3,9 @@ import ipaddr from "ipaddr.js";
 import Type, { type Static } from "typebox";
 import Value from "typebox/value";
 import type { EmbedderConfig } from "../embeddings/create-embedder.ts";
+import type { LlmConfig } from "../inference/create-engine.ts";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
+import { llmConfig, llmEnv } from "./llm-config.ts";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const OnOff = Type.Enum(["on", "off"] as const);
@@ -40,6 +42,7 @@ const EnvSchema = Type.Object({
   ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
   ENGRAM_WORKER_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
   ...ingestEnv,
+  ...llmEnv,
 });
 
 export interface Config {
@@ -85,6 +88,8 @@ export interface Config {
   workerIntervalS: number;
   /** The reading service: document limits, chunking and the ingestion queue. */
   ingest: IngestConfig;
+  /** The LLM inference engine; undefined when inference is local (docs/llm.md). */
+  llm: LlmConfig | undefined;
 }
 
 export class ConfigError extends Error {
@@ -140,6 +145,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     idempotencyTtlS: e.ENGRAM_IDEMPOTENCY_TTL_S ?? 86_400,
     workerIntervalS: e.ENGRAM_WORKER_INTERVAL_S ?? 60,
     ingest: ingestConfig(e),
+    llm: llmConfig(e, (message) => new ConfigError(message)),
   };
 }
 
