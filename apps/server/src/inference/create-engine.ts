@@ -13,7 +13,7 @@ export interface LlmConfig {
   prices: LlmPrices;
 }
 
-export interface InferenceEngineExtras {
+interface InferenceEngineExtras {
   log?: LlmLogger | undefined;
   /** Categories the model chooses from when a request passes none (ExtractOptions). */
   categories?: Category[] | undefined;

@@ -170,7 +170,7 @@ describe("LLM client", () => {
   });
 
   test("a timeout without a fallback model fails saying so", async () => {
-    fake.enqueue({ delayMs: 5_000, then: { content: {} } });
+    fake.enqueue({ delayMs: 5_000, reply: { content: {} } });
     const result = await client({ timeoutMs: 300 }).complete(request);
     assert.equal(result.ok, false);
     assert.ok(

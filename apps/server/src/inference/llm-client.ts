@@ -1,7 +1,7 @@
 import type { LlmCall } from "./engine.ts";
 
 /** What a model costs, in US dollars per million tokens. */
-export interface LlmPrice {
+interface LlmPrice {
   input_per_mtok: number;
   output_per_mtok: number;
 }
@@ -46,7 +46,7 @@ export interface ChatRequest {
   schema: { name: string; schema: object };
 }
 
-export type ChatResult =
+type ChatResult =
   | { ok: true; content: string; model: string; calls: LlmCall[] }
   | { ok: false; error: string; calls: LlmCall[] };
 
@@ -57,7 +57,7 @@ export interface LlmClient {
 }
 
 /** The header carrying the prompt version, so an endpoint's own logs can tell prompts apart. */
-export const PROMPT_VERSION_HEADER = "x-engram-prompt-version";
+const PROMPT_VERSION_HEADER = "x-engram-prompt-version";
 
 type Attempt =
   | { kind: "ok"; content: string }

@@ -1,6 +1,7 @@
 import { MEMORY_TEXT_MAX } from "@engram/contract";
 import type { TSchema } from "typebox";
 import type {
+  Attribute,
   Category,
   Decision,
   EngineOutcome,
@@ -9,6 +10,7 @@ import type {
   InferenceEngine,
   LlmCall,
   Neighbour,
+  ReconcileOptions,
   SourceMessage,
 } from "./engine.ts";
 import type { ChatMessage, LlmClient, LlmLogger } from "./llm-client.ts";
@@ -135,7 +137,7 @@ export function createLlmEngine(opts: LlmEngineOptions): InferenceEngine {
       return { value: step.value, calls: step.calls };
     },
 
-    async reconcile(fact: Fact, neighbours: Neighbour[], reconcileOpts) {
+    async reconcile(fact: Fact, neighbours: Neighbour[], reconcileOpts: ReconcileOptions) {
       const input = {
         fact: {
           text: fact.text,
@@ -196,7 +198,7 @@ function toFacts(out: ExtractOutput, messages: SourceMessage[], names: string[])
         return bad(`${at}/valid_from "${f.valid_from}" is not an ISO 8601 date`);
       validFrom = date;
     }
-    let attribute: Fact["attribute"];
+    let attribute: Attribute | undefined;
     if (f.attribute !== null) {
       const subject = f.attribute.subject.trim().toLowerCase();
       const key = f.attribute.key

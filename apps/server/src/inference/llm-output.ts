@@ -3,7 +3,7 @@ import Type, { type Static, type TSchema } from "typebox";
 import Value from "typebox/value";
 
 /** A prompt file's text and version (its file name without `.md`, e.g. "extract.v1"). */
-export interface Prompt {
+interface Prompt {
   version: string;
   text: string;
 }

@@ -23,7 +23,7 @@ export interface FakeUsage {
  * - `{ content }`: 200 with that message content (an object is sent as its JSON text);
  * - `{ refusal }`: 200 with a structured-output refusal;
  * - `{ status, body?, headers? }`: that status (e.g. 429 with `{ "retry-after": "1" }`, or 500);
- * - `{ delayMs, then? }`: waits, then answers `then` (default: an empty JSON object as content);
+ * - `{ delayMs, reply? }`: waits, then answers `reply` (default: an empty JSON object as content);
  * - `"hang"`: never answers (the client's timeout must end it).
  * `usage` defaults to 10 tokens in and 5 out; `null` leaves it out of the answer.
  */
@@ -31,7 +31,7 @@ export type FakeReply =
   | { content: unknown; usage?: FakeUsage | null; model?: string }
   | { refusal: string; usage?: FakeUsage | null }
   | { status: number; body?: unknown; headers?: Record<string, string>; usage?: FakeUsage | null }
-  | { delayMs: number; then?: FakeReply }
+  | { delayMs: number; reply?: FakeReply }
   | "hang";
 
 export type FakeHandler = (request: FakeChatRequest) => FakeReply | Promise<FakeReply>;
@@ -120,7 +120,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       if (reply === "hang") return;
       if (!("delayMs" in reply)) break;
       await wait(reply.delayMs);
-      reply = reply.then ?? { content: {} };
+      reply = reply.reply ?? { content: {} };
     }
     const usage = reply.usage === undefined ? DEFAULT_USAGE : reply.usage;
     const withUsage = (payload: Record<string, unknown>) =>
@@ -187,4 +187,61 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
 export function fakeRequestInput(request: FakeChatRequest): unknown {
   const input = request.messages.find((m) => m.role === "user");
   return input ? JSON.parse(input.content) : undefined;
+}
+
+/** A fact as the model writes it; what is left out gets the plain default. */
+export interface FakeFact {
+  text: string;
+  source_indexes?: number[];
+  valid_from?: string | null;
+  attribute?: { subject: string; key: string; value: string } | null;
+  negates?: boolean;
+  entities?: string[];
+  categories?: string[];
+}
+
+/**
+ * An extraction answer holding `facts`. Pass the request when the engine has categories: its
+ * schema then requires `categories` on every fact, and facts without one get [].
+ */
+export function fakeExtractAnswer(facts: FakeFact[], request?: FakeChatRequest): FakeReply {
+  const format = request?.response_format as
+    | {
+        json_schema?: { schema?: { properties?: { facts?: { items?: { properties?: object } } } } };
+      }
+    | undefined;
+  const wantsCategories =
+    "categories" in (format?.json_schema?.schema?.properties?.facts?.items?.properties ?? {});
+  return {
+    content: {
+      facts: facts.map((f) => ({
+        text: f.text,
+        source_indexes: f.source_indexes ?? [0],
+        valid_from: f.valid_from ?? null,
+        attribute: f.attribute ?? null,
+        negates: f.negates ?? false,
+        entities: f.entities ?? [],
+        ...(f.categories || wantsCategories ? { categories: f.categories ?? [] } : {}),
+      })),
+    },
+  };
+}
+
+/** A reconciliation answer; `text` defaults to "" (ADD then keeps the fact's text). */
+export function fakeReconcileAnswer(decision: {
+  event: "ADD" | "UPDATE" | "DELETE" | "NOOP";
+  target_id?: string | null;
+  supersede?: boolean;
+  text?: string;
+  reason?: string;
+}): FakeReply {
+  return {
+    content: {
+      event: decision.event,
+      target_id: decision.target_id ?? null,
+      supersede: decision.supersede ?? false,
+      text: decision.text ?? "",
+      reason: decision.reason ?? `scripted ${decision.event}`,
+    },
+  };
 }
