@@ -127,8 +127,8 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
         headers: { ...headers, [PROMPT_VERSION_HEADER]: request.promptVersion },
         body: JSON.stringify({
           model,
+          // No temperature: reasoning models refuse any but their default.
           messages: request.messages,
-          temperature: 0,
           response_format: {
             type: "json_schema",
             json_schema: { name: request.schema.name, strict: true, schema: request.schema.schema },

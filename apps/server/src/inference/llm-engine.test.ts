@@ -256,6 +256,17 @@ describe("LLM engine: extract", () => {
     assert.equal(fake.requests.length, 2);
   });
 
+  test("JSON in a Markdown code fence (servers not enforcing the schema) is accepted", async () => {
+    const { engine: llm, handed } = engine();
+    const answer = fakeExtractAnswer([{ text: "Alice lives in Lisbon.", categories: [] }]);
+    const json = JSON.stringify((answer as { content: unknown }).content, null, 2);
+    fake.enqueue({ content: `\`\`\`json\n${json}\n\`\`\`` });
+    const out = await llm.extract(messages);
+    assert.deepEqual(handed, []);
+    assert.equal(out.value[0]?.text, "Alice lives in Lisbon.");
+    assert.equal(out.calls.length, 1);
+  });
+
   test("no messages: no call", async () => {
     const { engine: llm } = engine();
     const out = await llm.extract([]);

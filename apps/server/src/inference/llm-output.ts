@@ -98,7 +98,8 @@ export function checkOutput<T>(
 ): { ok: true; value: T } | { ok: false; why: string } {
   let data: unknown;
   try {
-    data = JSON.parse(content);
+    // Servers that do not enforce the schema often wrap JSON in a Markdown code fence.
+    data = JSON.parse(content.replace(/^\s*```(?:json)?\s*\n([\s\S]*?)\n\s*```\s*$/, "$1"));
   } catch {
     return { ok: false, why: "the answer is not JSON" };
   }
