@@ -147,6 +147,8 @@ describe("LLM client", () => {
     assert.equal(result.ok, false);
     assert.ok(!result.ok && /HTTP 500/.test(result.error), JSON.stringify(result));
     assert.ok(!result.ok && result.error.includes("(2 attempts)"), JSON.stringify(result));
+    // The error reaches API clients (inference.fallback): no operator address in it.
+    assert.ok(!result.ok && !result.error.includes("127.0.0.1"), JSON.stringify(result));
     assert.equal(result.calls.length, 2);
   });
 

@@ -72,9 +72,6 @@ type CompletionBody = {
 /** A client for `POST {baseUrl}/chat/completions` with JSON-schema structured output. */
 export function createLlmClient(opts: LlmClientOptions): LlmClient {
   const url = `${opts.baseUrl.replace(/\/+$/, "")}/chat/completions`;
-  const { origin, pathname } = new URL(url);
-  // Errors name the endpoint without userinfo or query string, which may carry credentials.
-  const endpoint = `${origin}${pathname}`;
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const maxRetries = opts.maxRetries ?? 2;
   const maxBackoffMs = opts.maxBackoffMs ?? 5_000;
@@ -192,7 +189,9 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
           await sleep(retryDelayMs(tries, result.retryAfter, maxBackoffMs));
         }
       }
-      return { ok: false, error: `${endpoint} failed: ${errors.join("; ")}`, calls };
+      // No endpoint in the error: it reaches API clients (inference.fallback), and the operator's
+      // URL is not theirs to see.
+      return { ok: false, error: errors.join("; "), calls };
     },
   };
 }
