@@ -157,6 +157,8 @@ describe("LLM engine: extract", () => {
     const system = req?.messages[0]?.content ?? "";
     assert.match(system, /travel: Trips, places visited and travel plans/);
     assert.match(system, /on 29 November 2026/);
+    assert.match(system, /use `lives_in`, `works_at`, `job_title`/);
+    assert.doesNotMatch(system, /\{\{/, "every placeholder is filled");
     assert.deepEqual(fakeRequestInput(req as NonNullable<typeof req>), {
       messages: [
         {

@@ -1,17 +1,18 @@
 import { MEMORY_TEXT_MAX } from "@engram/contract";
 import type { TSchema } from "typebox";
-import type {
-  Attribute,
-  Category,
-  Decision,
-  EngineOutcome,
-  ExtractOptions,
-  Fact,
-  InferenceEngine,
-  LlmCall,
-  Neighbour,
-  ReconcileOptions,
-  SourceMessage,
+import {
+  ATTRIBUTE_KEYS,
+  type Attribute,
+  type Category,
+  type Decision,
+  type EngineOutcome,
+  type ExtractOptions,
+  type Fact,
+  type InferenceEngine,
+  type LlmCall,
+  type Neighbour,
+  type ReconcileOptions,
+  type SourceMessage,
 } from "./engine.ts";
 import type { ChatMessage, LlmClient, LlmLogger } from "./llm-client.ts";
 import {
@@ -113,7 +114,9 @@ export function createLlmEngine(opts: LlmEngineOptions): InferenceEngine {
       if (messages.length === 0) return { value: [], calls: [] };
       const categories = extractOpts?.categories ?? opts.categories ?? [];
       const names = categories.map((c) => c.name);
-      const system = prompts.extract.text.replace("{{categories}}", categoryList(categories));
+      const system = prompts.extract.text
+        .replace("{{categories}}", categoryList(categories))
+        .replace("{{attribute_keys}}", ATTRIBUTE_KEYS.map((k) => `\`${k}\``).join(", "));
       const input = {
         messages: messages.map((m) => ({
           index: m.index,
