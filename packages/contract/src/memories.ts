@@ -312,7 +312,11 @@ export const MemoryEventRecord = Type.Object(
     results: Type.Union([Type.Array(AddMemoryResult), Type.Null()]),
     inference: Type.Union([InferenceReport, Type.Null()]),
     error: Type.Union([
-      Type.Object({ code: Type.String(), detail: Type.String(), field: Type.Optional(Type.String()) }),
+      Type.Object({
+        code: Type.String(),
+        detail: Type.String(),
+        field: Type.Optional(Type.String()),
+      }),
       Type.Null(),
     ]),
     created_at: DateTime,
