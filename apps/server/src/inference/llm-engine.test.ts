@@ -239,6 +239,15 @@ describe("LLM engine: extract", () => {
     assert.match(out.fallback ?? "", /source_indexes names no message 7/);
   });
 
+  test("text the database cannot store (NUL) counts as a bad answer", async () => {
+    const { engine: llm, handed } = engine();
+    const nul = fakeExtractAnswer([{ text: "Alice\u0000 moved.", categories: [] }]);
+    fake.enqueue(nul, nul);
+    const out = await llm.extract(messages);
+    assert.deepEqual(handed, ["extract"]);
+    assert.match(out.fallback ?? "", /\/facts\/0\/text holds a NUL character/);
+  });
+
   test("a timeout hands extraction to the local engine", async () => {
     const { engine: llm, handed } = engine({ timeoutMs: 300 });
     fake.enqueue("hang");

@@ -198,7 +198,7 @@ function toFacts(out: ExtractOutput, messages: SourceMessage[], names: string[])
     if (f.valid_from !== null) {
       const date = isoDate(f.valid_from);
       if (date === undefined)
-        return bad(`${at}/valid_from "${f.valid_from}" is not an ISO 8601 date`);
+        return bad(`${at}/valid_from "${f.valid_from.slice(0, 40)}" is not an ISO 8601 date`);
       validFrom = date;
     }
     let attribute: Attribute | undefined;

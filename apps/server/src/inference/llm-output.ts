@@ -105,5 +105,25 @@ export function checkOutput<T>(
   }
   const first = Value.Errors(schema, data)[0];
   if (first) return { ok: false, why: `${first.instancePath || "/"} ${first.message}` };
+  const unstorable = unstorableAt(data, "");
+  if (unstorable !== undefined) {
+    return {
+      ok: false,
+      why: `${unstorable || "/"} holds a NUL character or an unpaired surrogate`,
+    };
+  }
   return check(data);
+}
+
+/** The path of a string PostgreSQL would refuse (NUL) or alter (unpaired surrogates), if any. */
+function unstorableAt(data: unknown, path: string): string | undefined {
+  if (typeof data === "string") {
+    return data.isWellFormed() && !data.includes("\u0000") ? undefined : path;
+  }
+  if (typeof data !== "object" || data === null) return undefined;
+  for (const [key, value] of Object.entries(data)) {
+    const found = unstorableAt(value, `${path}/${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
