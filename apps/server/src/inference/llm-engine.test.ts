@@ -278,6 +278,16 @@ describe("LLM engine: extract", () => {
     assert.equal(out.calls.length, 1);
   });
 
+  test("long messages with emoji and mixed scripts reach the model intact", async () => {
+    const { engine: llm } = engine();
+    const content = `Ich bin nach Lisboa gezogen 🏠🇵🇹 — 東京にも住んでいた. ${"🙂 ok ".repeat(20_000)}`;
+    fake.enqueue(fakeExtractAnswer([{ text: "Alice moved to Lisbon.", categories: [] }]));
+    const out = await llm.extract([{ ...(messages[0] as SourceMessage), content }]);
+    assert.equal(out.fallback, undefined);
+    const input = fakeRequestInput(fake.requests[0] as NonNullable<(typeof fake.requests)[0]>);
+    assert.equal((input as { messages: { content: string }[] }).messages[0]?.content, content);
+  });
+
   test("no messages: no call", async () => {
     const { engine: llm } = engine();
     const out = await llm.extract([]);
