@@ -3,7 +3,9 @@ import ipaddr from "ipaddr.js";
 import Type, { type Static } from "typebox";
 import Value from "typebox/value";
 import type { EmbedderConfig } from "../embeddings/create-embedder.ts";
+import type { LlmConfig } from "../inference/create-engine.ts";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
+import { llmConfig, llmEnv } from "./llm-config.ts";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const OnOff = Type.Enum(["on", "off"] as const);
@@ -42,6 +44,7 @@ const EnvSchema = Type.Object({
   ENGRAM_INFER_DUPLICATE_THRESHOLD: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   ENGRAM_LLM_BUDGET_FALLBACK: Type.Optional(Type.Enum(["refuse", "local"] as const)),
   ...ingestEnv,
+  ...llmEnv,
 });
 
 export interface Config {
@@ -94,6 +97,8 @@ export interface Config {
    * `local` hands it to the local engine.
    */
   llmBudgetFallback: "refuse" | "local";
+  /** The LLM inference engine; undefined when inference is local (docs/llm.md). */
+  llm: LlmConfig | undefined;
 }
 
 /** Calibrated on the local embedder: see docs/inference.md. */
@@ -154,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ingest: ingestConfig(e),
     inferDuplicateThreshold: e.ENGRAM_INFER_DUPLICATE_THRESHOLD ?? DUPLICATE_THRESHOLD,
     llmBudgetFallback: e.ENGRAM_LLM_BUDGET_FALLBACK ?? "refuse",
+    llm: llmConfig(e, (message) => new ConfigError(message)),
   };
 }
 
