@@ -1,4 +1,4 @@
-import type { Attribute } from "./engine.ts";
+import type { ATTRIBUTE_KEYS, Attribute } from "./engine.ts";
 
 /**
  * Single-valued attributes stated in a sentence (docs/inference.md, "The local engine"): where
@@ -44,7 +44,7 @@ const DIETS =
   "vegetarian|vegan|pescatarian|pescetarian|carnivore|keto|paleo|omnivore|teetotal|gluten-free|lactose-free";
 
 interface Rule {
-  key: Attribute["key"];
+  key: (typeof ATTRIBUTE_KEYS)[number];
   negates?: boolean;
   /** Follows the subject and adverbs; captures `value` (unless `value` below is fixed). */
   verb: string;
@@ -191,7 +191,7 @@ const BREAK_UP = new RegExp(
 );
 
 /** Expands the contractions the rules read past ("I'm" → "I am", "don't" → "do not"). */
-export function expandContractions(text: string): string {
+function expandContractions(text: string): string {
   return text
     .replace(/[‘’]/g, "'")
     .replace(/\bcan't\b/gi, "can not")

@@ -44,7 +44,7 @@ const terminated = (text: string): string =>
   /[.!?…。！？]["')\]]*$/u.test(text) ? text : `${text}.`;
 
 /** The facts one message states. */
-export function factsOf(message: SourceMessage): Fact[] {
+function factsOf(message: SourceMessage): Fact[] {
   if (message.role !== "user" && message.role !== "assistant") return [];
   const role = message.role;
   const subject = subjectName(message);

@@ -31,8 +31,9 @@ export function withoutRememberPrefix(text: string): string {
   return stripped === text ? text : stripped.charAt(0).toUpperCase() + stripped.slice(1);
 }
 
+/** Tokens with letters or digits (wink calls a run of Chinese characters "unk"). */
 const words = (tokens: readonly Token[]): Token[] =>
-  tokens.filter((t) => t.type === "word" || t.type === "number");
+  tokens.filter((t) => t.type !== "emoji" && /[\p{L}\p{N}]/u.test(t.value));
 
 function isFiller(tokens: readonly Token[]): boolean {
   const list = words(tokens);
@@ -74,6 +75,10 @@ export function keepSentence(sentence: Sentence, role: "user" | "assistant"): bo
   if (isRequest(tokens)) return false;
   if (role === "assistant" && tokens.some((t) => SELF.test(t.normal) || ADDRESSED.test(t.normal)))
     return false;
-  // One word ("Vegetarian.", "Lisbon!") is an answer without its question.
-  return words(tokens).length >= 2;
+  // One word ("Vegetarian.", "Lisbon!") is an answer without its question; scripts written without
+  // spaces (Chinese, Japanese) make a whole sentence one token.
+  return (
+    words(tokens).length >= 2 ||
+    (/[^\P{L}\p{Script=Latin}]/u.test(sentence.text) && sentence.text.length >= 4)
+  );
 }

@@ -97,7 +97,7 @@ const BETWEEN = new Set([
 ]);
 
 /** "work" → "works", "go" → "goes", "study" → "studies", keeping the original's capitals. */
-export function thirdPersonSingular(verb: string): string {
+function thirdPersonSingular(verb: string): string {
   const lower = verb.toLowerCase();
   const irregular: Record<string, string> = {
     have: "has",
@@ -143,12 +143,15 @@ function expandD(next: Token | undefined): string {
  */
 export function toThirdPerson(tokens: readonly Token[], subject: string): string | null {
   const out: Token[] = [];
+  /** Whether "I" came before: a later "my" is then "their" ("Alice quit their job"). */
+  let spoke = false;
   const possessive = /s$/i.test(subject) ? `${subject}'` : `${subject}'s`;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as Token;
     const n = token.normal;
     if (UNCERTAIN.has(n)) return null;
     if (isI(token, i === 0)) {
+      spoke = true;
       out.push({ ...token, value: subject });
       const plural = joinedSubject(tokens, i);
       if (n === "i'm") {
@@ -178,8 +181,7 @@ export function toThirdPerson(tokens: readonly Token[], subject: string): string
     }
     if (n === "my" || n === "mine") {
       // Once the sentence has named the speaker, "their" reads better than the name again.
-      const named = out.some((t) => t.value === subject);
-      out.push({ ...token, value: named && n === "my" ? "their" : possessive });
+      out.push({ ...token, value: spoke && n === "my" ? "their" : possessive });
       continue;
     }
     out.push(token);
@@ -200,7 +202,7 @@ function joinedSubject(tokens: readonly Token[], i: number): boolean {
   for (let k = i - 2; k >= 0; k--) {
     const t = tokens[k] as Token;
     if (t.pos === "PUNCT" || t.pos === "CCONJ" || t.pos === "SCONJ") break;
-    if (t.pos === "VERB" || t.pos === "AUX") return false;
+    if (t.pos === "VERB" || t.pos === "AUX" || t.normal === "i'm") return false;
     words++;
   }
   return words > 0;
