@@ -5,7 +5,6 @@ import type {
   InferenceReport,
   MessageSource,
 } from "@engram/contract";
-import type { Queryable } from "../db/database.ts";
 import { type IdempotencyKey, IdempotencyRace, scopedIdempotency } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
 import type {
@@ -16,11 +15,11 @@ import type {
   Neighbour,
   SourceMessage,
 } from "../inference/engine.ts";
-import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { vectorLiteral } from "../search/query-text.ts";
 import type { TenantContext } from "../tenancy/context.ts";
-import type { UsageHook } from "../usage/metering.ts";
+import { type LlmBudgetCheck, recordLlmCalls } from "../usage/llm-usage.ts";
+import { meterOf, type UsageHook } from "../usage/metering.ts";
 import { contentHash } from "./content-hash.ts";
 import {
   type InferenceStore,
@@ -37,16 +36,6 @@ const NEIGHBOURS = 8;
 /** Decisions are taken again this many times when a target changed before the write. */
 const ATTEMPTS = 3;
 
-/** The LLM's monthly budget: checked before an LLM inference, spend recorded with its write. */
-export interface LlmBudget {
-  /** Throws AppError llm_budget_exceeded when the tenant's period budget is spent. */
-  check(ctx: TenantContext): Promise<void>;
-  /** refuse: answer 402; local: hand the inference to the local engine. */
-  fallback: "refuse" | "local";
-  /** Records the calls inside the write's transaction. */
-  record(tx: Queryable, ctx: TenantContext, calls: LlmCall[]): Promise<void>;
-}
-
 export interface InferenceDeps {
   store: InferenceStore;
   embedder: Embedder;
@@ -57,7 +46,8 @@ export interface InferenceDeps {
   /** Cosine similarity at or above which a memory with the same entities is a near-duplicate. */
   duplicateThreshold: number;
   idempotencyTtlS: number;
-  budget?: LlmBudget | undefined;
+  /** The LLM budget check before an LLM inference (usage/llm-usage.ts); none: unlimited. */
+  llmBudget?: LlmBudgetCheck | undefined;
   /** The project's categories most similar to each vector (the local engine's categories). */
   categorize?: ((ctx: TenantContext, vectors: Float32Array[]) => Promise<string[][]>) | undefined;
 }
@@ -73,7 +63,7 @@ interface Pending {
 }
 
 /** The request's messages as the engines see them: positions, speakers and resolved times. */
-export function sourceMessages(body: AddMemoryBody, now: Date): SourceMessage[] {
+function sourceMessages(body: AddMemoryBody, now: Date): SourceMessage[] {
   const bodyTime = body.timestamp ? new Date(body.timestamp) : now;
   if (body.text !== undefined) {
     return [
@@ -119,20 +109,11 @@ export function createInference(deps: InferenceDeps) {
   const { store, embedder } = deps;
 
   async function chooseEngine(ctx: TenantContext) {
-    if (deps.engine.name !== "llm" || !deps.budget) return { engine: deps.engine };
-    try {
-      await deps.budget.check(ctx);
-      return { engine: deps.engine };
-    } catch (err) {
-      if (
-        err instanceof AppError &&
-        err.code === "llm_budget_exceeded" &&
-        deps.budget.fallback === "local"
-      ) {
-        return { engine: deps.local, fallback: "the plan's monthly LLM budget is spent" };
-      }
-      throw err;
-    }
+    if (deps.engine.name !== "llm" || !deps.llmBudget) return { engine: deps.engine };
+    // Past the budget this throws 402 llm_budget_exceeded, or answers "local" (as configured).
+    const { engine } = await deps.llmBudget({ tenantId: ctx.tenantId, plan: ctx.plan });
+    if (engine === "llm") return { engine: deps.engine };
+    return { engine: deps.local, fallback: "the plan's monthly LLM budget is spent" };
   }
 
   async function decide(
@@ -278,6 +259,7 @@ export function createInference(deps: InferenceDeps) {
   return async function infer(
     ctx: TenantContext,
     bodies: AddMemoryBody[],
+    operation: string,
     usage: UsageHook | undefined,
     key?: IdempotencyKey,
   ): Promise<AddMemoryResponse> {
@@ -322,7 +304,8 @@ export function createInference(deps: InferenceDeps) {
       const writes = await plan(ctx.tenantId, pending, engine, calls, fallbacks);
       const fallback = [...new Set(fallbacks)].join("; ");
       const inference: InferenceReport = {
-        engine: engine === deps.local && deps.engine.name === "llm" ? "llm" : engine.name,
+        // The configured engine; `fallback` says when (and why) the local one did the work.
+        engine: deps.engine.name,
         ...(fallback ? { fallback } : {}),
       };
       try {
@@ -330,9 +313,10 @@ export function createInference(deps: InferenceDeps) {
           inference,
           idem,
           usage,
+          // The calls' spend commits with the write (also when every decision is a NOOP).
           after:
-            deps.budget && calls.length > 0
-              ? (tx) => deps.budget?.record(tx, ctx, calls) as Promise<void>
+            calls.length > 0
+              ? (tx) => recordLlmCalls(tx, meterOf(ctx), operation, calls)
               : undefined,
         });
       } catch (err) {

@@ -199,7 +199,8 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     async addMemory(ctx: TenantContext, input: AddMemoryBody, idem?: IdempotencyKey) {
       requireScope(ctx, "memories:write");
       const all = drafts(input, "");
-      if (input.infer === true) return deps.infer(ctx, [input], usage(ctx, "memory.add"), idem);
+      if (input.infer === true)
+        return deps.infer(ctx, [input], "memory.add", usage(ctx, "memory.add"), idem);
       return insert(ctx, all, "memory.add", idem);
     },
 
@@ -209,7 +210,13 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       const all = input.memories.flatMap((body, i) => drafts(body, `memories[${i}].`));
       const inferred = input.memories.filter((body) => body.infer === true).length;
       if (inferred === input.memories.length) {
-        return deps.infer(ctx, input.memories, usage(ctx, "memory.batch_add"), idem);
+        return deps.infer(
+          ctx,
+          input.memories,
+          "memory.batch_add",
+          usage(ctx, "memory.batch_add"),
+          idem,
+        );
       }
       if (inferred > 0) {
         const i = input.memories.findIndex(
