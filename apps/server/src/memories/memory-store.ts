@@ -23,6 +23,7 @@ import {
   unindexDeletedTermsSql,
   unindexTerms,
 } from "./memory-terms-sql.ts";
+import { type Validity, validitySql } from "./memory-validity.ts";
 
 /** One memory to insert, already embedded. */
 export interface NewMemory {
@@ -237,16 +238,20 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         return row ? toMemory(row) : undefined;
       }),
 
-    /** Lists newest first; ids are time-sortable, so the cursor is the last id seen. */
+    /**
+     * Lists newest first; ids are time-sortable, so the cursor is the last id seen. By default
+     * only current memories (memory-validity.ts).
+     */
     listMemories: (
       tenantId: string,
       scope: MemoryScope,
       limit: number,
       before: string | undefined,
+      validity: Validity = {},
     ) =>
       db.withTenant(tenantId, async (tx) => {
         const params: unknown[] = [tenantId];
-        let where = `tenant_id = $1${scopeSql(scope, params)}`;
+        let where = `tenant_id = $1${scopeSql(scope, params)}${validitySql(validity, params)}`;
         if (before) {
           params.push(before);
           where += ` AND id < $${params.length}`;
