@@ -3,7 +3,7 @@ import { before, test } from "node:test";
 import { describeOnBackends } from "../testing/backend-suite.ts";
 import { assertProblem } from "../testing/http.ts";
 
-// Validity in search and list (docs/memories.md, "Validity and as_of"): current memories by
+// Validity in search and list, and the category filter of search (docs/memories.md, "Validity and as_of"): current memories by
 // default, those valid at `as_of`, or all with `include_superseded`. Supersession is simulated by
 // setting valid_to and superseded_by in SQL as the database owner, with the server stopped.
 
@@ -45,15 +45,20 @@ describeOnBackends("memory validity", (suite) => {
       assert.equal(r.status, 201, r.text);
       id[text as string] = r.body.results[0].id;
     }
-    // Berlin superseded Paris when it was said.
+    // Berlin superseded Paris when it was said; inference would have given them categories.
     await withStoppedServer((db) =>
-      db.asOwner((tx) =>
-        tx.query("UPDATE memories SET valid_to = $1, superseded_by = $2 WHERE id = $3", [
+      db.asOwner(async (tx) => {
+        await tx.query("UPDATE memories SET valid_to = $1, superseded_by = $2 WHERE id = $3", [
           "2023-06-01T12:00:00.000Z",
           id[BERLIN],
           id[PARIS],
-        ]),
-      ),
+        ]);
+        await tx.query(
+          `UPDATE memories SET categories = CASE WHEN id = $1 THEN '{preferences,health}'::text[]
+             ELSE '{personal_details}'::text[] END`,
+          [id[TEA]],
+        );
+      }),
     );
   });
 
@@ -118,6 +123,25 @@ describeOnBackends("memory validity", (suite) => {
     const asOf = "2022-01-01T00:00:00Z";
     assert.deepEqual(await search({ as_of: asOf, include_superseded: true }), [PARIS, TEA].sort());
     assert.deepEqual(await list(`&as_of=${asOf}&include_superseded=true`), [PARIS, TEA].sort());
+  });
+
+  test("filters select by category, combined with validity", async () => {
+    assert.deepEqual(await search({ filters: { categories: "health" } }), [TEA]);
+    assert.deepEqual(await search({ filters: { categories: { ne: "health" } } }), [BERLIN]);
+    assert.deepEqual(
+      await search({
+        filters: { categories: { in: ["personal_details"] } },
+        include_superseded: true,
+      }),
+      [BERLIN, PARIS].sort(),
+    );
+    const r = await as(key, "GET", `/v1/memories/${id[TEA]}`);
+    assert.deepEqual(r.body.categories, ["preferences", "health"]);
+    const bad = await as(key, "POST", "/v1/memories/search", {
+      query: "x",
+      filters: { categories: { gt: "a" } },
+    });
+    assertProblem(bad, 400, "invalid_filter", "filters.categories.gt");
   });
 
   test("a malformed or out-of-range as_of is 400 validation_failed on as_of", async () => {
