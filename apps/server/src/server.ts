@@ -2,6 +2,8 @@ import { createLocalMemoryCache, noMemoryCache } from "./cache/memory-cache.ts";
 import { createRedisConnection } from "./cache/redis-connection.ts";
 import { createRedisMemoryCache } from "./cache/redis-memory-cache.ts";
 import { createRedisVectorCache } from "./cache/redis-vector-cache.ts";
+import { createCategoryService } from "./categories/category-service.ts";
+import { createCategoryStore } from "./categories/category-store.ts";
 import { resolveAdminToken } from "./config/admin-token.ts";
 import type { Config } from "./config/config.ts";
 import { openDatabase, prepareSchema } from "./db/open-database.ts";
@@ -95,11 +97,14 @@ export async function createServer(config: Config): Promise<Server> {
           ? createLocalMemoryCache({ max: config.memoryCacheSize, counters })
           : noMemoryCache,
     });
+    // The inference pipeline matches facts with these (categories.categorize).
+    const categories = createCategoryService({ store: createCategoryStore(db), embedder });
     const limiters = createLimiterSet({ redis, counters });
     const app = await buildApp({
       tenancy,
       usage: createUsageService(createUsageStore(db), plans),
       memories,
+      categories,
       knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
       metrics: kb.metrics,
       adminToken: admin.token,
