@@ -82,6 +82,8 @@ export async function createServer(config: Config): Promise<Server> {
     });
     knowledge = kb;
     const tenancy = createTenancy(db, plans);
+    // The inference pipeline matches facts with these (categories.categorize).
+    const categories = createCategoryService({ store: createCategoryStore(db), embedder });
     const memories = createMemoryService({
       store: createMemoryStore(db, model),
       search: createMemorySearchStore(db, model),
@@ -97,8 +99,6 @@ export async function createServer(config: Config): Promise<Server> {
           ? createLocalMemoryCache({ max: config.memoryCacheSize, counters })
           : noMemoryCache,
     });
-    // The inference pipeline matches facts with these (categories.categorize).
-    const categories = createCategoryService({ store: createCategoryStore(db), embedder });
     const limiters = createLimiterSet({ redis, counters });
     const app = await buildApp({
       tenancy,

@@ -134,8 +134,10 @@ describe("categorize", () => {
     const now = await service.categorize(a, vectors);
     assert.deepEqual(embedded.slice(start + 1), [[sport.description]]);
     assert.ok(!now[0]?.includes("food"), JSON.stringify(now));
-    // B still has the defaults.
+    // B still has the defaults; the pipeline reads each project's own.
     assert.equal((await service.getCategories(b)).defaults, true);
+    assert.deepEqual(await service.categoriesFor(a), [sport, food]);
+    assert.deepEqual(await service.categoriesFor(b), DEFAULT_CATEGORIES);
   });
 
   test("no categories, or no facts: nothing to match", async () => {

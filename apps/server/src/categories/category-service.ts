@@ -132,6 +132,14 @@ export function createCategoryService(deps: CategoryServiceDeps) {
     },
 
     /**
+     * The project's categories for the inference pipeline (the LLM engine's prompt, and checking
+     * the names it answers with); no scope is checked (the add already checked its own).
+     */
+    async categoriesFor(ctx: TenantContext): Promise<Category[]> {
+      return (await current(ctx)).categories;
+    },
+
+    /**
      * For each fact vector (from the same embedder, in order), the names of the project's
      * categories whose description it is most similar to, best first: those at or above the
      * threshold and within the margin of the best, at most `max`; none when nothing is close.
