@@ -34,6 +34,7 @@ const TENANT_TABLES = [
   "usage_counters",
   "audit_events",
   "api_keys",
+  "project_categories",
   "projects",
 ] as const;
 
