@@ -261,6 +261,29 @@ describeOnBackends("memory inference", () => {
       );
     });
 
+    test("inferred memories get the project's categories; filters select by them", async () => {
+      const t = await tenant();
+      const res = await t.client.addMemory({
+        messages: [
+          said("Max", "I am allergic to peanuts.", "2026-01-01T10:00:00Z"),
+          said("Max", "I work as a software engineer at Globex.", "2026-01-01T10:01:00Z"),
+        ],
+        user_id: "max",
+        infer: true,
+      });
+      assert.equal(res.results.length, 2, JSON.stringify(res));
+      const [allergy, job] = await Promise.all(res.results.map((r) => t.client.getMemory(r.id)));
+      assert.ok(allergy?.categories.includes("health"), JSON.stringify(allergy?.categories));
+      assert.ok(job?.categories.includes("work"), JSON.stringify(job?.categories));
+      const health = await t.client.searchMemories({
+        query: "what should I know about Max?",
+        user_id: "max",
+        filters: { categories: "health" },
+      });
+      assert.ok(health.results.some((h) => h.id === allergy?.id));
+      assert.ok(health.results.every((h) => h.categories.includes("health")));
+    });
+
     test("errors: a bad message timestamp is 400 naming it, nothing stored", async () => {
       const t = await tenant();
       await expectProblem(
