@@ -94,6 +94,29 @@ describeOnBackends("memory inference", () => {
       const newHistory = (await t.client.getMemoryHistory(u.id)).results;
       assert.equal(newHistory[0]?.related_memory_id, berlin.id);
 
+      // Time: current by default; as_of before the move gives the old home; all on request.
+      const ids = (rs: { id: string }[]) => rs.map((r) => r.id).sort();
+      assert.deepEqual(ids((await t.client.listMemories({ user_id: "alice" })).results), [u.id]);
+      assert.deepEqual(
+        ids(
+          (await t.client.listMemories({ user_id: "alice", as_of: "2026-01-20T00:00:00Z" }))
+            .results,
+        ),
+        [berlin.id],
+      );
+      const everything = await t.client.searchMemories({
+        query: "where does Alice live?",
+        user_id: "alice",
+        include_superseded: true,
+      });
+      assert.deepEqual(ids(everything.results), [berlin.id, u.id].sort());
+      const then = await t.client.searchMemories({
+        query: "where does Alice live?",
+        user_id: "alice",
+        as_of: "2026-01-20T00:00:00Z",
+      });
+      assert.deepEqual(ids(then.results), [berlin.id]);
+
       // The resolved date is searchable by keyword.
       const found = await t.client.searchMemories({
         query: "February 2026",
