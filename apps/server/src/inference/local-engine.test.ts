@@ -45,6 +45,9 @@ test("greetings, thanks, acknowledgements, emoji, questions and requests give no
   const list = await facts(
     user("Hi there! 👋 Good morning."),
     user("Thanks so much, that sounds good. Ok. Sure! lol"),
+    user(
+      "Hey Mel! Thanks, Caroline! Melanie, that's gorgeous! Congrats on the new job. Glad you had fun. Have fun!",
+    ),
     user("😀😀🎉"),
     user("What do you think? Can you help me plan a trip?"),
     user("Tell me a joke. Please book a table for two."),

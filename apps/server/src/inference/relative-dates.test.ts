@@ -92,3 +92,22 @@ test("a date at the start of a sentence is capitalised; absolute dates and 'now'
     "2019-01-01T00:00:00.000Z",
   );
 });
+
+test("durations and spans are not dates", () => {
+  const ref = at("2026-11-30T10:00:00Z");
+  for (const sentence of [
+    "I've known these friends for 4 years.",
+    "I've been running for 3 months.",
+    "I'll be there within a week.",
+    "We stayed for the weekend.",
+    "In the next few months I'll decide.",
+  ]) {
+    const resolved = resolveDates(sentence, ref);
+    assert.equal(resolved.text, sentence);
+    assert.equal(resolved.eventDate, null, sentence);
+  }
+  assert.equal(
+    resolveDates("I was there for two days last week.", ref).text,
+    "I was there for two days in the week of 23 November 2026.",
+  );
+});

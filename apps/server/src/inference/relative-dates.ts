@@ -80,6 +80,11 @@ export function resolveDates(sentence: string, reference: Date): ResolvedDates {
   // Replace from the end so earlier indexes stay valid.
   for (const result of [...results].reverse()) {
     if (NOT_A_DATE.test(result.text.trim())) continue;
+    // Durations and spans are not dates: "for 4 years", "within a week", "the next few months".
+    const preceding = text.slice(0, result.index);
+    if (/\b(for|over|within|the|every|each|per|a|all)\s*$/i.test(preceding)) continue;
+    if (/^(for|within)\s/i.test(result.text)) continue;
+    if (/\b(few|several|couple)\b/i.test(result.text) && !/\bago\b/i.test(result.text)) continue;
     const precision = precisionOf(result);
     if (precision === null) continue;
     const c = result.start;

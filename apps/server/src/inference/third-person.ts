@@ -175,7 +175,7 @@ export function toThirdPerson(tokens: readonly Token[], subject: string): string
       i = j;
       continue;
     }
-    if (n === "me") {
+    if (n === "me" && !(tokens[i + 1]?.value === "-" && tokens[i + 1]?.space === "")) {
       out.push({ ...token, value: subject });
       continue;
     }
