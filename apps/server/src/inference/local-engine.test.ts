@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { MEMORY_TEXT_MAX } from "@engram/contract";
 import type { Fact, Neighbour, SourceMessage } from "./engine.ts";
 import { createLocalEngine } from "./local-engine.ts";
 
@@ -149,6 +150,9 @@ test("relative dates in facts resolve across month and year boundaries", async (
     key: "relationship_status",
     value: "engaged",
   });
+  const plan = await only("We meet Bob next Friday.", { time: new Date("2026-11-26T09:00:00Z") });
+  assert.equal(plan.text, 'Alice said: "We meet Bob on 4 December 2026."');
+  assert.equal(plan.validFrom, "2026-11-26T09:00:00.000Z", "a plan holds from when it was said");
   const undated = await only("I work as a data scientist.");
   assert.equal(undated.validFrom, NOV_30.toISOString());
   assert.deepEqual(undated.attribute, {
@@ -234,6 +238,14 @@ test("a 16,000-character message is split into its statements", async () => {
   assert.equal(list[1]?.text, "The tram to Belém is always full.");
 });
 
+test("a rewrite never makes a fact longer than a memory may be", async () => {
+  const content = "my cat and my dog and ".repeat(Math.floor(MEMORY_TEXT_MAX / 22));
+  const list = await facts(user(content, { speaker: "Alexandrina" }));
+  assert.equal(list.length, 1);
+  assert.ok((list[0]?.text.length ?? 0) <= MEMORY_TEXT_MAX);
+  assert.ok(list[0]?.text.startsWith("my cat and my dog"));
+});
+
 const nb = (
   id: string,
   memory: string,
@@ -295,6 +307,10 @@ test("reconcile: a negation deletes the memory it negates, else adds", async () 
   assert.match(quit.reason, /works_at of alice no longer holds: Acme/);
   assert.equal((await decide("I don't work at Globex anymore.", [acme])).event, "ADD");
   assert.equal((await decide("I no longer live in Berlin.", [])).event, "ADD");
+  // Without a named employer, the current one is retracted.
+  const anyJob = await decide("I quit my job.", [nb("mem_tea", "Alice likes tea.", 0.5), acme]);
+  assert.equal(anyJob.event, "DELETE");
+  assert.equal(anyJob.targetId, "mem_acme");
 });
 
 test("reconcile: preferences replace only what they name", async () => {

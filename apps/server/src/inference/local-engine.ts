@@ -1,3 +1,4 @@
+import { MEMORY_TEXT_MAX } from "@engram/contract";
 import { detectAttribute } from "./attributes.ts";
 import type { EngineOutcome, Fact, InferenceEngine, SourceMessage } from "./engine.ts";
 import { reconcileLocally } from "./local-reconcile.ts";
@@ -43,6 +44,17 @@ function isForeign(text: string): boolean {
 const terminated = (text: string): string =>
   /[.!?…。！？]["')\]]*$/u.test(text) ? text : `${text}.`;
 
+/**
+ * When a fact became true: the date it mentions, else when it was said. A future date is a plan
+ * ("we meet next Friday"): the plan holds from when it was said, so a memory is never hidden from
+ * the present by a date to come.
+ */
+function validFrom(eventDate: Date | null, said: Date): string {
+  return (
+    eventDate !== null && eventDate.getTime() <= said.getTime() ? eventDate : said
+  ).toISOString();
+}
+
 /** The facts one message states. */
 function factsOf(message: SourceMessage): Fact[] {
   if (message.role !== "user" && message.role !== "assistant") return [];
@@ -69,11 +81,13 @@ function factsOf(message: SourceMessage): Fact[] {
       detected = detectAttribute(original, attributeSubject);
     }
     const dated = resolveDates(text, message.time);
-    const factText = terminated(dated.text.replace(/\s+/g, " ").trim());
+    let factText = terminated(dated.text.replace(/\s+/g, " ").trim());
+    // Rewriting lengthens text ("my" → "Alice's"); a memory has a maximum length, the words as said fit.
+    if (factText.length > MEMORY_TEXT_MAX) factText = original.slice(0, MEMORY_TEXT_MAX);
     facts.push({
       text: factText,
       sources: [message.index],
-      validFrom: (dated.eventDate ?? message.time).toISOString(),
+      validFrom: validFrom(dated.eventDate, message.time),
       attribute: detected?.attribute,
       negates: detected?.negates ? true : undefined,
       entities: entitiesOf(factText),
