@@ -25,6 +25,7 @@ const LABELLED: [string, string | null][] = [
   ["I work at a startup.", "alice works_at=a startup"],
   ["I quit my job at Acme.", "NOT alice works_at=Acme"],
   ["I quit my job.", "NOT alice works_at="],
+  ["I also lost my job at Door Dash this month.", "NOT alice works_at=Door Dash"],
   ["I don't work at Globex anymore.", "NOT alice works_at=Globex"],
   ["I was laid off from Initech.", "NOT alice works_at=Initech"],
   // job_title

@@ -81,7 +81,7 @@ const RULES: Rule[] = [
   {
     key: "works_at",
     negates: true,
-    verb: String.raw`(?:have\s+|has\s+)?(?:quit|left)\s+(?:my|their|his|her|the)\s+job\s+(?:at|with)\s+${EMPLOYER}`,
+    verb: String.raw`(?:have\s+|has\s+)?(?:quit|left|lost)\s+(?:my|their|his|her|the)\s+job\s+(?:at|with)\s+${EMPLOYER}`,
   },
   {
     key: "works_at",

@@ -78,7 +78,7 @@ function isRequest(tokens: readonly Token[]): boolean {
 
 const ADDRESSED = /^(you|your|you're|you've|yours|u|ur)$/;
 const SELF = /^(i|i'm|me|my|mine|we|us|our|let's)$/;
-const SPEAKER = /^(i|i'm|me|my|mine)$/;
+const SPEAKER = /^(i|i'm|me|my|mine|we|us|our|we're|we've)$/;
 
 /** Whether a sentence of a message with this role should become a fact. */
 export function keepSentence(sentence: Sentence, role: "user" | "assistant"): boolean {
