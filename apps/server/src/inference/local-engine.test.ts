@@ -92,27 +92,35 @@ test("a conversation keeps statements and drops the rest, with sources and speak
   assert.deepEqual(
     list.map((f) => [f.text, f.sources]),
     [
-      ["Alice is a nurse and Alice works at St Mary's Hospital.", [0]],
+      ["Alice is a nurse.", [0]],
+      ["Alice works at St Mary's Hospital.", [0]],
       ["Lisbon is the capital of Portugal.", [1]],
       ["Bob's sister lives in Paris.", [2]],
       ["Bob really likes tea.", [2]],
     ],
   );
-  assert.deepEqual(list[2]?.attribute, {
+  assert.deepEqual(list[0]?.attribute, { subject: "alice", key: "job_title", value: "nurse" });
+  assert.deepEqual(list[1]?.attribute, {
+    subject: "alice",
+    key: "works_at",
+    value: "St Mary's Hospital",
+  });
+  assert.deepEqual(list[3]?.attribute, {
     subject: "bob's sister",
     key: "lives_in",
     value: "Paris",
   });
-  assert.equal(list[3]?.attribute, undefined);
+  assert.equal(list[4]?.attribute, undefined);
 });
 
 test("first person becomes third person; uncertain rewrites quote the speaker", async () => {
   assert.equal((await only("I'm moving on.")).text, "Alice is moving on.");
   assert.equal((await only("I've been to Rome twice.")).text, "Alice has been to Rome twice.");
   assert.equal((await only("I don't eat fish.")).text, "Alice doesn't eat fish.");
-  assert.equal(
-    (await only("I study law and I watch films.")).text,
-    "Alice studies law and Alice watches films.",
+  // Two statements joined by "and I" are two facts.
+  assert.deepEqual(
+    (await facts(user("I study law and I watch films."))).map((f) => f.text),
+    ["Alice studies law.", "Alice watches films."],
   );
   assert.equal(
     (await only("My wife and I live in Porto.")).text,
@@ -234,7 +242,8 @@ test("a 16,000-character message is split into its statements", async () => {
   assert.ok(content.length >= 16_000);
   const list = await facts(user(content));
   assert.equal(list.length, repeats * 2);
-  assert.equal(list[0]?.text, "Alice moved to Lisbon in October 2026 and Alice loves it.");
+  // "… and I love it" is a clause of its own, and filler.
+  assert.equal(list[0]?.text, "Alice moved to Lisbon in October 2026.");
   assert.equal(list[1]?.text, "The tram to Belém is always full.");
 });
 
@@ -353,6 +362,14 @@ test("reconcile: near-duplicates are NOOP or enrich; different entities or low s
     "Alice loves hiking in the Alps with her dog. Alice loves hiking in the Alps in winter.",
   );
   assert.equal((await decide("I love hiking in the Pyrenees.", [alps])).event, "ADD");
+  // An adverb adds nothing; a negation contradicts.
+  const tea = nb("mem_tea", "Alice likes tea.", 0.95);
+  assert.equal((await decide("I really like tea.", [tea])).event, "NOOP");
+  const notTea = await decide("I don't like tea anymore.", [tea]);
+  assert.equal(notTea.event, "UPDATE");
+  assert.equal(notTea.supersede, true);
+  assert.equal(notTea.text, "Alice doesn't like tea anymore.");
+  assert.match(notTea.reason, /contradicts/);
   assert.equal(
     (
       await decide("I love hiking in the Alps.", [
