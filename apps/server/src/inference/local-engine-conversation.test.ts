@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import type { Embedder } from "../embeddings/embedder.ts";
 import { createLocalEmbedder } from "../embeddings/local-embedder.ts";
@@ -29,8 +30,9 @@ interface Stored {
 const cosine = (a: Float32Array, b: Float32Array): number =>
   a.reduce((sum, x, i) => sum + x * (b[i] ?? 0), 0);
 
+const engine = createLocalEngine();
+
 async function converse(turns: [string, string][]) {
-  const engine = createLocalEngine();
   const memories: Stored[] = [];
   const events: [string, Decision["event"], string][] = [];
   for (const [time, content] of turns) {
@@ -120,4 +122,30 @@ test("moves, job changes, enrichment and traps over a year of conversation", asy
   assert.equal(berlin?.validTo, "2026-02-01T00:00:00.000Z");
   const acme = memories.find((m) => m.memory === "Alice works at Acme.");
   assert.equal(acme?.validTo, "2026-06-01T00:00:00.000Z");
+});
+
+interface Case {
+  id: string;
+  kind: string;
+  before: string[];
+  said: string;
+  expected: Decision["event"] | "NONE";
+  note?: string;
+}
+
+test("the labelled reconciliation cases (bench/data/reconciliation-cases.json)", async () => {
+  const file = new URL("../../../../bench/data/reconciliation-cases.json", import.meta.url);
+  const { cases } = JSON.parse(readFileSync(file, "utf8")) as { cases: Case[] };
+  assert.ok(cases.length >= 100);
+  const wrong: string[] = [];
+  for (const c of cases) {
+    const turns: [string, string][] = c.before.map((text) => ["2026-01-10T09:00:00Z", text]);
+    const { events } = await converse([...turns, ["2026-06-01T09:00:00Z", c.said]]);
+    const beforeCount = (await converse(turns)).events.length;
+    const said = events.slice(beforeCount);
+    const got = said.length === 0 ? "NONE" : said.map(([, event]) => event).join("+");
+    if (got !== c.expected)
+      wrong.push(`${c.id} (${c.note ?? ""}): ${c.said} → ${got}, expected ${c.expected}`);
+  }
+  assert.deepEqual(wrong, []);
 });

@@ -154,6 +154,14 @@ export function reconcileLocally(
       };
     }
   }
+  // A fact stating an attribute stays a memory of its own, so that a later value can supersede it:
+  // merging it into a similar memory would lose the attribute.
+  if (attribute)
+    return {
+      event: "ADD",
+      text: fact.text,
+      reason: `new ${attribute.key} of ${attribute.subject}`,
+    };
   const entities = fact.entities;
   for (const neighbour of neighbours) {
     if (neighbour.similarity < opts.duplicateThreshold) continue;

@@ -17,7 +17,7 @@ const FILLER = new Set(
   thankful grateful for the your and to oops sorry my bad excellent brilliant fantastic neat sweet haha hahah xd
   hola bonjour salut merci beaucoup danke schön schon vielen dank gracias muchas obrigado obrigada ciao grazie mille
   talk speak chat catch up luck hear from agree doubt doubts congrats congratulations bless best regards xoxo cute
-  adorable yay woohoo hooray gorgeous beautiful stunning incredible fantastic can't ca wait missed miss long time
+  adorable know noted yay woohoo hooray gorgeous beautiful stunning incredible fantastic can't ca wait missed miss long time
   stay safe fun have hallo tschüss adios arigato gut bien bueno buenos buenas dias días tardes noches bom dia bonsoir bonne nuit`.split(
     /\s+/,
   ),
