@@ -201,9 +201,5 @@ export function reconcileLocally(
       reason: `adds ${added.slice(0, 5).join(", ")} to a near-duplicate (similarity ${similarity}, same entities)`,
     };
   }
-  return {
-    event: "ADD",
-    text: fact.text,
-    reason: attribute ? `new ${attribute.key} of ${attribute.subject}` : "new fact",
-  };
+  return { event: "ADD", text: fact.text, reason: "new fact" };
 }
