@@ -18,6 +18,8 @@ const LABELLED: [string, string | null][] = [
   // works_at
   ["I work at Acme Corp.", "alice works_at=Acme Corp"],
   ["I work for Google.", "alice works_at=Google"],
+  ["I work remotely for Stripe.", "alice works_at=Stripe"],
+  ["I'm still working part-time at the library.", "alice works_at=the library"],
   ["I joined Stripe.", "alice works_at=Stripe"],
   ["I started a new job at Bank of America.", "alice works_at=Bank of America"],
   ["I got a job at Spotify!", "alice works_at=Spotify"],
@@ -62,6 +64,7 @@ const LABELLED: [string, string | null][] = [
   ['Alice said: "I live in Porto."', "alice lives_in=Porto"],
   // traps: no attribute
   ["I visited Rome.", null],
+  ["I'm moving to Berlin next month.", null],
   ["I'm in Rome this week.", null],
   ["I used to live in Berlin.", null],
   ["I lived in Berlin for five years.", null],

@@ -114,7 +114,7 @@ const RULES: Rule[] = [
   },
   {
     key: "works_at",
-    verb: String.raw`(?:work|works|am working|is working|are working|have been working|has been working|started working|have started working|am employed|is employed|am now working)\s+(?:at|for)\s+${EMPLOYER}`,
+    verb: String.raw`(?:work|works|am working|is working|are working|have been working|has been working|started working|have started working|am employed|is employed|am now working)\s+(?:(?:remotely|full[- ]time|part[- ]time|freelance)\s+)?(?:at|for)\s+${EMPLOYER}`,
   },
   {
     key: "works_at",

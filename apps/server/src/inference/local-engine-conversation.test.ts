@@ -35,7 +35,10 @@ const engine = createLocalEngine();
 async function converse(turns: [string, string][]) {
   const memories: Stored[] = [];
   const events: [string, Decision["event"], string][] = [];
+  /** How many events each turn gave. */
+  const perTurn: number[] = [];
   for (const [time, content] of turns) {
+    perTurn.push(0);
     const message: SourceMessage = {
       index: 0,
       role: "user",
@@ -60,6 +63,7 @@ async function converse(turns: [string, string][]) {
       const decision = (await engine.reconcile(fact, neighbours, { duplicateThreshold: 0.85 }))
         .value;
       events.push([fact.text, decision.event, decision.reason]);
+      perTurn[perTurn.length - 1] = (perTurn.at(-1) ?? 0) + 1;
       const target = memories.find((m) => m.id === decision.targetId);
       const add = (): void => {
         memories.push({
@@ -82,7 +86,7 @@ async function converse(turns: [string, string][]) {
       }
     }
   }
-  return { events, memories };
+  return { events, memories, perTurn };
 }
 
 test("moves, job changes, enrichment and traps over a year of conversation", async () => {
@@ -140,9 +144,8 @@ test("the labelled reconciliation cases (bench/data/reconciliation-cases.json)",
   const wrong: string[] = [];
   for (const c of cases) {
     const turns: [string, string][] = c.before.map((text) => ["2026-01-10T09:00:00Z", text]);
-    const { events } = await converse([...turns, ["2026-06-01T09:00:00Z", c.said]]);
-    const beforeCount = (await converse(turns)).events.length;
-    const said = events.slice(beforeCount);
+    const { events, perTurn } = await converse([...turns, ["2026-06-01T09:00:00Z", c.said]]);
+    const said = events.slice(events.length - (perTurn.at(-1) ?? 0));
     const got = said.length === 0 ? "NONE" : said.map(([, event]) => event).join("+");
     if (got !== c.expected)
       wrong.push(`${c.id} (${c.note ?? ""}): ${c.said} → ${got}, expected ${c.expected}`);
