@@ -117,6 +117,11 @@ test("first person becomes third person; uncertain rewrites quote the speaker", 
   assert.equal((await only("I'm moving on.")).text, "Alice is moving on.");
   assert.equal((await only("I've been to Rome twice.")).text, "Alice has been to Rome twice.");
   assert.equal((await only("I don't eat fish.")).text, "Alice doesn't eat fish.");
+  assert.equal(
+    (await only("I study law and watch films.")).text,
+    "Alice studies law and watches films.",
+  );
+  assert.equal((await only("I like to swim and run.")).text, "Alice likes to swim and run.");
   // Two statements joined by "and I" are two facts.
   assert.deepEqual(
     (await facts(user("I study law and I watch films."))).map((f) => f.text),
