@@ -111,3 +111,16 @@ test("durations and spans are not dates", () => {
     "I was there for two days in the week of 23 November 2026.",
   );
 });
+
+test("a weekday or month alone follows the sentence's tense", () => {
+  const thursday = at("2026-11-26T10:00:00Z");
+  const cases: [string, string][] = [
+    ["I went there on Friday.", "I went there on 20 November 2026."],
+    ["On Saturday I ran a race.", "On 21 November 2026 I ran a race."],
+    ["We will meet on Wednesday.", "We will meet on 2 December 2026."],
+    ["I'm going there on Monday.", "I'm going there on 30 November 2026."],
+    ["I got married on May 5th.", "I got married on 5 May 2026."],
+    ["I'll see him on 3 January.", "I'll see him on 3 January 2027."],
+  ];
+  for (const [sentence, text] of cases) assert.equal(resolveDates(sentence, thursday).text, text);
+});
