@@ -384,3 +384,15 @@ test("reconcile: near-duplicates are NOOP or enrich; different entities or low s
     "ADD",
   );
 });
+
+test("entities are the names a fact mentions, not capitalised first words", async () => {
+  assert.deepEqual((await only("I work at St Mary's Hospital.")).entities, [
+    "alice",
+    "st mary's hospital",
+  ]);
+  assert.deepEqual((await only("Hiking in the Alps is fun.")).entities, ["alps"]);
+  assert.deepEqual(
+    (await only("My favourite book is Becoming Nicole by Amy Ellis Nutt.")).entities,
+    ["alice", "becoming nicole", "amy ellis nutt"],
+  );
+});
