@@ -29,7 +29,14 @@ const NOT_A_SUBJECT =
 
 /** A sentence that wishes, plans, supposes or remembers states nothing current. */
 const BLOCKERS =
-  /\b(if|maybe|perhaps|might|would|could|should|wish|wishes|hope|hopes|hoping|dream|dreams|dreaming|want to|wants to|wanted to|wanna|plan to|plans to|planning|thinking of|thinking about|considering|someday|one day|will|going to|gonna|used to|may|imagine|suppose|unless|pretend|said|says|told|thinks|think|believe|whether|visited|visiting|visit|trip|vacation|holiday)\b|\?/i;
+  /\b(if|maybe|perhaps|might|would|could|should|wish|wishes|hope|hopes|hoping|dream|dreams|dreaming|want to|wants to|wanted to|wanna|plan to|plans to|planning|thinking of|thinking about|considering|someday|one day|will|going to|gonna|used to|imagine|suppose|unless|pretend|said|says|told|thinks|think|believe|whether|visited|visiting|visit|trip|vacation|holiday)\b|\?/i;
+
+/** "may" the modal, not the month: only in lower case. */
+const MODAL_MAY = /\bmay\b/;
+
+/** Adverbs after an auxiliary ("I'm still based in", "I am now a nurse") that the rules read past. */
+const AUX_ADVERBS =
+  /\b(am|is|are|have|has|do|does)\s+(?:(?:still|really|just|currently|also|actually|now|already|finally|officially|happily|truly)\s+)+/g;
 
 const OPENER = String.raw`(?:[Yy]esterday|[Tt]oday|[Rr]ecently|[Ll]ast\s+\w+|[Tt]his\s+\w+|[Ii]n\s+\w+(?:\s+\d{4})?|[Oo]n\s+\d{1,2}\s+\w+\s+\d{4}|[Ss]o|[Aa]nd|[Bb]ut|[Aa]lso|[Nn]ow|[Ww]ell|[Aa]ctually|[Hh]onestly|[Ff]inally|[Oo]h|[Bb]tw|FYI|[Gg]uess what)`;
 const CLAUSE = String.raw`(?:^${OPENER},?\s+|^|[,;:]\s*|\b(?:and|but|so|because|now|then|well|actually|honestly|recently|finally|also|oh|btw|today|yesterday)\s+)`;
@@ -81,7 +88,7 @@ const RULES: Rule[] = [
   {
     key: "works_at",
     negates: true,
-    verb: String.raw`(?:have\s+|has\s+)?(?:quit|left)\s+(?:my|their|his|her|the)\s+job\s+(?:at|with)\s+${EMPLOYER}`,
+    verb: String.raw`(?:have\s+|has\s+)?(?:quit|left|lost)\s+(?:my|their|his|her|the)\s+job\s+(?:at|with)\s+${EMPLOYER}`,
   },
   {
     key: "works_at",
@@ -107,7 +114,7 @@ const RULES: Rule[] = [
   },
   {
     key: "works_at",
-    verb: String.raw`(?:work|works|am working|is working|are working|have been working|has been working|started working|have started working|am employed|is employed|am now working)\s+(?:at|for)\s+${EMPLOYER}`,
+    verb: String.raw`(?:work|works|am working|is working|are working|have been working|has been working|started working|have started working|am employed|is employed|am now working)\s+(?:(?:remotely|full[- ]time|part[- ]time|freelance)\s+)?(?:at|for)\s+${EMPLOYER}`,
   },
   {
     key: "works_at",
@@ -241,8 +248,8 @@ export function detectAttribute(
   const quoted = /^(.+?) said: "(.*)"$/s.exec(sentence);
   if (quoted?.[1] && quoted[2] !== undefined)
     return detectAttribute(quoted[2], quoted[1].toLowerCase());
-  const text = expandContractions(sentence).trim();
-  if (BLOCKERS.test(text)) return null;
+  const text = expandContractions(sentence).trim().replace(AUX_ADVERBS, "$1 ");
+  if (BLOCKERS.test(text) || MODAL_MAY.test(text)) return null;
   if (speaker !== null) {
     const breakUp = BREAK_UP.exec(text);
     if (breakUp) {

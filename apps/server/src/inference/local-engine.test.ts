@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { MEMORY_TEXT_MAX } from "@engram/contract";
 import type { Fact, Neighbour, SourceMessage } from "./engine.ts";
 import { createLocalEngine } from "./local-engine.ts";
 
@@ -45,6 +46,9 @@ test("greetings, thanks, acknowledgements, emoji, questions and requests give no
   const list = await facts(
     user("Hi there! 👋 Good morning."),
     user("Thanks so much, that sounds good. Ok. Sure! lol"),
+    user(
+      "Hey Mel! Thanks, Caroline! Melanie, that's gorgeous! Congrats on the new job. Glad you had fun. Have fun!",
+    ),
     user("😀😀🎉"),
     user("What do you think? Can you help me plan a trip?"),
     user("Tell me a joke. Please book a table for two."),
@@ -88,18 +92,25 @@ test("a conversation keeps statements and drops the rest, with sources and speak
   assert.deepEqual(
     list.map((f) => [f.text, f.sources]),
     [
-      ["Alice is a nurse and Alice works at St Mary's Hospital.", [0]],
+      ["Alice is a nurse.", [0]],
+      ["Alice works at St Mary's Hospital.", [0]],
       ["Lisbon is the capital of Portugal.", [1]],
       ["Bob's sister lives in Paris.", [2]],
       ["Bob really likes tea.", [2]],
     ],
   );
-  assert.deepEqual(list[2]?.attribute, {
+  assert.deepEqual(list[0]?.attribute, { subject: "alice", key: "job_title", value: "nurse" });
+  assert.deepEqual(list[1]?.attribute, {
+    subject: "alice",
+    key: "works_at",
+    value: "St Mary's Hospital",
+  });
+  assert.deepEqual(list[3]?.attribute, {
     subject: "bob's sister",
     key: "lives_in",
     value: "Paris",
   });
-  assert.equal(list[3]?.attribute, undefined);
+  assert.equal(list[4]?.attribute, undefined);
 });
 
 test("first person becomes third person; uncertain rewrites quote the speaker", async () => {
@@ -107,8 +118,14 @@ test("first person becomes third person; uncertain rewrites quote the speaker", 
   assert.equal((await only("I've been to Rome twice.")).text, "Alice has been to Rome twice.");
   assert.equal((await only("I don't eat fish.")).text, "Alice doesn't eat fish.");
   assert.equal(
-    (await only("I study law and I watch films.")).text,
-    "Alice studies law and Alice watches films.",
+    (await only("I study law and watch films.")).text,
+    "Alice studies law and watches films.",
+  );
+  assert.equal((await only("I like to swim and run.")).text, "Alice likes to swim and run.");
+  // Two statements joined by "and I" are two facts.
+  assert.deepEqual(
+    (await facts(user("I study law and I watch films."))).map((f) => f.text),
+    ["Alice studies law.", "Alice watches films."],
   );
   assert.equal(
     (await only("My wife and I live in Porto.")).text,
@@ -146,6 +163,9 @@ test("relative dates in facts resolve across month and year boundaries", async (
     key: "relationship_status",
     value: "engaged",
   });
+  const plan = await only("We meet Bob next Friday.", { time: new Date("2026-11-26T09:00:00Z") });
+  assert.equal(plan.text, 'Alice said: "We meet Bob on 4 December 2026."');
+  assert.equal(plan.validFrom, "2026-11-26T09:00:00.000Z", "a plan holds from when it was said");
   const undated = await only("I work as a data scientist.");
   assert.equal(undated.validFrom, NOV_30.toISOString());
   assert.deepEqual(undated.attribute, {
@@ -227,8 +247,17 @@ test("a 16,000-character message is split into its statements", async () => {
   assert.ok(content.length >= 16_000);
   const list = await facts(user(content));
   assert.equal(list.length, repeats * 2);
-  assert.equal(list[0]?.text, "Alice moved to Lisbon in October 2026 and Alice loves it.");
+  // "… and I love it" is a clause of its own, and filler.
+  assert.equal(list[0]?.text, "Alice moved to Lisbon in October 2026.");
   assert.equal(list[1]?.text, "The tram to Belém is always full.");
+});
+
+test("a rewrite never makes a fact longer than a memory may be", async () => {
+  const content = "my cat and my dog and ".repeat(Math.floor(MEMORY_TEXT_MAX / 22));
+  const list = await facts(user(content, { speaker: "Alexandrina" }));
+  assert.equal(list.length, 1);
+  assert.ok((list[0]?.text.length ?? 0) <= MEMORY_TEXT_MAX);
+  assert.ok(list[0]?.text.startsWith("my cat and my dog"));
 });
 
 const nb = (
@@ -292,6 +321,10 @@ test("reconcile: a negation deletes the memory it negates, else adds", async () 
   assert.match(quit.reason, /works_at of alice no longer holds: Acme/);
   assert.equal((await decide("I don't work at Globex anymore.", [acme])).event, "ADD");
   assert.equal((await decide("I no longer live in Berlin.", [])).event, "ADD");
+  // Without a named employer, the current one is retracted.
+  const anyJob = await decide("I quit my job.", [nb("mem_tea", "Alice likes tea.", 0.5), acme]);
+  assert.equal(anyJob.event, "DELETE");
+  assert.equal(anyJob.targetId, "mem_acme");
 });
 
 test("reconcile: preferences replace only what they name", async () => {
@@ -334,6 +367,14 @@ test("reconcile: near-duplicates are NOOP or enrich; different entities or low s
     "Alice loves hiking in the Alps with her dog. Alice loves hiking in the Alps in winter.",
   );
   assert.equal((await decide("I love hiking in the Pyrenees.", [alps])).event, "ADD");
+  // An adverb adds nothing; a negation contradicts.
+  const tea = nb("mem_tea", "Alice likes tea.", 0.95);
+  assert.equal((await decide("I really like tea.", [tea])).event, "NOOP");
+  const notTea = await decide("I don't like tea anymore.", [tea]);
+  assert.equal(notTea.event, "UPDATE");
+  assert.equal(notTea.supersede, true);
+  assert.equal(notTea.text, "Alice doesn't like tea anymore.");
+  assert.match(notTea.reason, /contradicts/);
   assert.equal(
     (
       await decide("I love hiking in the Alps.", [
@@ -341,5 +382,17 @@ test("reconcile: near-duplicates are NOOP or enrich; different entities or low s
       ])
     ).event,
     "ADD",
+  );
+});
+
+test("entities are the names a fact mentions, not capitalised first words", async () => {
+  assert.deepEqual((await only("I work at St Mary's Hospital.")).entities, [
+    "alice",
+    "st mary's hospital",
+  ]);
+  assert.deepEqual((await only("Hiking in the Alps is fun.")).entities, ["alps"]);
+  assert.deepEqual(
+    (await only("My favourite book is Becoming Nicole by Amy Ellis Nutt.")).entities,
+    ["alice", "becoming nicole", "amy ellis nutt"],
   );
 });

@@ -1,7 +1,8 @@
+import { MEMORY_TEXT_MAX } from "@engram/contract";
 import { detectAttribute } from "./attributes.ts";
 import type { EngineOutcome, Fact, InferenceEngine, SourceMessage } from "./engine.ts";
 import { reconcileLocally } from "./local-reconcile.ts";
-import { entitiesOf, sentencesOf } from "./nlp.ts";
+import { entitiesOf, type Sentence, sentencesOf } from "./nlp.ts";
 import { resolveDates } from "./relative-dates.ts";
 import { keepSentence, withoutRememberPrefix } from "./sentence-filter.ts";
 import { isFirstPerson, toThirdPerson } from "./third-person.ts";
@@ -43,6 +44,41 @@ function isForeign(text: string): boolean {
 const terminated = (text: string): string =>
   /[.!?…。！？]["')\]]*$/u.test(text) ? text : `${text}.`;
 
+/** "and I", "but I", "so I" after a clause whose subject is "I": the start of a second statement. */
+const NEXT_CLAUSE = /(?:,\s*|\s+)(?:and|but|so)\s+(?=I(?:'m|’m|'ve|’ve)?\s)/g;
+const HAS_I = /(?:^|\s)I(?:'m|’m|'ve|’ve|'d|’d)?\s/;
+
+/**
+ * A sentence as the statements it makes: "Remember that …" stripped, and "I live in Berlin and I
+ * work at Acme" split in two, so each statement can carry its own attribute. "My wife and I live in
+ * Porto" stays whole (no "I" before the "and").
+ */
+function clausesOf(found: Sentence): Sentence[] {
+  const text = withoutRememberPrefix(found.text);
+  const pieces: string[] = [];
+  let start = 0;
+  for (const m of text.matchAll(NEXT_CLAUSE)) {
+    const left = text.slice(start, m.index);
+    if (!HAS_I.test(` ${left} `)) continue;
+    pieces.push(left);
+    start = m.index + m[0].length;
+  }
+  if (pieces.length === 0) return text === found.text ? [found] : sentencesOf(text).slice(0, 1);
+  pieces.push(text.slice(start));
+  return pieces.flatMap((piece) => sentencesOf(piece.trim()).slice(0, 1));
+}
+
+/**
+ * When a fact became true: the date it mentions, else when it was said. A future date is a plan
+ * ("we meet next Friday"): the plan holds from when it was said, so a memory is never hidden from
+ * the present by a date to come.
+ */
+function validFrom(eventDate: Date | null, said: Date): string {
+  return (
+    eventDate !== null && eventDate.getTime() <= said.getTime() ? eventDate : said
+  ).toISOString();
+}
+
 /** The facts one message states. */
 function factsOf(message: SourceMessage): Fact[] {
   if (message.role !== "user" && message.role !== "assistant") return [];
@@ -52,9 +88,7 @@ function factsOf(message: SourceMessage): Fact[] {
   const facts: Fact[] = [];
   // wink splits English sentences; CJK full stops need a hint.
   const parts = message.content.split(/(?<=[。！？])/u);
-  for (const found of parts.flatMap((part) => sentencesOf(part))) {
-    const stripped = withoutRememberPrefix(found.text);
-    const sentence = stripped === found.text ? found : (sentencesOf(stripped)[0] ?? found);
+  for (const sentence of parts.flatMap((part) => sentencesOf(part)).flatMap(clausesOf)) {
     if (!keepSentence(sentence, role)) continue;
     const original = sentence.text.trim();
     let text = original;
@@ -69,11 +103,13 @@ function factsOf(message: SourceMessage): Fact[] {
       detected = detectAttribute(original, attributeSubject);
     }
     const dated = resolveDates(text, message.time);
-    const factText = terminated(dated.text.replace(/\s+/g, " ").trim());
+    let factText = terminated(dated.text.replace(/\s+/g, " ").trim());
+    // Rewriting lengthens text ("my" → "Alice's"); a memory has a maximum length, the words as said fit.
+    if (factText.length > MEMORY_TEXT_MAX) factText = original.slice(0, MEMORY_TEXT_MAX);
     facts.push({
       text: factText,
       sources: [message.index],
-      validFrom: (dated.eventDate ?? message.time).toISOString(),
+      validFrom: validFrom(dated.eventDate, message.time),
       attribute: detected?.attribute,
       negates: detected?.negates ? true : undefined,
       entities: entitiesOf(factText),

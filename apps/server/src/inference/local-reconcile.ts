@@ -84,13 +84,22 @@ function contentWords(text: string): Set<string> {
   const out = new Set<string>();
   for (const sentence of sentencesOf(text)) {
     for (const t of sentence.tokens) {
-      if (!["NOUN", "PROPN", "VERB", "ADJ", "NUM", "ADV"].includes(t.pos)) continue;
+      if (!["NOUN", "PROPN", "VERB", "ADJ", "NUM"].includes(t.pos)) continue;
       const word = t.lemma.replace(/'s$/, "");
       if (word.length > 1 && !STOP.has(word)) out.add(word);
     }
   }
   return out;
 }
+
+/** Whether a statement is negative ("not", "never", "no longer"); a double negation is positive. */
+function negated(text: string): boolean {
+  const count = (expandNegations(text).match(/\b(not|never|no longer|no more)\b/gi) ?? []).length;
+  return count % 2 === 1;
+}
+
+const expandNegations = (text: string): string =>
+  text.replace(/[‘’]/g, "'").replace(/n't\b/gi, " not");
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean => {
   const x = new Set(a);
@@ -145,11 +154,30 @@ export function reconcileLocally(
       };
     }
   }
+  // A fact stating an attribute stays a memory of its own, so that a later value can supersede it:
+  // merging it into a similar memory would lose the attribute.
+  if (attribute)
+    return {
+      event: "ADD",
+      text: fact.text,
+      reason: `new ${attribute.key} of ${attribute.subject}`,
+    };
   const entities = fact.entities;
   for (const neighbour of neighbours) {
     if (neighbour.similarity < opts.duplicateThreshold) continue;
     if (!sameSet(entitiesOf(neighbour.memory), entities)) continue;
     const similarity = neighbour.similarity.toFixed(2);
+    // "Alice likes tea" and "Alice doesn't like tea anymore" are close in meaning's space, not in
+    // meaning: the newer statement replaces the older.
+    if (negated(neighbour.memory) !== negated(fact.text)) {
+      return {
+        event: "UPDATE",
+        targetId: neighbour.id,
+        supersede: true,
+        text: fact.text,
+        reason: `contradicts a near-duplicate (similarity ${similarity}, same entities)`,
+      };
+    }
     const known = contentWords(neighbour.memory);
     const told = contentWords(fact.text);
     const added = [...told].filter((w) => !known.has(w));
@@ -173,9 +201,5 @@ export function reconcileLocally(
       reason: `adds ${added.slice(0, 5).join(", ")} to a near-duplicate (similarity ${similarity}, same entities)`,
     };
   }
-  return {
-    event: "ADD",
-    text: fact.text,
-    reason: attribute ? `new ${attribute.key} of ${attribute.subject}` : "new fact",
-  };
+  return { event: "ADD", text: fact.text, reason: "new fact" };
 }

@@ -113,18 +113,28 @@ export function entitiesOf(text: string): string[] {
       if (run.length > 0) found.add(run.join(" "));
       run = [];
     };
-    sentence.tokens.forEach((token, i) => {
+    const tokens = sentence.tokens;
+    const first = tokens.findIndex((t) => t.type === "word");
+    tokens.forEach((token, i) => {
+      const next = tokens[i + 1];
       const name =
         token.type === "word" &&
         !NOT_NAMES.has(token.normal) &&
         isCapitalised(token.value) &&
-        (token.pos === "PROPN" || (i > 0 && token.pos !== "PRON"));
+        (i === first
+          ? // A sentence's first word is capitalised anyway: "Painting", "Books" and "Hiking" are
+            // tagged as proper nouns there, so inflected words are not taken for names.
+            token.pos === "PROPN" && token.lemma === token.normal && !/ing$/.test(token.normal)
+          : token.pos === "PROPN" || token.pos !== "PRON");
       if (name) {
         run.push(token.normal.replace(/'s$/, ""));
+      } else if (run.length > 0 && token.normal === "'s" && isCapitalised(next?.value ?? "")) {
+        // "St Mary's Hospital": a possessive inside a name.
+        run[run.length - 1] += "'s";
       } else if (
         run.length > 0 &&
         /^(of|de|da|do|del|la|le|von|van)$/.test(token.normal) &&
-        isCapitalised(sentence.tokens[i + 1]?.value ?? "")
+        isCapitalised(next?.value ?? "")
       ) {
         run.push(token.normal);
       } else {

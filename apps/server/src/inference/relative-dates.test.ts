@@ -92,3 +92,35 @@ test("a date at the start of a sentence is capitalised; absolute dates and 'now'
     "2019-01-01T00:00:00.000Z",
   );
 });
+
+test("durations and spans are not dates", () => {
+  const ref = at("2026-11-30T10:00:00Z");
+  for (const sentence of [
+    "I've known these friends for 4 years.",
+    "I've been running for 3 months.",
+    "I'll be there within a week.",
+    "We stayed for the weekend.",
+    "In the next few months I'll decide.",
+  ]) {
+    const resolved = resolveDates(sentence, ref);
+    assert.equal(resolved.text, sentence);
+    assert.equal(resolved.eventDate, null, sentence);
+  }
+  assert.equal(
+    resolveDates("I was there for two days last week.", ref).text,
+    "I was there for two days in the week of 23 November 2026.",
+  );
+});
+
+test("a weekday or month alone follows the sentence's tense", () => {
+  const thursday = at("2026-11-26T10:00:00Z");
+  const cases: [string, string][] = [
+    ["I went there on Friday.", "I went there on 20 November 2026."],
+    ["On Saturday I ran a race.", "On 21 November 2026 I ran a race."],
+    ["We will meet on Wednesday.", "We will meet on 2 December 2026."],
+    ["I'm going there on Monday.", "I'm going there on 30 November 2026."],
+    ["I got married on May 5th.", "I got married on 5 May 2026."],
+    ["I'll see him on 3 January.", "I'll see him on 3 January 2027."],
+  ];
+  for (const [sentence, text] of cases) assert.equal(resolveDates(sentence, thursday).text, text);
+});

@@ -35,8 +35,8 @@ const DATE_HINT =
 const NOT_A_DATE = /^(right\s+)?now$|^currently$|^at the moment$/i;
 
 const PAST =
-  /\b(was|were|did|had|went|ago|last|moved|started|joined|got|left|quit|became|\w+ed)\b/i;
-const FUTURE = /\b(will|'ll|going to|gonna|next|plan(ning)? to|about to)\b/i;
+  /\b(was|were|did|had|went|ago|last|got|left|quit|became|ran|saw|met|took|made|came|said|told|found|gave|bought|brought|thought|felt|lost|won|wrote|sent|spent|built|began|broke|chose|drove|ate|drank|flew|fell|held|kept|knew|paid|sat|slept|spoke|stood|taught|threw|woke|wore|caught|heard|sold|sang|swam|\w+ed)\b/i;
+const FUTURE = /\b(will|'ll|going|gonna|next|plan(ning)? to|about to|tomorrow)\b/i;
 
 type Precision = "day" | "week" | "month" | "year";
 
@@ -80,22 +80,41 @@ export function resolveDates(sentence: string, reference: Date): ResolvedDates {
   // Replace from the end so earlier indexes stay valid.
   for (const result of [...results].reverse()) {
     if (NOT_A_DATE.test(result.text.trim())) continue;
+    // Durations and spans are not dates: "for 4 years", "within a week", "the next few months".
+    const preceding = text.slice(0, result.index);
+    if (/\b(for|over|within|the|every|each|per|a|all)\s*$/i.test(preceding)) continue;
+    if (/^(for|within)\s/i.test(result.text)) continue;
+    if (/\b(few|several|couple)\b/i.test(result.text) && !/\bago\b/i.test(result.text)) continue;
     const precision = precisionOf(result);
     if (precision === null) continue;
     const c = result.start;
     let year = c.get("year") ?? reference.getUTCFullYear();
     let month = c.get("month") ?? 1;
     let day = c.get("day") ?? 1;
-    // chrono picks the nearest year for "in March" or "on 3 May"; the sentence's tense says which.
+    // chrono picks the nearest "Friday", "March" or "3 May"; the sentence's tense says which.
     if (
       !c.isCertain("year") &&
-      !/\b(ago|last|next|yesterday|tomorrow|today)\b/i.test(result.text)
+      !/\b(ago|last|next|this|yesterday|tomorrow|today|tonight)\b/i.test(result.text)
     ) {
       const candidate = Date.UTC(year, month - 1, day);
-      if (candidate > reference.getTime() && PAST.test(sentence) && !FUTURE.test(sentence))
-        year -= 1;
-      else if (candidate < reference.getTime() && FUTURE.test(sentence) && !PAST.test(sentence))
-        year += 1;
+      const past = PAST.test(sentence) && !FUTURE.test(sentence);
+      const future = FUTURE.test(sentence) && !PAST.test(sentence);
+      const shift =
+        candidate > reference.getTime() && past
+          ? -1
+          : candidate < reference.getTime() && future
+            ? 1
+            : 0;
+      if (shift !== 0 && !c.isCertain("day") && !c.isCertain("month")) {
+        // A weekday alone: the one a week before or after.
+        const d = new Date(candidate);
+        d.setUTCDate(d.getUTCDate() + 7 * shift);
+        year = d.getUTCFullYear();
+        month = d.getUTCMonth() + 1;
+        day = d.getUTCDate();
+      } else {
+        year += shift;
+      }
     }
     if (precision === "week") {
       // The Monday of that week.

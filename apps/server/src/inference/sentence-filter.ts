@@ -16,7 +16,9 @@ const FILLER = new Set(
   appreciate appreciated help helpful really just will do done let think there again anyway am glad happy doing
   thankful grateful for the your and to oops sorry my bad excellent brilliant fantastic neat sweet haha hahah xd
   hola bonjour salut merci beaucoup danke schön schon vielen dank gracias muchas obrigado obrigada ciao grazie mille
-  hallo tschüss adios arigato gut bien bueno buenos buenas dias días tardes noches bom dia bonsoir bonne nuit`.split(
+  talk speak chat catch up luck hear from agree doubt doubts congrats congratulations bless best regards xoxo cute
+  adorable know noted yay woohoo hooray gorgeous beautiful stunning incredible fantastic can't ca wait missed miss long time
+  stay safe fun have hallo tschüss adios arigato gut bien bueno buenos buenas dias días tardes noches bom dia bonsoir bonne nuit`.split(
     /\s+/,
   ),
 );
@@ -35,9 +37,26 @@ export function withoutRememberPrefix(text: string): string {
 const words = (tokens: readonly Token[]): Token[] =>
   tokens.filter((t) => t.type !== "emoji" && /[\p{L}\p{N}]/u.test(t.value));
 
+/** Words that open a greeting, thanks or acknowledgement, which may name the one addressed. */
+const OPENERS = new Set(
+  "hey hi hello hiya yo thanks thank thx wow yeah yep yes no oh ok okay sure great congrats congratulations bye good nice cool awesome totally aw aww haha lol dear morning evening that that's sounds absolutely glad so".split(
+    " ",
+  ),
+);
+
+/**
+ * Filler: only greeting, thanks and acknowledgement words; "Hey Mel!" and "Thanks, Caroline!" too
+ * (a name after an opener), but not "I love Lisbon".
+ */
 function isFiller(tokens: readonly Token[]): boolean {
   const list = words(tokens);
-  return list.every((t) => FILLER.has(t.normal));
+  // "Hey Mel!", or the name first: "Melanie, that's great!"
+  const named =
+    OPENERS.has(list[0]?.normal ?? "") ||
+    (list[0]?.pos === "PROPN" && tokens[tokens.indexOf(list[0]) + 1]?.normal === ",");
+  return list.every(
+    (t) => FILLER.has(t.normal) || (named && t.pos === "PROPN" && /^\p{Lu}/u.test(t.value)),
+  );
 }
 
 function isQuestion(sentence: Sentence): boolean {
@@ -46,22 +65,20 @@ function isQuestion(sentence: Sentence): boolean {
 
 /** "Tell me a joke", "Please book a table": a request, not a statement. */
 function isRequest(tokens: readonly Token[]): boolean {
-  const list = words(tokens);
-  let first = list[0];
-  if (first && (first.normal === "please" || first.normal === "pls" || first.normal === "kindly"))
+  const first = words(tokens)[0];
+  if (first === undefined) return false;
+  const n = first.normal;
+  // "Thanks for ..., Caroline", "Congrats on ...": thanks with a reason is still thanks.
+  if ((n === "thanks" || n === "thank") && tokens.some((t) => t.normal === "for")) return true;
+  if (/^(congrats|congratulations|kudos|cheers|wishing|please|pls|kindly|let|let's)$/.test(n))
     return true;
-  if (first?.normal === "let" || first?.normal === "let's") return true;
-  first = list[0];
-  return (
-    first !== undefined &&
-    first.pos === "VERB" &&
-    first.lemma === first.normal &&
-    /^\p{Lu}/u.test(first.value)
-  );
+  const verb = first.pos === "VERB" || (first.pos === "AUX" && /^(have|be|do)$/.test(n));
+  return verb && first.lemma === n && /^\p{Lu}/u.test(first.value);
 }
 
 const ADDRESSED = /^(you|your|you're|you've|yours|u|ur)$/;
 const SELF = /^(i|i'm|me|my|mine|we|us|our|let's)$/;
+const SPEAKER = /^(i|i'm|me|my|mine|we|us|our|we're|we've)$/;
 
 /** Whether a sentence of a message with this role should become a fact. */
 export function keepSentence(sentence: Sentence, role: "user" | "assistant"): boolean {
@@ -74,6 +91,9 @@ export function keepSentence(sentence: Sentence, role: "user" | "assistant"): bo
   if (first && ADDRESSED.test(first.normal)) return false;
   if (isRequest(tokens)) return false;
   if (role === "assistant" && tokens.some((t) => SELF.test(t.normal) || ADDRESSED.test(t.normal)))
+    return false;
+  // "Glad you had a great time": about the one addressed, whom the sentence does not name.
+  if (tokens.some((t) => ADDRESSED.test(t.normal)) && !tokens.some((t) => SPEAKER.test(t.normal)))
     return false;
   // One word ("Vegetarian.", "Lisbon!") is an answer without its question; scripts written without
   // spaces (Chinese, Japanese) make a whole sentence one token.

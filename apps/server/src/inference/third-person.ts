@@ -127,6 +127,10 @@ function conjugate(token: Token): Token {
   return token;
 }
 
+function isBaseVerb(token: Token): boolean {
+  return token.pos === "VERB" && token.lemma === token.normal && /^[a-z]+$/.test(token.normal);
+}
+
 /** "'d" before "been"/a past participle is "had", else "would". */
 function expandD(next: Token | undefined): string {
   if (!next) return "would";
@@ -145,6 +149,12 @@ export function toThirdPerson(tokens: readonly Token[], subject: string): string
   const out: Token[] = [];
   /** Whether "I" came before: a later "my" is then "their" ("Alice quit their job"). */
   let spoke = false;
+  /**
+   * Whether the speaker's present-tense verb is still the one in force: "I study law and watch
+   * films" gives "studies … and watches". Not after "to" ("I like to swim and run") or another
+   * subject.
+   */
+  let sharedVerb = false;
   const possessive = /s$/i.test(subject) ? `${subject}'` : `${subject}'s`;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as Token;
@@ -168,14 +178,27 @@ export function toThirdPerson(tokens: readonly Token[], subject: string): string
         j++;
       for (let k = i + 1; k < j; k++) out.push(tokens[k] as Token);
       const verb = tokens[j];
+      sharedVerb = false;
       if (verb) {
         if (verb.normal === "'d") out.push({ ...verb, value: expandD(tokens[j + 1]), space: " " });
-        else out.push(conjugate(verb));
+        else {
+          const conjugated = conjugate(verb);
+          sharedVerb = conjugated.value !== verb.value && verb.pos === "VERB";
+          out.push(conjugated);
+        }
       }
       i = j;
       continue;
     }
-    if (n === "me") {
+    if (n === "to" || n === ";" || (token.pos === "PRON" && n !== "me" && n !== "my"))
+      sharedVerb = false;
+    const next = tokens[i + 1];
+    if (sharedVerb && (n === "and" || n === "or") && next && isBaseVerb(next)) {
+      out.push(token, conjugate(next));
+      i++;
+      continue;
+    }
+    if (n === "me" && !(tokens[i + 1]?.value === "-" && tokens[i + 1]?.space === "")) {
       out.push({ ...token, value: subject });
       continue;
     }
