@@ -112,6 +112,40 @@ describeOnBackends(
         assert.equal(sync.status, 201, sync.text);
       });
 
+      test("infer: true runs the inference the synchronous add runs (local engine)", async () => {
+        const t = await provision();
+        const conversation = (user: string) => ({
+          messages: [
+            { role: "user", name: "Bob", content: "Hi there!", timestamp: "2026-02-01T10:00:00Z" },
+            {
+              role: "user",
+              name: "Bob",
+              content: "I moved to Lisbon last month.",
+              timestamp: "2026-02-01T10:00:00Z",
+            },
+          ],
+          user_id: user,
+          infer: true,
+        });
+        const id = await accepted(t.key, "/v1/memories", { ...conversation("u1"), async: true });
+        const event = await settled(t.key, id);
+        assert.equal(event.status, "succeeded", JSON.stringify(event));
+        assert.deepEqual(event.inference, { engine: "local" });
+        const sync = await as(t.key, "POST", "/v1/memories", conversation("u2"));
+        assert.equal(sync.status, 201, sync.text);
+        assert.ok(event.results.length > 0);
+        assert.deepEqual(
+          event.results.map((r: { event: string; memory: string }) => [r.event, r.memory]),
+          sync.body.results.map((r: { event: string; memory: string }) => [r.event, r.memory]),
+        );
+        // A batch mixing inferred and verbatim bodies is refused at once, naming the first that differs.
+        const mixed = await as(t.key, "POST", "/v1/memories/batch", {
+          memories: [{ text: "I like tea.", infer: true }, { text: "Likes tea" }],
+          async: true,
+        });
+        assertProblem(mixed, 400, "validation_failed", "memories[1].infer");
+      });
+
       test("bad input is refused at once, as the synchronous add would; nothing is queued", async () => {
         const t = await provision();
         const none = await as(t.key, "POST", "/v1/memories", { user_id: "u1", async: true });

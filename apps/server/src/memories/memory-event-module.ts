@@ -1,6 +1,7 @@
 import type { Config } from "../config/config.ts";
 import type { Database } from "../db/database.ts";
 import type { PlanCatalog } from "../plans/plans.ts";
+import { checkLlmBudget } from "../usage/llm-usage.ts";
 import { migrateQueues, openQueue } from "../worker/durable-queue.ts";
 import type { JobLogger } from "../worker/job.ts";
 import { type MemoryAddMessage, memoryAddQueueSpec } from "./memory-add-queue.ts";
@@ -41,6 +42,12 @@ export async function startMemoryEvents(deps: {
     memories: deps.memories,
     idempotencyTtlS: config.idempotencyTtlS,
     metering: config.metering,
+    // As the synchronous add: a spent LLM budget is 402 at once (or the local engine takes over).
+    admitInference: config.llm
+      ? async (tx, ctx) => {
+          await checkLlmBudget(tx, ctx, config.llmBudgetFallback);
+        }
+      : undefined,
   });
   if (deps.consume) {
     const handler = createMemoryEventHandler({

@@ -4,6 +4,7 @@ import type {
   BatchAddMemoriesBody,
   MemoryEventRecord,
 } from "@engram/contract";
+import type { Queryable } from "../db/database.ts";
 import { type IdempotencyKey, scopedIdempotency } from "../db/idempotency.ts";
 import { notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
@@ -31,6 +32,11 @@ export function createMemoryEventService(deps: {
   idempotencyTtlS: number;
   /** Quotas (ENGRAM_METERING): off, nothing is refused up front either. */
   metering: boolean;
+  /**
+   * The LLM budget check for `infer: true` (the LLM engine configured): throws 402
+   * llm_budget_exceeded past the budget unless the operator lets the local engine take over.
+   */
+  admitInference?: ((tx: Queryable, ctx: TenantContext) => Promise<void>) | undefined;
 }) {
   const { store, queue } = deps;
 
@@ -38,6 +44,7 @@ export function createMemoryEventService(deps: {
     ctx: TenantContext,
     operation: EventOperation,
     request: unknown,
+    infer: boolean,
     key: IdempotencyKey | undefined,
   ): Promise<AcceptedAddResponse> {
     const id = newId("evt");
@@ -54,6 +61,7 @@ export function createMemoryEventService(deps: {
       idem,
       async (tx) => {
         if (deps.metering) await assertQuotaHeadroom(tx, ctx);
+        if (infer) await deps.admitInference?.(tx, ctx);
       },
       (tx) => queue.enqueue(tx, { tenantId: ctx.tenantId, eventId: id }),
     );
@@ -67,7 +75,7 @@ export function createMemoryEventService(deps: {
       idem?: IdempotencyKey,
     ): Promise<AcceptedAddResponse> {
       deps.memories.checkAddMemory(ctx, body);
-      return accept(ctx, "memory.add", withoutAsync(body), idem);
+      return accept(ctx, "memory.add", withoutAsync(body), body.infer === true, idem);
     },
 
     /** POST /v1/memories/batch with `async: true`: 202 with the event's id. */
@@ -78,7 +86,8 @@ export function createMemoryEventService(deps: {
     ): Promise<AcceptedAddResponse> {
       deps.memories.checkBatchAddMemories(ctx, body);
       const request = { memories: body.memories.map((m) => withoutAsync(m)) };
-      return accept(ctx, "memory.batch_add", request, idem);
+      const infer = body.memories.some((m) => m.infer === true);
+      return accept(ctx, "memory.batch_add", request, infer, idem);
     },
 
     /** GET /v1/events/{id}: an event of the caller's project; anything else is 404. */
