@@ -271,6 +271,15 @@ describeOnBackends(
         assert.equal((await settled(t.key, id)).status, "succeeded");
       });
 
+      test("deleting the tenant removes its events (counted in the receipt)", async () => {
+        const t = await provision();
+        const id = await accepted(t.key, "/v1/memories", { text: "gone soon", async: true });
+        assert.equal((await settled(t.key, id)).status, "succeeded");
+        const r = await suite.admin("DELETE", `/v1/admin/tenants/${t.id}`);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.body.removed.memory_events, 1);
+      });
+
       test("needs memories:read and a key", async () => {
         const t = await provision();
         const id = await accepted(t.key, "/v1/memories", { text: "scoped", async: true });
