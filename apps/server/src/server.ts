@@ -1,31 +1,22 @@
-import { createLocalMemoryCache, noMemoryCache } from "./cache/memory-cache.ts";
 import { createRedisConnection } from "./cache/redis-connection.ts";
-import { createRedisMemoryCache } from "./cache/redis-memory-cache.ts";
 import { createRedisVectorCache } from "./cache/redis-vector-cache.ts";
-import { createCategoryService } from "./categories/category-service.ts";
-import { createCategoryStore } from "./categories/category-store.ts";
 import { resolveAdminToken } from "./config/admin-token.ts";
 import type { Config } from "./config/config.ts";
 import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
 import { type App, buildApp } from "./http/app.ts";
-import { createInferenceEngine } from "./inference/create-engine.ts";
-import { createLocalEngine } from "./inference/local-engine.ts";
 import { type KnowledgeModule, startKnowledge } from "./knowledge/knowledge-module.ts";
-import { createInferenceStore } from "./memories/inference-store.ts";
-import { createInference } from "./memories/memory-inference.ts";
-import { createMemorySearchStore } from "./memories/memory-search-store.ts";
-import { createMemoryService } from "./memories/memory-service.ts";
-import { createMemoryStore } from "./memories/memory-store.ts";
+import { type MemoryEventsModule, startMemoryEvents } from "./memories/memory-event-module.ts";
+import { createMemories } from "./memories/memory-module.ts";
 import { loadPlans } from "./plans/plans.ts";
 import { createAuthThrottle } from "./rate-limits/auth-throttle.ts";
 import { createLimiterSet, createRateLimiter } from "./rate-limits/rate-limiter.ts";
 import { type Counters, createCounters } from "./telemetry/counters.ts";
 import { createTenancy } from "./tenancy/tenancy-module.ts";
-import { createLlmBudgetCheck } from "./usage/llm-usage.ts";
 import { createUsageService } from "./usage/usage-service.ts";
 import { createUsageStore } from "./usage/usage-store.ts";
+import type { JobLogger } from "./worker/job.ts";
 import { workerJobs } from "./worker/jobs.ts";
 import { startScheduler } from "./worker/scheduler.ts";
 
@@ -53,6 +44,7 @@ export async function createServer(config: Config): Promise<Server> {
     throw err;
   });
   let knowledge: KnowledgeModule | undefined;
+  let events: MemoryEventsModule | undefined;
   try {
     // Before loading the model, so a cluster process with a stale schema fails fast.
     const model = embeddingModel(config.embedder);
@@ -68,6 +60,16 @@ export async function createServer(config: Config): Promise<Server> {
 
     // Logs of the queue go to the app's logger once it exists.
     let appLog: App["log"] | undefined;
+    const queueLog: JobLogger = {
+      debug: (o, m) => appLog?.debug(o, m),
+      info: (o, m) => appLog?.info(o, m),
+      warn: (o, m) => appLog?.warn(o, m),
+      error: (o, m) => appLog?.error(o, m),
+    };
+    // Whether this process consumes the durable queues (documents, asynchronous adds).
+    const consume =
+      config.ingest.inProcess === "on" ||
+      (config.ingest.inProcess === "auto" && db.kind === "pglite");
     const kb = await startKnowledge({
       config,
       db,
@@ -75,58 +77,29 @@ export async function createServer(config: Config): Promise<Server> {
       embedder,
       plans,
       counters,
-      log: {
-        debug: (o, m) => appLog?.debug(o, m),
-        info: (o, m) => appLog?.info(o, m),
-        warn: (o, m) => appLog?.warn(o, m),
-        error: (o, m) => appLog?.error(o, m),
-      },
-      consume:
-        config.ingest.inProcess === "on" ||
-        (config.ingest.inProcess === "auto" && db.kind === "pglite"),
+      log: queueLog,
+      consume,
     });
     knowledge = kb;
     const tenancy = createTenancy(db, plans);
-    // The inference pipeline matches facts with these (categories.categorize).
-    const categories = createCategoryService({ store: createCategoryStore(db), embedder });
-    const local = createLocalEngine();
-    const engine = createInferenceEngine(config.llm, local, {
-      log: {
-        debug: (o, m) => appLog?.debug(o, m),
-        warn: (o, m) => appLog?.warn(o, m),
-      },
-    });
-    const memories = createMemoryService({
-      store: createMemoryStore(db, model),
-      search: createMemorySearchStore(db, model),
+    const { memories, categories } = createMemories({
+      config,
+      db,
+      model,
       embedder,
-      infer: createInference({
-        store: createInferenceStore(db, model),
-        embedder,
-        engine,
-        local,
-        duplicateThreshold: config.inferDuplicateThreshold,
-        idempotencyTtlS: config.idempotencyTtlS,
-        llmBudget: createLlmBudgetCheck(db, config.llmBudgetFallback),
-        categorize: (ctx, vectors) => categories.categorize(ctx, vectors),
-        categoriesFor: (ctx) => categories.categoriesFor(ctx),
-      }),
-      idempotencyTtlS: config.idempotencyTtlS,
-      metering: config.metering,
+      redis,
+      counters,
+      log: queueLog,
       searchKnowledge: (ctx, input) => kb.service.searchKnowledge(ctx, input),
-      // With Redis, only the shared cache: another process could not invalidate a local one.
-      cache: redis
-        ? createRedisMemoryCache({ redis, counters })
-        : config.memoryCacheSize > 0
-          ? createLocalMemoryCache({ max: config.memoryCacheSize, counters })
-          : noMemoryCache,
     });
+    events = await startMemoryEvents({ config, db, memories, plans, log: queueLog, consume });
     const limiters = createLimiterSet({ redis, counters });
     const app = await buildApp({
       tenancy,
       usage: createUsageService(createUsageStore(db), plans),
       memories,
       categories,
+      events: events.service,
       knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
       metrics: kb.metrics,
       adminToken: admin.token,
@@ -175,6 +148,7 @@ export async function createServer(config: Config): Promise<Server> {
       close: () => {
         closing ??= (async () => {
           await app.close();
+          await events?.stop();
           await knowledge?.stop();
           await jobs?.stop();
           await redis?.close();
@@ -185,6 +159,7 @@ export async function createServer(config: Config): Promise<Server> {
       },
     };
   } catch (err) {
+    await events?.stop();
     await knowledge?.stop();
     await redis?.close();
     await db.close();

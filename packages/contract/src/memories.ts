@@ -115,7 +115,15 @@ export const AddMemoryResponse = Type.Object(
 export type AddMemoryResponse = Static<typeof AddMemoryResponse>;
 
 export const BatchAddMemoriesBody = Type.Object(
-  { memories: Type.Array(AddMemoryBody, { minItems: 1, maxItems: BATCH_MAX }) },
+  {
+    memories: Type.Array(AddMemoryBody, { minItems: 1, maxItems: BATCH_MAX }),
+    async: Type.Optional(
+      Type.Boolean({
+        description:
+          "Answer 202 with an event id at once; GET /v1/events/{id} gives the results (an item's own `async` is ignored)",
+      }),
+    ),
+  },
   { additionalProperties: false, title: "BatchAddMemoriesBody" },
 );
 export type BatchAddMemoriesBody = Static<typeof BatchAddMemoriesBody>;

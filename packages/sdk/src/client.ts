@@ -1,4 +1,5 @@
 import type {
+  AcceptedAddResponse,
   AddMemoryBody,
   AddMemoryResponse,
   ApiKey,
@@ -18,6 +19,7 @@ import type {
   ListMemoriesResponse,
   ListProjectsResponse,
   Memory,
+  MemoryEventRecord,
   MemoryHistoryResponse,
   Project,
   SearchMemoriesBody,
@@ -33,6 +35,10 @@ import { KnowledgeClient } from "./knowledge.ts";
 
 const enc = encodeURIComponent;
 
+interface IdempotencyOptions {
+  idempotencyKey?: string;
+}
+
 /** Client for a tenant's API key: the memory API. */
 export class EngramClient {
   /** Documents, ingestion jobs and knowledge search. */
@@ -41,14 +47,67 @@ export class EngramClient {
     this.knowledge = new KnowledgeClient(opts);
   }
 
-  /** POST /v1/memories */
-  addMemory(body: AddMemoryBody, options: { idempotencyKey?: string } = {}) {
-    return request<AddMemoryResponse>(this.opts, "POST", "v1/memories", { body, ...options });
+  /**
+   * POST /v1/memories: 201 with the results. With `async: true` (or through addMemoryAsync) the
+   * server answers 202 with an event id instead; poll it with getEvent or waitForEvent.
+   */
+  addMemory(
+    body: AddMemoryBody & { async: true },
+    options?: IdempotencyOptions,
+  ): Promise<AcceptedAddResponse>;
+  addMemory(body: AddMemoryBody, options?: IdempotencyOptions): Promise<AddMemoryResponse>;
+  addMemory(body: AddMemoryBody, options: IdempotencyOptions = {}) {
+    return request<AddMemoryResponse | AcceptedAddResponse>(this.opts, "POST", "v1/memories", {
+      body,
+      ...options,
+    });
   }
 
-  /** POST /v1/memories/batch */
-  batchAddMemories(body: BatchAddMemoriesBody, options: { idempotencyKey?: string } = {}) {
-    return request<AddMemoryResponse>(this.opts, "POST", "v1/memories/batch", { body, ...options });
+  /** POST /v1/memories with `async: true`: 202 with the event id of the add. */
+  addMemoryAsync(body: Omit<AddMemoryBody, "async">, options: IdempotencyOptions = {}) {
+    return this.addMemory({ ...body, async: true }, options);
+  }
+
+  /** POST /v1/memories/batch: 201 with the results, or with `async: true` 202 with an event id. */
+  batchAddMemories(
+    body: BatchAddMemoriesBody & { async: true },
+    options?: IdempotencyOptions,
+  ): Promise<AcceptedAddResponse>;
+  batchAddMemories(
+    body: BatchAddMemoriesBody,
+    options?: IdempotencyOptions,
+  ): Promise<AddMemoryResponse>;
+  batchAddMemories(body: BatchAddMemoriesBody, options: IdempotencyOptions = {}) {
+    return request<AddMemoryResponse | AcceptedAddResponse>(
+      this.opts,
+      "POST",
+      "v1/memories/batch",
+      { body, ...options },
+    );
+  }
+
+  /** POST /v1/memories/batch with `async: true`: 202 with the event id of the batch. */
+  batchAddMemoriesAsync(
+    body: Omit<BatchAddMemoriesBody, "async">,
+    options: IdempotencyOptions = {},
+  ) {
+    return this.batchAddMemories({ ...body, async: true }, options);
+  }
+
+  /** GET /v1/events/{id}: an asynchronous add's status, then its results or its problem. */
+  getEvent(id: string) {
+    return request<MemoryEventRecord>(this.opts, "GET", `v1/events/${enc(id)}`);
+  }
+
+  /** Polls an asynchronous add until it succeeded or failed, or the timeout passes (then its last state). */
+  async waitForEvent(id: string, opts: { timeoutMs?: number; intervalMs?: number } = {}) {
+    const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+    for (;;) {
+      const event = await this.getEvent(id);
+      if (event.status === "succeeded" || event.status === "failed") return event;
+      if (Date.now() > deadline) return event;
+      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
+    }
   }
 
   /** POST /v1/memories/search */

@@ -1,7 +1,9 @@
 import type { Config } from "../config/config.ts";
 import { migrateDatabase, openDatabase } from "../db/open-database.ts";
 import { embeddingModel } from "../embeddings/create-embedder.ts";
-import { migrateIngestQueue } from "../knowledge/ingest-queue.ts";
+import { ingestQueueSpec } from "../knowledge/ingest-queue.ts";
+import { memoryAddQueueSpec } from "../memories/memory-add-queue.ts";
+import { migrateQueues } from "../worker/durable-queue.ts";
 
 /**
  * `engram migrate`: cluster mode's schema step, run as the owner before (re)starting the API and
@@ -18,7 +20,10 @@ export async function migrateCommand(config: Config) {
   const db = await openDatabase(config);
   try {
     const result = await migrateDatabase(db, embeddingModel(config.embedder));
-    await migrateIngestQueue(db, config.databaseOwnerUrl, config.ingest);
+    await migrateQueues(db, config.databaseOwnerUrl, [
+      ingestQueueSpec(config.ingest),
+      memoryAddQueueSpec(config.ingest),
+    ]);
     return result;
   } finally {
     await db.close();

@@ -30,6 +30,7 @@ const TENANT_TABLES = [
   "knowledge_chunks",
   "llm_calls",
   "project_categories",
+  "memory_events",
 ];
 
 // Row-level security on its own, with the application's tenant filters bypassed: raw SQL as the

@@ -8,6 +8,8 @@ import type { CategoryService } from "../categories/category-service.ts";
 import { registerKnowledgeRoutes } from "../knowledge/knowledge-routes.ts";
 import type { KnowledgeService } from "../knowledge/knowledge-service.ts";
 import { newId } from "../lib/ids.ts";
+import { registerEventRoutes } from "../memories/event-routes.ts";
+import type { MemoryEventService } from "../memories/memory-event-service.ts";
 import { registerMemoryRoutes } from "../memories/memory-routes.ts";
 import type { MemoryService } from "../memories/memory-service.ts";
 import type { AuthThrottle } from "../rate-limits/auth-throttle.ts";
@@ -30,6 +32,8 @@ export interface AppDeps {
   memories: MemoryService;
   /** A project's memory categories (GET/PUT/DELETE /v1/categories). */
   categories?: CategoryService | undefined;
+  /** Asynchronous adds (`async: true`) and GET /v1/events/{id}. */
+  events: MemoryEventService;
   tenancy: Tenancy;
   usage: UsageService;
   adminToken: string;
@@ -142,8 +146,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerAdminRoutes(app, deps.tenancy, auth);
   registerTenantRoutes(app, deps.tenancy, auth);
   registerUsageRoutes(app, deps.usage, auth);
-  registerMemoryRoutes(app, deps.memories, auth);
   if (deps.categories) registerCategoryRoutes(app, deps.categories, auth);
+  registerMemoryRoutes(app, deps.memories, auth, deps.events);
+  registerEventRoutes(app, deps.events, auth);
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
   }

@@ -50,6 +50,7 @@ describe("OpenAPI and docs", () => {
     getCategories: ["get", "/v1/categories"],
     setCategories: ["put", "/v1/categories"],
     resetCategories: ["delete", "/v1/categories"],
+    getEvent: ["get", "/v1/events/{id}"],
     listPlans: ["get", "/v1/admin/plans"],
     createTenant: ["post", "/v1/admin/tenants"],
     listTenants: ["get", "/v1/admin/tenants"],
@@ -118,6 +119,11 @@ describe("OpenAPI and docs", () => {
       assert.equal(doc.paths[hidden], undefined, hidden);
     }
     // A problem's code is the closed list, so a client generated from the document knows them all.
+    // Asynchronous adds answer 202 with an event id (ADR 0027).
+    for (const path of ["/v1/memories", "/v1/memories/batch"]) {
+      const responses = doc.paths[path]?.post?.responses ?? {};
+      assert.deepEqual(Object.keys(responses).sort(), ["201", "202", "4XX", "5XX"], path);
+    }
     const problem = doc.paths["/v1/memories"]?.post?.responses?.["4XX"]?.content;
     assert.deepEqual(problem?.["application/json"]?.schema.properties?.code?.enum, [...ErrorCodes]);
   });

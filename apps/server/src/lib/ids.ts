@@ -15,7 +15,8 @@ export type IdPrefix =
   | "aud"
   | "doc"
   | "job"
-  | "chk";
+  | "chk"
+  | "evt";
 
 /** A new prefixed, time-sortable id such as `mem_01JD3…`. */
 export function newId(prefix: IdPrefix): string {

@@ -1,4 +1,5 @@
 import {
+  AcceptedAddResponse,
   AddMemoryBody,
   AddMemoryResponse,
   BatchAddMemoriesBody,
@@ -17,12 +18,18 @@ import {
 import type { App } from "../http/app.ts";
 import { type Auth, ctxOf } from "../http/auth.ts";
 import { idempotencyOf, problemResponses } from "../http/route-helpers.ts";
+import type { MemoryEventService } from "./memory-event-service.ts";
 import type { MemoryService } from "./memory-service.ts";
 
 const common = { tags: ["memories"], security: [{ apiKey: [] }] };
 
 /** /v1/memories: thin HTTP adapters over the memory service verbs. */
-export function registerMemoryRoutes(app: App, memories: MemoryService, auth: Auth) {
+export function registerMemoryRoutes(
+  app: App,
+  memories: MemoryService,
+  auth: Auth,
+  events: MemoryEventService,
+) {
   const onRequest = auth.tenant;
 
   app.post(
@@ -34,10 +41,14 @@ export function registerMemoryRoutes(app: App, memories: MemoryService, auth: Au
         operationId: "addMemory",
         summary: "Store a memory (text, or one per chat message)",
         body: AddMemoryBody,
-        response: { 201: AddMemoryResponse, ...problemResponses },
+        response: { 201: AddMemoryResponse, 202: AcceptedAddResponse, ...problemResponses },
       },
     },
     async (request, reply) => {
+      if (request.body.async) {
+        const accepted = events.acceptAdd(ctxOf(request), request.body, idempotencyOf(request));
+        return reply.status(202).send(await accepted);
+      }
       const result = await memories.addMemory(ctxOf(request), request.body, idempotencyOf(request));
       return reply.status(201).send(result);
     },
@@ -52,11 +63,15 @@ export function registerMemoryRoutes(app: App, memories: MemoryService, auth: Au
         operationId: "batchAddMemories",
         summary: "Store up to 1,000 memories in one call",
         body: BatchAddMemoriesBody,
-        response: { 201: AddMemoryResponse, ...problemResponses },
+        response: { 201: AddMemoryResponse, 202: AcceptedAddResponse, ...problemResponses },
       },
     },
     async (request, reply) => {
       const ctx = ctxOf(request);
+      if (request.body.async) {
+        const accepted = events.acceptBatchAdd(ctx, request.body, idempotencyOf(request));
+        return reply.status(202).send(await accepted);
+      }
       const result = await memories.batchAddMemories(ctx, request.body, idempotencyOf(request));
       return reply.status(201).send(result);
     },

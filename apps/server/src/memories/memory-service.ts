@@ -137,6 +137,23 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     }));
   }
 
+  /** A batch's drafts; a batch is all infer: true or all infer: false. */
+  function batchDrafts(input: BatchAddMemoriesBody): { all: Draft[]; inferred: boolean } {
+    const all = input.memories.flatMap((body, i) => drafts(body, `memories[${i}].`));
+    const inferred = input.memories.filter((body) => body.infer === true).length;
+    if (inferred > 0 && inferred < input.memories.length) {
+      const i = input.memories.findIndex(
+        (body) => (body.infer === true) !== (input.memories[0]?.infer === true),
+      );
+      throw new AppError(
+        "validation_failed",
+        "A batch is either all infer: true or all infer: false",
+        `memories[${i}].infer`,
+      );
+    }
+    return { all, inferred: inferred > 0 };
+  }
+
   async function insert(ctx: TenantContext, all: Draft[], operation: string, key?: IdempotencyKey) {
     const idem = key && scopedIdempotency(key, "memories", ctx.projectId, deps.idempotencyTtlS);
     if (idem) {
@@ -217,9 +234,8 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     /** Stores up to 1,000 add bodies in one transaction, embedded in batches; results in order. */
     async batchAddMemories(ctx: TenantContext, input: BatchAddMemoriesBody, idem?: IdempotencyKey) {
       requireScope(ctx, "memories:write");
-      const all = input.memories.flatMap((body, i) => drafts(body, `memories[${i}].`));
-      const inferred = input.memories.filter((body) => body.infer === true).length;
-      if (inferred === input.memories.length) {
+      const { all, inferred } = batchDrafts(input);
+      if (inferred) {
         return deps.infer(
           ctx,
           input.memories,
@@ -228,17 +244,19 @@ export function createMemoryService(deps: MemoryServiceDeps) {
           idem,
         );
       }
-      if (inferred > 0) {
-        const i = input.memories.findIndex(
-          (body) => (body.infer === true) !== (input.memories[0]?.infer === true),
-        );
-        throw new AppError(
-          "validation_failed",
-          "A batch is either all infer: true or all infer: false",
-          `memories[${i}].infer`,
-        );
-      }
       return insert(ctx, all, "memory.batch_add", idem);
+    },
+
+    /** Validates an add as addMemory would, storing nothing (asynchronous adds, ADR 0027). */
+    checkAddMemory(ctx: TenantContext, input: AddMemoryBody): void {
+      requireScope(ctx, "memories:write");
+      drafts(input, "");
+    },
+
+    /** Validates a batch as batchAddMemories would, storing nothing (asynchronous adds). */
+    checkBatchAddMemories(ctx: TenantContext, input: BatchAddMemoriesBody): void {
+      requireScope(ctx, "memories:write");
+      batchDrafts(input);
     },
 
     /**

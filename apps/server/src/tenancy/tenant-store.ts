@@ -36,6 +36,7 @@ const TENANT_TABLES = [
   "audit_events",
   "api_keys",
   "project_categories",
+  "memory_events",
   "projects",
 ] as const;
 

@@ -138,3 +138,36 @@ export function usageHook(ctx: TenantContext, operation: string): UsageHook {
   const meter = meterOf(ctx);
   return (tx, delta) => applyUsage(tx, meter, operation, delta);
 }
+
+/**
+ * Refuses (quota_exceeded) a write the tenant has no room left for at all: its period's
+ * operations, its active memories or its storage already at the plan's limit. For work accepted
+ * now and done later (asynchronous adds): the write itself still goes through applyUsage.
+ */
+export async function assertQuotaHeadroom(
+  tx: Queryable,
+  m: Pick<MeterContext, "tenantId" | "plan">,
+  now = new Date(),
+): Promise<void> {
+  const { limits } = m.plan;
+  const period = periodOf(now);
+  const [row] = await tx.query<{ ops: string | null; active: string | null; bytes: string | null }>(
+    `SELECT (SELECT used FROM usage_counters
+             WHERE tenant_id = $1 AND period_start = $2 AND metric = 'memory_operations') AS ops,
+            u.active_memories AS active, u.storage_bytes AS bytes
+     FROM (SELECT 1) AS one LEFT JOIN tenant_usage u ON u.tenant_id = $1`,
+    [m.tenantId, period.start.toISOString().slice(0, 10)],
+  );
+  const ops = Number(row?.ops ?? 0);
+  const active = Number(row?.active ?? 0);
+  const bytes = Number(row?.bytes ?? 0);
+  if (limits.memory_operations !== null && ops >= limits.memory_operations) {
+    throw quotaExceeded("memory_operations", limits.memory_operations, ops, period.end);
+  }
+  if (limits.active_memories !== null && active >= limits.active_memories) {
+    throw quotaExceeded("active_memories", limits.active_memories, active, null);
+  }
+  if (limits.storage_bytes !== null && bytes >= limits.storage_bytes) {
+    throw quotaExceeded("storage_bytes", limits.storage_bytes, bytes, null);
+  }
+}

@@ -6,6 +6,8 @@ import { openDatabase, prepareSchema } from "../db/open-database.ts";
 import { createEmbedder, embeddingModel } from "../embeddings/create-embedder.ts";
 import { withQueryCache } from "../embeddings/query-cache.ts";
 import { type KnowledgeModule, startKnowledge } from "../knowledge/knowledge-module.ts";
+import { type MemoryEventsModule, startMemoryEvents } from "../memories/memory-event-module.ts";
+import { createMemories } from "../memories/memory-module.ts";
 import { loadPlans } from "../plans/plans.ts";
 import { createCounters } from "../telemetry/counters.ts";
 import { logOptions } from "../telemetry/log-options.ts";
@@ -45,6 +47,7 @@ export async function createWorker(config: Config): Promise<Worker> {
     ? createRedisConnection({ url: config.redisUrl, prefix: config.redisPrefix, counters })
     : undefined;
   let knowledge: KnowledgeModule | undefined;
+  let events: MemoryEventsModule | undefined;
   let metricsServer: HttpServer | undefined;
   let metricsUrl: string | undefined;
   const model = embeddingModel(config.embedder);
@@ -64,6 +67,9 @@ export async function createWorker(config: Config): Promise<Worker> {
       log,
       consume: true,
     });
+    // Asynchronous adds: this process runs them through the memory service, as the API would.
+    const { memories } = createMemories({ config, db, model, embedder, redis, counters, log });
+    events = await startMemoryEvents({ config, db, memories, plans, log, consume: true });
     const registry = knowledge.metrics.registry;
     if (config.ingest.metricsPort !== undefined) {
       metricsServer = createHttpServer((req, res) => {
@@ -85,6 +91,7 @@ export async function createWorker(config: Config): Promise<Worker> {
         metricsUrl = `http://${config.host}:${address.port}/metrics`;
     }
   } catch (err) {
+    await events?.stop();
     await knowledge?.stop();
     await redis?.close();
     await embedder.close();
@@ -101,6 +108,7 @@ export async function createWorker(config: Config): Promise<Worker> {
     close() {
       closing ??= (async () => {
         metricsServer?.close();
+        await events?.stop();
         await knowledge?.stop();
         await scheduler.stop();
         await redis?.close();

@@ -1,0 +1,216 @@
+import { fromPglite, PgBoss } from "pg-boss";
+import type { Database, Queryable } from "../db/database.ts";
+import { pgliteOf } from "../db/pglite-database.ts";
+
+const SCHEMA = "pgboss";
+
+/** How a queue retries, leases and consumes (the ingestion queue's numbers are ENGRAM_INGEST_*). */
+interface QueueTuning {
+  /** Deliveries of a job before it is dead-lettered (1 = no retry). */
+  maxAttempts: number;
+  /** First retry delay; doubles (with jitter) each attempt. */
+  retryDelayS: number;
+  /** Seconds a job may stay active at most (then it is considered lost and retried). */
+  visibilityTimeoutS: number;
+  /** Seconds between two heartbeats of an active job; a job whose heartbeat stops is retried. */
+  heartbeatS: number;
+  /** Jobs one process works on at once; 0 consumes nothing. */
+  concurrency: number;
+  /** Jobs of one tenant active at once across all workers (fairness). */
+  tenantConcurrency: number;
+  pollIntervalMs: number;
+  /** How often expired (lost) jobs are looked for and retried. */
+  superviseIntervalS: number;
+}
+
+/** One durable queue: its name, where jobs go once their retries are spent, and its tuning. */
+export interface QueueSpec {
+  name: string;
+  deadLetter: string;
+  tuning: QueueTuning;
+}
+
+/** What every queued message carries: the tenant it belongs to (the fairness group). */
+interface TenantMessage {
+  tenantId: string;
+}
+
+export interface Delivery<M> {
+  queueJobId: string;
+  /** 0 on the first delivery. */
+  retryCount: number;
+  message: M;
+  /** Aborted when the queue takes the job back (its heartbeat found the claim gone, or shutdown). */
+  signal?: AbortSignal | undefined;
+}
+
+export interface QueueDepth {
+  queued: number;
+  active: number;
+  deadLettered: number;
+}
+
+/**
+ * A durable queue: pg-boss (ADR 0013) on the same database as the data, so a job is enqueued in
+ * the transaction that stores its record. Embedded, pg-boss runs on the PGlite instance through
+ * its PGlite adapter; in cluster mode it has its own pool as the application role. Messages
+ * carry ids only; tenant data stays in the tenant's own tables.
+ */
+export interface DurableQueue<M extends TenantMessage> {
+  /** Enqueues inside the caller's transaction; returns the queue's job id. */
+  enqueue(tx: Queryable, message: M, priority?: number): Promise<string>;
+  /** Consumes jobs: `handle` resolving completes a job; throwing schedules a retry (or the dead letter). */
+  work(handle: (d: Delivery<M>) => Promise<void>, onDead: (m: M) => Promise<void>): Promise<void>;
+  /** Cancels a queued or retrying job (an active one is left to notice its record is gone). */
+  cancel(queueJobId: string): Promise<void>;
+  depth(): Promise<QueueDepth>;
+  stop(): Promise<void>;
+}
+
+type BossTarget = { db: Database; url: string | undefined };
+
+function newBoss(
+  target: BossTarget,
+  superviseIntervalS: number,
+  opts: { migrate: boolean; supervise: boolean },
+) {
+  const pglite = pgliteOf(target.db);
+  const connection = pglite
+    ? { db: fromPglite(pglite), backend: "pglite" as const }
+    : { connectionString: target.url as string, max: 4 };
+  return new PgBoss({
+    ...connection,
+    schema: SCHEMA,
+    migrate: opts.migrate,
+    createSchema: opts.migrate,
+    supervise: opts.supervise,
+    schedule: false,
+    superviseIntervalSeconds: superviseIntervalS,
+    monitorIntervalSeconds: Math.max(1, Math.min(superviseIntervalS, 10)),
+    openTelemetry: { enabled: false },
+  } as ConstructorParameters<typeof PgBoss>[0]);
+}
+
+/** pg-boss's database interface over one of our transactions (so `send` joins it). */
+function inTransaction(tx: Queryable) {
+  return {
+    async executeSql(text: string, values?: unknown[]) {
+      if (values?.length) return { rows: await tx.query(text, values) };
+      await tx.exec(text);
+      return { rows: [] };
+    },
+  };
+}
+
+/**
+ * Installs or upgrades pg-boss's schema and these queues (each with its dead-letter queue), as
+ * the schema owner, and lets the application role use them (it owns nothing, as for every other
+ * table). Run by `engram migrate` (cluster) and at start (embedded).
+ */
+export async function migrateQueues(
+  db: Database,
+  ownerUrl: string | undefined,
+  specs: readonly QueueSpec[],
+): Promise<void> {
+  const superviseIntervalS = Math.min(...specs.map((s) => s.tuning.superviseIntervalS));
+  const boss = newBoss({ db, url: ownerUrl }, superviseIntervalS, {
+    migrate: true,
+    supervise: false,
+  });
+  boss.on("error", () => {});
+  await boss.start();
+  try {
+    for (const { name, deadLetter, tuning } of specs) {
+      const retry = {
+        retryLimit: tuning.maxAttempts - 1,
+        retryDelay: tuning.retryDelayS,
+        retryBackoff: true,
+        retryDelayMax: 15 * 60,
+        expireInSeconds: tuning.visibilityTimeoutS,
+        // A worker heartbeats its active job; one that stops (a killed process) is retried after
+        // this long, however long the job may run in all.
+        heartbeatSeconds: tuning.heartbeatS,
+      };
+      if (!(await boss.getQueue(deadLetter))) {
+        await boss.createQueue(deadLetter, { retryLimit: 10, retryBackoff: true });
+      }
+      if (await boss.getQueue(name)) await boss.updateQueue(name, retry);
+      else await boss.createQueue(name, { ...retry, deadLetter });
+    }
+  } finally {
+    await boss.stop({ graceful: false, close: !pgliteOf(db) });
+  }
+  await db.asOwner((tx) =>
+    tx.exec(`GRANT USAGE ON SCHEMA ${SCHEMA} TO engram_app;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${SCHEMA} TO engram_app;
+      GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${SCHEMA} TO engram_app;
+      GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${SCHEMA} TO engram_app;`),
+  );
+}
+
+/** Opens one queue as the application role; `consumer` processes also supervise (expire lost jobs). */
+export async function openQueue<M extends TenantMessage>(
+  db: Database,
+  url: string | undefined,
+  spec: QueueSpec,
+  log: { warn(obj: object, msg: string): void },
+  consumer: boolean,
+): Promise<DurableQueue<M>> {
+  const { name, deadLetter, tuning } = spec;
+  const boss = newBoss({ db, url }, tuning.superviseIntervalS, {
+    migrate: false,
+    supervise: consumer,
+  });
+  boss.on("error", (err) => log.warn({ err, queue: name }, "queue error"));
+  await boss.start();
+  const pollingIntervalSeconds = tuning.pollIntervalMs / 1000;
+  return {
+    async enqueue(tx, message, priority = 0) {
+      const id = await boss.send(name, message as unknown as object, {
+        priority,
+        group: { id: message.tenantId },
+        db: inTransaction(tx),
+      });
+      if (!id) throw new Error(`the queue ${name} refused the job`);
+      return id;
+    },
+    async work(handle, onDead) {
+      if (tuning.concurrency === 0) return;
+      await boss.work<M>(
+        name,
+        {
+          batchSize: 1,
+          localConcurrency: tuning.concurrency,
+          groupConcurrency: tuning.tenantConcurrency,
+          pollingIntervalSeconds,
+        },
+        async ([job]) => {
+          if (!job) return;
+          await handle({
+            queueJobId: job.id,
+            retryCount: job.retryCount ?? 0,
+            message: job.data,
+            signal: (job as { signal?: AbortSignal }).signal,
+          });
+        },
+      );
+      await boss.work<M>(deadLetter, { batchSize: 1, pollingIntervalSeconds }, async ([job]) => {
+        if (job) await onDead(job.data);
+      });
+    },
+    async cancel(queueJobId) {
+      await boss.cancel(name, queueJobId);
+    },
+    async depth() {
+      const [q, dead] = await Promise.all([boss.getQueue(name), boss.getQueue(deadLetter)]);
+      return {
+        queued: q?.queuedCount ?? 0,
+        active: q?.activeCount ?? 0,
+        deadLettered: dead?.totalCount ?? 0,
+      };
+    },
+    async stop() {
+      await boss.stop({ graceful: true, timeout: 10_000, close: !pgliteOf(db) });
+    },
+  };
+}
