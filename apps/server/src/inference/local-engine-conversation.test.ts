@@ -137,8 +137,8 @@ interface Case {
   note?: string;
 }
 
-test("the labelled reconciliation cases (bench/data/reconciliation-cases.json)", async () => {
-  const file = new URL("../../../../bench/data/reconciliation-cases.json", import.meta.url);
+test("the labelled conversation cases (fixtures/conversation-cases.json)", async () => {
+  const file = new URL("./fixtures/conversation-cases.json", import.meta.url);
   const { cases } = JSON.parse(readFileSync(file, "utf8")) as { cases: Case[] };
   assert.ok(cases.length >= 100);
   const wrong: string[] = [];
