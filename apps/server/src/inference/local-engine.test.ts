@@ -50,6 +50,7 @@ test("greetings, thanks, acknowledgements, emoji, questions and requests give no
       "Hey Mel! Thanks, Caroline! Melanie, that's gorgeous! Congrats on the new job. Glad you had fun. Have fun!",
     ),
     user("😀😀🎉"),
+    user("Happy new year!!! 🎉 Merry Christmas! Happy birthday, Ana! Have a great weekend."),
     user("What do you think? Can you help me plan a trip?"),
     user("Tell me a joke. Please book a table for two."),
     {

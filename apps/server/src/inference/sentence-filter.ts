@@ -18,7 +18,7 @@ const FILLER = new Set(
   hola bonjour salut merci beaucoup danke schön schon vielen dank gracias muchas obrigado obrigada ciao grazie mille
   talk speak chat catch up luck hear from agree doubt doubts congrats congratulations bless best regards xoxo cute
   adorable know noted yay woohoo hooray gorgeous beautiful stunning incredible fantastic can't ca wait missed miss long time
-  stay safe fun have hallo tschüss adios arigato gut bien bueno buenos buenas dias días tardes noches bom dia bonsoir bonne nuit`.split(
+  stay safe fun have merry new year years birthday christmas xmas holiday holidays easter thanksgiving hanukkah diwali eid weekend hallo tschüss adios arigato gut bien bueno buenos buenas dias días tardes noches bom dia bonsoir bonne nuit`.split(
     /\s+/,
   ),
 );
@@ -39,7 +39,7 @@ const words = (tokens: readonly Token[]): Token[] =>
 
 /** Words that open a greeting, thanks or acknowledgement, which may name the one addressed. */
 const OPENERS = new Set(
-  "hey hi hello hiya yo thanks thank thx wow yeah yep yes no oh ok okay sure great congrats congratulations bye good nice cool awesome totally aw aww haha lol dear morning evening that that's sounds absolutely glad so".split(
+  "hey hi hello hiya yo happy merry thanks thank thx wow yeah yep yes no oh ok okay sure great congrats congratulations bye good nice cool awesome totally aw aww haha lol dear morning evening that that's sounds absolutely glad so".split(
     " ",
   ),
 );

@@ -307,6 +307,47 @@ describeOnBackends("memory inference", () => {
       assert.ok(health.results.every((h) => h.categories.includes("health")));
     });
 
+    test("a job change across a year boundary; emoji and another language; a very long message", async () => {
+      const t = await tenant();
+      const first = await t.client.addMemory({
+        messages: [said("Nia", "I work at Initech 💼", "2025-06-01T10:00:00Z")],
+        user_id: "nia",
+        infer: true,
+      });
+      assert.equal(first.results[0]?.event, "ADD", JSON.stringify(first));
+      const changed = await t.client.addMemory({
+        messages: [
+          said("Nia", "Happy new year!!! 🎉🎉", "2026-01-15T10:00:00Z"),
+          said("Nia", "I started at Globex last month.", "2026-01-15T10:00:05Z"),
+          said("Nia", "Je parle aussi un peu français.", "2026-01-15T10:00:10Z"),
+        ],
+        user_id: "nia",
+        infer: true,
+      });
+      const byEvent = Object.fromEntries(changed.results.map((r) => [r.event, r]));
+      assert.deepEqual(
+        changed.results.map((r) => r.event).sort(),
+        ["ADD", "UPDATE"],
+        JSON.stringify(changed),
+      );
+      assert.equal(byEvent.UPDATE?.supersedes, first.results[0]?.id);
+      assert.match(byEvent.UPDATE?.memory ?? "", /Globex.*December 2025/);
+      assert.equal(
+        (await t.client.getMemory(byEvent.UPDATE?.id as string)).valid_from,
+        "2025-12-01T00:00:00.000Z",
+      );
+      assert.match(byEvent.ADD?.memory ?? "", /français/);
+
+      // A 16,000-character message: every sentence read, the facts stored, nothing cut mid-word.
+      const sentence = "I collect old maps of harbours. ";
+      const long = sentence.repeat(Math.floor(16_000 / sentence.length));
+      const res = await t.client.addMemory({ text: long, user_id: "nia", infer: true });
+      assert.ok(res.results.length >= 1, JSON.stringify(res).slice(0, 300));
+      assert.ok(res.results.every((r) => ["ADD", "NOOP", "UPDATE"].includes(r.event)));
+      const maps = (await listAll(t)).filter((m) => /maps of harbours/.test(m.memory));
+      assert.equal(maps.length, 1, "repeated sentences are one memory");
+    });
+
     test("errors: a bad message timestamp is 400 naming it, nothing stored", async () => {
       const t = await tenant();
       await expectProblem(
