@@ -8,7 +8,11 @@ import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
 import { type App, buildApp } from "./http/app.ts";
+import { createInferenceEngine } from "./inference/create-engine.ts";
+import { createLocalEngine } from "./inference/local-engine.ts";
 import { type KnowledgeModule, startKnowledge } from "./knowledge/knowledge-module.ts";
+import { createInferenceStore } from "./memories/inference-store.ts";
+import { createInference } from "./memories/memory-inference.ts";
 import { createMemorySearchStore } from "./memories/memory-search-store.ts";
 import { createMemoryService } from "./memories/memory-service.ts";
 import { createMemoryStore } from "./memories/memory-store.ts";
@@ -17,6 +21,7 @@ import { createAuthThrottle } from "./rate-limits/auth-throttle.ts";
 import { createLimiterSet, createRateLimiter } from "./rate-limits/rate-limiter.ts";
 import { type Counters, createCounters } from "./telemetry/counters.ts";
 import { createTenancy } from "./tenancy/tenancy-module.ts";
+import { createLlmBudgetCheck } from "./usage/llm-usage.ts";
 import { createUsageService } from "./usage/usage-service.ts";
 import { createUsageStore } from "./usage/usage-store.ts";
 import { workerJobs } from "./worker/jobs.ts";
@@ -80,11 +85,26 @@ export async function createServer(config: Config): Promise<Server> {
     });
     knowledge = kb;
     const tenancy = createTenancy(db, plans);
+    const local = createLocalEngine();
+    const engine = createInferenceEngine(config.llm, local, {
+      log: {
+        debug: (o, m) => appLog?.debug(o, m),
+        warn: (o, m) => appLog?.warn(o, m),
+      },
+    });
     const memories = createMemoryService({
       store: createMemoryStore(db, model),
       search: createMemorySearchStore(db, model),
       embedder,
-      llmConfigured: false,
+      infer: createInference({
+        store: createInferenceStore(db, model),
+        embedder,
+        engine,
+        local,
+        duplicateThreshold: config.inferDuplicateThreshold,
+        idempotencyTtlS: config.idempotencyTtlS,
+        llmBudget: createLlmBudgetCheck(db, config.llmBudgetFallback),
+      }),
       idempotencyTtlS: config.idempotencyTtlS,
       metering: config.metering,
       searchKnowledge: (ctx, input) => kb.service.searchKnowledge(ctx, input),

@@ -39,7 +39,6 @@ const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   idempotency_key_reused: 422,
-  llm_not_configured: 422,
   method_not_allowed: 405,
   conflict: 409,
   rate_limited: 429,
@@ -73,7 +72,13 @@ export const Problem = Type.Object(
     limit: Type.Optional(Type.Integer({ description: "quota_exceeded: the limit" })),
     used: Type.Optional(Type.Integer({ description: "quota_exceeded: usage before this request" })),
     period_end: Type.Optional(
-      Type.String({ description: "quota_exceeded: when the period resets" }),
+      Type.String({ description: "quota_exceeded, llm_budget_exceeded: when the period resets" }),
+    ),
+    budget_usd: Type.Optional(
+      Type.Number({ description: "llm_budget_exceeded: the period's LLM budget in USD" }),
+    ),
+    spent_usd: Type.Optional(
+      Type.Number({ description: "llm_budget_exceeded: LLM spend this period, in USD" }),
     ),
   },
   { title: "Problem" },

@@ -264,6 +264,7 @@ export const HistorySource = Type.Object({
   ...MessageSource.properties,
   content: Type.String(),
 });
+export type HistorySource = Static<typeof HistorySource>;
 
 export const HistoryEntry = Type.Object({
   id: Type.String(),
@@ -312,7 +313,11 @@ export const MemoryEventRecord = Type.Object(
     results: Type.Union([Type.Array(AddMemoryResult), Type.Null()]),
     inference: Type.Union([InferenceReport, Type.Null()]),
     error: Type.Union([
-      Type.Object({ code: Type.String(), detail: Type.String(), field: Type.Optional(Type.String()) }),
+      Type.Object({
+        code: Type.String(),
+        detail: Type.String(),
+        field: Type.Optional(Type.String()),
+      }),
       Type.Null(),
     ]),
     created_at: DateTime,

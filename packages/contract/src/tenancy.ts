@@ -44,6 +44,7 @@ export const PlanOverrides = Type.Object(
     requests_per_window: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1e9 }))),
     tenant_requests_per_window: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1e9 }))),
     window_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+    llm_budget_usd: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 1e9 }))),
   },
   { additionalProperties: false, title: "PlanOverrides" },
 );
@@ -206,12 +207,44 @@ export const UsageMetric = Type.Object(
 );
 export type UsageMetric = Static<typeof UsageMetric>;
 
+/** One model's share of a period's LLM calls. */
+export const LlmModelUsage = Type.Object(
+  {
+    model: Type.String(),
+    calls: Count,
+    tokens_in: Count,
+    tokens_out: Count,
+    spend_usd: Type.Number(),
+  },
+  { title: "LlmModelUsage" },
+);
+export type LlmModelUsage = Static<typeof LlmModelUsage>;
+
+/** The period's LLM calls (inference with an LLM) against the plan's LLM budget. */
+export const LlmUsage = Type.Object(
+  {
+    spend_usd: Type.Number({ description: "Spent this period, in USD" }),
+    budget_usd: Nullable(Type.Number({ description: "The plan's budget; null: unlimited" })),
+    percent: Nullable(Type.Number()),
+    exhausted: Type.Boolean({
+      description: "Spend is at or past the budget: inference answers 402 llm_budget_exceeded",
+    }),
+    calls: Count,
+    tokens_in: Count,
+    tokens_out: Count,
+    by_model: Type.Array(LlmModelUsage),
+  },
+  { title: "LlmUsage" },
+);
+export type LlmUsage = Static<typeof LlmUsage>;
+
 export const UsageResponse = Type.Object(
   {
     plan: Type.String(),
     period_start: DateTime,
     period_end: DateTime,
     metrics: Type.Array(UsageMetric),
+    llm: LlmUsage,
   },
   { title: "UsageResponse" },
 );
@@ -302,6 +335,9 @@ export const Plan = Type.Object(
     price_usd_month: Type.Number(),
     included: PlanLimits,
     limits: PlanLimits,
+    llm_budget_usd: Nullable(
+      Type.Number({ description: "LLM spend allowed per billing period, in USD; null: unlimited" }),
+    ),
     rate_limit: Nullable(
       Type.Object({
         requests: Type.Integer({ description: "Per API key, per window" }),

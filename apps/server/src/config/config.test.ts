@@ -288,3 +288,100 @@ describe("failed-authentication throttle and proxy variables", () => {
     }
   });
 });
+
+describe("LLM budget fallback", () => {
+  test("defaults to refuse; local is read; anything else is named", () => {
+    assert.equal(loadConfig({}).llmBudgetFallback, "refuse");
+    assert.equal(loadConfig({ ENGRAM_LLM_BUDGET_FALLBACK: "local" }).llmBudgetFallback, "local");
+    assert.equal(loadConfig({ ENGRAM_LLM_BUDGET_FALLBACK: "refuse" }).llmBudgetFallback, "refuse");
+    const message = assertConfigError(
+      { ENGRAM_LLM_BUDGET_FALLBACK: "ignore" },
+      "ENGRAM_LLM_BUDGET_FALLBACK",
+    );
+    assert.match(message, /ignore/);
+  });
+});
+
+describe("inference engine and LLM variables", () => {
+  const apiKey = "sk-secret-llm-key-0123456789";
+  const llm = {
+    ENGRAM_LLM_BASE_URL: "https://api.example.com/v1/",
+    ENGRAM_LLM_MODEL: "gpt-4o-mini",
+    ENGRAM_LLM_API_KEY: apiKey,
+  };
+
+  test("defaults: local inference; the LLM engine when a base URL is set", () => {
+    assert.equal(loadConfig({}).llm, undefined);
+    assert.deepEqual(loadConfig(llm).llm, {
+      baseUrl: "https://api.example.com/v1",
+      model: "gpt-4o-mini",
+      apiKey,
+      fallbackModel: undefined,
+      timeoutMs: 30_000,
+      maxRetries: 2,
+      prices: {},
+    });
+    assert.equal(loadConfig({ ...llm, ENGRAM_INFERENCE_ENGINE: "local" }).llm, undefined);
+  });
+
+  test("are read: fallback model, timeout, retries and inline prices", () => {
+    const config = loadConfig({
+      ...llm,
+      ENGRAM_INFERENCE_ENGINE: "llm",
+      ENGRAM_LLM_FALLBACK_MODEL: "llama3.1:8b",
+      ENGRAM_LLM_TIMEOUT_MS: "5000",
+      ENGRAM_LLM_MAX_RETRIES: "0",
+      ENGRAM_LLM_PRICES: '{"gpt-4o-mini": {"input_per_mtok": 0.15, "output_per_mtok": 0.6}}',
+    });
+    assert.equal(config.llm?.fallbackModel, "llama3.1:8b");
+    assert.equal(config.llm?.timeoutMs, 5000);
+    assert.equal(config.llm?.maxRetries, 0);
+    assert.deepEqual(config.llm?.prices, {
+      "gpt-4o-mini": { input_per_mtok: 0.15, output_per_mtok: 0.6 },
+    });
+  });
+
+  test("ENGRAM_LLM_PRICES may name a JSON file", (t) => {
+    const dir = tempDir("engram-prices-");
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, "prices.json");
+    writeFileSync(file, JSON.stringify({ m: { input_per_mtok: 1, output_per_mtok: 2 } }));
+    const config = loadConfig({ ...llm, ENGRAM_LLM_PRICES: file });
+    assert.deepEqual(config.llm?.prices, { m: { input_per_mtok: 1, output_per_mtok: 2 } });
+    const missing = assertConfigError(
+      { ...llm, ENGRAM_LLM_PRICES: join(dir, "absent.json") },
+      "ENGRAM_LLM_PRICES",
+      [apiKey],
+    );
+    assert.match(missing, /cannot read the file .*absent\.json \(ENOENT\)/);
+  });
+
+  test("bad values fail at start, naming the variable and never showing the key", () => {
+    assertConfigError({ ENGRAM_INFERENCE_ENGINE: "gpt" }, "ENGRAM_INFERENCE_ENGINE");
+    assertConfigError({ ENGRAM_INFERENCE_ENGINE: "llm" }, "ENGRAM_LLM_BASE_URL");
+    assertConfigError(
+      { ENGRAM_LLM_BASE_URL: "https://api.example.com/v1", ENGRAM_LLM_API_KEY: apiKey },
+      "ENGRAM_LLM_MODEL",
+      [apiKey],
+    );
+    assertConfigError({ ...llm, ENGRAM_LLM_BASE_URL: "api.example.com" }, "ENGRAM_LLM_BASE_URL", [
+      apiKey,
+    ]);
+    assertConfigError({ ...llm, ENGRAM_LLM_MODEL: "bad model name" }, "ENGRAM_LLM_MODEL", [apiKey]);
+    assertConfigError({ ...llm, ENGRAM_LLM_TIMEOUT_MS: "50" }, "ENGRAM_LLM_TIMEOUT_MS", [apiKey]);
+    assertConfigError({ ...llm, ENGRAM_LLM_TIMEOUT_MS: "1.5" }, "ENGRAM_LLM_TIMEOUT_MS");
+    assertConfigError({ ...llm, ENGRAM_LLM_MAX_RETRIES: "11" }, "ENGRAM_LLM_MAX_RETRIES");
+    const notJson = assertConfigError(
+      { ...llm, ENGRAM_LLM_PRICES: "{gpt: 1}" },
+      "ENGRAM_LLM_PRICES",
+    );
+    assert.match(notJson, /not JSON/);
+    const negative = assertConfigError(
+      { ...llm, ENGRAM_LLM_PRICES: '{"m": {"input_per_mtok": -1, "output_per_mtok": 0}}' },
+      "ENGRAM_LLM_PRICES",
+      [apiKey],
+    );
+    assert.match(negative, /\/m\/input_per_mtok/);
+    assertConfigError({ ...llm, ENGRAM_LLM_PRICES: '{"m": {"input": 1}}' }, "ENGRAM_LLM_PRICES");
+  });
+});

@@ -3,7 +3,9 @@ import ipaddr from "ipaddr.js";
 import Type, { type Static } from "typebox";
 import Value from "typebox/value";
 import type { EmbedderConfig } from "../embeddings/create-embedder.ts";
+import type { LlmConfig } from "../inference/create-engine.ts";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
+import { llmConfig, llmEnv } from "./llm-config.ts";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const OnOff = Type.Enum(["on", "off"] as const);
@@ -39,7 +41,10 @@ const EnvSchema = Type.Object({
   ENGRAM_PLANS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
   ENGRAM_WORKER_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  ENGRAM_INFER_DUPLICATE_THRESHOLD: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  ENGRAM_LLM_BUDGET_FALLBACK: Type.Optional(Type.Enum(["refuse", "local"] as const)),
   ...ingestEnv,
+  ...llmEnv,
 });
 
 export interface Config {
@@ -85,7 +90,19 @@ export interface Config {
   workerIntervalS: number;
   /** The reading service: document limits, chunking and the ingestion queue. */
   ingest: IngestConfig;
+  /** infer: true: cosine similarity from which a memory with the same entities is a near-duplicate. */
+  inferDuplicateThreshold: number;
+  /**
+   * A tenant past its plan's LLM budget: `refuse` answers inference with 402 llm_budget_exceeded;
+   * `local` hands it to the local engine.
+   */
+  llmBudgetFallback: "refuse" | "local";
+  /** The LLM inference engine; undefined when inference is local (docs/llm.md). */
+  llm: LlmConfig | undefined;
 }
+
+/** Calibrated on the local embedder: see docs/inference.md. */
+const DUPLICATE_THRESHOLD = 0.85;
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -140,6 +157,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     idempotencyTtlS: e.ENGRAM_IDEMPOTENCY_TTL_S ?? 86_400,
     workerIntervalS: e.ENGRAM_WORKER_INTERVAL_S ?? 60,
     ingest: ingestConfig(e),
+    inferDuplicateThreshold: e.ENGRAM_INFER_DUPLICATE_THRESHOLD ?? DUPLICATE_THRESHOLD,
+    llmBudgetFallback: e.ENGRAM_LLM_BUDGET_FALLBACK ?? "refuse",
+    llm: llmConfig(e, (message) => new ConfigError(message)),
   };
 }
 

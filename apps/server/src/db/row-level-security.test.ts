@@ -28,6 +28,7 @@ const TENANT_TABLES = [
   "document_contents",
   "ingest_jobs",
   "knowledge_chunks",
+  "llm_calls",
 ];
 
 // Row-level security on its own, with the application's tenant filters bypassed: raw SQL as the

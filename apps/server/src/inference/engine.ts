@@ -101,6 +101,18 @@ export interface EngineOutcome<T> {
   fallback?: string | undefined;
 }
 
+/** A category inferred memories may get: `name` is what is stored, `description` what it covers. */
+export interface Category {
+  name: string;
+  description: string;
+}
+
+/** Per-request extraction context (optional: engines have defaults). */
+export interface ExtractOptions {
+  /** The project's categories; the LLM engine lets the model choose among them. */
+  categories?: Category[] | undefined;
+}
+
 export interface ReconcileOptions {
   /** Cosine similarity at or above which a neighbour with the same entities is a near-duplicate. */
   duplicateThreshold: number;
@@ -108,7 +120,7 @@ export interface ReconcileOptions {
 
 export interface InferenceEngine {
   readonly name: "local" | "llm";
-  extract(messages: SourceMessage[]): Promise<EngineOutcome<Fact[]>>;
+  extract(messages: SourceMessage[], opts?: ExtractOptions): Promise<EngineOutcome<Fact[]>>;
   /** Neighbours are ordered most similar first; the attribute's current holder is among them. */
   reconcile(
     fact: Fact,

@@ -11,6 +11,7 @@ export type IdPrefix =
   | "hist"
   | "req"
   | "use"
+  | "llm"
   | "aud"
   | "doc"
   | "job"

@@ -342,17 +342,6 @@ describeOnBackends("memory routes", () => {
       assert.equal((await listAll(t)).length, 2);
     });
 
-    test("errors: infer: true is 422 llm_not_configured", async () => {
-      const t = await tenant();
-      await expectProblem(
-        t.client.addMemory({ text: "x", infer: true }),
-        422,
-        "llm_not_configured",
-        "infer",
-      );
-      assert.equal((await listAll(t)).length, 0);
-    });
-
     test("errors: an over-long Idempotency-Key is 400", async () => {
       const t = await tenant();
       await expectProblem(

@@ -133,8 +133,8 @@ describeOnBackends("memory routes", () => {
       );
       await expectProblem(
         c.batchAddMemories({ memories: [{ text: "ok" }, { text: "x", infer: true }] }),
-        422,
-        "llm_not_configured",
+        400,
+        "validation_failed",
         "memories[1].infer",
       );
       assert.equal((await listAll(t)).length, 0);

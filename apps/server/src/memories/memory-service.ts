@@ -9,6 +9,7 @@ import type {
   ListMemoriesResponse,
   Memory,
   MemoryHistoryResponse,
+  MessageSource,
   SearchHit,
   SearchKnowledgeBody,
   SearchKnowledgeResponse,
@@ -29,6 +30,7 @@ import { appendAudit } from "../tenancy/audit.ts";
 import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
 import { type UsageHook, usageHook } from "../usage/metering.ts";
 import { contentHash } from "./content-hash.ts";
+import type { Infer } from "./memory-inference.ts";
 import type { MemorySearchStore } from "./memory-search-store.ts";
 import type { MemoryScope, MemoryStore, NewMemory } from "./memory-store.ts";
 
@@ -36,7 +38,8 @@ export interface MemoryServiceDeps {
   store: MemoryStore;
   search: MemorySearchStore;
   embedder: Embedder & { embedQuery(text: string): Promise<Float32Array> };
-  llmConfigured: boolean;
+  /** `infer: true`: extraction and reconciliation (memory-inference.ts). */
+  infer: Infer;
   /** Hot-memory cache for getMemory; invalidated here after every committed update or delete. */
   cache?: MemoryCache;
   /** Seconds an Idempotency-Key is remembered (ENGRAM_IDEMPOTENCY_TTL_S); older counts as absent. */
@@ -54,6 +57,7 @@ interface Draft {
   text: string;
   role: string | null;
   body: AddMemoryBody;
+  source: MessageSource | null;
 }
 
 // The date-time format allows any 4-digit year, but Postgres has no year 0 (a 500) and rejects
@@ -106,17 +110,23 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         `${field}text`,
       );
     }
-    if (body.infer === true && !deps.llmConfigured) {
-      throw new AppError(
-        "llm_not_configured",
-        "infer: true needs an LLM; none is configured, so send infer: false",
-        `${field}infer`,
-      );
-    }
     checkMetadataSize(body.metadata, `${field}metadata`);
     checkTimestamp(body.timestamp, `${field}timestamp`);
-    if (body.text !== undefined) return [{ text: body.text, role: null, body }];
-    return (body.messages ?? []).map((m) => ({ text: m.content, role: m.role, body }));
+    (body.messages ?? []).forEach((m, i) => {
+      checkTimestamp(m.timestamp, `${field}messages[${i}].timestamp`);
+    });
+    if (body.text !== undefined) return [{ text: body.text, role: null, body, source: null }];
+    return (body.messages ?? []).map((m, index) => ({
+      text: m.content,
+      role: m.role,
+      body,
+      source: {
+        index,
+        role: m.role,
+        ...(m.id !== undefined ? { id: m.id } : {}),
+        ...(m.name !== undefined ? { name: m.name } : {}),
+      },
+    }));
   }
 
   async function insert(ctx: TenantContext, all: Draft[], operation: string, key?: IdempotencyKey) {
@@ -135,7 +145,11 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       sessionId: d.body.session_id ?? null,
       metadata: d.body.metadata ?? {},
       contentHash: contentHash(d.text),
-      occurredAt: d.body.timestamp ?? null,
+      occurredAt:
+        d.source?.index !== undefined
+          ? (d.body.messages?.[d.source.index]?.timestamp ?? d.body.timestamp ?? null)
+          : (d.body.timestamp ?? null),
+      sources: d.source ? [d.source] : [],
       embedding: vectorLiteral(vectors[i] as Float32Array),
     }));
     try {
@@ -184,13 +198,36 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     /** Stores a text, or one memory per chat message; exact duplicates are NOOPs. */
     async addMemory(ctx: TenantContext, input: AddMemoryBody, idem?: IdempotencyKey) {
       requireScope(ctx, "memories:write");
-      return insert(ctx, drafts(input, ""), "memory.add", idem);
+      const all = drafts(input, "");
+      if (input.infer === true)
+        return deps.infer(ctx, [input], "memory.add", usage(ctx, "memory.add"), idem);
+      return insert(ctx, all, "memory.add", idem);
     },
 
     /** Stores up to 1,000 add bodies in one transaction, embedded in batches; results in order. */
     async batchAddMemories(ctx: TenantContext, input: BatchAddMemoriesBody, idem?: IdempotencyKey) {
       requireScope(ctx, "memories:write");
       const all = input.memories.flatMap((body, i) => drafts(body, `memories[${i}].`));
+      const inferred = input.memories.filter((body) => body.infer === true).length;
+      if (inferred === input.memories.length) {
+        return deps.infer(
+          ctx,
+          input.memories,
+          "memory.batch_add",
+          usage(ctx, "memory.batch_add"),
+          idem,
+        );
+      }
+      if (inferred > 0) {
+        const i = input.memories.findIndex(
+          (body) => (body.infer === true) !== (input.memories[0]?.infer === true),
+        );
+        throw new AppError(
+          "validation_failed",
+          "A batch is either all infer: true or all infer: false",
+          `memories[${i}].infer`,
+        );
+      }
       return insert(ctx, all, "memory.batch_add", idem);
     },
 

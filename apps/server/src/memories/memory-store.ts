@@ -1,6 +1,7 @@
 import type {
   AddMemoryResult,
   HistoryEntry,
+  HistorySource,
   MemoryEvent,
   MessageSource,
   Metadata,
@@ -47,24 +48,37 @@ export interface NewMemory {
 /** The ids memories are narrowed to, each matched exactly; the service always sets the project. */
 export type MemoryScope = Pick<Scope, "projectId" | "userId" | "agentId" | "sessionId">;
 
-async function insertHistory(
+/** One history row; the inference fields are absent for verbatim writes. */
+export interface HistoryRow {
+  memoryId: string;
+  event: MemoryEvent;
+  oldMemory: string | null;
+  newMemory: string | null;
+  oldMetadata: Metadata | null;
+  newMetadata: Metadata | null;
+  reason?: string | undefined;
+  relatedMemoryId?: string | undefined;
+  sources?: HistorySource[] | undefined;
+  engine?: "local" | "llm" | undefined;
+}
+
+/** Appends history rows (the table is append-only for the application role). */
+export async function insertHistory(
   tx: Queryable,
   tenantId: string,
   projectId: string,
-  entries: {
-    memoryId: string;
-    event: Exclude<MemoryEvent, "NOOP">;
-    oldMemory: string | null;
-    newMemory: string | null;
-    oldMetadata: Metadata | null;
-    newMetadata: Metadata | null;
-  }[],
+  entries: HistoryRow[],
 ): Promise<void> {
   if (entries.length === 0) return;
   await tx.query(
-    `INSERT INTO memory_history (id, tenant_id, project_id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata)
-     SELECT unnest($1::text[]), $2, $9, unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
-            unnest($6::text[]), unnest($7::jsonb[]), unnest($8::jsonb[])`,
+    `INSERT INTO memory_history (id, tenant_id, project_id, memory_id, event, old_memory, new_memory,
+                                 old_metadata, new_metadata, reason, related_memory_id, sources, engine)
+     SELECT d.id, $2, $9, d.memory_id, d.event, d.old_memory, d.new_memory, d.old_metadata,
+            d.new_metadata, d.reason, d.related, d.sources, d.engine
+     FROM unnest($1::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[],
+                 $10::text[], $11::text[], $12::jsonb[], $13::text[])
+       AS d(id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata, reason,
+            related, sources, engine)`,
     [
       entries.map(() => newId("hist")),
       tenantId,
@@ -75,6 +89,10 @@ async function insertHistory(
       entries.map((e) => (e.oldMetadata ? JSON.stringify(e.oldMetadata) : null)),
       entries.map((e) => (e.newMetadata ? JSON.stringify(e.newMetadata) : null)),
       projectId,
+      entries.map((e) => e.reason ?? null),
+      entries.map((e) => e.relatedMemoryId ?? null),
+      entries.map((e) => (e.sources ? JSON.stringify(e.sources) : null)),
+      entries.map((e) => e.engine ?? null),
     ],
   );
 }

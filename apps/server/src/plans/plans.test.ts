@@ -55,6 +55,8 @@ describe("plans file", () => {
     const p = plans.get("p");
     assert.equal(p?.limits.api_keys, null);
     assert.equal(p?.included.api_keys, null);
+    assert.equal(p?.llm_budget_usd, null, "no LLM budget in the file: unlimited");
+    assert.equal(plans.effective("p", {}).llmBudgetUsd, null);
     assert.deepEqual(p?.rate_limit, { requests: 50, window_seconds: 60, tenant_requests: 500 });
     assert.equal(plans.effective("p", {}).rateLimit?.tenantRequests, 500);
   });
@@ -93,6 +95,8 @@ describe("plans file", () => {
     });
     assert.equal(plans.effective("developer", { api_keys: 50 }).limits.api_keys, 50);
     assert.equal(plans.effective("developer", { api_keys: null }).limits.api_keys, null);
+    assert.equal(plans.effective("developer", { llm_budget_usd: 7.5 }).llmBudgetUsd, 7.5);
+    assert.equal(plans.effective("developer", { llm_budget_usd: null }).llmBudgetUsd, null);
   });
 });
 
@@ -131,6 +135,12 @@ test("the product's tiers keep their limits for the tenants that are given them"
     windowSeconds: 3600,
   });
   assert.deepEqual(tier("enterprise").limits, unlimited);
+  assert.deepEqual(
+    ["developer", "starter", "growth", "enterprise", "self-hosted"].map(
+      (id) => tier(id).llmBudgetUsd,
+    ),
+    [1, 20, 200, null, null],
+  );
   assert.deepEqual(
     plans.list().map((p) => p.id),
     ["developer", "starter", "growth", "enterprise", "self-hosted"],

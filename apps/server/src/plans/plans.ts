@@ -41,6 +41,8 @@ const PlansFile = Type.Object(
           price_usd_month: Type.Number({ minimum: 0 }),
           included: Limits,
           limits: Limits,
+          // Came with LLM inference: a file written before it still loads (unlimited).
+          llm_budget_usd: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])),
           rate_limit: Type.Union([
             Type.Object(
               {
@@ -70,8 +72,9 @@ const TENANT_REQUESTS_MULTIPLE = 10;
 
 /**
  * Fills what a plans file may omit: `api_keys` (unlimited; `included` defaults to the limit, as
- * keys are not billed) and `tenant_requests` (TENANT_REQUESTS_MULTIPLE × `requests`), so a file
- * written before these fields keeps loading and every tenant still gets a tenant-wide bucket.
+ * keys are not billed), `llm_budget_usd` (unlimited) and `tenant_requests`
+ * (TENANT_REQUESTS_MULTIPLE × `requests`), so a file written before these fields keeps loading and
+ * every tenant still gets a tenant-wide bucket.
  */
 function normalise(p: FilePlan): Plan {
   const apiKeys = p.limits.api_keys ?? null;
@@ -79,6 +82,7 @@ function normalise(p: FilePlan): Plan {
     ...p,
     included: { ...p.included, api_keys: p.included.api_keys ?? apiKeys },
     limits: { ...p.limits, api_keys: apiKeys },
+    llm_budget_usd: p.llm_budget_usd ?? null,
     rate_limit: p.rate_limit && {
       ...p.rate_limit,
       tenant_requests:
@@ -96,6 +100,8 @@ export interface EffectivePlan {
   id: string;
   limits: Record<QuotaMetric, number | null>;
   included: Record<QuotaMetric, number | null>;
+  /** LLM spend allowed per billing period, in USD (null: unlimited). */
+  llmBudgetUsd: number | null;
   /** Requests per window for each key and, when not null, for all the tenant's keys together. */
   rateLimit: { requests: number; tenantRequests: number | null; windowSeconds: number } | null;
 }
@@ -152,6 +158,8 @@ function createPlanCatalog(file: PlansFile): PlanCatalog {
         id: plan.id,
         limits,
         included: { ...plan.included },
+        llmBudgetUsd:
+          overrides.llm_budget_usd === undefined ? plan.llm_budget_usd : overrides.llm_budget_usd,
         rateLimit: effectiveRateLimit(plan, overrides),
       };
     },

@@ -32,6 +32,7 @@ const TENANT_TABLES = [
   "idempotency_keys",
   "usage_events",
   "usage_counters",
+  "llm_calls",
   "audit_events",
   "api_keys",
   "projects",

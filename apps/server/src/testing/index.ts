@@ -1,6 +1,7 @@
 // @engram/server/testing: the test harness (servers, databases, Redis, processes, fixtures), for
 // tests and benchmarks; never for the server itself.
 export * from "./document-fixtures.ts";
+export * from "./fake-openai.ts";
 export * as hostile from "./hostile-documents.ts";
 export * from "./http.ts";
 export * from "./own-postgres.ts";

@@ -122,14 +122,19 @@ export async function applyUsage(
   }
 }
 
-/** The usage step of one write by this request's key: applyUsage inside the write's transaction. */
-export function usageHook(ctx: TenantContext, operation: string): UsageHook {
-  const meter: MeterContext = {
+/** Who is writing, from the request's tenant context (applyUsage, recordLlmCalls). */
+export function meterOf(ctx: TenantContext): MeterContext {
+  return {
     tenantId: ctx.tenantId,
     projectId: ctx.projectId,
     keyId: ctx.actor.kind === "key" ? ctx.actor.keyId : null,
     requestId: ctx.requestId,
     plan: ctx.plan,
   };
+}
+
+/** The usage step of one write by this request's key: applyUsage inside the write's transaction. */
+export function usageHook(ctx: TenantContext, operation: string): UsageHook {
+  const meter = meterOf(ctx);
   return (tx, delta) => applyUsage(tx, meter, operation, delta);
 }

@@ -1,5 +1,6 @@
 import type {
   InvoicePreview,
+  LlmUsage,
   QuotaMetric,
   UsageHistoryQuery,
   UsageHistoryResponse,
@@ -9,6 +10,7 @@ import { AppError, notFound } from "../lib/errors.ts";
 import { isId } from "../lib/ids.ts";
 import { type EffectivePlan, type PlanCatalog, periodOf } from "../plans/plans.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
+import { fromMicroUsd, toMicroUsd } from "./llm-usage.ts";
 import type { UsageStore } from "./usage-store.ts";
 
 const GB = 1e9;
@@ -39,8 +41,45 @@ export function createUsageService(store: UsageStore, plans: PlanCatalog) {
     });
   }
 
+  /** The period's LLM spend against the plan's budget, with the calls per model. */
+  async function llm(
+    tenantId: string,
+    plan: EffectivePlan,
+    period: { start: Date; end: Date },
+  ): Promise<LlmUsage> {
+    const { spentMicroUsd, byModel } = await store.periodLlmUsage(tenantId, period);
+    const budget = plan.llmBudgetUsd;
+    const budgetMicro = budget === null ? null : toMicroUsd(budget);
+    const sum = (pick: (m: (typeof byModel)[number]) => number) =>
+      byModel.reduce((total, m) => total + pick(m), 0);
+    return {
+      spend_usd: fromMicroUsd(spentMicroUsd),
+      budget_usd: budget,
+      percent:
+        budgetMicro === null
+          ? null
+          : budgetMicro === 0
+            ? 100
+            : Math.round((spentMicroUsd / budgetMicro) * 10000) / 100,
+      exhausted: budgetMicro !== null && spentMicroUsd >= budgetMicro,
+      calls: sum((m) => m.calls),
+      tokens_in: sum((m) => m.tokensIn),
+      tokens_out: sum((m) => m.tokensOut),
+      by_model: byModel.map((m) => ({
+        model: m.model,
+        calls: m.calls,
+        tokens_in: m.tokensIn,
+        tokens_out: m.tokensOut,
+        spend_usd: fromMicroUsd(m.costMicroUsd),
+      })),
+    };
+  }
+
   return {
-    /** GET /v1/usage: each metric's use in the current period against the tenant's limits. */
+    /**
+     * GET /v1/usage: each metric's use in the current period against the tenant's limits, and the
+     * period's LLM spend against its LLM budget.
+     */
     async getUsage(ctx: TenantContext, now = new Date()): Promise<UsageResponse> {
       requireScope(ctx, "usage:read");
       const { period, used } = await current(ctx.tenantId, now);
@@ -49,6 +88,7 @@ export function createUsageService(store: UsageStore, plans: PlanCatalog) {
         period_start: period.start.toISOString(),
         period_end: period.end.toISOString(),
         metrics: metrics(ctx.plan, used),
+        llm: await llm(ctx.tenantId, ctx.plan, period),
       };
     },
 

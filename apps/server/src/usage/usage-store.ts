@@ -1,5 +1,15 @@
 import type { PlanOverrides, QuotaMetric } from "@engram/contract";
 import type { Database } from "../db/database.ts";
+import { LLM_COST_METRIC } from "./llm-usage.ts";
+
+/** One model's LLM calls in a period; spend in integer micro-dollars. */
+interface LlmModelRow {
+  model: string;
+  calls: number;
+  tokensIn: number;
+  tokensOut: number;
+  costMicroUsd: number;
+}
 
 /** SQL for the usage reads: the period's counters and gauges, past periods, the tenant's plan. */
 export function createUsageStore(db: Database) {
@@ -32,6 +42,45 @@ export function createUsageStore(db: Database) {
           active_memories: Number(gauges?.active_memories ?? 0),
           projects: Number(projects?.n ?? 0),
           api_keys: Number(keys?.n ?? 0),
+        };
+      }),
+
+    /**
+     * The period's LLM calls: its spend counter (what the budget check reads) and the calls per
+     * model, most expensive first, read in one transaction.
+     */
+    periodLlmUsage: (tenantId: string, period: { start: Date; end: Date }) =>
+      db.withTenant(tenantId, async (tx) => {
+        const [spent] = await tx.query<{ used: string }>(
+          `SELECT used FROM usage_counters
+           WHERE tenant_id = $1 AND period_start = $2 AND metric = $3`,
+          [tenantId, period.start.toISOString().slice(0, 10), LLM_COST_METRIC],
+        );
+        const rows = await tx.query<{
+          model: string;
+          calls: string;
+          tokens_in: string;
+          tokens_out: string;
+          cost: string;
+        }>(
+          `SELECT model, count(*) AS calls, sum(tokens_in) AS tokens_in,
+                  sum(tokens_out) AS tokens_out, sum(cost_micro_usd) AS cost
+           FROM llm_calls
+           WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3
+           GROUP BY model ORDER BY sum(cost_micro_usd) DESC, model`,
+          [tenantId, period.start, period.end],
+        );
+        return {
+          spentMicroUsd: Number(spent?.used ?? 0),
+          byModel: rows.map(
+            (r): LlmModelRow => ({
+              model: r.model,
+              calls: Number(r.calls),
+              tokensIn: Number(r.tokens_in),
+              tokensOut: Number(r.tokens_out),
+              costMicroUsd: Number(r.cost),
+            }),
+          ),
         };
       }),
 

@@ -1,0 +1,249 @@
+import { once } from "node:events";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** One chat-completions request the fake received, as sent. */
+export interface FakeChatRequest {
+  model: string;
+  messages: { role: string; content: string }[];
+  response_format: unknown;
+  /** response_format.json_schema.name: tells an extraction ("engram_extract") from a reconciliation. */
+  schemaName: string | undefined;
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown>;
+}
+
+export interface FakeUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+/**
+ * What the fake answers one request with:
+ * - `{ content }`: 200 with that message content (an object is sent as its JSON text);
+ * - `{ refusal }`: 200 with a structured-output refusal;
+ * - `{ status, body?, headers? }`: that status (e.g. 429 with `{ "retry-after": "1" }`, or 500);
+ * - `{ delayMs, reply? }`: waits, then answers `reply` (default: an empty JSON object as content);
+ * - `"hang"`: never answers (the client's timeout must end it).
+ * `usage` defaults to 10 tokens in and 5 out; `null` leaves it out of the answer.
+ */
+export type FakeReply =
+  | { content: unknown; usage?: FakeUsage | null; model?: string }
+  | { refusal: string; usage?: FakeUsage | null }
+  | { status: number; body?: unknown; headers?: Record<string, string>; usage?: FakeUsage | null }
+  | { delayMs: number; reply?: FakeReply }
+  | "hang";
+
+export type FakeHandler = (request: FakeChatRequest) => FakeReply | Promise<FakeReply>;
+
+export interface FakeOpenAIOptions {
+  /** Answers requests the queue has no reply for (default: 500 "no scripted reply"). */
+  handler?: FakeHandler;
+  /** When set, requests without `Authorization: Bearer <apiKey>` get a 401 echoing what was sent. */
+  apiKey?: string;
+}
+
+export interface FakeOpenAI {
+  /** The API root to configure, e.g. http://127.0.0.1:PORT/v1. */
+  baseUrl: string;
+  /** Every chat-completions request received, in order. */
+  requests: FakeChatRequest[];
+  /** Replies for the next requests, before the handler is asked. */
+  enqueue(...replies: FakeReply[]): void;
+  setHandler(handler: FakeHandler | undefined): void;
+  /** Forgets the requests and the queued replies. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const DEFAULT_USAGE: FakeUsage = { prompt_tokens: 10, completion_tokens: 5 };
+
+/**
+ * A local server speaking the OpenAI chat-completions wire protocol (`POST /v1/chat/completions`),
+ * scripted per request, for tests of the LLM inference engine. Listens on a free loopback port.
+ */
+export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+  const requests: FakeChatRequest[] = [];
+  const queue: FakeReply[] = [];
+  let handler = opts.handler;
+  const timers = new Set<NodeJS.Timeout>();
+  const wait = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
+
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    // Decoded whole: a multi-byte character may be split across chunks.
+    const text = Buffer.concat(chunks).toString("utf8");
+    const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      if (res.destroyed) return;
+      res.writeHead(status, { "content-type": "application/json", ...headers });
+      res.end(JSON.stringify(payload));
+    };
+    if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
+      return send(404, { error: { message: `no route ${req.method} ${req.url}` } });
+    }
+    if (opts.apiKey !== undefined && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
+      // Some compatible servers echo the key back; the client must not pass it on.
+      const message = `Incorrect API key provided: ${req.headers.authorization?.slice(7)}`;
+      return send(401, { error: { message, type: "invalid_request_error" } });
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return send(400, { error: { message: "the body is not JSON" } });
+    }
+    const format = body.response_format as { json_schema?: { name?: unknown } } | undefined;
+    const name = format?.json_schema?.name;
+    const request: FakeChatRequest = {
+      model: String(body.model),
+      messages: (body.messages ?? []) as FakeChatRequest["messages"],
+      response_format: body.response_format,
+      schemaName: typeof name === "string" ? name : undefined,
+      headers: req.headers,
+      body,
+    };
+    requests.push(request);
+    let reply: FakeReply | undefined = queue.shift();
+    try {
+      reply ??= handler ? await handler(request) : undefined;
+    } catch (err) {
+      return send(500, { error: { message: `fake handler threw: ${String(err)}` } });
+    }
+    if (reply === undefined) return send(500, { error: { message: "no scripted reply" } });
+    for (;;) {
+      if (reply === "hang") return;
+      if (!("delayMs" in reply)) break;
+      await wait(reply.delayMs);
+      reply = reply.reply ?? { content: {} };
+    }
+    const usage = reply.usage === undefined ? DEFAULT_USAGE : reply.usage;
+    const withUsage = (payload: Record<string, unknown>) =>
+      usage === null
+        ? payload
+        : {
+            ...payload,
+            usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+          };
+    if ("status" in reply) {
+      const payload = reply.body ?? { error: { message: `scripted status ${reply.status}` } };
+      const isObject = typeof payload === "object" && payload !== null;
+      return send(
+        reply.status,
+        isObject ? withUsage(payload as Record<string, unknown>) : payload,
+        reply.headers,
+      );
+    }
+    const message =
+      "refusal" in reply
+        ? { role: "assistant", content: null, refusal: reply.refusal }
+        : {
+            role: "assistant",
+            content:
+              typeof reply.content === "string" ? reply.content : JSON.stringify(reply.content),
+            refusal: null,
+          };
+    send(
+      200,
+      withUsage({
+        id: `chatcmpl-fake-${requests.length}`,
+        object: "chat.completion",
+        created: Math.floor(Date.now() / 1000),
+        model: "model" in reply && reply.model ? reply.model : request.model,
+        choices: [{ index: 0, message, finish_reason: "stop" }],
+      }),
+    );
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    requests,
+    enqueue: (...replies) => void queue.push(...replies),
+    setHandler(next) {
+      handler = next;
+    },
+    reset() {
+      requests.length = 0;
+      queue.length = 0;
+    },
+    async close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      server.closeAllConnections();
+      server.close();
+      await once(server, "close");
+    },
+  };
+}
+
+/** The JSON the first user message of a request carries (the engine sends its input as JSON). */
+export function fakeRequestInput(request: FakeChatRequest): unknown {
+  const input = request.messages.find((m) => m.role === "user");
+  return input ? JSON.parse(input.content) : undefined;
+}
+
+/** A fact as the model writes it; what is left out gets the plain default. */
+export interface FakeFact {
+  text: string;
+  source_indexes?: number[];
+  valid_from?: string | null;
+  attribute?: { subject: string; key: string; value: string } | null;
+  negates?: boolean;
+  entities?: string[];
+  categories?: string[];
+}
+
+/**
+ * An extraction answer holding `facts`. Pass the request when the engine has categories: its
+ * schema then requires `categories` on every fact, and facts without one get [].
+ */
+export function fakeExtractAnswer(facts: FakeFact[], request?: FakeChatRequest): FakeReply {
+  const format = request?.response_format as
+    | {
+        json_schema?: { schema?: { properties?: { facts?: { items?: { properties?: object } } } } };
+      }
+    | undefined;
+  const wantsCategories =
+    "categories" in (format?.json_schema?.schema?.properties?.facts?.items?.properties ?? {});
+  return {
+    content: {
+      facts: facts.map((f) => ({
+        text: f.text,
+        source_indexes: f.source_indexes ?? [0],
+        valid_from: f.valid_from ?? null,
+        attribute: f.attribute ?? null,
+        negates: f.negates ?? false,
+        entities: f.entities ?? [],
+        ...(f.categories || wantsCategories ? { categories: f.categories ?? [] } : {}),
+      })),
+    },
+  };
+}
+
+/** A reconciliation answer; `text` defaults to "" (ADD then keeps the fact's text). */
+export function fakeReconcileAnswer(decision: {
+  event: "ADD" | "UPDATE" | "DELETE" | "NOOP";
+  target_id?: string | null;
+  supersede?: boolean;
+  text?: string;
+  reason?: string;
+}): FakeReply {
+  return {
+    content: {
+      event: decision.event,
+      target_id: decision.target_id ?? null,
+      supersede: decision.supersede ?? false,
+      text: decision.text ?? "",
+      reason: decision.reason ?? `scripted ${decision.event}`,
+    },
+  };
+}
