@@ -4,13 +4,15 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { describeCommit } from "./lib/commit.ts";
-import { inferenceReport, runInferenceBench } from "./lib/inference.ts";
+import { caseDetails, inferenceReport, runInferenceBench } from "./lib/inference.ts";
 
 const { values: args } = parseArgs({
   options: {
     "latency-n": { type: "string", default: "300" },
     "skip-locomo": { type: "boolean", default: false },
     "locomo-per": { type: "string", default: "session" },
+    /** Also write every reconciliation case's outcome (events, texts, reasons) to this JSON file. */
+    details: { type: "string" },
   },
 });
 const per = args["locomo-per"];
@@ -38,3 +40,7 @@ const old = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmark results
 const at = old.indexOf(HEADING);
 writeFileSync(path, `${at < 0 ? `${old.trimEnd()}\n\n` : old.slice(0, at)}${section}\n`);
 log("wrote the inference section of bench/RESULTS.md");
+if (args.details) {
+  writeFileSync(args.details, caseDetails(result));
+  log(`wrote the reconciliation cases' outcomes to ${args.details}`);
+}

@@ -52,6 +52,8 @@ interface CaseOutcome {
   events: boolean;
   /** …and each decision concerns the right memory (supersedes/enriches/deletes/repeats a setup one). */
   strict: boolean;
+  /** The input request's results as answered (for --details). */
+  results: unknown[];
 }
 
 interface ReconciliationResult {
@@ -90,6 +92,11 @@ interface LatencyResult {
   infer: Stat;
   inferEvents: Record<Event | "none", number>;
   load: [number, number];
+}
+
+/** Each reconciliation case's labels and the answers it got, for auditing the section's numbers. */
+export function caseDetails(r: InferenceResult): string {
+  return `${JSON.stringify(r.reconciliation.cases, null, 2)}\n`;
 }
 
 export interface InferenceResult {
@@ -163,6 +170,7 @@ async function reconciliationSet(api: EngramClient): Promise<ReconciliationResul
     const user_id = `case-${n}-${c.id}`;
     const setupIds = new Set<string>();
     let got: string[];
+    let results: unknown[] = [];
     let strict = true;
     try {
       for (const m of c.setup) {
@@ -175,6 +183,7 @@ async function reconciliationSet(api: EngramClient): Promise<ReconciliationResul
         infer: true,
       });
       got = res.results.map((r) => r.event);
+      results = res.results;
       for (const r of res.results) {
         if (r.event === "ADD") strict &&= !setupIds.has(r.id);
         else if (r.event === "UPDATE")
@@ -195,6 +204,7 @@ async function reconciliationSet(api: EngramClient): Promise<ReconciliationResul
       got,
       events,
       strict: events && strict,
+      results,
     });
   }
   return { cases: out, seconds: (performance.now() - start) / 1000 };
