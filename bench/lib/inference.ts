@@ -145,7 +145,8 @@ export async function runInferenceBench(
       opts.log(`inference: LoCoMo dev with infer: true (one request per ${opts.locomoPer})`);
       const verbatim = opts.verbatimRecall ?? (await locomoRecall(await api()));
       if (!verbatim) throw new Error("LoCoMo verbatim recall missing");
-      locomo = await locomoInferred(await api(), data, opts.locomoPer, verbatim);
+      opts.log("inference: LoCoMo verbatim baseline done; ingesting with infer: true");
+      locomo = await locomoInferred(await api(), data, opts.locomoPer, verbatim, opts.log);
     }
     opts.log(`inference: add latency, ${opts.latencyN} verbatim and ${opts.latencyN} infer: true`);
     const latency = await addLatency(await api(), opts.latencyN);
@@ -215,6 +216,7 @@ async function locomoInferred(
   data: readonly Conversation[],
   per: "session" | "turn",
   verbatim: RecallResult,
+  log: (...a: unknown[]) => void,
 ): Promise<LocomoInferResult> {
   const events: Record<Event, number> = { ADD: 0, UPDATE: 0, DELETE: 0, NOOP: 0 };
   let turns = 0;
@@ -258,6 +260,7 @@ async function locomoInferred(
             }
           }
         }
+        log(`inference: LoCoMo ${conv.sample_id} ingested (${turns} turns so far)`);
       }
     }),
   );
@@ -279,6 +282,7 @@ async function locomoInferred(
     }))
       all++;
   }
+  log("inference: LoCoMo questions against the inferred memories");
   const { questions, recall } = await evidenceRecall(api, data, (hit) =>
     hit.sources.flatMap((s) => (s.id === undefined ? [] : [s.id])),
   );
