@@ -270,17 +270,18 @@ async function locomoInferred(
   let withoutSources = 0;
   let sourceCount = 0;
   for (const conv of data) {
-    for await (const m of api.listAllMemories({ user_id: conv.sample_id })) {
+    // Every memory with its validity; current ones are those not yet ended (valid_to null).
+    for await (const m of api.listAllMemories({
+      user_id: conv.sample_id,
+      include_superseded: true,
+    })) {
+      all++;
+      if (m.valid_to !== null) continue;
       current++;
       const ids = m.sources.filter((s) => s.id !== undefined).length;
       sourceCount += ids;
       if (ids === 0) withoutSources++;
     }
-    for await (const _ of api.listAllMemories({
-      user_id: conv.sample_id,
-      include_superseded: true,
-    }))
-      all++;
   }
   log("inference: LoCoMo questions against the inferred memories");
   const { questions, recall } = await evidenceRecall(api, data, (hit) =>
