@@ -2,6 +2,8 @@ import { createLocalMemoryCache, noMemoryCache } from "./cache/memory-cache.ts";
 import { createRedisConnection } from "./cache/redis-connection.ts";
 import { createRedisMemoryCache } from "./cache/redis-memory-cache.ts";
 import { createRedisVectorCache } from "./cache/redis-vector-cache.ts";
+import { createCategoryService } from "./categories/category-service.ts";
+import { createCategoryStore } from "./categories/category-store.ts";
 import { resolveAdminToken } from "./config/admin-token.ts";
 import type { Config } from "./config/config.ts";
 import { openDatabase, prepareSchema } from "./db/open-database.ts";
@@ -85,6 +87,8 @@ export async function createServer(config: Config): Promise<Server> {
     });
     knowledge = kb;
     const tenancy = createTenancy(db, plans);
+    // The inference pipeline matches facts with these (categories.categorize).
+    const categories = createCategoryService({ store: createCategoryStore(db), embedder });
     const local = createLocalEngine();
     const engine = createInferenceEngine(config.llm, local, {
       log: {
@@ -104,6 +108,8 @@ export async function createServer(config: Config): Promise<Server> {
         duplicateThreshold: config.inferDuplicateThreshold,
         idempotencyTtlS: config.idempotencyTtlS,
         llmBudget: createLlmBudgetCheck(db, config.llmBudgetFallback),
+        categorize: (ctx, vectors) => categories.categorize(ctx, vectors),
+        categoriesFor: (ctx) => categories.categoriesFor(ctx),
       }),
       idempotencyTtlS: config.idempotencyTtlS,
       metering: config.metering,
@@ -120,6 +126,7 @@ export async function createServer(config: Config): Promise<Server> {
       tenancy,
       usage: createUsageService(createUsageStore(db), plans),
       memories,
+      categories,
       knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
       metrics: kb.metrics,
       adminToken: admin.token,

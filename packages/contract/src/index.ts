@@ -1,3 +1,4 @@
+export * from "./categories.ts";
 export * from "./common.ts";
 export * from "./knowledge.ts";
 export * from "./memories.ts";

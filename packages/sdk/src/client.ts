@@ -3,6 +3,7 @@ import type {
   AddMemoryResponse,
   ApiKey,
   BatchAddMemoriesBody,
+  CategoriesResponse,
   CreatedKey,
   CreateKeyBody,
   CreateProjectBody,
@@ -21,6 +22,7 @@ import type {
   Project,
   SearchMemoriesBody,
   SearchMemoriesResponse,
+  SetCategoriesBody,
   UpdateMemoryBody,
   UsageHistoryQuery,
   UsageHistoryResponse,
@@ -92,6 +94,21 @@ export class EngramClient {
   /** GET /v1/memories/{id}/history */
   getMemoryHistory(id: string) {
     return request<MemoryHistoryResponse>(this.opts, "GET", `v1/memories/${enc(id)}/history`);
+  }
+
+  /** GET /v1/categories — the project's memory categories, or the defaults (memories:read) */
+  getCategories() {
+    return request<CategoriesResponse>(this.opts, "GET", "v1/categories");
+  }
+
+  /** PUT /v1/categories — replaces the project's memory categories (memories:write) */
+  setCategories(body: SetCategoriesBody) {
+    return request<CategoriesResponse>(this.opts, "PUT", "v1/categories", { body });
+  }
+
+  /** DELETE /v1/categories — back to the default memory categories (memories:write) */
+  resetCategories() {
+    return request<CategoriesResponse>(this.opts, "DELETE", "v1/categories");
   }
 
   /** GET /v1/usage — this period's usage against the plan (usage:read) */

@@ -29,6 +29,7 @@ const TENANT_TABLES = [
   "ingest_jobs",
   "knowledge_chunks",
   "llm_calls",
+  "project_categories",
 ];
 
 // Row-level security on its own, with the application's tenant filters bypassed: raw SQL as the

@@ -3,6 +3,8 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { registerCategoryRoutes } from "../categories/category-routes.ts";
+import type { CategoryService } from "../categories/category-service.ts";
 import { registerKnowledgeRoutes } from "../knowledge/knowledge-routes.ts";
 import type { KnowledgeService } from "../knowledge/knowledge-service.ts";
 import { newId } from "../lib/ids.ts";
@@ -26,6 +28,8 @@ import { validatorCompiler } from "./validation.ts";
 
 export interface AppDeps {
   memories: MemoryService;
+  /** A project's memory categories (GET/PUT/DELETE /v1/categories). */
+  categories?: CategoryService | undefined;
   tenancy: Tenancy;
   usage: UsageService;
   adminToken: string;
@@ -139,6 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerTenantRoutes(app, deps.tenancy, auth);
   registerUsageRoutes(app, deps.usage, auth);
   registerMemoryRoutes(app, deps.memories, auth);
+  if (deps.categories) registerCategoryRoutes(app, deps.categories, auth);
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
   }

@@ -108,7 +108,7 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
                              embedding_dim, valid_from, sources, categories, attribute_subject,
                              attribute_key)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, decode($10, 'hex'), $11, $12::vector, $13, $14,
-               $15, $16, $17, $18, $19)
+               coalesce($15::timestamptz, now()), $16, $17, $18, $19)
        ON CONFLICT (tenant_id, project_id, user_id, agent_id, session_id, content_hash)
          WHERE valid_to IS NULL DO NOTHING
        RETURNING id, ${MEMORY_BYTES_SQL} AS bytes`,
@@ -127,7 +127,7 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
         r.embedding,
         model.id,
         model.dimension,
-        r.validFrom ?? r.occurredAt ?? new Date().toISOString(),
+        r.validFrom ?? r.occurredAt ?? null,
         JSON.stringify(r.sources ?? []),
         r.categories ?? [],
         r.attribute?.subject ?? null,

@@ -30,6 +30,7 @@ describeOnBackends("memory routes", () => {
       // Allow-listed shape: no internal columns leak.
       assert.deepEqual(Object.keys(m).sort(), [
         "agent_id",
+        "categories",
         "created_at",
         "embedding_model",
         "id",
@@ -38,11 +39,20 @@ describeOnBackends("memory routes", () => {
         "project_id",
         "role",
         "session_id",
+        "sources",
+        "superseded_by",
         "timestamp",
         "updated_at",
         "user_id",
+        "valid_from",
+        "valid_to",
       ]);
       assert.equal(m.project_id, t.projectId);
+      // Verbatim: valid from when it was stored, current, no categories, no source messages.
+      assert.equal(m.valid_from, m.created_at);
+      assert.equal(m.valid_to, null);
+      assert.equal(m.superseded_by, null);
+      assert.deepEqual([m.categories, m.sources], [[], []]);
     });
 
     test("errors: unknown ids (well-formed or not) are 404 not_found", async () => {

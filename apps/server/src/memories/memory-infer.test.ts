@@ -94,6 +94,29 @@ describeOnBackends("memory inference", () => {
       const newHistory = (await t.client.getMemoryHistory(u.id)).results;
       assert.equal(newHistory[0]?.related_memory_id, berlin.id);
 
+      // Time: current by default; as_of before the move gives the old home; all on request.
+      const ids = (rs: { id: string }[]) => rs.map((r) => r.id).sort();
+      assert.deepEqual(ids((await t.client.listMemories({ user_id: "alice" })).results), [u.id]);
+      assert.deepEqual(
+        ids(
+          (await t.client.listMemories({ user_id: "alice", as_of: "2026-01-20T00:00:00Z" }))
+            .results,
+        ),
+        [berlin.id],
+      );
+      const everything = await t.client.searchMemories({
+        query: "where does Alice live?",
+        user_id: "alice",
+        include_superseded: true,
+      });
+      assert.deepEqual(ids(everything.results), [berlin.id, u.id].sort());
+      const then = await t.client.searchMemories({
+        query: "where does Alice live?",
+        user_id: "alice",
+        as_of: "2026-01-20T00:00:00Z",
+      });
+      assert.deepEqual(ids(then.results), [berlin.id]);
+
       // The resolved date is searchable by keyword.
       const found = await t.client.searchMemories({
         query: "February 2026",
@@ -259,6 +282,29 @@ describeOnBackends("memory inference", () => {
         ["ADD", "UPDATE", "ADD"],
         JSON.stringify(res),
       );
+    });
+
+    test("inferred memories get the project's categories; filters select by them", async () => {
+      const t = await tenant();
+      const res = await t.client.addMemory({
+        messages: [
+          said("Max", "I am allergic to peanuts.", "2026-01-01T10:00:00Z"),
+          said("Max", "I work as a software engineer at Globex.", "2026-01-01T10:01:00Z"),
+        ],
+        user_id: "max",
+        infer: true,
+      });
+      assert.equal(res.results.length, 2, JSON.stringify(res));
+      const [allergy, job] = await Promise.all(res.results.map((r) => t.client.getMemory(r.id)));
+      assert.ok(allergy?.categories.includes("health"), JSON.stringify(allergy?.categories));
+      assert.ok(job?.categories.includes("work"), JSON.stringify(job?.categories));
+      const health = await t.client.searchMemories({
+        query: "what should I know about Max?",
+        user_id: "max",
+        filters: { categories: "health" },
+      });
+      assert.ok(health.results.some((h) => h.id === allergy?.id));
+      assert.ok(health.results.every((h) => h.categories.includes("health")));
     });
 
     test("errors: a bad message timestamp is 400 naming it, nothing stored", async () => {

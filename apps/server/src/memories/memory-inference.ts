@@ -8,6 +8,7 @@ import type {
 import { type IdempotencyKey, IdempotencyRace, scopedIdempotency } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
 import type {
+  Category,
   Decision,
   Fact,
   InferenceEngine,
@@ -50,6 +51,8 @@ export interface InferenceDeps {
   llmBudget?: LlmBudgetCheck | undefined;
   /** The project's categories most similar to each vector (the local engine's categories). */
   categorize?: ((ctx: TenantContext, vectors: Float32Array[]) => Promise<string[][]>) | undefined;
+  /** The project's categories, for the LLM engine to choose among. */
+  categoriesFor?: ((ctx: TenantContext) => Promise<Category[]>) | undefined;
 }
 
 /** One fact with what its write needs: the body it came from, its messages and its vector. */
@@ -274,10 +277,12 @@ export function createInference(deps: InferenceDeps) {
     const calls: LlmCall[] = [];
     const now = new Date();
 
+    const categories =
+      engine.name === "llm" && deps.categoriesFor ? await deps.categoriesFor(ctx) : undefined;
     const extracted: Omit<Pending, "vector" | "categories">[] = [];
     for (const body of bodies) {
       const messages = sourceMessages(body, now);
-      const out = await engine.extract(messages);
+      const out = await engine.extract(messages, { categories });
       calls.push(...out.calls);
       if (out.fallback) fallbacks.push(out.fallback);
       const scope = reconcileScopeOf({

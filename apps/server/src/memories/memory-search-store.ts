@@ -1,12 +1,16 @@
 import type { Metadata, SearchHit } from "@engram/contract";
 import type { Database } from "../db/database.ts";
-import { compileFilter } from "../search/filter-sql.ts";
+import { compileFilter, type FilterOptions } from "../search/filter-sql.ts";
 import { candidateCount, FUSED_CTE, fusedScore } from "../search/fusion.ts";
 import { KEYWORD_POSTINGS_BUDGET, type KeywordPlan, planKeywords } from "../search/keyword-plan.ts";
 import { tsqueryLiteral } from "../search/query-text.ts";
 import { scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_COLUMNS, toMemory } from "./memory-row.ts";
 import type { MemoryScope } from "./memory-store.ts";
+import { type Validity, validitySql } from "./memory-validity.ts";
+
+/** Memory filters also address the memory's categories (filter-sql.ts); knowledge's do not. */
+export const MEMORY_FILTER_OPTIONS: FilterOptions = { categories: "to_jsonb(categories)" };
 
 export interface SearchRequest {
   /** The project is always given: keyword statistics and postings are per project. */
@@ -19,6 +23,8 @@ export interface SearchRequest {
   limit: number;
   threshold?: number | undefined;
   mode: "hybrid" | "vector" | "keyword";
+  /** Current memories (the default), those valid at an instant, or all (memory-validity.ts). */
+  validity?: Validity | undefined;
 }
 
 /**
@@ -82,9 +88,20 @@ export function createMemorySearchStore(
       const candidateParam = param(candidates);
       const { userId, agentId, sessionId } = req.scope;
       const scoped = userId !== undefined || agentId !== undefined || sessionId !== undefined;
-      let where = `tenant_id = $1 AND ${modelPredicate}${scopeSql(req.scope, params)}`;
+      // Every candidate list (vector, keyword scoped and unscoped) is restricted by `where`, so
+      // the validity predicate holds for all of them. On the vector side it is one more filter
+      // the HNSW scan applies as it goes (iterative scan keeps going until enough rows pass).
+      let where = `tenant_id = $1 AND ${modelPredicate}${scopeSql(req.scope, params)}${validitySql(
+        req.validity ?? {},
+        params,
+      )}`;
       if (req.filter) {
-        const compiled = compileFilter(req.filter, "metadata", params.length + 1);
+        const compiled = compileFilter(
+          req.filter,
+          "metadata",
+          params.length + 1,
+          MEMORY_FILTER_OPTIONS,
+        );
         where += ` AND ${compiled.sql}`;
         params.push(...compiled.params);
       }
@@ -106,8 +123,10 @@ export function createMemorySearchStore(
         } else {
           // Unscoped: the generating terms' postings (at most `budget`) give each memory a
           // partial score; the best few are then looked up, filtered and scored on every term.
-          // A metadata filter can reject many of them, so it gets a longer shortlist.
-          const shortlist = candidates * (req.filter ? 10 : 3);
+          // A metadata filter, or an instant in the past, can reject many of them, so they get a
+          // longer shortlist.
+          const selective = req.filter !== undefined || req.validity?.asOf !== undefined;
+          const shortlist = candidates * (selective ? 10 : 3);
           const postings = `SELECT lexeme, memory_id FROM memory_terms
              WHERE tenant_id = $1 AND project_id = ${param(req.scope.projectId)}
                AND lexeme = ANY(${param(plan.generating.map((t) => t.lexeme))}::text[])

@@ -32,7 +32,9 @@ import { type UsageHook, usageHook } from "../usage/metering.ts";
 import { contentHash } from "./content-hash.ts";
 import type { Infer } from "./memory-inference.ts";
 import type { MemorySearchStore } from "./memory-search-store.ts";
+import { MEMORY_FILTER_OPTIONS } from "./memory-search-store.ts";
 import type { MemoryScope, MemoryStore, NewMemory } from "./memory-store.ts";
+import type { Validity } from "./memory-validity.ts";
 
 export interface MemoryServiceDeps {
   store: MemoryStore;
@@ -77,6 +79,12 @@ function checkTimestamp(timestamp: string | undefined, field: string): void {
       field,
     );
   }
+}
+
+/** Which memories a search or listing sees (memory-validity.ts); as_of checked like timestamps. */
+function validityOf(input: { as_of?: string; include_superseded?: boolean }): Validity {
+  checkTimestamp(input.as_of, "as_of");
+  return { asOf: input.as_of, includeSuperseded: input.include_superseded };
 }
 
 function scopeOf(
@@ -175,12 +183,13 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     requireScope(ctx, "memories:read");
     if (input.filters !== undefined) {
       try {
-        compileFilter(input.filters, "metadata", 1);
+        compileFilter(input.filters, "metadata", 1, MEMORY_FILTER_OPTIONS);
       } catch (err) {
         if (err instanceof FilterError) throw new AppError("invalid_filter", err.message, err.path);
         throw err;
       }
     }
+    const validity = validityOf(input);
     // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
     const vector = await embedder.embedQuery(embeddingQuery(input.query));
     return deps.search(ctx.tenantId, {
@@ -191,6 +200,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       limit: input.limit ?? 10,
       threshold: input.threshold,
       mode,
+      validity,
     });
   }
 
@@ -347,7 +357,14 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       requireScope(ctx, "memories:read");
       const before = decodeIdCursor(input.cursor, "mem");
       const limit = input.limit ?? 20;
-      const page = await store.listMemories(ctx.tenantId, scopeOf(ctx, input), limit, before);
+      const validity = validityOf(input);
+      const page = await store.listMemories(
+        ctx.tenantId,
+        scopeOf(ctx, input),
+        limit,
+        before,
+        validity,
+      );
       return { results: page.rows, next_cursor: nextIdCursor(page) };
     },
 

@@ -24,6 +24,7 @@ import {
   unindexDeletedTermsSql,
   unindexTerms,
 } from "./memory-terms-sql.ts";
+import { type Validity, validitySql } from "./memory-validity.ts";
 
 /** One memory to insert, already embedded. */
 export interface NewMemory {
@@ -132,14 +133,13 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
           const earlier = await findIdempotentResponse(tx, tenantId, idem);
           if (earlier) return earlier as { results: AddMemoryResult[] };
         }
-        const now = new Date().toISOString();
         const inserted = await tx.query<{ id: string; bytes: string }>(
           `INSERT INTO memories (id, tenant_id, project_id, memory, role, user_id, agent_id, session_id, metadata,
                                  content_hash, occurred_at, embedding, embedding_model, embedding_dim,
                                  valid_from, sources, categories, attribute_subject, attribute_key)
            SELECT d.id, $2, $14, d.memory, d.role, d.user_id, d.agent_id, d.session_id, d.metadata,
                   decode(d.hash, 'hex'), d.occurred_at, d.embedding::vector, $12, $13,
-                  d.valid_from, d.sources, ARRAY(SELECT jsonb_array_elements_text(d.categories)),
+                  coalesce(d.valid_from, now()), d.sources, ARRAY(SELECT jsonb_array_elements_text(d.categories)),
                   d.attribute_subject, d.attribute_key
            FROM unnest($1::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                        $8::jsonb[], $9::text[], $10::timestamptz[], $11::text[], $15::timestamptz[],
@@ -164,7 +164,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
             model.id,
             model.dimension,
             projectId,
-            rows.map((r) => r.validFrom ?? r.occurredAt ?? now),
+            rows.map((r) => r.validFrom ?? r.occurredAt ?? null),
             rows.map((r) => JSON.stringify(r.sources ?? [])),
             rows.map((r) => JSON.stringify(r.categories ?? [])),
             rows.map((r) => r.attribute?.subject ?? null),
@@ -255,16 +255,20 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         return row ? toMemory(row) : undefined;
       }),
 
-    /** Lists newest first; ids are time-sortable, so the cursor is the last id seen. */
+    /**
+     * Lists newest first; ids are time-sortable, so the cursor is the last id seen. By default
+     * only current memories (memory-validity.ts).
+     */
     listMemories: (
       tenantId: string,
       scope: MemoryScope,
       limit: number,
       before: string | undefined,
+      validity: Validity = {},
     ) =>
       db.withTenant(tenantId, async (tx) => {
         const params: unknown[] = [tenantId];
-        let where = `tenant_id = $1${scopeSql(scope, params)}`;
+        let where = `tenant_id = $1${scopeSql(scope, params)}${validitySql(validity, params)}`;
         if (before) {
           params.push(before);
           where += ` AND id < $${params.length}`;

@@ -284,3 +284,112 @@ describe("compileFilter is injection-safe", () => {
     });
   }
 });
+
+describe("compileFilter's categories option", () => {
+  // id → [categories, metadata]
+  const MEMORIES: Record<number, [string[], unknown]> = {
+    1: [["work"], { categories: "work", team: "core" }],
+    2: [["work", "travel"], { team: "sales" }],
+    3: [["health"], {}],
+    4: [[], { categories: ["work"] }],
+    5: [["preferences", "health"], { team: "core" }],
+  };
+  const IDS = Object.keys(MEMORIES).map(Number);
+  const OPTIONS = { categories: "to_jsonb(c.categories)" };
+
+  before(async () => {
+    await db.exec(
+      "create table c (id int primary key, metadata jsonb, categories text[] not null)",
+    );
+    for (const [id, [categories, metadata]] of Object.entries(MEMORIES)) {
+      await db.query("insert into c values ($1, $2::jsonb, $3::text[])", [
+        Number(id),
+        JSON.stringify(metadata),
+        categories,
+      ]);
+    }
+  });
+
+  async function select(filter: unknown, options: { categories?: string } = OPTIONS) {
+    const { sql, params } = compileFilter(filter, "c.metadata", 1, options);
+    const result = await db.query<{ id: number }>(
+      `select id from c where ${sql} order by id`,
+      params,
+    );
+    return result.rows.map((row) => row.id);
+  }
+
+  const categoryCases: [string, unknown, number[]][] = [
+    ["a bare name: has that category", { categories: "work" }, [1, 2]],
+    ["eq: has that category", { categories: { eq: "health" } }, [3, 5]],
+    ["contains: has that category", { categories: { contains: "travel" } }, [2]],
+    ["ne: does not have it (no categories included)", { categories: { ne: "work" } }, [3, 4, 5]],
+    ["in: has at least one of them", { categories: { in: ["travel", "health"] } }, [2, 3, 5]],
+    ["nin: has none of them", { categories: { nin: ["work", "health"] } }, [4]],
+    ["several operators are ANDed", { categories: { contains: "work", ne: "travel" } }, [1]],
+    ["an unknown category matches nothing", { categories: "plans" }, []],
+    ["names are case-sensitive", { categories: "Work" }, []],
+    ["with metadata keys", { categories: "health", team: "core" }, [5]],
+    ["inside or", { or: [{ categories: "travel" }, { team: "core" }] }, [1, 2, 5]],
+    ["inside not", { not: { categories: { in: ["work"] } } }, [3, 4, 5]],
+  ];
+  for (const [name, filter, expected] of categoryCases) {
+    it(name, async () => {
+      assert.deepEqual(await select(filter), expected);
+    });
+  }
+
+  it("without the option, categories is an ordinary metadata key", async () => {
+    assert.deepEqual(await select({ categories: "work" }, {}), [1]);
+    assert.deepEqual(await select({ categories: { contains: "work" } }, {}), [1, 4]);
+    // Without the option the column is never named.
+    const { sql } = compileFilter({ categories: "work" }, "c.metadata", 1);
+    assert.ok(!sql.includes("to_jsonb"), sql);
+  });
+
+  it("rejects what is not a set of names", () => {
+    const bad: [unknown, string, RegExp][] = [
+      [{ categories: { gt: "a" } }, "filters.categories.gt", /categories take eq, ne, in/],
+      [{ categories: { like: "a" } }, "filters.categories.like", /categories take/],
+      [{ categories: null }, "filters.categories", /a category is a name/],
+      [{ categories: 3 }, "filters.categories", /a category is a name/],
+      [{ categories: { in: ["work", 1] } }, "filters.categories.in[1]", /a category is a name/],
+      [{ categories: { in: [] } }, "filters.categories.in", /list of 1 to 100/],
+      [{ categories: { nin: "work" } }, "filters.categories.nin", /list of 1 to 100/],
+      [{ categories: ["work"] }, "filters.categories", /use "in"/],
+      [{ categories: {} }, "filters.categories", /at least one operator/],
+      [{ and: [{ categories: { eq: false } }] }, "filters.and[0].categories.eq", /a name/],
+    ];
+    for (const [filter, path, message] of bad) {
+      assert.throws(
+        () => compileFilter(filter, "c.metadata", 1, OPTIONS),
+        (error: unknown) => {
+          assert.ok(error instanceof FilterError, String(error));
+          assert.equal(error.path, path);
+          assert.match(error.message, message);
+          return true;
+        },
+        JSON.stringify(filter),
+      );
+    }
+  });
+
+  it("counts towards the 64-condition limit", () => {
+    const many = { and: Array.from({ length: 65 }, () => ({ categories: "work" })) };
+    assert.throws(
+      () => compileFilter(many, "c.metadata", 1, OPTIONS),
+      (error: unknown) =>
+        error instanceof FilterError && error.path === "filters.and[64].categories",
+    );
+  });
+
+  it("keeps names out of the SQL", async () => {
+    const attack = "') OR true --";
+    for (const filter of [{ categories: attack }, { categories: { in: [attack] } }]) {
+      const { sql } = compileFilter(filter, "c.metadata", 1, OPTIONS);
+      assert.ok(!sql.includes(attack), sql);
+      assert.deepEqual(await select(filter), []);
+    }
+    assert.deepEqual(await select({ categories: { nin: [attack] } }), IDS);
+  });
+});

@@ -19,6 +19,14 @@
  *   string case-insensitively (lower() on both sides, so case folding follows the database's
  *   ctype; plain substring, no wildcards); else false.
  *
+ * Categories (only when the caller passes `options.categories`, which memory search does and
+ * knowledge search does not): the key `categories`, at any level of and/or/not, is reserved and
+ * addresses the memory's categories (a set of names, read as a JSON array of strings), not a
+ * metadata key. Its operators: `eq`/`contains` (or a bare string) — the memory has that category;
+ * `ne` — it does not; `in` — it has at least one of the listed ones; `nin` — none of them. Values
+ * are category names (strings); gt/gte/lt/lte and null are rejected. A memory without categories
+ * matches ne and nin only. Without the option, `categories` is an ordinary metadata key.
+ *
  * Safety: keys and values only ever reach SQL as parameters (keys as text, values as JSON text cast
  * to jsonb), and every fragment evaluates to true or false, never NULL, so `not` is exact for
  * missing keys. Strings must be well-formed Unicode without NUL (Postgres rejects both), at most
@@ -90,6 +98,17 @@ const ifType = (v: string, type: string, test: string) =>
 const hasElement = (array: string, item: string) =>
   `EXISTS (SELECT 1 FROM jsonb_array_elements(${array}) AS e(filter_el) WHERE filter_el = ${item})`;
 
+/** What compileFilter addresses besides the metadata column. */
+export interface FilterOptions {
+  /**
+   * A trusted SQL expression giving the row's categories as a jsonb array of strings (e.g.
+   * "to_jsonb(categories)"); when given, the key `categories` addresses it.
+   */
+  categories?: string;
+}
+
+const CATEGORY_OPERATORS: readonly Operator[] = ["eq", "ne", "in", "nin", "contains"];
+
 class Compiler {
   readonly params: unknown[] = [];
   private conditions = 0;
@@ -97,6 +116,7 @@ class Compiler {
   constructor(
     private readonly column: string,
     private readonly firstParam: number,
+    private readonly options: FilterOptions,
   ) {}
 
   private param(value: unknown): string {
@@ -116,6 +136,9 @@ class Compiler {
     const parts = entries.map(([key, value]) => {
       if (key === "and" || key === "or") return this.combine(key, value, `${path}.${key}`, depth);
       if (key === "not") return `(NOT ${this.filter(value, `${path}.not`, depth + 1)})`;
+      if (key === "categories" && this.options.categories !== undefined) {
+        return this.categories(this.options.categories, value, `${path}.categories`);
+      }
       return this.field(key, value, keyPath(path, key));
     });
     return parts.length === 1 ? (parts[0] as string) : `(${parts.join(" AND ")})`;
@@ -145,11 +168,47 @@ class Compiler {
     return parts.length === 1 ? (parts[0] as string) : `(${parts.join(" AND ")})`;
   }
 
-  private condition(v: string, op: Operator, value: unknown, path: string): string {
+  /** The reserved `categories` key: set membership over a jsonb array of names. */
+  private categories(column: string, value: unknown, path: string): string {
+    if (Array.isArray(value)) fail(path, 'equality needs a single category; use "in" for a list');
+    const ops = isObject(value) ? Object.entries(value) : [["eq", value] as const];
+    if (ops.length === 0)
+      fail(path, `needs at least one operator (${CATEGORY_OPERATORS.join(", ")})`);
+    const parts = ops.map(([op, operand]) => {
+      const opPath = isObject(value) ? keyPath(path, op) : path;
+      if (!isOperator(op) || !CATEGORY_OPERATORS.includes(op)) {
+        return fail(opPath, `categories take ${CATEGORY_OPERATORS.join(", ")}`);
+      }
+      this.count(opPath);
+      const name = (x: unknown, p: string) => {
+        if (typeof x !== "string") return fail(p, "a category is a name (a string)");
+        checkText(x, MAX_TEXT_LENGTH, "category name", p);
+        return x;
+      };
+      if (op === "in" || op === "nin") {
+        if (!Array.isArray(operand) || operand.length === 0 || operand.length > MAX_LIST) {
+          return fail(opPath, `"${op}" needs a list of 1 to ${MAX_LIST} category names`);
+        }
+        const names = operand.map((x, i) => name(x, `${opPath}[${i}]`));
+        const any = `EXISTS (SELECT 1 FROM jsonb_array_elements(${column}) AS c(filter_cat)
+          WHERE filter_cat IN (SELECT jsonb_array_elements(${this.json(names)})))`;
+        return op === "in" ? `(${any})` : `(NOT ${any})`;
+      }
+      const has = `(${column} @> ${this.json([name(operand, opPath)])})`;
+      return op === "ne" ? `(NOT ${has})` : has;
+    });
+    return parts.length === 1 ? (parts[0] as string) : `(${parts.join(" AND ")})`;
+  }
+
+  private count(path: string): void {
     this.conditions += 1;
     if (this.conditions > MAX_CONDITIONS) {
       fail(path, `a filter may hold at most ${MAX_CONDITIONS} conditions`);
     }
+  }
+
+  private condition(v: string, op: Operator, value: unknown, path: string): string {
+    this.count(path);
     switch (op) {
       case "eq":
       case "ne": {
@@ -198,18 +257,20 @@ class Compiler {
 
 /**
  * Compiles a metadata filter into SQL. `column` is a trusted SQL expression (e.g. "m.metadata");
- * `firstParam` is the number of the first $n placeholder to use. The fragment is always true or
- * false (never NULL); `params` hold only text. Throws FilterError for any malformed filter.
+ * `firstParam` is the number of the first $n placeholder to use; `options` says what else the
+ * filter may address (the reserved `categories` key). The fragment is always true or false (never
+ * NULL); `params` hold only text. Throws FilterError for any malformed filter.
  */
 export function compileFilter(
   filter: unknown,
   column: string,
   firstParam: number,
+  options: FilterOptions = {},
 ): { sql: string; params: unknown[] } {
   if (!Number.isSafeInteger(firstParam) || firstParam < 1) {
     throw new RangeError(`firstParam must be a positive integer, got ${firstParam}`);
   }
-  const compiler = new Compiler(column, firstParam);
+  const compiler = new Compiler(column, firstParam, options);
   const sql = compiler.filter(filter, "filters", 1);
   return { sql, params: compiler.params };
 }

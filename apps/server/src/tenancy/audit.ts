@@ -11,7 +11,8 @@ type AuditAction =
   | "project.create"
   | "key.create"
   | "key.revoke"
-  | "memories.bulk_delete";
+  | "memories.bulk_delete"
+  | "categories.set";
 
 /** One audit row as its writer gives it. */
 export interface AuditEntry {

@@ -35,6 +35,7 @@ const TENANT_TABLES = [
   "llm_calls",
   "audit_events",
   "api_keys",
+  "project_categories",
   "projects",
 ] as const;
 

@@ -140,6 +140,8 @@ describeOnBackends("tenants", (suite) => {
       const other = await provision();
       for (const text of ["a", "b", "c"]) assert.equal((await add(t.key, text)).status, 201);
       assert.equal((await add(other.key, "kept")).status, 201);
+      const own = [{ name: "work", description: "Jobs" }];
+      assert.equal((await as(t.key, "PUT", "/v1/categories", { categories: own })).status, 200);
       const r = await admin("DELETE", `/v1/admin/tenants/${t.id}`);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(r.body.tenant_id, t.id);
@@ -147,6 +149,7 @@ describeOnBackends("tenants", (suite) => {
       assert.equal(r.body.removed.memory_history, 3);
       assert.equal(r.body.removed.api_keys, 1);
       assert.equal(r.body.removed.projects, 1);
+      assert.equal(r.body.removed.project_categories, 1);
       assert.equal(r.body.removed.tenants, 1);
       assert.ok(r.body.removed.audit_events >= 1);
       assert.ok(r.body.removed.usage_events >= 3);

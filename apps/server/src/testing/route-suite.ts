@@ -16,18 +16,32 @@ function current(): TestServer {
   return suite.srv;
 }
 
-/** Declares `<title> on <backend>` for each backend, with that backend's server running. */
-export function describeOnBackends(title: string, body: () => void): void {
-  describeEachBackend(title, (s) => {
-    before(() => {
-      suite = s;
-    });
-    after(() => {
-      suite = undefined;
-    });
-    body();
-  });
+/**
+ * Declares `<title> on <backend>` for each backend, with that backend's server running; `env`
+ * adds to the server's environment.
+ */
+export function describeOnBackends(
+  title: string,
+  body: () => void,
+  env: Record<string, string> = {},
+): void {
+  describeEachBackend(
+    title,
+    (s) => {
+      before(() => {
+        suite = s;
+      });
+      after(() => {
+        suite = undefined;
+      });
+      body();
+    },
+    env,
+  );
 }
+
+/** The platform admin's SDK client of the current server. */
+export const adminClient = () => current().admin;
 
 /**
  * fetch for the SDK that checks the wire format of every error: problem+json and a request id
