@@ -17,6 +17,7 @@ import {
   LOCOMO_PATH,
   loadLocomo,
   locomoRecall,
+  type PerQuestion,
   RECALL_KS,
   RECALL_MODES,
   type Recall,
@@ -76,6 +77,7 @@ interface LocomoInferResult {
   sourcesPerMemory: number;
   questions: number;
   recall: Recall;
+  perQuestion: PerQuestion;
   verbatim: RecallResult;
 }
 
@@ -105,6 +107,7 @@ export interface InferenceResult {
   locomoSkipped: boolean;
   latency: LatencyResult;
   load: [number, number];
+  seconds: number;
 }
 
 export interface InferenceOptions {
@@ -133,6 +136,7 @@ export async function runInferenceBench(
   opts: InferenceOptions,
 ): Promise<InferenceResult> {
   const load0 = loadavg()[0] ?? 0;
+  const start = performance.now();
   rmSync(dir, { recursive: true, force: true });
   const srv = await spawnServer(dir, await freePort(), { ENGRAM_RATE_LIMITS: "off" });
   try {
@@ -156,6 +160,7 @@ export async function runInferenceBench(
       locomoSkipped: opts.skipLocomo,
       latency,
       load: [load0, loadavg()[0] ?? 0],
+      seconds: (performance.now() - start) / 1000,
     };
   } finally {
     await srv.stop();
@@ -284,7 +289,7 @@ async function locomoInferred(
     }
   }
   log("inference: LoCoMo questions against the inferred memories");
-  const { questions, recall } = await evidenceRecall(api, data, (hit) =>
+  const { questions, recall, perQuestion } = await evidenceRecall(api, data, (hit) =>
     hit.sources.flatMap((s) => (s.id === undefined ? [] : [s.id])),
   );
   return {
@@ -301,6 +306,7 @@ async function locomoInferred(
     sourcesPerMemory: sourceCount / Math.max(current, 1),
     questions,
     recall,
+    perQuestion,
     verbatim,
   };
 }
@@ -392,6 +398,18 @@ function groupRows(cases: readonly CaseOutcome[], key: (c: CaseOutcome) => strin
   });
 }
 
+/** Mean of a[i] − b[i] in percentage points with its 95 % normal interval. */
+function pairedDiff(a: readonly number[], b: readonly number[]): string {
+  const n = Math.min(a.length, b.length);
+  if (n < 2 || a.length !== b.length) return "–";
+  const d = a.map((x, i) => 100 * (x - (b[i] as number)));
+  const mean = d.reduce((s, x) => s + x, 0) / n;
+  const sd = Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1));
+  const half = (1.96 * sd) / Math.sqrt(n);
+  const sign = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
+  return `${sign(mean)} pt [${sign(mean - half)}, ${sign(mean + half)}]`;
+}
+
 /** Which sample the nearest-rank p99 of n samples is, counted from the slowest. */
 function slowest(n: number): string {
   const k = n - Math.max(1, Math.ceil(0.99 * n)) + 1;
@@ -409,7 +427,7 @@ export function inferenceReport(r: InferenceResult, meta: { commit: string; comm
     "## Inference (`infer: true`, local engine)",
     "",
     `- Date: ${new Date().toISOString()}; commit ${meta.commit}; command \`${meta.command}\``,
-    `- Its own \`engram serve\` child (embedded mode, default inference settings), SDK over loopback HTTP. Machine load (1-minute average) at its start ${r.load[0].toFixed(1)}, at its end ${r.load[1].toFixed(1)}.`,
+    `- Its own \`engram serve\` child (embedded mode, default inference settings), SDK over loopback HTTP; the section took ${(r.seconds / 60).toFixed(1)} min. Machine load (1-minute average) at its start ${r.load[0].toFixed(1)}, at its end ${r.load[1].toFixed(1)} (2 cores: above ~2, other work competed with this run).`,
     "",
     "### Reconciliation set",
     "",
@@ -476,10 +494,9 @@ export function inferenceReport(r: InferenceResult, meta: { commit: string; comm
         );
       }
     }
-    const d = (k: 5 | 10 | 25) => 100 * (l.recall.hybrid[k] - l.verbatim.recall.hybrid[k]);
     lines.push(
       "",
-      `Hybrid, infer: true minus verbatim: ${RECALL_KS.map((k) => `@${k} ${d(k) >= 0 ? "+" : ""}${d(k).toFixed(1)} pt`).join(", ")}.`,
+      `Hybrid, infer: true minus verbatim, per question (paired over the same ${l.questions} questions; mean and 95 % interval of the mean, so a gap inside the interval is within what the question sample can tell apart): ${RECALL_KS.map((k) => `@${k} ${pairedDiff(l.perQuestion.hybrid[k], l.verbatim.perQuestion.hybrid[k])}`).join(", ")}.`,
       "",
     );
   }

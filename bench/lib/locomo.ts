@@ -89,10 +89,17 @@ export type Recall = Record<
   Record<(typeof RECALL_KS)[number], number>
 >;
 
+/** Each question's recall, in the order the questions were asked (the same order every run). */
+export type PerQuestion = Record<
+  (typeof RECALL_MODES)[number],
+  Record<(typeof RECALL_KS)[number], number[]>
+>;
+
 export interface RecallResult {
   questions: number;
   memories: number;
   recall: Recall;
+  perQuestion: PerQuestion;
 }
 
 /**
@@ -104,8 +111,11 @@ export async function evidenceRecall(
   client: EngramClient,
   data: readonly Conversation[],
   turnsOfHit: (hit: SearchHit) => readonly string[],
-): Promise<{ questions: number; recall: Recall }> {
+): Promise<{ questions: number; recall: Recall; perQuestion: PerQuestion }> {
   const sums = Object.fromEntries(RECALL_MODES.map((m) => [m, { 5: 0, 10: 0, 25: 0 }])) as Recall;
+  const perQuestion = Object.fromEntries(
+    RECALL_MODES.map((m) => [m, { 5: [] as number[], 10: [] as number[], 25: [] as number[] }]),
+  ) as PerQuestion;
   let questions = 0;
   for (const conv of data) {
     for (const qa of conv.qa) {
@@ -123,13 +133,14 @@ export async function evidenceRecall(
           const top = new Set(results.slice(0, k).flatMap(turnsOfHit));
           const found = [...evidence].filter((e) => top.has(e)).length;
           sums[mode][k] += found / evidence.size;
+          perQuestion[mode][k].push(found / evidence.size);
         }
       }
     }
   }
   for (const mode of RECALL_MODES)
     for (const k of RECALL_KS) sums[mode][k] /= Math.max(questions, 1);
-  return { questions, recall: sums };
+  return { questions, recall: sums, perQuestion };
 }
 
 /** Ingests the dev split verbatim (one memory per turn) and measures its evidence recall@k. */
@@ -144,8 +155,8 @@ export async function locomoRecall(client: EngramClient): Promise<RecallResult |
       memories += res.results.filter((r) => r.event === "ADD").length;
     }
   }
-  const { questions, recall } = await evidenceRecall(client, data, (hit) => [
+  const { questions, recall, perQuestion } = await evidenceRecall(client, data, (hit) => [
     String(hit.metadata.dia_id),
   ]);
-  return { questions, memories, recall };
+  return { questions, memories, recall, perQuestion };
 }
