@@ -1,6 +1,7 @@
 // `npm run bench`: search, add and ingest latency/throughput through the real HTTP API (server in
 // a child process), with the raw embedder and the raw pgvector query as same-run baselines, and
-// retrieval quality on the LoCoMo dev split when ../shared/data is present. Writes RESULTS.md.
+// retrieval quality on the LoCoMo dev split when ../shared/data is present, and what `infer: true`
+// decides and costs (lib/inference.ts). Writes RESULTS.md.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
@@ -11,6 +12,7 @@ import { createLocalEmbedder } from "@engram/server/embeddings";
 import { freePort, newTenant, spawnServer } from "@engram/server/testing";
 import { describeCommit } from "./lib/commit.ts";
 import { memoryText, QUERY_SPACE, queryText } from "./lib/corpus.ts";
+import { type InferenceResult, inferenceReport, runInferenceBench } from "./lib/inference.ts";
 import { LOCOMO_PATH, locomoRecall, type RecallResult } from "./lib/locomo.ts";
 import { type LoadResult, ms, percentile, rate, runLoad } from "./lib/stats.ts";
 
@@ -20,6 +22,7 @@ const { values: args } = parseArgs({
     queries: { type: "string", default: "300" },
     fresh: { type: "boolean", default: false },
     "skip-locomo": { type: "boolean", default: false },
+    "skip-inference": { type: "boolean", default: false },
   },
 });
 const SIZES = (args.sizes as string).split(",").map(Number);
@@ -234,19 +237,29 @@ const loadAtStart = loadavg()[0] ?? 0;
 log("raw embedder baseline");
 const raw = await rawEmbedder();
 const quality = await ingestAndQuality();
+const inference: InferenceResult | undefined = args["skip-inference"]
+  ? undefined
+  : await runInferenceBench(`${DATA}inference`, {
+      latencyN: Q,
+      skipLocomo: args["skip-locomo"] as boolean,
+      locomoPer: "session",
+      verbatimRecall: quality.recall,
+      log,
+    });
 const sizes: SizeResult[] = [];
 for (const size of SIZES) sizes.push(await benchSize(size));
 writeFileSync(new URL("./RESULTS.md", import.meta.url), report(await describeCommit()));
 log("wrote bench/RESULTS.md");
 
 function report(commit: string): string {
+  const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`;
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const lines = [
     "# Benchmark results",
     "",
     `- Date: ${new Date().toISOString()}`,
     `- Commit: ${commit}`,
-    `- Command: \`npm run bench -- ${process.argv.slice(2).join(" ")}\`  (sizes ${SIZES.join(", ")}, ${Q} queries per run)`,
+    `- Command: \`${command}\`  (sizes ${SIZES.join(", ")}, ${Q} queries per run)`,
     `- Machine: ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, embedded mode (PGlite + pgvector), local USE-Lite embedder`,
     `- Machine load (1-minute load average) at start ${loadAtStart.toFixed(1)}, at end ${(loadavg()[0] ?? 0).toFixed(1)}: on 2 cores, anything above ~2 means other work competed with this run and absolute times are inflated; same-run ratios are the figures to compare.`,
     "- Server in a child process; load generated over loopback HTTP by this process with the SDK. Latencies in ms, nearest-rank percentiles.",
@@ -306,5 +319,10 @@ function report(commit: string): string {
       "",
     );
   }
+  lines.push(
+    ...(inference
+      ? inferenceReport(inference, { commit, command })
+      : ["## Inference (`infer: true`, local engine)", "", "Skipped (--skip-inference).", ""]),
+  );
   return `${lines.join("\n")}\n`;
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import type { AddMemoryBody, EngramClient } from "@engram/sdk";
+import type { AddMemoryBody, EngramClient, SearchHit } from "@engram/sdk";
 
 interface Turn {
   speaker: string;
@@ -12,13 +12,19 @@ interface Qa {
   evidence?: string[];
   category: number;
 }
-interface Conversation {
+export interface Conversation {
   sample_id: string;
   conversation: Record<string, unknown>;
   qa: Qa[];
 }
 
 export const LOCOMO_PATH = new URL("../../../shared/data/locomo-dev.json", import.meta.url);
+
+/** The dev split, or undefined when ../shared/data/locomo-dev.json is not on this machine. */
+export function loadLocomo(): Conversation[] | undefined {
+  if (!existsSync(LOCOMO_PATH)) return undefined;
+  return JSON.parse(readFileSync(LOCOMO_PATH, "utf8")) as Conversation[];
+}
 
 /** "1:56 pm on 8 May, 2023" → ISO 8601, or undefined when it does not parse. */
 function sessionTime(text: unknown): string | undefined {
@@ -36,35 +42,111 @@ function evidenceIds(evidence: readonly string[] = []): string[] {
   return evidence.flatMap((e) => e.split(/[;,\s]+/)).filter((e) => /^D\d+:\d+$/.test(e));
 }
 
-/** Every dialog turn as one memory body, scoped to its conversation, with its dia_id. */
-function turnsOf(conv: Conversation): AddMemoryBody[] {
-  const out: AddMemoryBody[] = [];
+/** One dialog turn: what was said (with its image caption), by whom, when. */
+export interface DialogTurn {
+  speaker: string;
+  diaId: string;
+  /** The turn's text plus its image caption, if any. */
+  content: string;
+  /** The session's date, when it parses. */
+  timestamp?: string | undefined;
+}
+
+/** A conversation's sessions in order, each its turns in order. */
+export function sessionsOf(conv: Conversation): DialogTurn[][] {
+  const out: DialogTurn[][] = [];
   for (const [key, value] of Object.entries(conv.conversation)) {
     if (!/^session_\d+$/.test(key) || !Array.isArray(value)) continue;
     const timestamp = sessionTime(conv.conversation[`${key}_date_time`]);
-    for (const turn of value as Turn[]) {
-      const caption = turn.blip_caption ? ` [shared an image: ${turn.blip_caption}]` : "";
-      out.push({
-        text: `${turn.speaker}: ${turn.text}${caption}`.slice(0, 16_384),
-        user_id: conv.sample_id,
-        metadata: { dia_id: turn.dia_id },
-        ...(timestamp ? { timestamp } : {}),
-      });
-    }
+    out.push(
+      (value as Turn[]).map((turn) => ({
+        speaker: turn.speaker,
+        diaId: turn.dia_id,
+        content: `${turn.text}${turn.blip_caption ? ` [shared an image: ${turn.blip_caption}]` : ""}`,
+        timestamp,
+      })),
+    );
   }
   return out;
 }
 
+/** Every dialog turn as one verbatim memory body, scoped to its conversation, with its dia_id. */
+function turnsOf(conv: Conversation): AddMemoryBody[] {
+  return sessionsOf(conv)
+    .flat()
+    .map((turn) => ({
+      text: `${turn.speaker}: ${turn.content}`.slice(0, 16_384),
+      user_id: conv.sample_id,
+      metadata: { dia_id: turn.diaId },
+      ...(turn.timestamp ? { timestamp: turn.timestamp } : {}),
+    }));
+}
+
+export const RECALL_MODES = ["vector", "keyword", "hybrid"] as const;
+export const RECALL_KS = [5, 10, 25] as const;
+export type Recall = Record<
+  (typeof RECALL_MODES)[number],
+  Record<(typeof RECALL_KS)[number], number>
+>;
+
+/** Each question's recall, in the order the questions were asked (the same order every run). */
+export type PerQuestion = Record<
+  (typeof RECALL_MODES)[number],
+  Record<(typeof RECALL_KS)[number], number[]>
+>;
+
 export interface RecallResult {
   questions: number;
   memories: number;
-  recall: Record<"vector" | "keyword" | "hybrid", Record<5 | 10 | 25, number>>;
+  recall: Recall;
+  perQuestion: PerQuestion;
 }
 
-/** Ingests the dev split through the API and measures turn-level evidence recall@k per mode. */
+/**
+ * Turn-level evidence recall@k per ranking mode over the questions of categories 1–4 with
+ * evidence, each searched within its conversation's scope: the share of a question's evidence
+ * turns that the top k results cover, where `turnsOfHit` says which turns a result stands for.
+ */
+export async function evidenceRecall(
+  client: EngramClient,
+  data: readonly Conversation[],
+  turnsOfHit: (hit: SearchHit) => readonly string[],
+): Promise<{ questions: number; recall: Recall; perQuestion: PerQuestion }> {
+  const sums = Object.fromEntries(RECALL_MODES.map((m) => [m, { 5: 0, 10: 0, 25: 0 }])) as Recall;
+  const perQuestion = Object.fromEntries(
+    RECALL_MODES.map((m) => [m, { 5: [] as number[], 10: [] as number[], 25: [] as number[] }]),
+  ) as PerQuestion;
+  let questions = 0;
+  for (const conv of data) {
+    for (const qa of conv.qa) {
+      const evidence = new Set(evidenceIds(qa.evidence));
+      if (qa.category < 1 || qa.category > 4 || evidence.size === 0) continue;
+      questions++;
+      for (const mode of RECALL_MODES) {
+        const { results } = await client.searchMemories({
+          query: qa.question.slice(0, 4096),
+          user_id: conv.sample_id,
+          limit: 25,
+          mode,
+        });
+        for (const k of RECALL_KS) {
+          const top = new Set(results.slice(0, k).flatMap(turnsOfHit));
+          const found = [...evidence].filter((e) => top.has(e)).length;
+          sums[mode][k] += found / evidence.size;
+          perQuestion[mode][k].push(found / evidence.size);
+        }
+      }
+    }
+  }
+  for (const mode of RECALL_MODES)
+    for (const k of RECALL_KS) sums[mode][k] /= Math.max(questions, 1);
+  return { questions, recall: sums, perQuestion };
+}
+
+/** Ingests the dev split verbatim (one memory per turn) and measures its evidence recall@k. */
 export async function locomoRecall(client: EngramClient): Promise<RecallResult | undefined> {
-  if (!existsSync(LOCOMO_PATH)) return undefined;
-  const data = JSON.parse(readFileSync(LOCOMO_PATH, "utf8")) as Conversation[];
+  const data = loadLocomo();
+  if (!data) return undefined;
   let memories = 0;
   for (const conv of data) {
     const bodies = turnsOf(conv);
@@ -73,33 +155,8 @@ export async function locomoRecall(client: EngramClient): Promise<RecallResult |
       memories += res.results.filter((r) => r.event === "ADD").length;
     }
   }
-  const modes = ["vector", "keyword", "hybrid"] as const;
-  const ks = [5, 10, 25] as const;
-  const sums = Object.fromEntries(
-    modes.map((m) => [m, { 5: 0, 10: 0, 25: 0 }]),
-  ) as RecallResult["recall"];
-  let questions = 0;
-  for (const conv of data) {
-    for (const qa of conv.qa) {
-      const evidence = new Set(evidenceIds(qa.evidence));
-      if (qa.category < 1 || qa.category > 4 || evidence.size === 0) continue;
-      questions++;
-      for (const mode of modes) {
-        const { results } = await client.searchMemories({
-          query: qa.question.slice(0, 4096),
-          user_id: conv.sample_id,
-          limit: 25,
-          mode,
-        });
-        const ranked = results.map((r) => String(r.metadata.dia_id));
-        for (const k of ks) {
-          const top = new Set(ranked.slice(0, k));
-          const found = [...evidence].filter((e) => top.has(e)).length;
-          sums[mode][k] += found / evidence.size;
-        }
-      }
-    }
-  }
-  for (const mode of modes) for (const k of ks) sums[mode][k] /= Math.max(questions, 1);
-  return { questions, memories, recall: sums };
+  const { questions, recall, perQuestion } = await evidenceRecall(client, data, (hit) => [
+    String(hit.metadata.dia_id),
+  ]);
+  return { questions, memories, recall, perQuestion };
 }
