@@ -38,13 +38,13 @@ const MODAL_MAY = /\bmay\b/;
 const AUX_ADVERBS =
   /\b(am|is|are|have|has|do|does)\s+(?:(?:still|really|just|currently|also|actually|now|already|finally|officially|happily|truly)\s+)+/g;
 
-const OPENER = String.raw`(?:[Yy]esterday|[Tt]oday|[Rr]ecently|[Ll]ast\s+\w+|[Tt]his\s+\w+|[Ii]n\s+\w+(?:\s+\d{4})?|[Oo]n\s+\d{1,2}\s+\w+\s+\d{4}|[Ss]o|[Aa]nd|[Bb]ut|[Aa]lso|[Nn]ow|[Ww]ell|[Aa]ctually|[Hh]onestly|[Ff]inally|[Oo]h|[Bb]tw|FYI|[Gg]uess what)`;
+const OPENER = String.raw`(?:[Yy]esterday|[Tt]oday|[Rr]ecently|[Ll]ast\s+\w+|[Tt]his\s+\w+|[Ii]n\s+\w+(?:\s+\d{4})?|[Oo]n\s+\d{1,2}\s+\w+\s+\d{4}|[Ss]o|[Aa]nd|[Bb]ut|[Aa]lso|[Nn]ow|[Ww]ell|[Aa]ctually|[Hh]onestly|[Ff]inally|[Oo]h|[Bb]tw|FYI|[Gg]uess what|[Ss]ince\s+\w+(?:\s+\d{4})?|[Aa]s of\s+(?:this\s+|last\s+|next\s+)?\w+|[Tt]hese days|(?:[Bb]ig|[Gg]ood|[Gg]reat)\s+news)`;
 const CLAUSE = String.raw`(?:^${OPENER},?\s+|^|[,;:]\s*|\b(?:and|but|so|because|now|then|well|actually|honestly|recently|finally|also|oh|btw|today|yesterday)\s+)`;
 const SUBJECT = String.raw`(?<subject>I|[Mm]y\s+(?:${RELATIONS})(?:\s+${NAME_WORD})?|The user|the user|${NAME_WORD}(?:\s+${NAME_WORD}){0,2}(?:'s?\s+(?:${RELATIONS}))?)`;
 const ADVERBS = String.raw`(?:(?:just|recently|finally|now|actually|also|officially|currently|still|eventually|already|really|even|happily)\s+)*`;
 
 const PROFESSIONS =
-  "engineer|developer|programmer|designer|architect|teacher|professor|lecturer|nurse|doctor|physician|surgeon|dentist|pharmacist|lawyer|attorney|accountant|consultant|analyst|manager|director|chef|cook|baker|waiter|waitress|bartender|pilot|writer|author|journalist|editor|photographer|artist|musician|actor|actress|scientist|researcher|student|intern|librarian|electrician|plumber|carpenter|mechanic|firefighter|officer|paramedic|therapist|psychologist|psychiatrist|veterinarian|vet|farmer|driver|salesperson|recruiter|administrator|secretary|assistant|founder|co-founder|ceo|cto|cfo|coo|vp|president|lead|specialist|technician|coordinator|strategist|economist|translator|tutor|coach|trainer|cashier|clerk|banker|broker|agent|marketer|producer|entrepreneur|freelancer|contractor|scientist|statistician|mathematician|physicist|chemist|biologist|professor|principal|officer|soldier|sergeant|detective|judge|nanny|caregiver|midwife|optometrist|radiologist|paralegal|bookkeeper|auditor|underwriter|copywriter|illustrator|animator|filmmaker|dancer|singer|composer|sculptor|curator|archivist|historian|surveyor|welder|machinist|pilot|captain|steward|stewardess|receptionist|hairdresser|barber|beautician|cleaner|janitor|gardener|landscaper|tailor|jeweler|butcher|fisherman|miner|lifeguard|ranger|postman|courier";
+  "engineer|developer|barista|programmer|designer|architect|teacher|professor|lecturer|nurse|doctor|physician|surgeon|dentist|pharmacist|lawyer|attorney|accountant|consultant|analyst|manager|director|chef|cook|baker|waiter|waitress|bartender|pilot|writer|author|journalist|editor|photographer|artist|musician|actor|actress|scientist|researcher|student|intern|librarian|electrician|plumber|carpenter|mechanic|firefighter|officer|paramedic|therapist|psychologist|psychiatrist|veterinarian|vet|farmer|driver|salesperson|recruiter|administrator|secretary|assistant|founder|co-founder|ceo|cto|cfo|coo|vp|president|lead|specialist|technician|coordinator|strategist|economist|translator|tutor|coach|trainer|cashier|clerk|banker|broker|agent|marketer|producer|entrepreneur|freelancer|contractor|scientist|statistician|mathematician|physicist|chemist|biologist|professor|principal|officer|soldier|sergeant|detective|judge|nanny|caregiver|midwife|optometrist|radiologist|paralegal|bookkeeper|auditor|underwriter|copywriter|illustrator|animator|filmmaker|dancer|singer|composer|sculptor|curator|archivist|historian|surveyor|welder|machinist|pilot|captain|steward|stewardess|receptionist|hairdresser|barber|beautician|cleaner|janitor|gardener|landscaper|tailor|jeweler|butcher|fisherman|miner|lifeguard|ranger|postman|courier";
 const TITLE = String.raw`(?:[\p{L}-]+\s+){0,3}(?:${PROFESSIONS})`;
 
 const DIETS =
@@ -118,7 +118,7 @@ const RULES: Rule[] = [
   },
   {
     key: "works_at",
-    verb: String.raw`(?:joined|have joined|has joined|started at|have started at|started a new job at|got a (?:new\s+)?job at|have a new job at|has a new job at|accepted (?:an offer|a job|a position) (?:from|at)|am now at|is now at)\s+(?<value>${PROPER})`,
+    verb: String.raw`(?:joined|have joined|has joined|started at|have started at|started a new job at|got a (?:new\s+)?job at|have a new job at|has a new job at|accepted (?:an offer|a job|a position) (?:from|at)|got hired (?:at|by)|was hired (?:at|by)|have been hired (?:at|by)|has been hired (?:at|by)|am now at|is now at)\s+(?<value>${PROPER})`,
     proper: true,
   },
   {

@@ -123,10 +123,15 @@ test("first person becomes third person; uncertain rewrites quote the speaker", 
     "Alice studies law and watches films.",
   );
   assert.equal((await only("I like to swim and run.")).text, "Alice likes to swim and run.");
-  // Two statements joined by "and I" are two facts.
+  // Two statements joined by "and I" are read apart, and kept together as one memory (neither
+  // states an attribute); with an attribute they are two.
   assert.deepEqual(
     (await facts(user("I study law and I watch films."))).map((f) => f.text),
-    ["Alice studies law.", "Alice watches films."],
+    ["Alice studies law. Alice watches films."],
+  );
+  assert.deepEqual(
+    (await facts(user("I live in Porto and I watch films."))).map((f) => f.text),
+    ["Alice lives in Porto.", "Alice watches films."],
   );
   assert.equal(
     (await only("My wife and I live in Porto.")).text,
@@ -233,10 +238,10 @@ test("mixed languages and emoji do not break extraction", async () => {
     ),
   );
   const texts = list.map((f) => f.text);
-  assert.ok(texts.includes("Ich wohne seit Jahren in München."), JSON.stringify(texts));
-  assert.ok(texts.includes("今天天气很好。"), JSON.stringify(texts));
-  assert.ok(texts.includes("Tôi yêu Hà Nội 🇻🇳."), JSON.stringify(texts));
-  assert.ok(texts.includes("Alice loves Lisbon 😍!"), JSON.stringify(texts));
+  // Statements without attributes, in a row, are one memory.
+  assert.deepEqual(texts, [
+    "Ich wohne seit Jahren in München. 今天天气很好。 Tôi yêu Hà Nội 🇻🇳. Alice loves Lisbon 😍!",
+  ]);
   assert.ok(!texts.some((t) => /bonjour|merci/i.test(t)), JSON.stringify(texts));
 });
 
@@ -299,6 +304,16 @@ test("reconcile: a new value supersedes, the same value is a NOOP", async () => 
   const same = await decide("I live in Berlin.", [berlin]);
   assert.equal(same.event, "NOOP");
   assert.equal(same.targetId, "mem_berlin");
+  for (const restated of ["I'm still based in Berlin.", "I live in Berlin now."]) {
+    assert.equal((await decide(restated, [berlin])).event, "NOOP", restated);
+  }
+  // The same value with details the memory lacks enriches it in place.
+  const detailed = await decide("I live in Berlin, in a small flat in Kreuzberg.", [berlin]);
+  assert.deepEqual(
+    [detailed.event, detailed.targetId, detailed.supersede],
+    ["UPDATE", "mem_berlin", false],
+  );
+  assert.match(detailed.text, /Kreuzberg/);
   // Another person's attribute is not the speaker's.
   const sister = await decide("I live in Paris.", [
     nb("mem_s", "Alice's sister lives in Berlin.", 0.8, {
@@ -368,14 +383,30 @@ test("reconcile: near-duplicates are NOOP or enrich; different entities or low s
     "Alice loves hiking in the Alps with her dog. Alice loves hiking in the Alps in winter.",
   );
   assert.equal((await decide("I love hiking in the Pyrenees.", [alps])).event, "ADD");
-  // An adverb adds nothing; a negation contradicts.
+  // An adverb adds nothing; a negation contradicts (supersedes); "anymore" retracts (deletes).
   const tea = nb("mem_tea", "Alice likes tea.", 0.95);
   assert.equal((await decide("I really like tea.", [tea])).event, "NOOP");
-  const notTea = await decide("I don't like tea anymore.", [tea]);
+  const notTea = await decide("I don't like tea.", [tea]);
   assert.equal(notTea.event, "UPDATE");
   assert.equal(notTea.supersede, true);
-  assert.equal(notTea.text, "Alice doesn't like tea anymore.");
+  assert.equal(notTea.text, "Alice doesn't like tea.");
   assert.match(notTea.reason, /contradicts/);
+  const noMoreTea = await decide("I don't like tea anymore.", [tea]);
+  assert.deepEqual([noMoreTea.event, noMoreTea.targetId], ["DELETE", "mem_tea"]);
+  assert.match(noMoreTea.reason, /no longer holds/);
+  // A retraction finds what it retracts below the near-duplicate threshold, when it names
+  // everything the memory says.
+  const married = nb("mem_married", "Alice is married.", 0.7);
+  const divorced = await decide("I'm not married anymore.", [married]);
+  assert.deepEqual([divorced.event, divorced.targetId], ["DELETE", "mem_married"]);
+  assert.equal(
+    (await decide("I'm not married anymore.", [nb("mem_x", "Alice is married to Bo.", 0.7)])).event,
+    "DELETE",
+  );
+  assert.equal(
+    (await decide("I don't have a cat anymore.", [nb("mem_dog", "Alice has a dog.", 0.7)])).event,
+    "ADD",
+  );
   assert.equal(
     (
       await decide("I love hiking in the Alps.", [

@@ -17,7 +17,7 @@ export function createLocalEngine(): InferenceEngine {
     name: "local",
     async extract(messages: SourceMessage[]): Promise<EngineOutcome<Fact[]>> {
       const facts: Fact[] = [];
-      for (const message of messages) facts.push(...factsOf(message));
+      for (const message of messages) facts.push(...grouped(factsOf(message)));
       return { value: facts, calls: [] };
     },
     async reconcile(fact, neighbours, opts) {
@@ -77,6 +77,34 @@ function validFrom(eventDate: Date | null, said: Date): string {
   return (
     eventDate !== null && eventDate.getTime() <= said.getTime() ? eventDate : said
   ).toISOString();
+}
+
+/**
+ * One message's facts as memories: each statement of an attribute (or its retraction) on its own,
+ * so a later value can supersede exactly it; the other statements in a row kept together, as the
+ * speaker said them (repeats once). A memory per sentence would split one thought over several
+ * memories that search then returns apart, each without the others' context (ADR 0024).
+ */
+function grouped(facts: Fact[]): Fact[] {
+  const out: Fact[] = [];
+  let run: Fact | undefined;
+  for (const fact of facts) {
+    if (fact.attribute || fact.negates) {
+      run = undefined;
+      out.push(fact);
+      continue;
+    }
+    if (run && run.text.split(/(?<=[.!?…])\s+/).includes(fact.text)) continue;
+    if (run && run.text.length + 1 + fact.text.length <= MEMORY_TEXT_MAX) {
+      run.text = `${run.text} ${fact.text}`;
+      run.entities = [...new Set([...run.entities, ...fact.entities])];
+      if (fact.validFrom < run.validFrom) run.validFrom = fact.validFrom;
+      continue;
+    }
+    run = { ...fact, entities: [...fact.entities] };
+    out.push(run);
+  }
+  return out;
 }
 
 /** The facts one message states. */

@@ -79,12 +79,22 @@ const STOP = new Set(
   ),
 );
 
+const CONTENT_POS = ["NOUN", "PROPN", "VERB", "ADJ", "NUM"];
+/** What a restated attribute can add: things, not the verb it is said with ("based" for "lives"). */
+const DETAIL_POS = ["NOUN", "PROPN", "ADJ", "NUM"];
+/** The words attributes are stated with (the tagger reads "lives" as the noun "life"). */
+const PHRASING = new Set(
+  "life live base job employ employer role title position move relocate prefer preference stay reside home currently".split(
+    " ",
+  ),
+);
+
 /** Content words (lemmas of nouns, verbs, adjectives, numbers, names), for "does it add anything". */
-function contentWords(text: string): Set<string> {
+function contentWords(text: string, pos: readonly string[] = CONTENT_POS): Set<string> {
   const out = new Set<string>();
   for (const sentence of sentencesOf(text)) {
     for (const t of sentence.tokens) {
-      if (!["NOUN", "PROPN", "VERB", "ADJ", "NUM"].includes(t.pos)) continue;
+      if (!pos.includes(t.pos)) continue;
       const word = t.lemma.replace(/'s$/, "");
       if (word.length > 1 && !STOP.has(word)) out.add(word);
     }
@@ -138,6 +148,13 @@ export function reconcileLocally(
     const holder = holders[0];
     if (holder) {
       if (sameValue(holder, attribute.value)) {
+        const enriched = enrichment(fact, holder.neighbour, DETAIL_POS);
+        if (enriched) {
+          return {
+            ...enriched,
+            reason: `${attribute.key} of ${attribute.subject} unchanged (${attribute.value}); ${enriched.reason}`,
+          };
+        }
         return {
           event: "NOOP",
           targetId: holder.neighbour.id,
@@ -170,6 +187,8 @@ export function reconcileLocally(
     // "Alice likes tea" and "Alice doesn't like tea anymore" are close in meaning's space, not in
     // meaning: the newer statement replaces the older.
     if (negated(neighbour.memory) !== negated(fact.text)) {
+      if (retracts(fact.text))
+        return retraction(neighbour, `similarity ${similarity}, same entities`);
       return {
         event: "UPDATE",
         targetId: neighbour.id,
@@ -178,10 +197,8 @@ export function reconcileLocally(
         reason: `contradicts a near-duplicate (similarity ${similarity}, same entities)`,
       };
     }
-    const known = contentWords(neighbour.memory);
-    const told = contentWords(fact.text);
-    const added = [...told].filter((w) => !known.has(w));
-    if (added.length === 0) {
+    const enriched = enrichment(fact, neighbour);
+    if (!enriched) {
       return {
         event: "NOOP",
         targetId: neighbour.id,
@@ -189,17 +206,64 @@ export function reconcileLocally(
         reason: `already known (similarity ${similarity}, same entities)`,
       };
     }
-    const lost = [...known].filter((w) => !told.has(w));
-    // The fuller statement replaces the text; when each says something the other does not, both stay.
-    const text =
-      lost.length === 0 ? fact.text : `${neighbour.memory.replace(/\s+$/, "")} ${fact.text}`;
     return {
-      event: "UPDATE",
-      targetId: neighbour.id,
-      supersede: false,
-      text,
-      reason: `adds ${added.slice(0, 5).join(", ")} to a near-duplicate (similarity ${similarity}, same entities)`,
+      ...enriched,
+      reason: `${enriched.reason} (similarity ${similarity}, same entities)`,
     };
   }
+  // "I'm not married anymore" after "I'm married": a retraction names what it retracts, whatever
+  // the similarity of the two sentences.
+  if (retracts(fact.text)) {
+    const told = contentWords(fact.text);
+    const target = neighbours.find((n) => {
+      if (n.similarity < RETRACTION_SIMILARITY || negated(n.memory)) return false;
+      const known = contentWords(n.memory);
+      return told.size > 1 && [...told].every((w) => known.has(w));
+    });
+    if (target) return retraction(target, "it names everything the memory says");
+  }
   return { event: "ADD", text: fact.text, reason: "new fact" };
+}
+
+/** "anymore", "no longer": the statement ends something that held until now. */
+const RETRACTION = /\b(anymore|any more|no longer)\b/i;
+const retracts = (text: string): boolean => RETRACTION.test(text) && negated(text);
+/** A retraction's target must still be about the same thing. */
+const RETRACTION_SIMILARITY = 0.6;
+
+function retraction(neighbour: Neighbour, why: string): Decision {
+  return {
+    event: "DELETE",
+    targetId: neighbour.id,
+    text: neighbour.memory,
+    reason: `no longer holds (${why})`,
+  };
+}
+
+/**
+ * An UPDATE in place when the fact says more than the memory (content words the memory lacks):
+ * the fuller statement replaces the text, or both stay when each says something the other does
+ * not. Undefined when the fact adds nothing.
+ */
+function enrichment(
+  fact: Fact,
+  neighbour: Neighbour,
+  pos: readonly string[] = CONTENT_POS,
+): Decision | undefined {
+  const known = contentWords(neighbour.memory);
+  const told = contentWords(fact.text);
+  const added = [...contentWords(fact.text, pos)].filter(
+    (w) => !known.has(w) && !(pos === DETAIL_POS && PHRASING.has(w)),
+  );
+  if (added.length === 0) return undefined;
+  const lost = [...known].filter((w) => !told.has(w));
+  const text =
+    lost.length === 0 ? fact.text : `${neighbour.memory.replace(/\s+$/, "")} ${fact.text}`;
+  return {
+    event: "UPDATE",
+    targetId: neighbour.id,
+    supersede: false,
+    text,
+    reason: `adds ${added.slice(0, 5).join(", ")}`,
+  };
 }
