@@ -94,7 +94,7 @@ function grouped(facts: Fact[]): Fact[] {
       out.push(fact);
       continue;
     }
-    if (run && run.text.split(/(?<=[.!?…])\s+/).includes(fact.text)) continue;
+    if (run?.text.split(/(?<=[.!?…])\s+/).includes(fact.text)) continue;
     if (run && run.text.length + 1 + fact.text.length <= MEMORY_TEXT_MAX) {
       run.text = `${run.text} ${fact.text}`;
       run.entities = [...new Set([...run.entities, ...fact.entities])];
