@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { after, before, describe, test } from "node:test";
 import type { Memory } from "@engram/contract";
 import { createCounters } from "../telemetry/counters.ts";
+import { until } from "../testing/run-process.ts";
 import { createTestRedis, type TestRedis } from "../testing/test-redis.ts";
 import { createLocalMemoryCache, type MemoryCache } from "./memory-cache.ts";
 import { createRedisConnection, type RedisConnection } from "./redis-connection.ts";
@@ -10,14 +11,6 @@ import { createRedisMemoryCache } from "./redis-memory-cache.ts";
 import { createRedisVectorCache } from "./redis-vector-cache.ts";
 
 const silent = { warn() {}, info() {} };
-
-async function until(check: () => Promise<boolean>) {
-  const deadline = Date.now() + 5_000;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, "timed out");
-    await new Promise((res) => setTimeout(res, 10));
-  }
-}
 
 function memory(id: string, text: string): Memory {
   return {
@@ -172,7 +165,7 @@ describe("Redis memory cache (cluster)", () => {
       assert.ok(c.isReady(), "connected to the test Redis");
     }
     // Each replaces the epoch on connecting; once both have, a fill by one is a hit for the other.
-    await until(async () => {
+    await until("the cache to settle", async () => {
       const r = row("mem_0", "warm");
       await pair.a.get("ten_0", "mem_0", r.load);
       await pair.b.get("ten_0", "mem_0", r.load);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createCounters } from "../telemetry/counters.ts";
-import { type RunningProcess, startProcess } from "../testing/run-process.ts";
+import { type RunningProcess, startProcess, until } from "../testing/run-process.ts";
 import { freePort } from "../testing/test-server.ts";
 import { createRedisConnection } from "./redis-connection.ts";
 
@@ -27,14 +27,6 @@ function startRedisServer(port: number): Promise<RunningProcess> {
       intervalMs: 50,
     },
   );
-}
-
-async function until(what: string, check: () => boolean, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 test("a Redis that goes down and comes back is logged once each way, counted, retried, and never crashes", async () => {

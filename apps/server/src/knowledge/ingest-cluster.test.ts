@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type pg from "pg";
 import { makeMarkdown } from "../testing/document-fixtures.ts";
-import { killAll } from "../testing/run-process.ts";
+import { killAll, until } from "../testing/run-process.ts";
 import { withPgClient } from "../testing/test-postgres.ts";
 import { spawnWorker, startPostgresTestServer } from "../testing/test-server.ts";
 
@@ -37,14 +37,6 @@ const chunkRows = (documentId: string) =>
     );
     return rows[0] as { n: number; distinct_ordinals: number };
   });
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const indexed = (w: (typeof workers)[number]) =>
   w

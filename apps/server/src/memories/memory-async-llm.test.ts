@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { after, beforeEach, test } from "node:test";
-import {
-  type FakeChatRequest,
-  fakeExtractAnswer,
-  fakeReconcileAnswer,
-  fakeRequestInput,
-  startFakeOpenAI,
-} from "../testing/fake-openai.ts";
+import { echoFactsHandler, fakeReconcileAnswer, startFakeOpenAI } from "../testing/fake-openai.ts";
 import { listAll } from "../testing/memory-fixtures.ts";
 import { adminClient, describeOnBackends, expectProblem, tenant } from "../testing/route-suite.ts";
 
@@ -21,19 +15,8 @@ const fake = await startFakeOpenAI();
 after(() => fake.close());
 
 /** Extraction answers each message's text as one fact; reconciliation adds. */
-function scriptAdd() {
-  fake.setHandler((req: FakeChatRequest) => {
-    const input = fakeRequestInput(req) as Record<string, unknown>;
-    if (req.schemaName === "engram_extract") {
-      const messages = input.messages as { content: string }[];
-      return fakeExtractAnswer(
-        messages.map((m, i) => ({ text: `LLM: ${m.content}`, source_indexes: [i] })),
-        req,
-      );
-    }
-    return fakeReconcileAnswer({ event: "ADD", reason: "new" });
-  });
-}
+const scriptAdd = () =>
+  fake.setHandler(echoFactsHandler(() => fakeReconcileAnswer({ event: "ADD", reason: "new" })));
 
 describeOnBackends(
   "asynchronous adds with the LLM engine",

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { until } from "../testing/run-process.ts";
 import { startTestServer, type TestServer } from "../testing/test-server.ts";
 
 // Transient failures of an asynchronous add come from the embedder: a local stand-in for a hosted
@@ -33,14 +34,6 @@ const api = createServer(async (req, res) => {
 });
 
 let srv: TestServer;
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("asynchronous adds: retries and giving up (embedded)", () => {
   before(async () => {

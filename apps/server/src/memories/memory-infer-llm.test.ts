@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { after, beforeEach, describe, test } from "node:test";
-import {
-  type FakeChatRequest,
-  fakeExtractAnswer,
-  fakeReconcileAnswer,
-  fakeRequestInput,
-  startFakeOpenAI,
-} from "../testing/fake-openai.ts";
+import { echoFactsHandler, fakeReconcileAnswer, startFakeOpenAI } from "../testing/fake-openai.ts";
 import { listAll } from "../testing/memory-fixtures.ts";
 import {
   adminClient,
@@ -28,25 +22,9 @@ const CALL_USD = (10 * 1 + 5 * 2) / 1e6;
 const fake = await startFakeOpenAI();
 after(() => fake.close());
 
-interface ReconcileInput {
-  fact: { text: string };
-  neighbours: { id: string; memory: string }[];
-}
-
 /** Extraction answers the message text as one fact; reconciliation follows `decide`. */
-function script(decide: (input: ReconcileInput) => ReturnType<typeof fakeReconcileAnswer>) {
-  fake.setHandler((req: FakeChatRequest) => {
-    const input = fakeRequestInput(req) as Record<string, unknown>;
-    if (req.schemaName === "engram_extract") {
-      const messages = input.messages as { content: string }[];
-      return fakeExtractAnswer(
-        messages.map((m, i) => ({ text: `LLM: ${m.content}`, source_indexes: [i] })),
-        req,
-      );
-    }
-    return decide(input as unknown as ReconcileInput);
-  });
-}
+const script = (decide: Parameters<typeof echoFactsHandler>[0]) =>
+  fake.setHandler(echoFactsHandler(decide));
 
 const env = {
   ENGRAM_LLM_BASE_URL: fake.baseUrl,

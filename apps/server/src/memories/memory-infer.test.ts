@@ -60,6 +60,8 @@ describeOnBackends("memory inference", () => {
       });
       const berlin = first.results[0];
       assert.equal(berlin?.event, "ADD");
+      // Read once, so the hot-memory cache holds it: the supersession must not leave it stale.
+      assert.equal((await t.client.getMemory(berlin?.id as string)).valid_to, null);
       // Another session of the same user: sessions are episodes of one life.
       const moved = await t.client.addMemory({
         messages: [said("Alice", "I moved to Lisbon last month.", "2026-03-05T12:00:00Z")],
@@ -180,6 +182,7 @@ describeOnBackends("memory inference", () => {
       });
       const job = first.results[0];
       assert.equal(job?.event, "ADD");
+      assert.equal((await t.client.getMemory(job?.id as string)).valid_to, null); // now cached
       const quit = await t.client.addMemory({
         messages: [said("Dana", "I don't work at Initech anymore.", "2026-04-01T10:00:00Z")],
         user_id: "dana",

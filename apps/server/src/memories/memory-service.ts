@@ -221,13 +221,28 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     });
   }
 
+  /** Drops the memories an inference changed (enriched, superseded, invalidated) from the cache. */
+  async function uncached(ctx: TenantContext, response: AddMemoryResponse) {
+    const changed = response.results.flatMap((r) =>
+      r.event === "UPDATE" || r.event === "DELETE"
+        ? [r.id, ...(r.supersedes ? [r.supersedes] : [])]
+        : [],
+    );
+    await Promise.all(changed.map((id) => cache.invalidate(ctx.tenantId, id)));
+    return response;
+  }
+
   return {
     /** Stores a text, or one memory per chat message; exact duplicates are NOOPs. */
     async addMemory(ctx: TenantContext, input: AddMemoryBody, idem?: IdempotencyKey) {
       requireScope(ctx, "memories:write");
       const all = drafts(input, "");
-      if (input.infer === true)
-        return deps.infer(ctx, [input], "memory.add", usage(ctx, "memory.add"), idem);
+      if (input.infer === true) {
+        return uncached(
+          ctx,
+          await deps.infer(ctx, [input], "memory.add", usage(ctx, "memory.add"), idem),
+        );
+      }
       return insert(ctx, all, "memory.add", idem);
     },
 
@@ -236,12 +251,15 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       requireScope(ctx, "memories:write");
       const { all, inferred } = batchDrafts(input);
       if (inferred) {
-        return deps.infer(
+        return uncached(
           ctx,
-          input.memories,
-          "memory.batch_add",
-          usage(ctx, "memory.batch_add"),
-          idem,
+          await deps.infer(
+            ctx,
+            input.memories,
+            "memory.batch_add",
+            usage(ctx, "memory.batch_add"),
+            idem,
+          ),
         );
       }
       return insert(ctx, all, "memory.batch_add", idem);

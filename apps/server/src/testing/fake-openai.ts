@@ -247,3 +247,27 @@ export function fakeReconcileAnswer(decision: {
     },
   };
 }
+
+/**
+ * A handler scripting both steps of the LLM engine: extraction answers each message's text as one
+ * fact ("LLM: <content>", from that message), reconciliation answers what `decide` returns for
+ * its input (the fact and the neighbours offered).
+ */
+export function echoFactsHandler(
+  decide: (input: {
+    fact: { text: string };
+    neighbours: { id: string; memory: string }[];
+  }) => FakeReply,
+): FakeHandler {
+  return (req) => {
+    const input = fakeRequestInput(req) as Record<string, unknown>;
+    if (req.schemaName === "engram_extract") {
+      const messages = input.messages as { content: string }[];
+      return fakeExtractAnswer(
+        messages.map((m, i) => ({ text: `LLM: ${m.content}`, source_indexes: [i] })),
+        req,
+      );
+    }
+    return decide(input as unknown as Parameters<typeof decide>[0]);
+  };
+}
