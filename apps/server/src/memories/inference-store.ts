@@ -9,7 +9,14 @@ import {
 import type { Neighbour } from "../inference/engine.ts";
 import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_BYTES_SQL, type UsageDelta, type UsageHook } from "../usage/metering.ts";
-import { insertHistory, type NewMemory } from "./memory-store.ts";
+import {
+  currentDuplicates,
+  dedupKey,
+  type HistoryRow,
+  insertHistory,
+  insertMemoryRows,
+  type NewMemory,
+} from "./memory-store.ts";
 import { dropUnusedTermStats, indexTerms, unindexTerms } from "./memory-terms-sql.ts";
 
 /**
@@ -98,56 +105,6 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
     );
     if (!row) throw new StaleTarget(id);
     return row;
-  }
-
-  /** Inserts one inferred memory; an identical current memory of its scope makes it undefined. */
-  async function insertOne(tx: Queryable, tenantId: string, projectId: string, r: NewMemory) {
-    const [row] = await tx.query<{ id: string; bytes: string }>(
-      `INSERT INTO memories (id, tenant_id, project_id, memory, role, user_id, agent_id, session_id,
-                             metadata, content_hash, occurred_at, embedding, embedding_model,
-                             embedding_dim, valid_from, sources, categories, attribute_subject,
-                             attribute_key)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, decode($10, 'hex'), $11, $12::vector, $13, $14,
-               coalesce($15::timestamptz, now()), $16, $17, $18, $19)
-       ON CONFLICT (tenant_id, project_id, user_id, agent_id, session_id, content_hash)
-         WHERE valid_to IS NULL DO NOTHING
-       RETURNING id, ${MEMORY_BYTES_SQL} AS bytes`,
-      [
-        r.id,
-        tenantId,
-        projectId,
-        r.memory,
-        r.role,
-        r.userId,
-        r.agentId,
-        r.sessionId,
-        JSON.stringify(r.metadata),
-        r.contentHash,
-        r.occurredAt,
-        r.embedding,
-        model.id,
-        model.dimension,
-        r.validFrom ?? r.occurredAt ?? null,
-        JSON.stringify(r.sources ?? []),
-        r.categories ?? [],
-        r.attribute?.subject ?? null,
-        r.attribute?.key ?? null,
-      ],
-    );
-    if (row) await indexTerms(tx, tenantId, projectId, [row.id]);
-    return row;
-  }
-
-  /** The current memory an insert collided with (same scope and normalised text). */
-  async function duplicateOf(tx: Queryable, tenantId: string, projectId: string, r: NewMemory) {
-    const [row] = await tx.query<{ id: string; memory: string }>(
-      `SELECT id, memory FROM memories
-       WHERE tenant_id = $1 AND project_id = $2 AND user_id IS NOT DISTINCT FROM $3
-         AND agent_id IS NOT DISTINCT FROM $4 AND session_id IS NOT DISTINCT FROM $5
-         AND content_hash = decode($6, 'hex') AND valid_to IS NULL`,
-      [tenantId, projectId, r.userId, r.agentId, r.sessionId, r.contentHash],
-    );
-    return row as { id: string; memory: string };
   }
 
   return {
@@ -250,7 +207,7 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
           memoryId: string,
           event: AddMemoryResult["event"],
           w: InferenceWrite,
-          extra: Partial<Parameters<typeof insertHistory>[3][number]> = {},
+          extra: Partial<HistoryRow> = {},
         ) =>
           insertHistory(tx, tenantId, projectId, [
             {
@@ -344,9 +301,11 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
           // add or supersede: a new memory.
           const old =
             w.kind === "supersede" ? await target(tx, tenantId, projectId, w.targetId) : undefined;
-          const inserted = await insertOne(tx, tenantId, projectId, w.row);
+          const [inserted] = await insertMemoryRows(tx, tenantId, projectId, [w.row], model);
           if (!inserted) {
-            const dup = await duplicateOf(tx, tenantId, projectId, w.row);
+            const dup = (await currentDuplicates(tx, tenantId, projectId, [w.row])).get(
+              dedupKey(w.row),
+            ) as { id: string; memory: string };
             const reason = `already stored as ${dup.id} (same text)`;
             await history(
               dup.id,

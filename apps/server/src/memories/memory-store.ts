@@ -99,6 +99,99 @@ export async function insertHistory(
 }
 
 /**
+ * Inserts memories in one statement and indexes their terms; a row duplicating a current memory
+ * of its scope (same normalised text) is skipped. Returns the inserted ids with their sizes.
+ */
+export async function insertMemoryRows(
+  tx: Queryable,
+  tenantId: string,
+  projectId: string,
+  rows: NewMemory[],
+  model: { id: string; dimension: number },
+): Promise<{ id: string; bytes: string }[]> {
+  const inserted = await tx.query<{ id: string; bytes: string }>(
+    `INSERT INTO memories (id, tenant_id, project_id, memory, role, user_id, agent_id, session_id, metadata,
+                           content_hash, occurred_at, embedding, embedding_model, embedding_dim,
+                           valid_from, sources, categories, attribute_subject, attribute_key)
+     SELECT d.id, $2, $14, d.memory, d.role, d.user_id, d.agent_id, d.session_id, d.metadata,
+            decode(d.hash, 'hex'), d.occurred_at, d.embedding::vector, $12, $13,
+            coalesce(d.valid_from, now()), d.sources, ARRAY(SELECT jsonb_array_elements_text(d.categories)),
+            d.attribute_subject, d.attribute_key
+     FROM unnest($1::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                 $8::jsonb[], $9::text[], $10::timestamptz[], $11::text[], $15::timestamptz[],
+                 $16::jsonb[], $17::jsonb[], $18::text[], $19::text[])
+       AS d(id, memory, role, user_id, agent_id, session_id, metadata, hash, occurred_at,
+            embedding, valid_from, sources, categories, attribute_subject, attribute_key)
+     ON CONFLICT (tenant_id, project_id, user_id, agent_id, session_id, content_hash)
+       WHERE valid_to IS NULL DO NOTHING
+     RETURNING id, ${MEMORY_BYTES_SQL} AS bytes`,
+    [
+      rows.map((r) => r.id),
+      tenantId,
+      rows.map((r) => r.memory),
+      rows.map((r) => r.role),
+      rows.map((r) => r.userId),
+      rows.map((r) => r.agentId),
+      rows.map((r) => r.sessionId),
+      rows.map((r) => JSON.stringify(r.metadata)),
+      rows.map((r) => r.contentHash),
+      rows.map((r) => r.occurredAt),
+      rows.map((r) => r.embedding),
+      model.id,
+      model.dimension,
+      projectId,
+      rows.map((r) => r.validFrom ?? r.occurredAt ?? null),
+      rows.map((r) => JSON.stringify(r.sources ?? [])),
+      rows.map((r) => JSON.stringify(r.categories ?? [])),
+      rows.map((r) => r.attribute?.subject ?? null),
+      rows.map((r) => r.attribute?.key ?? null),
+    ],
+  );
+  await indexTerms(
+    tx,
+    tenantId,
+    projectId,
+    inserted.map((r) => r.id),
+  );
+  return inserted;
+}
+
+/** A memory's exact-duplicate key, as currentDuplicates computes it in SQL (chr(30): no id). */
+export const dedupKey = (r: Pick<NewMemory, "userId" | "agentId" | "sessionId" | "contentHash">) =>
+  [r.userId ?? "\x1e", r.agentId ?? "\x1e", r.sessionId ?? "\x1e", r.contentHash].join("\x1f");
+
+/** The current memories these rows duplicate (same scope and normalised text), by dedupKey. */
+export async function currentDuplicates(
+  tx: Queryable,
+  tenantId: string,
+  projectId: string,
+  rows: NewMemory[],
+): Promise<Map<string, { id: string; memory: string }>> {
+  const existing = new Map<string, { id: string; memory: string }>();
+  if (rows.length === 0) return existing;
+  const found = await tx.query<{ id: string; memory: string; k: string }>(
+    `SELECT m.id, m.memory,
+            concat_ws(chr(31), coalesce(m.user_id, chr(30)), coalesce(m.agent_id, chr(30)),
+                      coalesce(m.session_id, chr(30)), encode(m.content_hash, 'hex')) AS k
+     FROM memories m
+     JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(u, a, s, h)
+       ON m.user_id IS NOT DISTINCT FROM d.u AND m.agent_id IS NOT DISTINCT FROM d.a
+      AND m.session_id IS NOT DISTINCT FROM d.s AND m.content_hash = decode(d.h, 'hex')
+     WHERE m.tenant_id = $5 AND m.project_id = $6 AND m.valid_to IS NULL`,
+    [
+      rows.map((r) => r.userId),
+      rows.map((r) => r.agentId),
+      rows.map((r) => r.sessionId),
+      rows.map((r) => r.contentHash),
+      tenantId,
+      projectId,
+    ],
+  );
+  for (const f of found) existing.set(f.k, { id: f.id, memory: f.memory });
+  return existing;
+}
+
+/**
  * A unique_violation (SQLSTATE 23505) of an update is memories_dedup, the table's only unique key
  * an update can break: the new text duplicates another memory of the scope. Other errors pass.
  */
@@ -133,79 +226,14 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
           const earlier = await findIdempotentResponse(tx, tenantId, idem);
           if (earlier) return earlier as { results: AddMemoryResult[] };
         }
-        const inserted = await tx.query<{ id: string; bytes: string }>(
-          `INSERT INTO memories (id, tenant_id, project_id, memory, role, user_id, agent_id, session_id, metadata,
-                                 content_hash, occurred_at, embedding, embedding_model, embedding_dim,
-                                 valid_from, sources, categories, attribute_subject, attribute_key)
-           SELECT d.id, $2, $14, d.memory, d.role, d.user_id, d.agent_id, d.session_id, d.metadata,
-                  decode(d.hash, 'hex'), d.occurred_at, d.embedding::vector, $12, $13,
-                  coalesce(d.valid_from, now()), d.sources, ARRAY(SELECT jsonb_array_elements_text(d.categories)),
-                  d.attribute_subject, d.attribute_key
-           FROM unnest($1::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                       $8::jsonb[], $9::text[], $10::timestamptz[], $11::text[], $15::timestamptz[],
-                       $16::jsonb[], $17::jsonb[], $18::text[], $19::text[])
-             AS d(id, memory, role, user_id, agent_id, session_id, metadata, hash, occurred_at,
-                  embedding, valid_from, sources, categories, attribute_subject, attribute_key)
-           ON CONFLICT (tenant_id, project_id, user_id, agent_id, session_id, content_hash)
-             WHERE valid_to IS NULL DO NOTHING
-           RETURNING id, ${MEMORY_BYTES_SQL} AS bytes`,
-          [
-            rows.map((r) => r.id),
-            tenantId,
-            rows.map((r) => r.memory),
-            rows.map((r) => r.role),
-            rows.map((r) => r.userId),
-            rows.map((r) => r.agentId),
-            rows.map((r) => r.sessionId),
-            rows.map((r) => JSON.stringify(r.metadata)),
-            rows.map((r) => r.contentHash),
-            rows.map((r) => r.occurredAt),
-            rows.map((r) => r.embedding),
-            model.id,
-            model.dimension,
-            projectId,
-            rows.map((r) => r.validFrom ?? r.occurredAt ?? null),
-            rows.map((r) => JSON.stringify(r.sources ?? [])),
-            rows.map((r) => JSON.stringify(r.categories ?? [])),
-            rows.map((r) => r.attribute?.subject ?? null),
-            rows.map((r) => r.attribute?.key ?? null),
-          ],
-        );
+        const inserted = await insertMemoryRows(tx, tenantId, projectId, rows, model);
         const added = new Set(inserted.map((r) => r.id));
-        await indexTerms(
+        const existing = await currentDuplicates(
           tx,
           tenantId,
           projectId,
-          inserted.map((r) => r.id),
+          rows.filter((r) => !added.has(r.id)),
         );
-        const dupes = rows.filter((r) => !added.has(r.id));
-        const existing = new Map<string, { id: string; memory: string }>();
-        if (dupes.length > 0) {
-          const found = await tx.query<{ id: string; memory: string; k: string }>(
-            `SELECT m.id, m.memory,
-                    concat_ws(chr(31), coalesce(m.user_id, chr(30)), coalesce(m.agent_id, chr(30)),
-                              coalesce(m.session_id, chr(30)), encode(m.content_hash, 'hex')) AS k
-             FROM memories m
-             JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS d(u, a, s, h)
-               ON m.user_id IS NOT DISTINCT FROM d.u AND m.agent_id IS NOT DISTINCT FROM d.a
-              AND m.session_id IS NOT DISTINCT FROM d.s AND m.content_hash = decode(d.h, 'hex')
-             WHERE m.tenant_id = $5 AND m.project_id = $6 AND m.valid_to IS NULL`,
-            [
-              dupes.map((r) => r.userId),
-              dupes.map((r) => r.agentId),
-              dupes.map((r) => r.sessionId),
-              dupes.map((r) => r.contentHash),
-              tenantId,
-              projectId,
-            ],
-          );
-          for (const f of found) existing.set(f.k, f);
-        }
-        // Same key as the SQL above; chr(30) stands for an absent scope id.
-        const dedupKey = (r: NewMemory) =>
-          [r.userId ?? "\x1e", r.agentId ?? "\x1e", r.sessionId ?? "\x1e", r.contentHash].join(
-            "\x1f",
-          );
         const results: AddMemoryResult[] = rows.map((r) => {
           const base = r.role ? { role: r.role } : {};
           if (added.has(r.id)) return { id: r.id, memory: r.memory, event: "ADD", ...base };
