@@ -3,6 +3,7 @@ import type {
   AddMemoryResponse,
   HistorySource,
   InferenceReport,
+  Message,
   MessageSource,
 } from "@engram/contract";
 import { type IdempotencyKey, IdempotencyRace, scopedIdempotency } from "../db/idempotency.ts";
@@ -86,13 +87,14 @@ function sourceMessages(body: AddMemoryBody, now: Date): SourceMessage[] {
   }));
 }
 
-function messageSource(body: AddMemoryBody, m: SourceMessage): MessageSource {
-  const name = body.messages?.[m.index]?.name;
+/** Provenance of the request's message at `index`: a plain `text` is message 0, said by the user. */
+export function messageSource(index: number, message: Message | undefined): MessageSource {
+  if (!message) return { index, role: "user" };
   return {
-    index: m.index,
-    ...(m.id !== undefined ? { id: m.id } : {}),
-    role: m.role,
-    ...(name !== undefined ? { name } : {}),
+    index,
+    ...(message.id !== undefined ? { id: message.id } : {}),
+    role: message.role,
+    ...(message.name !== undefined ? { name: message.name } : {}),
   };
 }
 
@@ -146,6 +148,10 @@ export function createInference(deps: InferenceDeps) {
     return { decision, engine: out.fallback ? "local" : engine.name, fallback: out.fallback };
   }
 
+  /** The request messages a fact came from. */
+  const provenance = (p: Pending): MessageSource[] =>
+    p.fact.sources.filter((i) => p.messages[i]).map((i) => messageSource(i, p.body.messages?.[i]));
+
   function newRow(p: Pending, text: string, vector: Float32Array): NewMemory {
     const first = p.messages[p.fact.sources[0] ?? 0] ?? p.messages[0];
     const explicit =
@@ -161,10 +167,7 @@ export function createInference(deps: InferenceDeps) {
       contentHash: contentHash(text),
       occurredAt: explicit,
       validFrom: p.fact.validFrom,
-      sources: p.fact.sources.flatMap((i) => {
-        const m = p.messages[i];
-        return m ? [messageSource(p.body, m)] : [];
-      }),
+      sources: provenance(p),
       categories: p.categories,
       attribute: p.fact.attribute
         ? { subject: p.fact.attribute.subject, key: p.fact.attribute.key }
@@ -206,10 +209,10 @@ export function createInference(deps: InferenceDeps) {
       ].sort((a, b) => b.similarity - a.similarity);
       const { decision, engine: by, fallback } = await decide(p, neighbours, engine, calls);
       if (fallback) fallbacks.push(fallback);
-      const sources: HistorySource[] = p.fact.sources.flatMap((at) => {
-        const m = p.messages[at];
-        return m ? [{ ...messageSource(p.body, m), content: m.content }] : [];
-      });
+      const sources: HistorySource[] = provenance(p).map((ref) => ({
+        ...ref,
+        content: p.messages[ref.index]?.content ?? "",
+      }));
       const base = { sources, reason: decision.reason, engine: by };
       const target = decision.targetId as string;
       const vectorOf = async (text: string) =>
@@ -247,7 +250,7 @@ export function createInference(deps: InferenceDeps) {
           text: decision.text,
           contentHash: contentHash(decision.text),
           embedding: vectorLiteral(vector),
-          sourceRefs: newRow(p, decision.text, vector).sources,
+          sourceRefs: provenance(p),
         });
       } else if (decision.event === "DELETE") {
         writes.push({ ...base, kind: "invalidate", targetId: target, validTo: p.fact.validFrom });

@@ -30,7 +30,7 @@ import { appendAudit } from "../tenancy/audit.ts";
 import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
 import { type UsageHook, usageHook } from "../usage/metering.ts";
 import { contentHash } from "./content-hash.ts";
-import type { Infer } from "./memory-inference.ts";
+import { type Infer, messageSource } from "./memory-inference.ts";
 import type { MemorySearchStore } from "./memory-search-store.ts";
 import { MEMORY_FILTER_OPTIONS } from "./memory-search-store.ts";
 import type { MemoryScope, MemoryStore, NewMemory } from "./memory-store.ts";
@@ -128,12 +128,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       text: m.content,
       role: m.role,
       body,
-      source: {
-        index,
-        role: m.role,
-        ...(m.id !== undefined ? { id: m.id } : {}),
-        ...(m.name !== undefined ? { name: m.name } : {}),
-      },
+      source: messageSource(index, m),
     }));
   }
 
