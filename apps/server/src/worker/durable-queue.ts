@@ -1,27 +1,22 @@
 import { fromPglite, PgBoss } from "pg-boss";
+import type { IngestConfig } from "../config/ingest-config.ts";
 import type { Database, Queryable } from "../db/database.ts";
 import { pgliteOf } from "../db/pglite-database.ts";
 
 const SCHEMA = "pgboss";
 
-/** How a queue retries, leases and consumes (the ingestion queue's numbers are ENGRAM_INGEST_*). */
-interface QueueTuning {
-  /** Deliveries of a job before it is dead-lettered (1 = no retry). */
-  maxAttempts: number;
-  /** First retry delay; doubles (with jitter) each attempt. */
-  retryDelayS: number;
-  /** Seconds a job may stay active at most (then it is considered lost and retried). */
-  visibilityTimeoutS: number;
-  /** Seconds between two heartbeats of an active job; a job whose heartbeat stops is retried. */
-  heartbeatS: number;
-  /** Jobs one process works on at once; 0 consumes nothing. */
-  concurrency: number;
-  /** Jobs of one tenant active at once across all workers (fairness). */
-  tenantConcurrency: number;
-  pollIntervalMs: number;
-  /** How often expired (lost) jobs are looked for and retried. */
-  superviseIntervalS: number;
-}
+/** How a queue retries, leases and consumes: the ENGRAM_INGEST_* numbers (config/ingest-config.ts). */
+type QueueTuning = Pick<
+  IngestConfig,
+  | "maxAttempts"
+  | "retryDelayS"
+  | "visibilityTimeoutS"
+  | "heartbeatS"
+  | "concurrency"
+  | "tenantConcurrency"
+  | "pollIntervalMs"
+  | "superviseIntervalS"
+>;
 
 /** One durable queue: its name, where jobs go once their retries are spent, and its tuning. */
 export interface QueueSpec {
