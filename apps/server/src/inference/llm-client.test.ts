@@ -4,12 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai.ts";
-import {
-  type ChatRequest,
-  createLlmClient,
-  type LlmClientOptions,
-  retryDelayMs,
-} from "./llm-client.ts";
+import { type ChatRequest, createLlmClient, type LlmClientOptions } from "./llm-client.ts";
 
 const API_KEY = "sk-test-secret-0123456789abcdef";
 const MODEL = "gpt-test-mini";
@@ -226,15 +221,4 @@ describe("LLM client", () => {
       ),
     );
   });
-});
-
-test("retry delays: Retry-After in seconds or as a date, else exponential, always capped", () => {
-  assert.equal(retryDelayMs(0, "3", 10_000), 3_000);
-  assert.equal(retryDelayMs(0, "30", 10_000), 10_000);
-  const inTwoSeconds = new Date(Date.now() + 2_000).toUTCString();
-  const wait = retryDelayMs(0, inTwoSeconds, 10_000);
-  assert.ok(wait > 0 && wait <= 2_000, String(wait));
-  assert.equal(retryDelayMs(0, null, 10_000), 250);
-  assert.equal(retryDelayMs(2, null, 10_000), 1_000);
-  assert.equal(retryDelayMs(10, "soon", 5_000), 5_000);
 });

@@ -1,3 +1,4 @@
+import { type Attempt, failedAnswer, postJson, withRetries } from "../lib/json-post.ts";
 import type { LlmCall } from "./engine.ts";
 
 /** What a model costs, in US dollars per million tokens. */
@@ -59,11 +60,6 @@ export interface LlmClient {
 /** The header carrying the prompt version, so an endpoint's own logs can tell prompts apart. */
 const PROMPT_VERSION_HEADER = "x-engram-prompt-version";
 
-type Attempt =
-  | { kind: "ok"; content: string }
-  | { kind: "retry"; error: string; retryAfter: string | null }
-  | { kind: "fail"; error: string };
-
 type CompletionBody = {
   choices?: { message?: { content?: unknown; refusal?: unknown }; finish_reason?: unknown }[];
   usage?: { prompt_tokens?: unknown; completion_tokens?: unknown };
@@ -77,7 +73,7 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
   const maxBackoffMs = opts.maxBackoffMs ?? 5_000;
   const prices = opts.prices ?? {};
   const log = opts.log;
-  const headers: Record<string, string> = { "content-type": "application/json" };
+  const headers: Record<string, string> = {};
   if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
   const models = [opts.model];
   if (opts.fallbackModel && opts.fallbackModel !== opts.model) models.push(opts.fallbackModel);
@@ -92,7 +88,11 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
     return (tokensIn * price.input_per_mtok + tokensOut * price.output_per_mtok) / 1_000_000;
   }
 
-  async function attempt(request: ChatRequest, model: string, calls: LlmCall[]): Promise<Attempt> {
+  async function attempt(
+    request: ChatRequest,
+    model: string,
+    calls: LlmCall[],
+  ): Promise<Attempt<string>> {
     const started = performance.now();
     let usage: CompletionBody["usage"];
     const record = () => {
@@ -110,57 +110,36 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
       calls.push(call);
       return call;
     };
-    const finish = (result: Attempt): Attempt => {
+    const finish = (result: Attempt<string>): Attempt<string> => {
       const call = record();
       const fields = { ...call, promptVersion: request.promptVersion };
       if (result.kind === "ok") log?.debug(fields, "llm call");
       else log?.warn({ ...fields, error: result.error }, "llm call failed");
       return result;
     };
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: "POST",
+    const answer = await postJson(
+      url,
+      {
+        model,
+        // No temperature: reasoning models refuse any but their default.
+        messages: request.messages,
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: request.schema.name, strict: true, schema: request.schema.schema },
+        },
+      },
+      {
         headers: { ...headers, [PROMPT_VERSION_HEADER]: request.promptVersion },
-        body: JSON.stringify({
-          model,
-          // No temperature: reasoning models refuse any but their default.
-          messages: request.messages,
-          response_format: {
-            type: "json_schema",
-            json_schema: { name: request.schema.name, strict: true, schema: request.schema.schema },
-          },
-        }),
+        // A timed-out attempt took the whole budget: the next model, not the same one again.
         signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      // A timed-out attempt already took the whole budget: the next model, not the same one again.
-      if (err instanceof Error && err.name === "TimeoutError") {
-        return finish({ kind: "fail", error: `timed out after ${timeoutMs} ms` });
-      }
-      return finish({ kind: "retry", error: redact(causeOf(err)), retryAfter: null });
-    }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      const timedOut = err instanceof Error && err.name === "TimeoutError";
-      const error = timedOut ? `timed out after ${timeoutMs} ms` : redact(causeOf(err));
-      return finish(
-        timedOut ? { kind: "fail", error } : { kind: "retry", error, retryAfter: null },
-      );
-    }
-    const body = parseJson(text) as CompletionBody | undefined;
+        timeoutMs,
+        redact,
+      },
+    );
+    if (answer.kind !== "answer") return finish(answer);
+    const body = answer.body as CompletionBody | undefined;
     usage = body?.usage;
-    if (!res.ok) {
-      const error = `HTTP ${res.status} ${redact(errorDetail(body, text))}`.trim();
-      const retryable = res.status === 429 || res.status >= 500;
-      return finish(
-        retryable
-          ? { kind: "retry", error, retryAfter: res.headers.get("retry-after") }
-          : { kind: "fail", error },
-      );
-    }
+    if (!answer.ok) return finish(failedAnswer(answer, redact(errorDetail(body, answer.text))));
     const choice = body?.choices?.[0];
     const content = choice?.message?.content;
     if (typeof choice?.message?.refusal === "string" && choice.message.refusal) {
@@ -169,7 +148,7 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
     if (typeof content !== "string") {
       return finish({ kind: "fail", error: "the answer has no message content" });
     }
-    return finish({ kind: "ok", content });
+    return finish({ kind: "ok", value: content });
   }
 
   return {
@@ -178,16 +157,13 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
       const calls: LlmCall[] = [];
       const errors: string[] = [];
       for (const model of models) {
-        for (let tries = 0; ; tries++) {
-          const result = await attempt(request, model, calls);
-          if (result.kind === "ok") return { ok: true, content: result.content, model, calls };
-          if (result.kind === "fail" || tries >= maxRetries) {
-            const spent = tries + 1;
-            errors.push(`${model}: ${result.error} (${spent} attempt${spent > 1 ? "s" : ""})`);
-            break;
-          }
-          await sleep(retryDelayMs(tries, result.retryAfter, maxBackoffMs));
-        }
+        const result = await withRetries(() => attempt(request, model, calls), {
+          maxRetries,
+          maxBackoffMs,
+        });
+        if (result.ok) return { ok: true, content: result.value, model, calls };
+        const n = result.attempts;
+        errors.push(`${model}: ${result.error} (${n} attempt${n > 1 ? "s" : ""})`);
       }
       // No endpoint in the error: it reaches API clients (inference.fallback), and the operator's
       // URL is not theirs to see.
@@ -200,34 +176,7 @@ function tokenCount(value: unknown): number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : 0;
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 function errorDetail(body: unknown, text: string): string {
   const message = (body as { error?: { message?: unknown } } | undefined)?.error?.message;
   return (typeof message === "string" ? message : text).slice(0, 300);
 }
-
-function causeOf(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  return err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message;
-}
-
-/** Retry-After (seconds or an HTTP date) when given, else exponential; never above the cap. */
-export function retryDelayMs(tries: number, retryAfter: string | null, capMs: number): number {
-  let wanted = 250 * 2 ** tries;
-  if (retryAfter !== null && retryAfter.trim() !== "") {
-    const seconds = Number(retryAfter);
-    const date = Date.parse(retryAfter);
-    if (Number.isFinite(seconds) && seconds >= 0) wanted = seconds * 1000;
-    else if (Number.isFinite(date)) wanted = Math.max(0, date - Date.now());
-  }
-  return Math.min(wanted, capMs);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
