@@ -1,6 +1,5 @@
-import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingHttpHeaders } from "node:http";
+import { sendJson, startStandIn } from "./stand-in-server.ts";
 
 /** One chat-completions request the fake received, as sent. */
 export interface FakeChatRequest {
@@ -66,26 +65,10 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
   const requests: FakeChatRequest[] = [];
   const queue: FakeReply[] = [];
   let handler = opts.handler;
-  const timers = new Set<NodeJS.Timeout>();
-  const wait = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        resolve();
-      }, ms);
-      timers.add(timer);
-    });
 
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    // Decoded whole: a multi-byte character may be split across chunks.
-    const text = Buffer.concat(chunks).toString("utf8");
-    const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
-      if (res.destroyed) return;
-      res.writeHead(status, { "content-type": "application/json", ...headers });
-      res.end(JSON.stringify(payload));
-    };
+  const server = await startStandIn(async (req, res, { text, wait }) => {
+    const send = (status: number, payload: unknown, headers: Record<string, string> = {}) =>
+      sendJson(res, status, JSON.stringify(payload), headers);
     if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
       return send(404, { error: { message: `no route ${req.method} ${req.url}` } });
     }
@@ -161,11 +144,8 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       }),
     );
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as AddressInfo;
   return {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
+    baseUrl: `${server.root}/v1`,
     requests,
     enqueue: (...replies) => void queue.push(...replies),
     setHandler(next) {
@@ -175,13 +155,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       requests.length = 0;
       queue.length = 0;
     },
-    async close() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      server.closeAllConnections();
-      server.close();
-      await once(server, "close");
-    },
+    close: () => server.close(),
   };
 }
 
