@@ -24,6 +24,30 @@ export const Metadata = Type.Record(Type.String(), Type.Unknown(), {
 });
 export type Metadata = Static<typeof Metadata>;
 
+/** `rerank` in a search body: false keeps the fused order even when a re-ranker is configured. */
+export const RerankRequest = Type.Boolean({
+  description:
+    "false: keep the fused order even when the server has a re-ranker (default true; docs/reranking.md)",
+});
+
+/** Whether a search's hits are in the re-ranker's order; sent when the server has a re-ranker. */
+export const RerankStatus = Type.Object(
+  {
+    applied: Type.Boolean({
+      description:
+        "The hits are in the re-ranker's order (false: fused order, asked for or after a failure)",
+    }),
+    model: Type.Optional(Type.String({ description: "The re-ranking model, when configured" })),
+    fallback_reason: Type.Optional(
+      Type.Enum(["timeout", "unavailable", "invalid_response"] as const, {
+        description: "Why the re-ranker's order could not be used: the hits are in fused order",
+      }),
+    ),
+  },
+  { title: "RerankStatus" },
+);
+export type RerankStatus = Static<typeof RerankStatus>;
+
 /**
  * The closed set of problem codes the API answers with, each with the one HTTP status it is always
  * sent with. The server takes a problem's status from here (statusOf), never separately, so a code

@@ -385,3 +385,88 @@ describe("inference engine and LLM variables", () => {
     assertConfigError({ ...llm, ENGRAM_LLM_PRICES: '{"m": {"input": 1}}' }, "ENGRAM_LLM_PRICES");
   });
 });
+
+describe("re-ranker variables", () => {
+  const apiKey = "rr-secret-rerank-key-0123456789";
+  const cohere = {
+    ENGRAM_RERANK_URL: "https://api.cohere.com/v2/rerank",
+    ENGRAM_RERANK_MODEL: "rerank-v3.5",
+    ENGRAM_RERANK_API_KEY: apiKey,
+  };
+
+  test("defaults: no re-ranker; with a URL, Cohere's protocol, 30 candidates, 1,500 ms, 1 retry", () => {
+    assert.equal(loadConfig({}).rerank, undefined);
+    assert.deepEqual(loadConfig(cohere).rerank, {
+      url: "https://api.cohere.com/v2/rerank",
+      protocol: "cohere",
+      model: "rerank-v3.5",
+      apiKey,
+      timeoutMs: 1_500,
+      maxRetries: 1,
+      candidates: 30,
+    });
+  });
+
+  test("are read: protocol, timeout, retries, candidates; TEI needs no model", () => {
+    const tei = loadConfig({
+      ENGRAM_RERANK_URL: "http://127.0.0.1:8081/rerank",
+      ENGRAM_RERANK_PROTOCOL: "tei",
+      ENGRAM_RERANK_TIMEOUT_MS: "300",
+      ENGRAM_RERANK_MAX_RETRIES: "0",
+      ENGRAM_RERANK_CANDIDATES: "100",
+    }).rerank;
+    assert.deepEqual(tei, {
+      url: "http://127.0.0.1:8081/rerank",
+      protocol: "tei",
+      model: undefined,
+      apiKey: undefined,
+      timeoutMs: 300,
+      maxRetries: 0,
+      candidates: 100,
+    });
+    const jina = loadConfig({
+      ...cohere,
+      ENGRAM_RERANK_PROTOCOL: "jina",
+      ENGRAM_RERANK_MODEL: "jina-reranker-v2-base-multilingual",
+    });
+    assert.equal(jina.rerank?.protocol, "jina");
+  });
+
+  test("bad values fail at start, naming the variable and never showing the key or URL", () => {
+    const secretUrl = "https://user:pa55word@rerank.example.com/v2/rerank";
+    for (const url of [
+      "api.cohere.com/v2/rerank",
+      "https://",
+      "ftp://x/rerank",
+      "http://[::1/rerank",
+    ]) {
+      assertConfigError({ ...cohere, ENGRAM_RERANK_URL: url }, "ENGRAM_RERANK_URL", [apiKey, url]);
+    }
+    assertConfigError({ ...cohere, ENGRAM_RERANK_URL: `${secretUrl} x` }, "ENGRAM_RERANK_URL", [
+      "pa55word",
+    ]);
+    for (const n of ["0", "101", "2.5", "-1", "thirty"]) {
+      assertConfigError({ ...cohere, ENGRAM_RERANK_CANDIDATES: n }, "ENGRAM_RERANK_CANDIDATES", [
+        apiKey,
+      ]);
+    }
+    assertConfigError({ ...cohere, ENGRAM_RERANK_TIMEOUT_MS: "10" }, "ENGRAM_RERANK_TIMEOUT_MS");
+    assertConfigError({ ...cohere, ENGRAM_RERANK_MAX_RETRIES: "6" }, "ENGRAM_RERANK_MAX_RETRIES");
+    assertConfigError({ ...cohere, ENGRAM_RERANK_PROTOCOL: "voyage" }, "ENGRAM_RERANK_PROTOCOL");
+    assertConfigError({ ...cohere, ENGRAM_RERANK_MODEL: "bad model" }, "ENGRAM_RERANK_MODEL", [
+      apiKey,
+    ]);
+    const noModel = assertConfigError(
+      { ENGRAM_RERANK_URL: cohere.ENGRAM_RERANK_URL, ENGRAM_RERANK_PROTOCOL: "jina" },
+      "ENGRAM_RERANK_MODEL",
+    );
+    assert.match(noModel, /required with ENGRAM_RERANK_PROTOCOL=jina/);
+    // Set without the URL, the others would silently do nothing.
+    const stray = assertConfigError(
+      { ENGRAM_RERANK_MODEL: "rerank-v3.5", ENGRAM_RERANK_API_KEY: apiKey },
+      "ENGRAM_RERANK_URL",
+      [apiKey],
+    );
+    assert.match(stray, /ENGRAM_RERANK_MODEL is set/);
+  });
+});

@@ -4,8 +4,10 @@ import Type, { type Static } from "typebox";
 import Value from "typebox/value";
 import type { EmbedderConfig } from "../embeddings/create-embedder.ts";
 import type { LlmConfig } from "../inference/create-engine.ts";
+import type { RerankConfig } from "../rerank/reranker.ts";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
 import { llmConfig, llmEnv } from "./llm-config.ts";
+import { rerankConfig, rerankEnv } from "./rerank-config.ts";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const OnOff = Type.Enum(["on", "off"] as const);
@@ -45,6 +47,7 @@ const EnvSchema = Type.Object({
   ENGRAM_LLM_BUDGET_FALLBACK: Type.Optional(Type.Enum(["refuse", "local"] as const)),
   ...ingestEnv,
   ...llmEnv,
+  ...rerankEnv,
 });
 
 export interface Config {
@@ -99,6 +102,8 @@ export interface Config {
   llmBudgetFallback: "refuse" | "local";
   /** The LLM inference engine; undefined when inference is local (docs/llm.md). */
   llm: LlmConfig | undefined;
+  /** The optional re-ranker after fusion; undefined without ENGRAM_RERANK_URL (docs/reranking.md). */
+  rerank: RerankConfig | undefined;
 }
 
 /** Calibrated on the local embedder: see docs/inference.md. */
@@ -160,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     inferDuplicateThreshold: e.ENGRAM_INFER_DUPLICATE_THRESHOLD ?? DUPLICATE_THRESHOLD,
     llmBudgetFallback: e.ENGRAM_LLM_BUDGET_FALLBACK ?? "refuse",
     llm: llmConfig(e, (message) => new ConfigError(message)),
+    rerank: rerankConfig(e, (message) => new ConfigError(message)),
   };
 }
 

@@ -5,7 +5,8 @@ import Value from "typebox/value";
 import type { LlmConfig } from "../inference/create-engine.ts";
 import type { LlmPrices } from "../inference/llm-client.ts";
 
-const ModelName = Type.String({ pattern: "^[A-Za-z0-9._:/@+-]{1,200}$" });
+/** A model name as providers spell them (`gpt-4o-mini`, `BAAI/bge-reranker-v2-m3`, `llama3.1:8b`). */
+export const ModelName = Type.String({ pattern: "^[A-Za-z0-9._:/@+-]{1,200}$" });
 
 /** The inference engine's environment variables (merged into the one env schema in config.ts). */
 export const llmEnv = {

@@ -23,6 +23,12 @@ const COUNTER_NAMES = [
   "memory_cache_hits_total",
   /** GET /v1/memories/{id} read from the database. */
   "memory_cache_misses_total",
+  /** Calls to the re-ranker (one per searched list; retries inside a call count once). */
+  "rerank_calls_total",
+  /** Re-ranker calls that failed (refused, unreachable, or an answer that did not validate). */
+  "rerank_errors_total",
+  /** Re-ranker calls that ran out of ENGRAM_RERANK_TIMEOUT_MS. */
+  "rerank_timeouts_total",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 

@@ -2,6 +2,7 @@
 // tests and benchmarks; never for the server itself.
 export * from "./document-fixtures.ts";
 export * from "./fake-openai.ts";
+export * from "./fake-reranker.ts";
 export * as hostile from "./hostile-documents.ts";
 export * from "./http.ts";
 export * from "./own-postgres.ts";
