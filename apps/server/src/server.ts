@@ -12,6 +12,7 @@ import { createMemories } from "./memories/memory-module.ts";
 import { loadPlans } from "./plans/plans.ts";
 import { createAuthThrottle } from "./rate-limits/auth-throttle.ts";
 import { createLimiterSet, createRateLimiter } from "./rate-limits/rate-limiter.ts";
+import { createReranker } from "./rerank/reranker.ts";
 import { type Counters, createCounters } from "./telemetry/counters.ts";
 import { createTenancy } from "./tenancy/tenancy-module.ts";
 import { createUsageService } from "./usage/usage-service.ts";
@@ -58,7 +59,7 @@ export async function createServer(config: Config): Promise<Server> {
     const readiness: Record<string, () => Promise<unknown>> = { database: () => db.ping() };
     if (redis) readiness.redis = () => redis.ping();
 
-    // Logs of the queue go to the app's logger once it exists.
+    // Logs of the queue (and of the re-ranker) go to the app's logger once it exists.
     let appLog: App["log"] | undefined;
     const queueLog: JobLogger = {
       debug: (o, m) => appLog?.debug(o, m),
@@ -70,6 +71,10 @@ export async function createServer(config: Config): Promise<Server> {
     const consume =
       config.ingest.inProcess === "on" ||
       (config.ingest.inProcess === "auto" && db.kind === "pglite");
+    // Optional (ENGRAM_RERANK_URL): both searches send it their best fused hits.
+    const reranker = config.rerank
+      ? createReranker(config.rerank, { log: queueLog, counters })
+      : undefined;
     const kb = await startKnowledge({
       config,
       db,
@@ -79,6 +84,7 @@ export async function createServer(config: Config): Promise<Server> {
       counters,
       log: queueLog,
       consume,
+      reranker,
     });
     knowledge = kb;
     const tenancy = createTenancy(db, plans);
@@ -91,6 +97,7 @@ export async function createServer(config: Config): Promise<Server> {
       counters,
       log: queueLog,
       searchKnowledge: (ctx, input) => kb.service.searchKnowledge(ctx, input),
+      reranker,
     });
     events = await startMemoryEvents({ config, db, memories, plans, log: queueLog, consume });
     const limiters = createLimiterSet({ redis, counters });

@@ -1,5 +1,5 @@
 import Type, { type Static } from "typebox";
-import { DateTime, Metadata, PrefixedId, ScopeId } from "./common.ts";
+import { DateTime, Metadata, PrefixedId, RerankRequest, RerankStatus, ScopeId } from "./common.ts";
 
 /** Longest base64 or text content a JSON upload may carry (the server's byte limit may be lower). */
 export const DOCUMENT_CONTENT_MAX = 128 * 1024 * 1024;
@@ -140,6 +140,7 @@ export const SearchKnowledgeBody = Type.Object(
     document_id: Type.Optional(Type.String({ maxLength: 64 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
     mode: Type.Optional(Type.Enum(["hybrid", "vector", "keyword"] as const, { default: "hybrid" })),
+    rerank: Type.Optional(RerankRequest),
   },
   { additionalProperties: false, title: "SearchKnowledgeBody" },
 );
@@ -172,6 +173,9 @@ export const KnowledgeHit = Type.Object(
     scores: Type.Object({
       vector: Nullable(Type.Number()),
       keyword: Nullable(Type.Number()),
+      rerank: Type.Union([Type.Number(), Type.Null()], {
+        description: "The re-ranker's relevance score; null when the hit was not re-ranked",
+      }),
     }),
   },
   { title: "KnowledgeHit" },
@@ -179,7 +183,7 @@ export const KnowledgeHit = Type.Object(
 export type KnowledgeHit = Static<typeof KnowledgeHit>;
 
 export const SearchKnowledgeResponse = Type.Object(
-  { results: Type.Array(KnowledgeHit) },
+  { results: Type.Array(KnowledgeHit), rerank: Type.Optional(RerankStatus) },
   { title: "SearchKnowledgeResponse" },
 );
 export type SearchKnowledgeResponse = Static<typeof SearchKnowledgeResponse>;

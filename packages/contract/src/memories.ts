@@ -1,5 +1,5 @@
 import Type, { type Static } from "typebox";
-import { DateTime, Metadata, PrefixedId, ScopeId } from "./common.ts";
+import { DateTime, Metadata, PrefixedId, RerankRequest, RerankStatus, ScopeId } from "./common.ts";
 import { KnowledgeHit } from "./knowledge.ts";
 
 /** Longest memory text or message content accepted, in characters. */
@@ -207,6 +207,7 @@ export const SearchMemoriesBody = Type.Object(
       }),
     ),
     ...timeFields,
+    rerank: Type.Optional(RerankRequest),
   },
   { additionalProperties: false, title: "SearchMemoriesBody" },
 );
@@ -218,12 +219,19 @@ export const SearchHit = Type.Object({
   scores: Type.Object({
     vector: Type.Union([Type.Number(), Type.Null()]),
     keyword: Type.Union([Type.Number(), Type.Null()]),
+    rerank: Type.Union([Type.Number(), Type.Null()], {
+      description: "The re-ranker's relevance score; null when the hit was not re-ranked",
+    }),
   }),
 });
 export type SearchHit = Static<typeof SearchHit>;
 
 export const SearchMemoriesResponse = Type.Object(
-  { results: Type.Array(SearchHit), knowledge: Type.Optional(Type.Array(KnowledgeHit)) },
+  {
+    results: Type.Array(SearchHit),
+    knowledge: Type.Optional(Type.Array(KnowledgeHit)),
+    rerank: Type.Optional(RerankStatus),
+  },
   { title: "SearchMemoriesResponse" },
 );
 export type SearchMemoriesResponse = Static<typeof SearchMemoriesResponse>;

@@ -3,6 +3,7 @@ import type { Database } from "../db/database.ts";
 import type { EmbeddingModel } from "../db/vector-index.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
 import type { PlanCatalog } from "../plans/plans.ts";
+import type { Reranker } from "../rerank/reranker.ts";
 import type { Counters } from "../telemetry/counters.ts";
 import { createMetrics, type Metrics } from "../telemetry/metrics.ts";
 import type { JobLogger } from "../worker/job.ts";
@@ -37,6 +38,8 @@ export async function startKnowledge(deps: {
   counters?: Counters;
   log: JobLogger;
   consume: boolean;
+  /** The optional re-ranker, for knowledge search. */
+  reranker?: Reranker | undefined;
 }): Promise<KnowledgeModule> {
   const { config, db, model, embedder, log } = deps;
   if (db.kind === "pglite") await migrateIngestQueue(db, undefined, config.ingest);
@@ -49,6 +52,7 @@ export async function startKnowledge(deps: {
     search: createKnowledgeSearchStore(db, model),
     queue,
     embedder,
+    reranker: deps.reranker,
     config: config.ingest,
     metering: config.metering,
     idempotencyTtlS: config.idempotencyTtlS,

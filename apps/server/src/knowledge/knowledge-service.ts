@@ -19,6 +19,8 @@ import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
 import { checkMetadataSize } from "../lib/metadata.ts";
+import { rerankedSearch } from "../rerank/rerank-hits.ts";
+import type { Reranker } from "../rerank/reranker.ts";
 import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
 import { usageHook } from "../usage/metering.ts";
@@ -48,6 +50,8 @@ export function createKnowledgeService(deps: {
   search: KnowledgeSearchStore;
   queue: IngestQueue;
   embedder: { embedQuery(text: string): Promise<Float32Array> };
+  /** The optional re-ranker (ENGRAM_RERANK_URL): reorders the best fused hits of a search. */
+  reranker?: Reranker | undefined;
   config: IngestConfig;
   /** Quotas and metering (ENGRAM_METERING): a document's bytes count as the tenant's storage. */
   metering?: boolean;
@@ -261,16 +265,25 @@ export function createKnowledgeService(deps: {
         return { results: [] };
       }
       const vector = await deps.embedder.embedQuery(embeddingQuery(input.query));
-      const results = await deps.search(ctx.tenantId, {
-        projectId: ctx.projectId,
-        scope: { userId: input.user_id, agentId: input.agent_id, collection: input.collection },
-        documentId: input.document_id,
-        vector: vectorLiteral(vector),
-        keywords: keywordQuery(input.query),
+      const { hits: results, rerank } = await rerankedSearch({
+        reranker: deps.reranker,
+        requested: input.rerank,
+        query: input.query,
         limit: input.limit ?? 10,
-        mode: input.mode ?? "hybrid",
+        search: (limit) =>
+          deps.search(ctx.tenantId, {
+            projectId: ctx.projectId,
+            scope: { userId: input.user_id, agentId: input.agent_id, collection: input.collection },
+            documentId: input.document_id,
+            vector: vectorLiteral(vector),
+            keywords: keywordQuery(input.query),
+            limit,
+            mode: input.mode ?? "hybrid",
+          }),
+        // The headings place a chunk in its document, as they do for the keyword side.
+        text: (hit) => [...hit.citation.heading_path, hit.text].join("\n"),
       });
-      return { results };
+      return rerank ? { results, rerank } : { results };
     },
   };
 }

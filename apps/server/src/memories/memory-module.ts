@@ -34,6 +34,8 @@ export function createMemories(deps: {
     warn(obj: object, msg: string): void;
   };
   searchKnowledge?: MemoryServiceDeps["searchKnowledge"];
+  /** The optional re-ranker, for search (`engram worker` does not search). */
+  reranker?: MemoryServiceDeps["reranker"];
 }) {
   const { config, db, model, embedder, redis, counters } = deps;
   // The inference pipeline matches facts with these (categories.categorize).
@@ -58,6 +60,7 @@ export function createMemories(deps: {
     idempotencyTtlS: config.idempotencyTtlS,
     metering: config.metering,
     ...(deps.searchKnowledge ? { searchKnowledge: deps.searchKnowledge } : {}),
+    reranker: deps.reranker,
     // With Redis, only the shared cache: another process could not invalidate a local one.
     cache: redis
       ? createRedisMemoryCache({ redis, counters })

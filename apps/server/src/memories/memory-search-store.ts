@@ -177,6 +177,8 @@ export function createMemorySearchStore(
           scores: {
             vector: Number(r.vector_score),
             keyword: r.keyword_score === null ? null : Number(r.keyword_score),
+            // Set by the re-ranking step, when there is one (rerank/rerank-hits.ts).
+            rerank: null,
           },
         };
       });

@@ -24,6 +24,8 @@ import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
 import { checkMetadataSize } from "../lib/metadata.ts";
+import { bothReranked, rerankedSearch } from "../rerank/rerank-hits.ts";
+import type { Reranker } from "../rerank/reranker.ts";
 import { compileFilter, FilterError } from "../search/filter-sql.ts";
 import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
 import { appendAudit } from "../tenancy/audit.ts";
@@ -48,6 +50,8 @@ export interface MemoryServiceDeps {
   idempotencyTtlS: number;
   /** Quotas and metering on writes (ENGRAM_METERING); off only to measure what they cost. */
   metering?: boolean;
+  /** The optional re-ranker (ENGRAM_RERANK_URL): reorders the best fused hits of a search. */
+  reranker?: Reranker | undefined;
   /** Knowledge search, for `include: ["knowledge"]` (the knowledge module's verb). */
   searchKnowledge?: (
     ctx: TenantContext,
@@ -189,8 +193,12 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     }
   }
 
-  /** The memory hits of a search, best first. */
-  async function searchHits(ctx: TenantContext, input: SearchMemoriesBody): Promise<SearchHit[]> {
+  /** The memory hits of a search in fused order, best first, at most `limit`. */
+  async function searchHits(
+    ctx: TenantContext,
+    input: SearchMemoriesBody,
+    limit: number,
+  ): Promise<SearchHit[]> {
     const mode = input.mode ?? "hybrid";
     requireScope(ctx, "memories:read");
     if (input.filters !== undefined) {
@@ -209,7 +217,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       filter: input.filters,
       vector: vectorLiteral(vector),
       keywords: keywordQuery(input.query),
-      limit: input.limit ?? 10,
+      limit,
       threshold: input.threshold,
       mode,
       validity,
@@ -274,22 +282,34 @@ export function createMemoryService(deps: MemoryServiceDeps) {
 
     /**
      * Hybrid (vector + keyword) memory search, best first (`mode` can restrict it to one side),
-     * plus knowledge chunks (labelled, in `knowledge`) when `include` asks for them.
+     * re-ranked when a re-ranker is configured, plus knowledge chunks (labelled, in `knowledge`)
+     * when `include` asks for them.
      */
     async searchMemories(
       ctx: TenantContext,
       input: SearchMemoriesBody,
     ): Promise<SearchMemoriesResponse> {
-      const results = await searchHits(ctx, input);
-      if (!input.include?.includes("knowledge") || !deps.searchKnowledge) return { results };
+      const { hits: results, rerank } = await rerankedSearch({
+        reranker: deps.reranker,
+        requested: input.rerank,
+        query: input.query,
+        limit: input.limit ?? 10,
+        search: (limit) => searchHits(ctx, input, limit),
+        text: (hit) => hit.memory,
+      });
+      if (!input.include?.includes("knowledge") || !deps.searchKnowledge) {
+        return rerank ? { results, rerank } : { results };
+      }
       const knowledge = await deps.searchKnowledge(ctx, {
         query: input.query,
         ...(input.user_id !== undefined ? { user_id: input.user_id } : {}),
         ...(input.agent_id !== undefined ? { agent_id: input.agent_id } : {}),
         limit: input.limit ?? 10,
         mode: input.mode ?? "hybrid",
+        ...(input.rerank !== undefined ? { rerank: input.rerank } : {}),
       });
-      return { results, knowledge: knowledge.results };
+      const both = bothReranked(rerank, knowledge.rerank);
+      return { results, knowledge: knowledge.results, ...(both ? { rerank: both } : {}) };
     },
 
     /** One memory of the caller's project, from the hot-memory cache when it holds it. */
