@@ -3,8 +3,8 @@ import { RERANK_PROTOCOLS, type RerankConfig } from "../rerank/reranker.ts";
 import { ModelName } from "./llm-config.ts";
 
 /**
- * Most fused hits one search sends: a search returns at most 100, and 100 documents are one
- * Cohere search unit. The default stays under TEI's default client batch (32).
+ * Most fused hits one search sends: as many as a search can return. The default stays under the
+ * texts TEI takes per request by default (32).
  */
 const CANDIDATES_MAX = 100;
 const CANDIDATES_DEFAULT = 30;
