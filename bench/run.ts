@@ -13,7 +13,14 @@ import { freePort, newTenant, spawnServer } from "@engram/server/testing";
 import { describeCommit } from "./lib/commit.ts";
 import { memoryText, QUERY_SPACE, queryText } from "./lib/corpus.ts";
 import { type InferenceResult, inferenceReport, runInferenceBench } from "./lib/inference.ts";
-import { LOCOMO_PATH, locomoRecall, type RecallResult } from "./lib/locomo.ts";
+import {
+  CATEGORIES,
+  LOCOMO_PATH,
+  locomoRecall,
+  RECALL_KS,
+  RECALL_MODES,
+  type RecallResult,
+} from "./lib/locomo.ts";
 import { type LoadResult, ms, percentile, rate, runLoad } from "./lib/stats.ts";
 
 const { values: args } = parseArgs({
@@ -120,6 +127,17 @@ async function benchSize(size: number): Promise<SizeResult> {
     await api.searchMemories({ query: "warm up", limit: 10 });
     search["fresh, c=1"] = await runLoad(Q, 1, (i) =>
       api.searchMemories({ query: fresh1[i] as string, limit: 10 }),
+    );
+    // The previous release's ranking (two-list fusion, ADR 0033's signals off) on the same kind
+    // of fresh queries, right after: the same-run baseline for the ranking's cost.
+    const previous = freshQueries(Q);
+    log(`size ${size}: search, previous hybrid, fresh queries, concurrency 1`);
+    search["fresh, previous hybrid, c=1"] = await runLoad(Q, 1, (i) =>
+      api.searchMemories({
+        query: previous[i] as string,
+        limit: 10,
+        signals: { entities: false, time: false, context: false },
+      }),
     );
     const fresh16 = freshQueries(Q * 2);
     log(`size ${size}: search, fresh queries, concurrency 16`);
@@ -251,6 +269,11 @@ for (const size of SIZES) sizes.push(await benchSize(size));
 writeFileSync(new URL("./RESULTS.md", import.meta.url), report(await describeCommit()));
 log("wrote bench/RESULTS.md");
 
+/** a / b as "1.07×", or "n/a" when either is missing. */
+function ratio(a: number | undefined, b: number | undefined): string {
+  return a === undefined || b === undefined ? "n/a" : `${(a / b).toFixed(2)}×`;
+}
+
 function report(commit: string): string {
   const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`;
   const cpu = cpus()[0]?.model ?? "unknown CPU";
@@ -292,6 +315,7 @@ function report(commit: string): string {
           `| ${k} | ${r.n} | ${ms(r.p50)} | ${ms(r.p99)} | ${rate(r.perSecond)} | ${r.errors} |`,
       ),
       "",
+      `- Ranking with entities, time and context vs the previous hybrid, fresh, c=1: p50 ${ratio(s.search["fresh, c=1"]?.p50, s.search["fresh, previous hybrid, c=1"]?.p50)}, p99 ${ratio(s.search["fresh, c=1"]?.p99, s.search["fresh, previous hybrid, c=1"]?.p99)}`,
       `- Raw pgvector query alone (same SQL shape, 40 candidates, in-process PGlite): p50 ${ms(s.rawQuery.p50)} ms, p99 ${ms(s.rawQuery.p99)} ms`,
       `- API overhead at c=1, fresh: p50 ${ms(s.search["fresh, c=1"]?.p50 ?? Number.NaN)} ms vs raw embed + raw query ${ms(raw.single.p50 + s.rawQuery.p50)} ms = ${((s.search["fresh, c=1"]?.p50 ?? Number.NaN) / (raw.single.p50 + s.rawQuery.p50)).toFixed(2)}×`,
       `- Single add (POST /v1/memories, c=1, n=${s.add.n}): p50 ${ms(s.add.p50)} ms, p99 ${ms(s.add.p99)} ms (raw single embed p50 ${ms(raw.single.p50)} ms)`,
@@ -307,14 +331,32 @@ function report(commit: string): string {
     );
   } else {
     const r = quality.recall;
+    const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
     lines.push(
-      `${r.memories} memories (every dialog turn as \`speaker: text\` plus its image caption, scoped by conversation, dia_id in metadata); ${r.questions} questions of categories 1–4 with evidence. Turn-level evidence recall@k, averaged over questions:`,
+      `${r.memories} memories (every dialog turn as \`speaker: text\` plus its image caption, scoped by conversation, one session_id per conversation session, dia_id in metadata); ${r.questions} questions of categories 1–4 with evidence, each searched in its conversation's user scope. Turn-level evidence recall@k, averaged over questions. "previous hybrid" is the two-list fusion of the previous release (every signal of ADR 0033 off); the last two rows turn one signal off. Bounded by the question sample: with ${r.questions} questions, a difference under about 2 points is within noise.`,
       "",
       "| ranking | recall@5 | recall@10 | recall@25 |",
       "|---|---|---|---|",
-      ...(["vector", "keyword", "hybrid"] as const).map(
+      ...RECALL_MODES.map(
+        (m) => `| ${m} | ${RECALL_KS.map((k) => pct(r.recall[m][k])).join(" | ")} |`,
+      ),
+      "",
+      "Per category (LoCoMo's categories 4, 1, 2, 3; questions per category in the header), recall@10 / recall@25:",
+      "",
+      `| ranking | ${Object.values(CATEGORIES)
+        .map((c) => `${c} (${r.byCategory.hybrid[c]?.questions ?? 0})`)
+        .join(" | ")} |`,
+      `|---|${Object.values(CATEGORIES)
+        .map(() => "---|")
+        .join("")}`,
+      ...RECALL_MODES.map(
         (m) =>
-          `| ${m} | ${(100 * r.recall[m][5]).toFixed(1)} % | ${(100 * r.recall[m][10]).toFixed(1)} % | ${(100 * r.recall[m][25]).toFixed(1)} % |`,
+          `| ${m} | ${Object.values(CATEGORIES)
+            .map((c) => {
+              const cat = r.byCategory[m][c];
+              return cat ? `${pct(cat[10])} / ${pct(cat[25])}` : "–";
+            })
+            .join(" | ")} |`,
       ),
       "",
     );

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import type { AddMemoryBody, EngramClient, SearchHit } from "@engram/sdk";
+import type { AddMemoryBody, EngramClient, SearchHit, SearchMemoriesBody } from "@engram/sdk";
 
 interface Turn {
   speaker: string;
@@ -50,9 +50,11 @@ export interface DialogTurn {
   content: string;
   /** The session's date, when it parses. */
   timestamp?: string | undefined;
+  /** The conversation's session key, e.g. "session_3". */
+  session: string;
 }
 
-/** A conversation's sessions in order, each its turns in order. */
+/** A conversation's sessions in order, each its turns in order, with the session's key. */
 export function sessionsOf(conv: Conversation): DialogTurn[][] {
   const out: DialogTurn[][] = [];
   for (const [key, value] of Object.entries(conv.conversation)) {
@@ -64,6 +66,7 @@ export function sessionsOf(conv: Conversation): DialogTurn[][] {
         diaId: turn.dia_id,
         content: `${turn.text}${turn.blip_caption ? ` [shared an image: ${turn.blip_caption}]` : ""}`,
         timestamp,
+        session: key,
       })),
     );
   }
@@ -77,28 +80,54 @@ function turnsOf(conv: Conversation): AddMemoryBody[] {
     .map((turn) => ({
       text: `${turn.speaker}: ${turn.content}`.slice(0, 16_384),
       user_id: conv.sample_id,
+      session_id: `${conv.sample_id}-${turn.session}`,
       metadata: { dia_id: turn.diaId },
       ...(turn.timestamp ? { timestamp: turn.timestamp } : {}),
     }));
 }
 
-export const RECALL_MODES = ["vector", "keyword", "hybrid"] as const;
+/**
+ * The rankings compared: each side alone, the plain two-list fusion of the previous release
+ * ("previous hybrid": every signal of ADR 0033 off), and today's hybrid, then hybrid without each
+ * of its signals (what each one is worth).
+ */
+export const RECALL_MODES = [
+  "vector",
+  "keyword",
+  "previous hybrid",
+  "hybrid",
+  "hybrid without entities",
+  "hybrid without context",
+] as const;
+export type RecallMode = (typeof RECALL_MODES)[number];
+const MODE_BODY: Record<RecallMode, Partial<SearchMemoriesBody>> = {
+  vector: { mode: "vector" },
+  keyword: { mode: "keyword" },
+  "previous hybrid": { mode: "hybrid", signals: { entities: false, time: false, context: false } },
+  hybrid: { mode: "hybrid" },
+  "hybrid without entities": { mode: "hybrid", signals: { entities: false } },
+  "hybrid without context": { mode: "hybrid", signals: { context: false } },
+};
 export const RECALL_KS = [5, 10, 25] as const;
-export type Recall = Record<
-  (typeof RECALL_MODES)[number],
-  Record<(typeof RECALL_KS)[number], number>
->;
+type ByK = Record<(typeof RECALL_KS)[number], number>;
+export type Recall = Record<RecallMode, ByK>;
+/** LoCoMo's question categories 1–4 (5, adversarial, has no evidence to find). */
+export const CATEGORIES = {
+  4: "single-hop",
+  1: "multi-hop",
+  2: "temporal",
+  3: "open-domain",
+} as const;
+export type ByCategory = Record<RecallMode, Record<string, ByK & { questions: number }>>;
 
 /** Each question's recall, in the order the questions were asked (the same order every run). */
-export type PerQuestion = Record<
-  (typeof RECALL_MODES)[number],
-  Record<(typeof RECALL_KS)[number], number[]>
->;
+export type PerQuestion = Record<RecallMode, Record<(typeof RECALL_KS)[number], number[]>>;
 
 export interface RecallResult {
   questions: number;
   memories: number;
   recall: Recall;
+  byCategory: ByCategory;
   perQuestion: PerQuestion;
 }
 
@@ -111,10 +140,23 @@ export async function evidenceRecall(
   client: EngramClient,
   data: readonly Conversation[],
   turnsOfHit: (hit: SearchHit) => readonly string[],
-): Promise<{ questions: number; recall: Recall; perQuestion: PerQuestion }> {
-  const sums = Object.fromEntries(RECALL_MODES.map((m) => [m, { 5: 0, 10: 0, 25: 0 }])) as Recall;
+  modes: readonly RecallMode[] = RECALL_MODES,
+): Promise<{
+  questions: number;
+  recall: Recall;
+  byCategory: ByCategory;
+  perQuestion: PerQuestion;
+}> {
+  const zero = () => ({ 5: 0, 10: 0, 25: 0 });
+  const sums = Object.fromEntries(modes.map((m) => [m, zero()])) as Recall;
+  const byCategory = Object.fromEntries(
+    modes.map((m) => [
+      m,
+      Object.fromEntries(Object.values(CATEGORIES).map((c) => [c, { ...zero(), questions: 0 }])),
+    ]),
+  ) as ByCategory;
   const perQuestion = Object.fromEntries(
-    RECALL_MODES.map((m) => [m, { 5: [] as number[], 10: [] as number[], 25: [] as number[] }]),
+    modes.map((m) => [m, { 5: [] as number[], 10: [] as number[], 25: [] as number[] }]),
   ) as PerQuestion;
   let questions = 0;
   for (const conv of data) {
@@ -122,25 +164,33 @@ export async function evidenceRecall(
       const evidence = new Set(evidenceIds(qa.evidence));
       if (qa.category < 1 || qa.category > 4 || evidence.size === 0) continue;
       questions++;
-      for (const mode of RECALL_MODES) {
+      const category = CATEGORIES[qa.category as keyof typeof CATEGORIES];
+      for (const mode of modes) {
         const { results } = await client.searchMemories({
           query: qa.question.slice(0, 4096),
           user_id: conv.sample_id,
           limit: 25,
-          mode,
+          ...MODE_BODY[mode],
         });
+        const cat = byCategory[mode][category] as ByK & { questions: number };
+        cat.questions++;
         for (const k of RECALL_KS) {
           const top = new Set(results.slice(0, k).flatMap(turnsOfHit));
           const found = [...evidence].filter((e) => top.has(e)).length;
           sums[mode][k] += found / evidence.size;
+          cat[k] += found / evidence.size;
           perQuestion[mode][k].push(found / evidence.size);
         }
       }
     }
   }
-  for (const mode of RECALL_MODES)
-    for (const k of RECALL_KS) sums[mode][k] /= Math.max(questions, 1);
-  return { questions, recall: sums, perQuestion };
+  for (const mode of modes) {
+    for (const k of RECALL_KS) {
+      sums[mode][k] /= Math.max(questions, 1);
+      for (const cat of Object.values(byCategory[mode])) cat[k] /= Math.max(cat.questions, 1);
+    }
+  }
+  return { questions, recall: sums, byCategory, perQuestion };
 }
 
 /** Ingests the dev split verbatim (one memory per turn) and measures its evidence recall@k. */
@@ -155,8 +205,6 @@ export async function locomoRecall(client: EngramClient): Promise<RecallResult |
       memories += res.results.filter((r) => r.event === "ADD").length;
     }
   }
-  const { questions, recall, perQuestion } = await evidenceRecall(client, data, (hit) => [
-    String(hit.metadata.dia_id),
-  ]);
-  return { questions, memories, recall, perQuestion };
+  const result = await evidenceRecall(client, data, (hit) => [String(hit.metadata.dia_id)]);
+  return { ...result, memories };
 }

@@ -208,6 +208,47 @@ export const SearchMemoriesBody = Type.Object(
     ),
     ...timeFields,
     rerank: Type.Optional(RerankRequest),
+    reference_time: Type.Optional(
+      Type.String({
+        format: "date-time",
+        description:
+          'The "now" that time words in the query ("last summer", "two weeks ago") resolve against, and that recency counts from; default: now',
+      }),
+    ),
+    recency: Type.Optional(
+      Type.Object(
+        {
+          half_life_days: Type.Number({ minimum: 0.01, maximum: 36500 }),
+          weight: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              maximum: 1,
+              default: 0.5,
+              description: "Share of the score that decays: 1 weighs by recency alone",
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "Favour newer memories: a memory's score decays by half every half_life_days of age (valid_from to reference_time)",
+        },
+      ),
+    ),
+    signals: Type.Optional(
+      Type.Object(
+        {
+          entities: Type.Optional(Type.Boolean({ default: true })),
+          time: Type.Optional(Type.Boolean({ default: true })),
+          context: Type.Optional(Type.Boolean({ default: true })),
+        },
+        {
+          additionalProperties: false,
+          description:
+            "Hybrid ranking's signals besides vector and keyword, each on by default: memories linked to the query's entities, the time window the query names, and session neighbours' scores (context). All off: the plain two-list fusion",
+        },
+      ),
+    ),
   },
   { additionalProperties: false, title: "SearchMemoriesBody" },
 );
@@ -216,13 +257,33 @@ export type SearchMemoriesBody = Static<typeof SearchMemoriesBody>;
 export const SearchHit = Type.Object({
   ...Memory.properties,
   score: Type.Number(),
-  scores: Type.Object({
-    vector: Type.Union([Type.Number(), Type.Null()]),
-    keyword: Type.Union([Type.Number(), Type.Null()]),
-    rerank: Type.Union([Type.Number(), Type.Null()], {
-      description: "The re-ranker's relevance score; null when the hit was not re-ranked",
-    }),
-  }),
+  scores: Type.Object(
+    {
+      vector: Type.Union([Type.Number(), Type.Null()]),
+      keyword: Type.Union([Type.Number(), Type.Null()]),
+      entity: Type.Optional(
+        Type.Union([Type.Number(), Type.Null()], {
+          description:
+            "Weighted links to the query's entities (null: the query named none of the scope's)",
+        }),
+      ),
+      time: Type.Optional(
+        Type.Union([Type.Number(), Type.Null()], {
+          description:
+            "1 when valid_from is inside the time window the query names, else 0 (null: none named)",
+        }),
+      ),
+      recency: Type.Optional(
+        Type.Number({
+          description: "The recency factor applied (0..1), when recency was asked for",
+        }),
+      ),
+      rerank: Type.Union([Type.Number(), Type.Null()], {
+        description: "The re-ranker's relevance score; null when the hit was not re-ranked",
+      }),
+    },
+    { description: "Why the hit ranks where it does: its score on each signal" },
+  ),
 });
 export type SearchHit = Static<typeof SearchHit>;
 

@@ -1,9 +1,10 @@
 import type { Metadata, SearchHit } from "@engram/contract";
-import type { Database } from "../db/database.ts";
+import type { Database, Queryable } from "../db/database.ts";
 import { compileFilter, type FilterOptions } from "../search/filter-sql.ts";
 import { candidateCount, FUSED_CTE, fusedScore } from "../search/fusion.ts";
 import { KEYWORD_POSTINGS_BUDGET, type KeywordPlan, planKeywords } from "../search/keyword-plan.ts";
 import { tsqueryLiteral } from "../search/query-text.ts";
+import { type PoolRow, rankPool } from "../search/ranking.ts";
 import { scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_COLUMNS, toMemory } from "./memory-row.ts";
 import type { MemoryScope } from "./memory-store.ts";
@@ -11,6 +12,9 @@ import { type Validity, validitySql } from "./memory-validity.ts";
 
 /** Memory filters also address the memory's categories (filter-sql.ts); knowledge's do not. */
 export const MEMORY_FILTER_OPTIONS: FilterOptions = { categories: "to_jsonb(categories)" };
+
+/** A link to a query entity where the memory only mentions it counts for this much of one where its speaker is the entity. */
+const MENTION_WEIGHT = 0.3;
 
 export interface SearchRequest {
   /** The project is always given: keyword statistics and postings are per project. */
@@ -25,6 +29,20 @@ export interface SearchRequest {
   mode: "hybrid" | "vector" | "keyword";
   /** Current memories (the default), those valid at an instant, or all (memory-validity.ts). */
   validity?: Validity | undefined;
+  /**
+   * Hybrid ranking with context (search/ranking.ts, ADR 0033). Absent: the plain two-list
+   * fusion. `entities` are the query's entities with their weights (1 named, less one hop
+   * away); `window` the time window the query names; `neighbours` whether session neighbours
+   * lend their scores.
+   */
+  context?:
+    | {
+        entities: readonly { id: string; weight: number }[];
+        window?: { from: Date; to: Date } | undefined;
+        neighbours: boolean;
+        recency?: { halfLifeDays: number; weight: number; reference: Date } | undefined;
+      }
+    | undefined;
 }
 
 /**
@@ -49,6 +67,154 @@ export function createMemorySearchStore(
     .map((c) => `m.${c}`)
     .join(", ");
   const modelPredicate = `embedding_model = '${model.id}'`;
+
+  /**
+   * The pool of a ranking with context: the vector, keyword, entity and time-window candidates
+   * and their session neighbours, each with every score (search/ranking.ts ranks them). Every
+   * member, neighbours included, passes `where` (scope, validity, filter).
+   */
+  async function pooledSearch(
+    tx: Queryable,
+    req: SearchRequest,
+    context: NonNullable<SearchRequest["context"]>,
+    q: {
+      where: string;
+      keyword: string;
+      param: (value: unknown) => string;
+      params: unknown[];
+      plan: KeywordPlan | undefined;
+      /** The parameter holding candidateCount(req.limit). */
+      candidates: string;
+    },
+  ): Promise<SearchHit[]> {
+    const { where, keyword, param, params, plan } = q;
+    const candidates = candidateCount(req.limit);
+    const c = q.candidates;
+    const useEntities = context.entities.length > 0;
+    const entityIds = useEntities ? param(context.entities.map((e) => e.id)) : "";
+    const entityWeights = useEntities ? param(context.entities.map((e) => e.weight)) : "";
+    const window = context.window;
+    const from = window ? param(window.from.toISOString()) : "NULL";
+    const to = window ? param(window.to.toISOString()) : "NULL";
+    const terms = plan?.terms ?? [];
+    const keywordScore =
+      terms.length === 0
+        ? "0::float8"
+        : terms
+            .map(
+              (t) =>
+                `CASE WHEN m.fts @@ ${param(tsqueryLiteral(t.lexeme))}::tsquery THEN ${param(t.weight)}::float8 ELSE 0 END`,
+            )
+            .join(" + ");
+    const side = (dir: "<" | ">", order: "DESC" | "ASC") =>
+      `LEFT JOIN LATERAL (SELECT id FROM memories WHERE ${where} AND session_id = m.session_id
+         AND id ${dir} m.id ORDER BY id ${order} LIMIT 1) AS ${dir === "<" ? "p" : "n"}
+         ON ${context.neighbours ? "m.session_id IS NOT NULL" : "false"}`;
+    const rows = await tx.query<{
+      id: string;
+      vector: number;
+      keyword: number;
+      entity: number | null;
+      in_window: boolean | null;
+      valid_from: Date;
+      prev: string | null;
+      next: string | null;
+    }>(
+      `WITH vec AS MATERIALIZED (
+         SELECT id FROM memories WHERE ${where} ORDER BY ${emb} <=> ${queryVec} LIMIT ${c}
+       ), kw AS MATERIALIZED (
+         ${keyword}
+       ), ent AS MATERIALIZED (
+         ${
+           useEntities
+             ? `SELECT DISTINCT l.memory_id AS id FROM memory_entities l
+                WHERE l.tenant_id = $1 AND l.entity_id = ANY(${entityIds}::text[])
+                  AND EXISTS (SELECT 1 FROM memories WHERE id = l.memory_id AND ${where})
+                ORDER BY l.memory_id DESC LIMIT ${c} * 2`
+             : "SELECT NULL::text AS id WHERE false"
+         }
+       ), win AS MATERIALIZED (
+         SELECT id FROM memories
+         WHERE ${window ? "true" : "false"} AND ${where}
+           AND valid_from >= ${from}::timestamptz AND valid_from < ${to}::timestamptz
+         ORDER BY ${emb} <=> ${queryVec} LIMIT ${c}
+       ), seed AS MATERIALIZED (
+         SELECT id FROM vec UNION SELECT id FROM kw UNION SELECT id FROM ent UNION SELECT id FROM win
+       ), around AS MATERIALIZED (
+         SELECT m.id, p.id AS prev, n.id AS next
+         FROM seed s JOIN memories m ON m.id = s.id ${side("<", "DESC")} ${side(">", "ASC")}
+       ), pool AS (
+         SELECT id FROM around UNION SELECT prev FROM around WHERE prev IS NOT NULL
+         UNION SELECT next FROM around WHERE next IS NOT NULL
+       )
+       SELECT m.id, 1 - (${embM} <=> ${queryVec}) AS vector, ${keywordScore} AS keyword,
+              ${
+                useEntities
+                  ? `(SELECT sum(w.weight * CASE l.role WHEN 'speaker' THEN 1 ELSE ${MENTION_WEIGHT} END)
+                      FROM memory_entities l
+                      JOIN unnest(${entityIds}::text[], ${entityWeights}::float8[]) AS w(id, weight)
+                        ON w.id = l.entity_id
+                      WHERE l.memory_id = m.id)`
+                  : "0"
+              } AS entity,
+              (m.valid_from >= ${from}::timestamptz AND m.valid_from < ${to}::timestamptz) AS in_window,
+              m.valid_from, a.prev, a.next
+       FROM pool JOIN memories m ON m.id = pool.id LEFT JOIN around a ON a.id = m.id`,
+      params,
+    );
+    const adjacent: [string, string][] = [];
+    for (const r of rows) {
+      if (r.prev) adjacent.push([r.id, r.prev]);
+      if (r.next) adjacent.push([r.id, r.next]);
+    }
+    const pool: PoolRow[] = rows.map((r) => ({
+      id: r.id,
+      vector: Number(r.vector),
+      keyword: Number(r.keyword),
+      entity: Number(r.entity ?? 0),
+      inWindow: r.in_window === true,
+      validFrom: new Date(r.valid_from),
+    }));
+    const byId = new Map(pool.map((r) => [r.id, r]));
+    let ranked = rankPool(pool, adjacent, {
+      candidates,
+      entities: useEntities,
+      time: window !== undefined,
+      recency: context.recency,
+    });
+    if (req.threshold !== undefined) {
+      const threshold = req.threshold;
+      ranked = ranked.filter((r) => (byId.get(r.id)?.vector ?? 0) >= threshold);
+    }
+    ranked = ranked.slice(0, req.limit);
+    if (ranked.length === 0) return [];
+    const found = await tx.query<Record<string, unknown>>(
+      `SELECT ${MEMORY_COLUMNS} FROM memories WHERE tenant_id = $1 AND id = ANY($2::text[])`,
+      [params[0], ranked.map((r) => r.id)],
+    );
+    const memories = new Map(found.map((r) => [r.id as string, r]));
+    return ranked.flatMap((r): SearchHit[] => {
+      const row = memories.get(r.id);
+      const scores = byId.get(r.id);
+      if (!row || !scores) return [];
+      const memory = toMemory(row as unknown as Parameters<typeof toMemory>[0]);
+      return [
+        {
+          ...memory,
+          metadata: memory.metadata as Metadata,
+          score: r.score,
+          scores: {
+            vector: scores.vector,
+            keyword: scores.keyword > 0 ? scores.keyword : null,
+            entity: useEntities ? scores.entity : null,
+            rerank: null,
+            time: window ? (scores.inWindow ? 1 : 0) : null,
+            ...(r.recency !== undefined ? { recency: r.recency } : {}),
+          },
+        },
+      ];
+    });
+  }
 
   return (tenantId: string, req: SearchRequest) =>
     db.withTenant(tenantId, async (tx) => {
@@ -143,6 +309,16 @@ export function createMemorySearchStore(
              WHERE ${where}
              ORDER BY rank DESC, m.id LIMIT ${candidateParam}`;
         }
+      }
+      if (req.context && req.mode === "hybrid") {
+        return pooledSearch(tx, req, req.context, {
+          where,
+          keyword,
+          param,
+          params,
+          plan,
+          candidates: candidateParam,
+        });
       }
       const limitParam = param(req.limit);
       const thresholdSql =

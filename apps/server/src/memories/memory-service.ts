@@ -27,13 +27,14 @@ import { checkMetadataSize } from "../lib/metadata.ts";
 import { bothReranked, rerankedSearch } from "../rerank/rerank-hits.ts";
 import type { Reranker } from "../rerank/reranker.ts";
 import { compileFilter, FilterError } from "../search/filter-sql.ts";
-import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
+import { embeddingQuery, keywordQuery, vectorLiteral, withoutNames } from "../search/query-text.ts";
+import { timeWindowOf } from "../search/query-time.ts";
 import { appendAudit } from "../tenancy/audit.ts";
 import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
 import { type UsageHook, usageHook } from "../usage/metering.ts";
 import { contentHash } from "./content-hash.ts";
 import { type Infer, messageSource } from "./memory-inference.ts";
-import type { MemorySearchStore } from "./memory-search-store.ts";
+import type { MemorySearchStore, SearchRequest } from "./memory-search-store.ts";
 import { MEMORY_FILTER_OPTIONS } from "./memory-search-store.ts";
 import type { MemoryScope, MemoryStore, NewMemory } from "./memory-store.ts";
 import type { Validity } from "./memory-validity.ts";
@@ -52,11 +53,29 @@ export interface MemoryServiceDeps {
   metering?: boolean;
   /** The optional re-ranker (ENGRAM_RERANK_URL): reorders the best fused hits of a search. */
   reranker?: Reranker | undefined;
+  /**
+   * The entities of a search's scope that its query names, with the surface text that named each
+   * and a weight (1 named, less one relation away); absent: no entity signal.
+   */
+  entitiesOfQuery?: (
+    tenantId: string,
+    scope: MemoryScope & { projectId: string },
+    query: string,
+  ) => Promise<QueryEntity[]>;
   /** Knowledge search, for `include: ["knowledge"]` (the knowledge module's verb). */
   searchKnowledge?: (
     ctx: TenantContext,
     input: SearchKnowledgeBody,
   ) => Promise<SearchKnowledgeResponse>;
+}
+
+/** An entity a search query names (entities/entity-store.ts finds them). */
+interface QueryEntity {
+  id: string;
+  type: string;
+  /** The words of the query that named it. */
+  matched: string;
+  weight: number;
 }
 
 interface Draft {
@@ -210,10 +229,40 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       }
     }
     const validity = validityOf(input);
+    checkTimestamp(input.reference_time, "reference_time");
+    const scope = scopeOf(ctx, input);
+    const signals = { entities: true, time: true, context: true, ...input.signals };
+    const ranked =
+      mode === "hybrid" &&
+      (signals.entities || signals.time || signals.context || input.recency !== undefined);
+    let embedded = embeddingQuery(input.query);
+    let context: SearchRequest["context"];
+    if (ranked) {
+      const reference = input.reference_time ? new Date(input.reference_time) : new Date();
+      const entities =
+        signals.entities && deps.entitiesOfQuery
+          ? await deps.entitiesOfQuery(ctx.tenantId, scope, input.query)
+          : [];
+      const people = entities.filter((e) => e.type === "person" && e.weight >= 1);
+      embedded = withoutNames(
+        embedded,
+        people.map((e) => e.matched),
+      );
+      context = {
+        entities: entities.map((e) => ({ id: e.id, weight: e.weight })),
+        window: signals.time ? timeWindowOf(input.query, reference) : undefined,
+        neighbours: signals.context,
+        recency: input.recency && {
+          halfLifeDays: input.recency.half_life_days,
+          weight: input.recency.weight ?? 0.5,
+          reference,
+        },
+      };
+    }
     // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
-    const vector = await embedder.embedQuery(embeddingQuery(input.query));
+    const vector = await embedder.embedQuery(embedded);
     return deps.search(ctx.tenantId, {
-      scope: scopeOf(ctx, input),
+      scope,
       filter: input.filters,
       vector: vectorLiteral(vector),
       keywords: keywordQuery(input.query),
@@ -221,6 +270,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       threshold: input.threshold,
       mode,
       validity,
+      context,
     });
   }
 

@@ -8,7 +8,7 @@
  * runs; with two lists and the top 10 what matters, a smaller k lets a first place on one side
  * count for more than a middling place on both (LoCoMo dev recall@10: k = 60 → 64.2 %, 10 → 68.6 %).
  */
-const RRF_K = 10;
+export const RRF_K = 10;
 
 /** How many candidates each side ranks for a search of `limit` results. */
 export function candidateCount(limit: number): number {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { PGlite } from "@electric-sql/pglite";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
-import { embeddingQuery, keywordQuery, tsqueryLiteral } from "./query-text.ts";
+import { embeddingQuery, keywordQuery, tsqueryLiteral, withoutNames } from "./query-text.ts";
 
 /** Characters with a meaning in tsquery syntax, or that Postgres cannot take in text. */
 const TSQUERY_SYNTAX = /[&|!()<>:*'"\\\s]/u;
@@ -150,4 +150,15 @@ describe("query text", () => {
       await db.close();
     }
   });
+});
+
+test("withoutNames takes out the named people, possessives too, and keeps a query of only names", () => {
+  assert.equal(
+    withoutNames("What is Gina's favourite style of dance", ["Gina"]),
+    "What is favourite style of dance",
+  );
+  assert.equal(withoutNames("Did jon and Gina both dance", ["Jon", "gina"]), "Did and both dance");
+  assert.equal(withoutNames("Ginas Ginaball", ["Gina"]), "Ginas Ginaball");
+  assert.equal(withoutNames("Gina", ["Gina"]), "Gina");
+  assert.equal(withoutNames("Where is Dr. Smith (work)", ["Dr. Smith"]), "Where is (work)");
 });

@@ -32,3 +32,22 @@ export function keywordQuery(query: string): string {
   const words = query.match(/[\p{L}\p{N}]+/gu) ?? [];
   return [...new Set(words.map((w) => w.toLowerCase()))].slice(0, 64).join(" | ");
 }
+
+/**
+ * The text embedded for a query that names people the entity list already matches (ADR 0033):
+ * their names, possessives included, are taken out, so the embedding carries what is asked
+ * about them (a small embedder's vector for "What is Gina's favourite dance?" is mostly "Gina").
+ * Nothing is taken out when that would leave no words.
+ */
+export function withoutNames(query: string, names: readonly string[]): string {
+  let out = query;
+  for (const name of names) {
+    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    out = out.replace(
+      new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?:['’]s)?(?![\\p{L}\\p{N}])`, "giu"),
+      " ",
+    );
+  }
+  out = out.replace(/\s+/g, " ").trim();
+  return /[\p{L}\p{N}]/u.test(out) ? out : query;
+}

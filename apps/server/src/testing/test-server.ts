@@ -90,7 +90,7 @@ export async function startTestServer(env: Record<string, string> = {}) {
   const config = loadConfig({
     ENGRAM_DATA_DIR: dataDir,
     ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
-    ENGRAM_LOG_LEVEL: "silent",
+    ENGRAM_LOG_LEVEL: process.env.ENGRAM_TEST_LOG_LEVEL ?? "silent",
     ENGRAM_PLANS_FILE: testPlansFile(),
     ENGRAM_AUTH_FAILURE_LIMIT: TEST_AUTH_FAILURE_LIMIT,
     ...env,
