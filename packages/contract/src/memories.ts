@@ -137,14 +137,21 @@ export const MessageSource = Type.Object({
 });
 export type MessageSource = Static<typeof MessageSource>;
 
+/** An instant memories are read at (search, list, context). */
+export const AsOf = Type.String({
+  format: "date-time",
+  description: "Only memories valid at this instant (valid_from <= as_of < valid_to)",
+});
+
+/** The instant a query's relative times are read against (search, context); default now. */
+export const ReferenceTime = Type.String({
+  format: "date-time",
+  description: 'The instant relative times in the query ("two weeks ago") are read against',
+});
+
 /** Validity selection shared by search and list. */
 const timeFields = {
-  as_of: Type.Optional(
-    Type.String({
-      format: "date-time",
-      description: "Only memories valid at this instant (valid_from <= as_of < valid_to)",
-    }),
-  ),
+  as_of: Type.Optional(AsOf),
   include_superseded: Type.Optional(
     Type.Boolean({ description: "Also memories no longer valid, with their validity" }),
   ),
@@ -206,6 +213,7 @@ export const SearchMemoriesBody = Type.Object(
         description: 'Add "knowledge" to also search document chunks (returned in `knowledge`)',
       }),
     ),
+    reference_time: Type.Optional(ReferenceTime),
     ...timeFields,
   },
   { additionalProperties: false, title: "SearchMemoriesBody" },

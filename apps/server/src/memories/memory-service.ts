@@ -202,6 +202,8 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       }
     }
     const validity = validityOf(input);
+    // Accepted (and checked) ahead of ranking by time windows, which will read it.
+    checkTimestamp(input.reference_time, "reference_time");
     // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
     const vector = await embedder.embedQuery(embeddingQuery(input.query));
     return deps.search(ctx.tenantId, {
