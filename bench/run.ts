@@ -83,6 +83,8 @@ interface SizeResult {
   seededNow: boolean;
   seedRate?: number;
   search: Record<string, LoadResult>;
+  /** POST /v1/context, default budget, fresh queries, c=1: compared with the plain search's p50. */
+  context: LoadResult;
   add: LoadResult;
   rawQuery: { p50: number; p99: number };
 }
@@ -157,6 +159,11 @@ async function benchSize(size: number): Promise<SizeResult> {
     search["fresh, one user's scope, c=1"] = await runLoad(Q, 1, (i) =>
       api.searchMemories({ query: scoped[i] as string, user_id: `user-${i % 10}`, limit: 10 }),
     );
+    log(`size ${size}: context, fresh queries, concurrency 1`);
+    const contextQueries = freshQueries(Q);
+    const context = await runLoad(Q, 1, (i) =>
+      api.context({ query: contextQueries[i] as string, token_budget: 1_000 }),
+    );
     log(`size ${size}: single adds`);
     const add = await runLoad(Q, 1, (i) =>
       api.addMemory({ text: memoryText(50_000_000 + size + i), user_id: "user-add" }),
@@ -171,6 +178,7 @@ async function benchSize(size: number): Promise<SizeResult> {
       seededNow: seedRate !== undefined,
       ...(seedRate ? { seedRate } : {}),
       search,
+      context,
       add,
       rawQuery,
     };
@@ -318,6 +326,7 @@ function report(commit: string): string {
       `- Ranking with entities, time and context vs the previous hybrid, fresh, c=1: p50 ${ratio(s.search["fresh, c=1"]?.p50, s.search["fresh, previous hybrid, c=1"]?.p50)}, p99 ${ratio(s.search["fresh, c=1"]?.p99, s.search["fresh, previous hybrid, c=1"]?.p99)}`,
       `- Raw pgvector query alone (same SQL shape, 40 candidates, in-process PGlite): p50 ${ms(s.rawQuery.p50)} ms, p99 ${ms(s.rawQuery.p99)} ms`,
       `- API overhead at c=1, fresh: p50 ${ms(s.search["fresh, c=1"]?.p50 ?? Number.NaN)} ms vs raw embed + raw query ${ms(raw.single.p50 + s.rawQuery.p50)} ms = ${((s.search["fresh, c=1"]?.p50 ?? Number.NaN) / (raw.single.p50 + s.rawQuery.p50)).toFixed(2)}×`,
+      `- Context (POST /v1/context, budget 1,000, memories and knowledge, fresh, c=1, n=${s.context.n}, errors ${s.context.errors}): p50 ${ms(s.context.p50)} ms, p99 ${ms(s.context.p99)} ms = ${(s.context.p50 / (s.search["fresh, c=1"]?.p50 ?? Number.NaN)).toFixed(2)}× the plain search's p50`,
       `- Single add (POST /v1/memories, c=1, n=${s.add.n}): p50 ${ms(s.add.p50)} ms, p99 ${ms(s.add.p99)} ms (raw single embed p50 ${ms(raw.single.p50)} ms)`,
       "",
     );

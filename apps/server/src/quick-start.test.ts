@@ -101,10 +101,8 @@ function curlResult(r: Finished) {
 }
 
 describe("the README's quick start, as written", { timeout: 300_000 }, () => {
-  const [[install, start] = [], [createTenant] = [], [addMemory, search] = []] = shellBlocks(
-    "README.md",
-    "## Quick start",
-  );
+  const [[install, start] = [], [createTenant] = [], [addMemory, search, context] = []] =
+    shellBlocks("README.md", "## Quick start");
 
   before(async () => {
     checkout = mkdtempSync(join(tmpdir(), "engram-quick-start-"));
@@ -126,6 +124,7 @@ describe("the README's quick start, as written", { timeout: 300_000 }, () => {
     assert.equal(createTenant, "npm run --silent engram -- tenant create acme");
     assert.match(addMemory ?? "", /^curl -s localhost:\$\{PORT:-8080\}\/v1\/memories -H .*egm_…/);
     assert.match(search ?? "", /^curl -s localhost:\$\{PORT:-8080\}\/v1\/memories\/search /);
+    assert.match(context ?? "", /^curl -s localhost:\$\{PORT:-8080\}\/v1\/context /);
   });
 
   test("npm start serves on PORT with its data in ./.engram and prints the admin token once", async () => {
@@ -161,7 +160,7 @@ describe("the README's quick start, as written", { timeout: 300_000 }, () => {
     assert.equal(readFileSync(join(checkout, ".engram", "admin-token"), "utf8"), tokenBefore);
   });
 
-  test("the curl commands store a memory (201) and search finds it", async () => {
+  test("the curl commands store a memory (201), search finds it and context packs it", async () => {
     const added = curlResult(await sh((addMemory as string).replaceAll("egm_…", key)));
     assert.equal(added.status, 201, JSON.stringify(added.body));
     assert.equal(added.body.results[0].event, "ADD");
@@ -171,6 +170,14 @@ describe("the README's quick start, as written", { timeout: 300_000 }, () => {
     assert.equal(found.status, 200, JSON.stringify(found.body));
     assert.equal(found.body.results[0].id, added.body.results[0].id);
     assert.equal(found.body.results[0].memory, "Alice is allergic to peanuts");
+
+    const packed = curlResult(await sh((context as string).replaceAll("egm_…", key)));
+    assert.equal(packed.status, 200, JSON.stringify(packed.body));
+    assert.match(
+      packed.body.context,
+      /^Memories:\n- \[\d{4}-\d\d-\d\d\] Alice is allergic to peanuts$/,
+    );
+    assert.ok(packed.body.tokens_used <= 200);
   });
 
   test("a newcomer is not throttled: 150 more requests with the key all answer 200", async () => {

@@ -2,6 +2,7 @@ import { createRedisConnection } from "./cache/redis-connection.ts";
 import { createRedisVectorCache } from "./cache/redis-vector-cache.ts";
 import { resolveAdminToken } from "./config/admin-token.ts";
 import type { Config } from "./config/config.ts";
+import { createContextService } from "./context/context-service.ts";
 import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
@@ -108,6 +109,10 @@ export async function createServer(config: Config): Promise<Server> {
       categories,
       events: events.service,
       knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
+      context: createContextService({
+        searchMemories: (ctx, input) => memories.searchMemories(ctx, input),
+        searchKnowledge: (ctx, input) => kb.service.searchKnowledge(ctx, input),
+      }),
       metrics: kb.metrics,
       adminToken: admin.token,
       maxBodyBytes: config.maxBodyBytes,

@@ -137,14 +137,22 @@ export const MessageSource = Type.Object({
 });
 export type MessageSource = Static<typeof MessageSource>;
 
+/** An instant memories are read at (search, list, context). */
+export const AsOf = Type.String({
+  format: "date-time",
+  description: "Only memories valid at this instant (valid_from <= as_of < valid_to)",
+});
+
+/** The instant a query's relative times are read against (search, context); default now. */
+export const ReferenceTime = Type.String({
+  format: "date-time",
+  description:
+    'The "now" that time words in the query ("last summer", "two weeks ago") resolve against, and that recency counts from; default: now',
+});
+
 /** Validity selection shared by search and list. */
 const timeFields = {
-  as_of: Type.Optional(
-    Type.String({
-      format: "date-time",
-      description: "Only memories valid at this instant (valid_from <= as_of < valid_to)",
-    }),
-  ),
+  as_of: Type.Optional(AsOf),
   include_superseded: Type.Optional(
     Type.Boolean({ description: "Also memories no longer valid, with their validity" }),
   ),
@@ -206,15 +214,9 @@ export const SearchMemoriesBody = Type.Object(
         description: 'Add "knowledge" to also search document chunks (returned in `knowledge`)',
       }),
     ),
+    reference_time: Type.Optional(ReferenceTime),
     ...timeFields,
     rerank: Type.Optional(RerankRequest),
-    reference_time: Type.Optional(
-      Type.String({
-        format: "date-time",
-        description:
-          'The "now" that time words in the query ("last summer", "two weeks ago") resolve against, and that recency counts from; default: now',
-      }),
-    ),
     recency: Type.Optional(
       Type.Object(
         {

@@ -5,12 +5,14 @@ import type {
   ApiKey,
   BatchAddMemoriesBody,
   CategoriesResponse,
+  ContextResponse,
   CreatedKey,
   CreateKeyBody,
   CreateProjectBody,
   DeleteMemoriesQuery,
   DeleteMemoriesResponse,
   DeleteMemoryResponse,
+  GetContextBody,
   ListAuditQuery,
   ListAuditResponse,
   ListKeysQuery,
@@ -113,6 +115,14 @@ export class EngramClient {
   /** POST /v1/memories/search */
   searchMemories(body: SearchMemoriesBody) {
     return request<SearchMemoriesResponse>(this.opts, "POST", "v1/memories/search", { body });
+  }
+
+  /**
+   * POST /v1/context: the best memories and knowledge for a query, packed into `token_budget`
+   * tokens (default 1,000) as prompt-ready text, or JSON with `format: "json"`.
+   */
+  context(body: GetContextBody) {
+    return request<ContextResponse>(this.opts, "POST", "v1/context", { body });
   }
 
   /** GET /v1/memories/{id} */

@@ -5,6 +5,8 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { registerCategoryRoutes } from "../categories/category-routes.ts";
 import type { CategoryService } from "../categories/category-service.ts";
+import { registerContextRoutes } from "../context/context-routes.ts";
+import type { ContextService } from "../context/context-service.ts";
 import { registerKnowledgeRoutes } from "../knowledge/knowledge-routes.ts";
 import type { KnowledgeService } from "../knowledge/knowledge-service.ts";
 import { newId } from "../lib/ids.ts";
@@ -52,6 +54,8 @@ export interface AppDeps {
   trustProxy?: boolean | string[];
   /** Documents and knowledge search, with the largest upload in bytes. */
   knowledge?: { service: KnowledgeService; maxBytes: number } | undefined;
+  /** POST /v1/context: memories and knowledge packed into a token budget. */
+  context?: ContextService | undefined;
   /** Prometheus registry served at /metrics. */
   metrics?: Metrics | undefined;
 }
@@ -149,6 +153,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.categories) registerCategoryRoutes(app, deps.categories, auth);
   registerMemoryRoutes(app, deps.memories, auth, deps.events);
   registerEventRoutes(app, deps.events, auth);
+  if (deps.context) registerContextRoutes(app, deps.context, auth);
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
   }

@@ -51,6 +51,7 @@ describe("OpenAPI and docs", () => {
     setCategories: ["put", "/v1/categories"],
     resetCategories: ["delete", "/v1/categories"],
     getEvent: ["get", "/v1/events/{id}"],
+    getContext: ["post", "/v1/context"],
     listPlans: ["get", "/v1/admin/plans"],
     createTenant: ["post", "/v1/admin/tenants"],
     listTenants: ["get", "/v1/admin/tenants"],

@@ -40,6 +40,9 @@ export function describeOnBackends(
   );
 }
 
+/** The current server's counters (query-cache hits and misses, …), as /metrics exports them. */
+export const counters = () => current().server.counters.snapshot();
+
 /** The platform admin's SDK client of the current server. */
 export const adminClient = () => current().admin;
 
