@@ -5,6 +5,8 @@ import type { Config } from "./config/config.ts";
 import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
+import { createErasureService } from "./erasure/erasure-service.ts";
+import { createErasureStore } from "./erasure/erasure-store.ts";
 import { type App, buildApp } from "./http/app.ts";
 import { type KnowledgeModule, startKnowledge } from "./knowledge/knowledge-module.ts";
 import { type MemoryEventsModule, startMemoryEvents } from "./memories/memory-event-module.ts";
@@ -82,7 +84,7 @@ export async function createServer(config: Config): Promise<Server> {
     });
     knowledge = kb;
     const tenancy = createTenancy(db, plans);
-    const { memories, categories } = createMemories({
+    const { memories, categories, cache } = createMemories({
       config,
       db,
       model,
@@ -100,6 +102,11 @@ export async function createServer(config: Config): Promise<Server> {
       memories,
       categories,
       events: events.service,
+      erasure: createErasureService({
+        store: createErasureStore(db),
+        cache,
+        metering: config.metering,
+      }),
       knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
       metrics: kb.metrics,
       adminToken: admin.token,
