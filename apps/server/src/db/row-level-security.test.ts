@@ -62,6 +62,7 @@ for (const backend of testDatabases) {
             projectId: projectOf(t),
             userId: "same-user",
             agentId: null,
+            sessionId: null,
             collection: null,
             filename: "same.md",
             mediaType: "text/markdown",

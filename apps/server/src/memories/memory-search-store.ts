@@ -5,6 +5,7 @@ import { candidateCount, FUSED_CTE, fusedScore } from "../search/fusion.ts";
 import { KEYWORD_POSTINGS_BUDGET, type KeywordPlan, planKeywords } from "../search/keyword-plan.ts";
 import { tsqueryLiteral } from "../search/query-text.ts";
 import { scopeSql } from "../search/scope-sql.ts";
+import { tuneVectorScan } from "../search/vector-scan.ts";
 import { MEMORY_COLUMNS, toMemory } from "./memory-row.ts";
 import type { MemoryScope } from "./memory-store.ts";
 import { type Validity, validitySql } from "./memory-validity.ts";
@@ -53,10 +54,7 @@ export function createMemorySearchStore(
   return (tenantId: string, req: SearchRequest) =>
     db.withTenant(tenantId, async (tx) => {
       const candidates = candidateCount(req.limit);
-      await tx.query(
-        "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-        [String(Math.min(Math.max(candidates, 40), 1000))],
-      );
+      await tuneVectorScan(tx, candidates);
       let plan: KeywordPlan | undefined;
       if (req.mode !== "vector" && req.keywords !== "") {
         // The query's lexemes with their document frequencies in the project, and (lexeme '')

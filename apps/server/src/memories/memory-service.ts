@@ -24,7 +24,7 @@ import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
 import { checkMetadataSize } from "../lib/metadata.ts";
-import { compileFilter, FilterError } from "../search/filter-sql.ts";
+import { checkFilter } from "../search/filter-sql.ts";
 import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
 import { appendAudit } from "../tenancy/audit.ts";
 import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
@@ -193,14 +193,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
   async function searchHits(ctx: TenantContext, input: SearchMemoriesBody): Promise<SearchHit[]> {
     const mode = input.mode ?? "hybrid";
     requireScope(ctx, "memories:read");
-    if (input.filters !== undefined) {
-      try {
-        compileFilter(input.filters, "metadata", 1, MEMORY_FILTER_OPTIONS);
-      } catch (err) {
-        if (err instanceof FilterError) throw new AppError("invalid_filter", err.message, err.path);
-        throw err;
-      }
-    }
+    checkFilter(input.filters, MEMORY_FILTER_OPTIONS);
     const validity = validityOf(input);
     // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
     const vector = await embedder.embedQuery(embeddingQuery(input.query));
@@ -282,10 +275,14 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     ): Promise<SearchMemoriesResponse> {
       const results = await searchHits(ctx, input);
       if (!input.include?.includes("knowledge") || !deps.searchKnowledge) return { results };
+      // The same scope (a session's chunks and the shared ones) and the same metadata filter, on
+      // the documents' metadata; `categories` there is an ordinary metadata key.
       const knowledge = await deps.searchKnowledge(ctx, {
         query: input.query,
         ...(input.user_id !== undefined ? { user_id: input.user_id } : {}),
         ...(input.agent_id !== undefined ? { agent_id: input.agent_id } : {}),
+        ...(input.session_id !== undefined ? { session_id: input.session_id } : {}),
+        ...(input.filters !== undefined ? { filters: input.filters } : {}),
         limit: input.limit ?? 10,
         mode: input.mode ?? "hybrid",
       });
