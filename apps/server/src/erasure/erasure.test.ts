@@ -245,6 +245,28 @@ describeOnBackends(
       assert.deepEqual(read, { ...first, user_id: null });
     });
 
+    test("the tenant's usage gauges drop by what each erasure frees", async () => {
+      const t = await tenant();
+      const c = t.client;
+      const gauges = async () => {
+        const { metrics } = await c.getUsage();
+        const used = (name: string) => metrics.find((m) => m.metric === name)?.used;
+        return [used("active_memories"), used("storage_bytes")];
+      };
+      await c.addMemory({ text: "Gauge fact one", user_id: "g1" });
+      await c.addMemory({ text: "Gauge fact two", user_id: "g1" });
+      await ingest(c, { text: "# Gauge\n\nA document of g1.", user_id: "g1" });
+      await c.addMemory({ text: "Gauge fact of another", user_id: "g2" });
+      const [active, storage] = await gauges();
+      assert.equal(active, 3);
+      await c.eraseUser("g1");
+      const [left, stored] = await gauges();
+      assert.equal(left, 1);
+      assert.ok((stored ?? 0) > 0 && (stored ?? 0) < (storage ?? 0));
+      await c.eraseUser("g2");
+      assert.deepEqual(await gauges(), [0, 0], "memories, chunks and bytes all counted back");
+    });
+
     test("security: scopes, other tenants and projects, bad ids, no key", async () => {
       const t = await tenant();
       const other = await tenant();
