@@ -6,6 +6,8 @@ import { createContextService } from "./context/context-service.ts";
 import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
+import { createErasureService } from "./erasure/erasure-service.ts";
+import { createErasureStore } from "./erasure/erasure-store.ts";
 import { type App, buildApp } from "./http/app.ts";
 import { type KnowledgeModule, startKnowledge } from "./knowledge/knowledge-module.ts";
 import { type MemoryEventsModule, startMemoryEvents } from "./memories/memory-event-module.ts";
@@ -89,7 +91,7 @@ export async function createServer(config: Config): Promise<Server> {
     });
     knowledge = kb;
     const tenancy = createTenancy(db, plans);
-    const { memories, categories } = createMemories({
+    const { memories, categories, cache } = createMemories({
       config,
       db,
       model,
@@ -108,6 +110,11 @@ export async function createServer(config: Config): Promise<Server> {
       memories,
       categories,
       events: events.service,
+      erasure: createErasureService({
+        store: createErasureStore(db),
+        cache,
+        metering: config.metering,
+      }),
       knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
       context: createContextService({
         searchMemories: (ctx, input) => memories.searchMemories(ctx, input),

@@ -49,6 +49,12 @@ export const RerankStatus = Type.Object(
 export type RerankStatus = Static<typeof RerankStatus>;
 
 /**
+ * A metadata filter (DESIGN.md §4): `{key: value}`, `{key: {op: value}}`, `and`/`or`/`not`. Its
+ * shape, depth and size are checked by the server, which names the bad part (invalid_filter).
+ */
+export const MetadataFilter = Type.Record(Type.String(), Type.Unknown());
+
+/**
  * The closed set of problem codes the API answers with, each with the one HTTP status it is always
  * sent with. The server takes a problem's status from here (statusOf), never separately, so a code
  * and its status cannot disagree; docs/errors.md lists the same table.

@@ -1,5 +1,13 @@
 import Type, { type Static } from "typebox";
-import { DateTime, Metadata, PrefixedId, RerankRequest, RerankStatus, ScopeId } from "./common.ts";
+import {
+  DateTime,
+  Metadata,
+  MetadataFilter,
+  PrefixedId,
+  RerankRequest,
+  RerankStatus,
+  ScopeId,
+} from "./common.ts";
 
 /** Longest base64 or text content a JSON upload may carry (the server's byte limit may be lower). */
 export const DOCUMENT_CONTENT_MAX = 128 * 1024 * 1024;
@@ -15,6 +23,7 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) =>
 const knowledgeScope = {
   user_id: Type.Optional(ScopeId),
   agent_id: Type.Optional(ScopeId),
+  session_id: Type.Optional(ScopeId),
   collection: Type.Optional(ScopeId),
 };
 
@@ -58,6 +67,7 @@ export const KnowledgeDocument = Type.Object(
     chunk_count: Type.Integer(),
     user_id: Nullable(Type.String()),
     agent_id: Nullable(Type.String()),
+    session_id: Nullable(Type.String()),
     collection: Nullable(Type.String()),
     metadata: Metadata,
     job_id: Nullable(JobId),
@@ -137,6 +147,7 @@ export const SearchKnowledgeBody = Type.Object(
   {
     query: Type.String({ minLength: 1, maxLength: KNOWLEDGE_QUERY_MAX }),
     ...knowledgeScope,
+    filters: Type.Optional(MetadataFilter),
     document_id: Type.Optional(Type.String({ maxLength: 64 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
     mode: Type.Optional(Type.Enum(["hybrid", "vector", "keyword"] as const, { default: "hybrid" })),

@@ -1,5 +1,13 @@
 import Type, { type Static } from "typebox";
-import { DateTime, Metadata, PrefixedId, RerankRequest, RerankStatus, ScopeId } from "./common.ts";
+import {
+  DateTime,
+  Metadata,
+  MetadataFilter,
+  PrefixedId,
+  RerankRequest,
+  RerankStatus,
+  ScopeId,
+} from "./common.ts";
 import { KnowledgeHit } from "./knowledge.ts";
 
 /** Longest memory text or message content accepted, in characters. */
@@ -192,7 +200,7 @@ export const SearchMemoriesBody = Type.Object(
   {
     query: Type.String({ minLength: 1, maxLength: QUERY_MAX }),
     ...scopeFields,
-    filters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    filters: Type.Optional(MetadataFilter),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
     threshold: Type.Optional(
       Type.Number({

@@ -159,7 +159,7 @@ export const CreatedKey = Type.Object(
 export type CreatedKey = Static<typeof CreatedKey>;
 
 /** One page of a cursor-paged list: how many, and where the previous page ended. */
-const PageQuery = () =>
+export const PageQuery = () =>
   Type.Object(
     {
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),

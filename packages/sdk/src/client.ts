@@ -20,6 +20,8 @@ import type {
   ListMemoriesQuery,
   ListMemoriesResponse,
   ListProjectsResponse,
+  ListUserErasuresQuery,
+  ListUserErasuresResponse,
   Memory,
   MemoryEventRecord,
   MemoryHistoryResponse,
@@ -31,6 +33,7 @@ import type {
   UsageHistoryQuery,
   UsageHistoryResponse,
   UsageResponse,
+  UserErasure,
 } from "@engram/contract";
 import { type ClientOptions, request } from "./http.ts";
 import { KnowledgeClient } from "./knowledge.ts";
@@ -163,6 +166,27 @@ export class EngramClient {
   /** GET /v1/memories/{id}/history */
   getMemoryHistory(id: string) {
     return request<MemoryHistoryResponse>(this.opts, "GET", `v1/memories/${enc(id)}/history`);
+  }
+
+  /**
+   * DELETE /v1/users/{user_id} — erases the end user: every memory, history row, event and
+   * document of the user in the key's project; answers the receipt (memories:write and
+   * knowledge:write)
+   */
+  eraseUser(userId: string) {
+    return request<UserErasure>(this.opts, "DELETE", `v1/users/${enc(userId)}`);
+  }
+
+  /** GET /v1/users/{user_id}/erasures — the receipts of this user id's erasures (memories:read) */
+  listUserErasures(userId: string, query: ListUserErasuresQuery = {}) {
+    return request<ListUserErasuresResponse>(this.opts, "GET", `v1/users/${enc(userId)}/erasures`, {
+      query,
+    });
+  }
+
+  /** GET /v1/erasures/{id} — an erasure's receipt (memories:read) */
+  getErasure(id: string) {
+    return request<UserErasure>(this.opts, "GET", `v1/erasures/${enc(id)}`);
   }
 
   /** GET /v1/categories — the project's memory categories, or the defaults (memories:read) */

@@ -78,6 +78,8 @@ export function createContextService(deps: {
       const scope = {
         ...(input.user_id !== undefined ? { user_id: input.user_id } : {}),
         ...(input.agent_id !== undefined ? { agent_id: input.agent_id } : {}),
+        ...(input.session_id !== undefined ? { session_id: input.session_id } : {}),
+        ...(input.filters !== undefined ? { filters: input.filters } : {}),
       };
       // Both searches at once; the query is embedded once (the query cache joins the second
       // caller to the first one's embedding in flight).
@@ -86,8 +88,6 @@ export function createContextService(deps: {
           ? deps.searchMemories(ctx, {
               query: input.query,
               ...scope,
-              ...(input.session_id !== undefined ? { session_id: input.session_id } : {}),
-              ...(input.filters !== undefined ? { filters: input.filters } : {}),
               ...(input.as_of !== undefined ? { as_of: input.as_of } : {}),
               ...(input.reference_time !== undefined
                 ? { reference_time: input.reference_time }

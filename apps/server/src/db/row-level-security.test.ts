@@ -31,6 +31,8 @@ const TENANT_TABLES = [
   "llm_calls",
   "project_categories",
   "memory_events",
+  "erasure_salts",
+  "user_erasures",
 ];
 
 // Row-level security on its own, with the application's tenant filters bypassed: raw SQL as the
@@ -60,6 +62,7 @@ for (const backend of testDatabases) {
             projectId: projectOf(t),
             userId: "same-user",
             agentId: null,
+            sessionId: null,
             collection: null,
             filename: "same.md",
             mediaType: "text/markdown",
@@ -168,6 +171,65 @@ for (const backend of testDatabases) {
         db.withTenant(a, (tx) => tx.query("DELETE FROM memory_history")),
         /permission denied/,
       );
+    });
+
+    test("history and audit rows of a user go only through the definer functions, in the caller's tenant", async () => {
+      const store = createMemoryStore(db, TEST_MODEL);
+      for (const t of [a, b]) {
+        const [m] = (
+          await store.insertMemories(t, projectOf(t), [
+            draftMemory(`to erase in ${t}`, axis(1), { userId: "erased-user" }),
+          ])
+        ).results;
+        // A deleted memory's history still names its user.
+        await store.deleteMemories(t, projectOf(t), { id: m?.id as string });
+        await db.withTenant(t, (tx) =>
+          tx.query(
+            `INSERT INTO audit_events (id, tenant_id, actor, action, details)
+             VALUES ($1, $2, 'admin', 'memories.bulk_delete', $3)`,
+            [newId("aud"), t, JSON.stringify({ user_id: "erased-user", project_id: projectOf(t) })],
+          ),
+        );
+      }
+      const historyOf = (t: string) =>
+        db.withTenant(t, (tx) =>
+          tx.query<{ event: string }>(
+            "SELECT event FROM memory_history WHERE user_id = 'erased-user' ORDER BY id",
+          ),
+        );
+      assert.deepEqual(
+        (await historyOf(a)).map((h) => h.event),
+        ["ADD", "DELETE"],
+      );
+      // A's context with B's project: nothing; with its own project: its two rows only.
+      const erase = (project: string) =>
+        db.withTenant(a, (tx) =>
+          tx.query<{ n: number }>(
+            "SELECT engram_erase_user_history($1, 'erased-user') AS n, engram_redact_user_audit($1, 'erased-user', 'ers_x') AS r",
+            [project],
+          ),
+        );
+      assert.deepEqual(await erase(projectOf(b)), [{ n: 0, r: 0 }]);
+      assert.deepEqual(await erase(projectOf(a)), [{ n: 2, r: 1 }]);
+      assert.deepEqual(await historyOf(a), []);
+      assert.equal((await historyOf(b)).length, 2);
+      const details = (t: string) =>
+        db.withTenant(t, (tx) =>
+          tx.query<{ details: Record<string, unknown> }>(
+            "SELECT details FROM audit_events WHERE action = 'memories.bulk_delete'",
+          ),
+        );
+      assert.deepEqual(await details(a), [
+        { details: { user_id: null, erasure_id: "ers_x", project_id: projectOf(a) } },
+      ]);
+      assert.equal((await details(b))[0]?.details.user_id, "erased-user");
+      // Without a tenant context they touch nothing.
+      const [none] = await db.withoutTenant((tx) =>
+        tx.query<{ n: number }>("SELECT engram_erase_user_history($1, 'erased-user') AS n", [
+          projectOf(b),
+        ]),
+      );
+      assert.equal(none?.n, 0);
     });
 
     test("the tenant context is transaction-local: B's transaction after A's carries no trace of A", async () => {

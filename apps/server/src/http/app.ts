@@ -7,6 +7,8 @@ import { registerCategoryRoutes } from "../categories/category-routes.ts";
 import type { CategoryService } from "../categories/category-service.ts";
 import { registerContextRoutes } from "../context/context-routes.ts";
 import type { ContextService } from "../context/context-service.ts";
+import { registerErasureRoutes } from "../erasure/erasure-routes.ts";
+import type { ErasureService } from "../erasure/erasure-service.ts";
 import { registerKnowledgeRoutes } from "../knowledge/knowledge-routes.ts";
 import type { KnowledgeService } from "../knowledge/knowledge-service.ts";
 import { newId } from "../lib/ids.ts";
@@ -36,6 +38,8 @@ export interface AppDeps {
   categories?: CategoryService | undefined;
   /** Asynchronous adds (`async: true`) and GET /v1/events/{id}. */
   events: MemoryEventService;
+  /** Erasure of an end user (DELETE /v1/users/{user_id}) and its receipts. */
+  erasure?: ErasureService | undefined;
   tenancy: Tenancy;
   usage: UsageService;
   adminToken: string;
@@ -68,6 +72,9 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+/** Longest path parameter the router hands to the routes' schemas, in (encoded) characters. */
+const PATH_PARAM_MAX = 2048;
+
 /** Builds the HTTP API: routes, auth, problem+json errors and the OpenAPI 3.1 document. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   // A slow sender (slow-loris) holds its connection only this long, headers included; Fastify's
@@ -88,6 +95,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return503OnClosing: true,
     // request.ip keys the failed-authentication throttle: only believe proxies the operator names.
     trustProxy: deps.trustProxy ?? false,
+    // Path ids are checked by their schemas (a user id may have 128 characters, each up to 12
+    // bytes percent-encoded): the router's own limit (100) would answer a bare 414 before them.
+    routerOptions: { maxParamLength: PATH_PARAM_MAX },
+    // What the router refuses itself (a path segment past that, malformed percent-encoding) is a
+    // problem too, like everything else (no hook runs for these: the request id is set here).
+    frameworkErrors: (_err, request, reply) =>
+      sendProblem(
+        request,
+        reply.header("x-request-id", request.id),
+        "validation_failed",
+        "The request path is not valid",
+      ),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler());
@@ -154,6 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerMemoryRoutes(app, deps.memories, auth, deps.events);
   registerEventRoutes(app, deps.events, auth);
   if (deps.context) registerContextRoutes(app, deps.context, auth);
+  if (deps.erasure) registerErasureRoutes(app, deps.erasure, auth);
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
   }

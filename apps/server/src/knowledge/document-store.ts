@@ -15,6 +15,7 @@ export interface NewDocument {
   projectId: string;
   userId: string | null;
   agentId: string | null;
+  sessionId: string | null;
   collection: string | null;
   filename: string;
   mediaType: string;
@@ -24,10 +25,10 @@ export interface NewDocument {
 }
 
 /** What document listings narrow to; each id matches exactly (ADR 0019: listings stay exact). */
-export type DocumentScope = Pick<Scope, "userId" | "agentId" | "collection">;
+export type DocumentScope = Pick<Scope, "userId" | "agentId" | "sessionId" | "collection">;
 
 const DOC_COLUMNS = `d.id, d.project_id, d.filename, d.media_type, d.status, d.error, d.size_bytes, d.page_count,
-  d.chunk_count, d.user_id, d.agent_id, d.collection, d.metadata, d.created_at, d.updated_at,
+  d.chunk_count, d.user_id, d.agent_id, d.session_id, d.collection, d.metadata, d.created_at, d.updated_at,
   (SELECT j.id FROM ingest_jobs j WHERE j.document_id = d.id ORDER BY j.id DESC LIMIT 1) AS job_id`;
 
 function toDocument(r: Record<string, unknown>): KnowledgeDocument {
@@ -43,6 +44,7 @@ function toDocument(r: Record<string, unknown>): KnowledgeDocument {
     chunk_count: Number(r.chunk_count),
     user_id: r.user_id as string | null,
     agent_id: r.agent_id as string | null,
+    session_id: r.session_id as string | null,
     collection: r.collection as string | null,
     metadata: r.metadata as Metadata,
     job_id: (r.job_id as string | null) ?? null,
@@ -80,8 +82,8 @@ export function createDocumentStore(db: Database) {
         );
         await tx.query(
           `INSERT INTO documents (id, tenant_id, user_id, agent_id, collection, filename, media_type,
-             metadata, size_bytes, content_sha256, status, project_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11)`,
+             metadata, size_bytes, content_sha256, status, project_id, session_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12)`,
           [
             doc.id,
             tenantId,
@@ -94,6 +96,7 @@ export function createDocumentStore(db: Database) {
             doc.content.length,
             doc.sha256,
             doc.projectId,
+            doc.sessionId,
           ],
         );
         await tx.query(

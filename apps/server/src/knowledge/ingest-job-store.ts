@@ -237,10 +237,11 @@ export function createIngestJobStore(db: Database, model: { id: string }, maxAtt
           project_id: string;
           user_id: string | null;
           agent_id: string | null;
+          session_id: string | null;
           collection: string | null;
           indexed_bytes: string;
         }>(
-          "SELECT project_id, user_id, agent_id, collection, indexed_bytes FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+          "SELECT project_id, user_id, agent_id, session_id, collection, indexed_bytes FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
           [tenantId, documentId],
         );
         if (!doc) return false;
@@ -252,9 +253,11 @@ export function createIngestJobStore(db: Database, model: { id: string }, maxAtt
         if (chunks.length > 0) {
           await tx.query(
             `INSERT INTO knowledge_chunks (id, tenant_id, document_id, ordinal, text, heading_path, headings, page,
-               start_offset, end_offset, token_count, user_id, agent_id, collection, embedding, embedding_model, project_id)
+               start_offset, end_offset, token_count, user_id, agent_id, collection, embedding, embedding_model, project_id,
+               session_id)
              SELECT c.id, $1, $2, c.ordinal, c.text, ARRAY(SELECT jsonb_array_elements_text(c.path)),
-                    coalesce((SELECT string_agg(h, ' ') FROM jsonb_array_elements_text(c.path) AS h), ''), c.page, c.start_offset, c.end_offset, c.tokens, $3, $4, $5, c.embedding::vector, $6, $16
+                    coalesce((SELECT string_agg(h, ' ') FROM jsonb_array_elements_text(c.path) AS h), ''), c.page, c.start_offset, c.end_offset, c.tokens, $3, $4, $5, c.embedding::vector, $6, $16,
+                    $17
              FROM unnest($7::text[], $8::int[], $9::text[], $10::jsonb[], $11::int[], $12::int[],
                          $13::int[], $14::int[], $15::text[])
                AS c(id, ordinal, text, path, page, start_offset, end_offset, tokens, embedding)`,
@@ -275,6 +278,7 @@ export function createIngestJobStore(db: Database, model: { id: string }, maxAtt
               chunks.map((c) => c.tokens),
               result.vectors,
               doc.project_id,
+              doc.session_id,
             ],
           );
         }

@@ -137,6 +137,7 @@ async function readMultipart(request: FastifyRequest, maxBytes: number): Promise
     metadata: f.metadata,
     user_id: f.user_id,
     agent_id: f.agent_id,
+    session_id: f.session_id,
     collection: f.collection,
   };
 }

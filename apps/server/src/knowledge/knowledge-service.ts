@@ -21,6 +21,7 @@ import { isId, newId } from "../lib/ids.ts";
 import { checkMetadataSize } from "../lib/metadata.ts";
 import { rerankedSearch } from "../rerank/rerank-hits.ts";
 import type { Reranker } from "../rerank/reranker.ts";
+import { checkFilter } from "../search/filter-sql.ts";
 import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
 import { usageHook } from "../usage/metering.ts";
@@ -38,6 +39,7 @@ export interface Upload {
   metadata?: Metadata | undefined;
   user_id?: string | undefined;
   agent_id?: string | undefined;
+  session_id?: string | undefined;
   collection?: string | undefined;
 }
 
@@ -90,6 +92,7 @@ export function createKnowledgeService(deps: {
       metadata: body.metadata,
       user_id: body.user_id,
       agent_id: body.agent_id,
+      session_id: body.session_id,
       collection: body.collection,
     };
   }
@@ -141,6 +144,7 @@ export function createKnowledgeService(deps: {
             projectId: ctx.projectId,
             userId: upload.user_id ?? null,
             agentId: upload.agent_id ?? null,
+            sessionId: upload.session_id ?? null,
             collection: upload.collection ?? null,
             filename: upload.filename,
             mediaType,
@@ -188,6 +192,7 @@ export function createKnowledgeService(deps: {
         {
           userId: input.user_id,
           agentId: input.agent_id,
+          sessionId: input.session_id,
           collection: input.collection,
           status: input.status,
         },
@@ -254,13 +259,15 @@ export function createKnowledgeService(deps: {
 
     /**
      * Hybrid search over the project's document chunks, each hit with its citation. A user_id
-     * (agent_id) finds that user's documents and the shared ones, uploaded without a user (agent).
+     * (agent_id, session_id) finds that user's documents and the shared ones, uploaded without a
+     * user (agent, session); `filters` match the documents' metadata.
      */
     async searchKnowledge(
       ctx: TenantContext,
       input: SearchKnowledgeBody,
     ): Promise<SearchKnowledgeResponse> {
       requireScope(ctx, "knowledge:read");
+      checkFilter(input.filters);
       if (input.document_id !== undefined && !isId("doc", input.document_id)) {
         return { results: [] };
       }
@@ -273,7 +280,13 @@ export function createKnowledgeService(deps: {
         search: (limit) =>
           deps.search(ctx.tenantId, {
             projectId: ctx.projectId,
-            scope: { userId: input.user_id, agentId: input.agent_id, collection: input.collection },
+            scope: {
+              userId: input.user_id,
+              agentId: input.agent_id,
+              sessionId: input.session_id,
+              collection: input.collection,
+            },
+            filter: input.filters,
             documentId: input.document_id,
             vector: vectorLiteral(vector),
             keywords: keywordQuery(input.query),

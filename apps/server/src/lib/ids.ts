@@ -16,7 +16,8 @@ export type IdPrefix =
   | "doc"
   | "job"
   | "chk"
-  | "evt";
+  | "evt"
+  | "ers";
 
 /** A new prefixed, time-sortable id such as `mem_01JD3…`. */
 export function newId(prefix: IdPrefix): string {

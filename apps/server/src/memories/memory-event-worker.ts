@@ -18,9 +18,10 @@ import type { MemoryService } from "./memory-service.ts";
 /**
  * The Idempotency-Key the worker runs an event's add under. It starts with U+0001, which no HTTP
  * header can carry, so no client key can ever equal it; a redelivered event (its worker died
- * after the add committed) replays the committed answer instead of adding twice.
+ * after the add committed) replays the committed answer instead of adding twice. Erasing the
+ * event's user records an empty answer under it first, so an add already started adds nothing.
  */
-function eventIdempotency(eventId: string): IdempotencyKey {
+export function eventIdempotency(eventId: string): IdempotencyKey {
   return {
     key: `\u0001event:${eventId}`,
     requestHash: createHash("sha256").update(eventId).digest(),

@@ -41,6 +41,12 @@ export function createMemories(deps: {
   // The inference pipeline matches facts with these (categories.categorize).
   const categories = createCategoryService({ store: createCategoryStore(db), embedder });
   const local = createLocalEngine();
+  // With Redis, only the shared cache: another process could not invalidate a local one.
+  const cache = redis
+    ? createRedisMemoryCache({ redis, counters })
+    : config.memoryCacheSize > 0
+      ? createLocalMemoryCache({ max: config.memoryCacheSize, counters })
+      : noMemoryCache;
   const engine = createInferenceEngine(config.llm, local, { log: deps.log });
   const memories = createMemoryService({
     store: createMemoryStore(db, model),
@@ -61,12 +67,8 @@ export function createMemories(deps: {
     metering: config.metering,
     ...(deps.searchKnowledge ? { searchKnowledge: deps.searchKnowledge } : {}),
     reranker: deps.reranker,
-    // With Redis, only the shared cache: another process could not invalidate a local one.
-    cache: redis
-      ? createRedisMemoryCache({ redis, counters })
-      : config.memoryCacheSize > 0
-        ? createLocalMemoryCache({ max: config.memoryCacheSize, counters })
-        : noMemoryCache,
+    cache,
   });
-  return { memories, categories };
+  // The cache too: erasing a user (erasure/) invalidates it like a bulk delete.
+  return { memories, categories, cache };
 }

@@ -6,6 +6,7 @@ import { KEYWORD_POSTINGS_BUDGET, type KeywordPlan, planKeywords } from "../sear
 import { tsqueryLiteral } from "../search/query-text.ts";
 import { type PoolRow, rankPool } from "../search/ranking.ts";
 import { scopeSql } from "../search/scope-sql.ts";
+import { tuneVectorScan } from "../search/vector-scan.ts";
 import { MEMORY_COLUMNS, toMemory } from "./memory-row.ts";
 import type { MemoryScope } from "./memory-store.ts";
 import { type Validity, validitySql } from "./memory-validity.ts";
@@ -219,10 +220,7 @@ export function createMemorySearchStore(
   return (tenantId: string, req: SearchRequest) =>
     db.withTenant(tenantId, async (tx) => {
       const candidates = candidateCount(req.limit);
-      await tx.query(
-        "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-        [String(Math.min(Math.max(candidates, 40), 1000))],
-      );
+      await tuneVectorScan(tx, candidates);
       let plan: KeywordPlan | undefined;
       if (req.mode !== "vector" && req.keywords !== "") {
         // The query's lexemes with their document frequencies in the project, and (lexeme '')

@@ -26,7 +26,7 @@ import { isId, newId } from "../lib/ids.ts";
 import { checkMetadataSize } from "../lib/metadata.ts";
 import { bothReranked, rerankedSearch } from "../rerank/rerank-hits.ts";
 import type { Reranker } from "../rerank/reranker.ts";
-import { compileFilter, FilterError } from "../search/filter-sql.ts";
+import { checkFilter } from "../search/filter-sql.ts";
 import { embeddingQuery, keywordQuery, vectorLiteral, withoutNames } from "../search/query-text.ts";
 import { timeWindowOf } from "../search/query-time.ts";
 import { appendAudit } from "../tenancy/audit.ts";
@@ -220,14 +220,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
   ): Promise<SearchHit[]> {
     const mode = input.mode ?? "hybrid";
     requireScope(ctx, "memories:read");
-    if (input.filters !== undefined) {
-      try {
-        compileFilter(input.filters, "metadata", 1, MEMORY_FILTER_OPTIONS);
-      } catch (err) {
-        if (err instanceof FilterError) throw new AppError("invalid_filter", err.message, err.path);
-        throw err;
-      }
-    }
+    checkFilter(input.filters, MEMORY_FILTER_OPTIONS);
     const validity = validityOf(input);
     checkTimestamp(input.reference_time, "reference_time");
     const scope = scopeOf(ctx, input);
@@ -350,10 +343,14 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       if (!input.include?.includes("knowledge") || !deps.searchKnowledge) {
         return rerank ? { results, rerank } : { results };
       }
+      // The same scope (a session's chunks and the shared ones) and the same metadata filter, on
+      // the documents' metadata; `categories` there is an ordinary metadata key.
       const knowledge = await deps.searchKnowledge(ctx, {
         query: input.query,
         ...(input.user_id !== undefined ? { user_id: input.user_id } : {}),
         ...(input.agent_id !== undefined ? { agent_id: input.agent_id } : {}),
+        ...(input.session_id !== undefined ? { session_id: input.session_id } : {}),
+        ...(input.filters !== undefined ? { filters: input.filters } : {}),
         limit: input.limit ?? 10,
         mode: input.mode ?? "hybrid",
         ...(input.rerank !== undefined ? { rerank: input.rerank } : {}),

@@ -61,9 +61,14 @@ export interface HistoryRow {
   relatedMemoryId?: string | undefined;
   sources?: HistorySource[] | undefined;
   engine?: "local" | "llm" | undefined;
+  /** The memory's user; read from the memory when absent (a deleted memory must give it). */
+  userId?: string | null | undefined;
 }
 
-/** Appends history rows (the table is append-only for the application role). */
+/**
+ * Appends history rows (the table is append-only for the application role). Each row names its
+ * memory's user, so erasing that user finds the history of memories deleted earlier too.
+ */
 export async function insertHistory(
   tx: Queryable,
   tenantId: string,
@@ -73,13 +78,15 @@ export async function insertHistory(
   if (entries.length === 0) return;
   await tx.query(
     `INSERT INTO memory_history (id, tenant_id, project_id, memory_id, event, old_memory, new_memory,
-                                 old_metadata, new_metadata, reason, related_memory_id, sources, engine)
+                                 old_metadata, new_metadata, reason, related_memory_id, sources, engine,
+                                 user_id)
      SELECT d.id, $2, $9, d.memory_id, d.event, d.old_memory, d.new_memory, d.old_metadata,
-            d.new_metadata, d.reason, d.related, d.sources, d.engine
+            d.new_metadata, d.reason, d.related, d.sources, d.engine,
+            coalesce(d.user_id, (SELECT m.user_id FROM memories m WHERE m.tenant_id = $2 AND m.id = d.memory_id))
      FROM unnest($1::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[],
-                 $10::text[], $11::text[], $12::jsonb[], $13::text[])
+                 $10::text[], $11::text[], $12::jsonb[], $13::text[], $14::text[])
        AS d(id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata, reason,
-            related, sources, engine)`,
+            related, sources, engine, user_id)`,
     [
       entries.map(() => newId("hist")),
       tenantId,
@@ -94,6 +101,7 @@ export async function insertHistory(
       entries.map((e) => e.relatedMemoryId ?? null),
       entries.map((e) => (e.sources ? JSON.stringify(e.sources) : null)),
       entries.map((e) => e.engine ?? null),
+      entries.map((e) => e.userId ?? null),
     ],
   );
 }
@@ -394,13 +402,14 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
           id: string;
           memory: string;
           metadata: Metadata;
+          user_id: string | null;
           bytes: string;
         }>(
           `WITH gone AS (
              DELETE FROM memories WHERE ${where}
-             RETURNING id, memory, metadata, fts, ${MEMORY_BYTES_SQL} AS bytes
+             RETURNING id, memory, metadata, user_id, fts, ${MEMORY_BYTES_SQL} AS bytes
            ), ${unindexDeletedTermsSql("gone", "$2")}
-           SELECT id, memory, metadata, bytes FROM gone`,
+           SELECT id, memory, metadata, user_id, bytes FROM gone`,
           params,
         );
         if (gone.length > 0) await dropUnusedTermStats(tx, tenantId, projectId);
@@ -422,6 +431,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
             newMemory: null,
             oldMetadata: g.metadata,
             newMetadata: null,
+            userId: g.user_id,
           })),
         );
         return gone.length;

@@ -35,6 +35,8 @@
  * and empty operator objects are rejected rather than read as "match everything".
  */
 
+import { AppError } from "../lib/errors.ts";
+
 const OPERATORS = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains"] as const;
 type Operator = (typeof OPERATORS)[number];
 const COMPARE_SQL = { gt: ">", gte: ">=", lt: "<", lte: "<=" } as const;
@@ -273,4 +275,18 @@ export function compileFilter(
   const compiler = new Compiler(column, firstParam, options);
   const sql = compiler.filter(filter, "filters", 1);
   return { sql, params: compiler.params };
+}
+
+/**
+ * Checks a request's filter before any work (`filters` absent passes): a malformed one is a 400
+ * invalid_filter naming the bad part.
+ */
+export function checkFilter(filter: unknown, options: FilterOptions = {}): void {
+  if (filter === undefined) return;
+  try {
+    compileFilter(filter, "metadata", 1, options);
+  } catch (err) {
+    if (err instanceof FilterError) throw new AppError("invalid_filter", err.message, err.path);
+    throw err;
+  }
 }

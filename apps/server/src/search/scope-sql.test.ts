@@ -16,19 +16,20 @@ describe("scopeSql", () => {
     assert.equal(params.length, 4);
   });
 
-  test("ownOrShared: a user or agent id also matches rows of none; other ids stay exact", () => {
+  test("ownOrShared: a user, agent or session id also matches rows of none; other ids stay exact", () => {
     const params: unknown[] = [];
     const sql = scopeSql(
-      { userId: "u1", agentId: "a1", collection: "help", documentId: "doc_1" },
+      { userId: "u1", agentId: "a1", sessionId: "s1", collection: "help", documentId: "doc_1" },
       params,
       { alias: "c.", owners: "ownOrShared" },
     );
     assert.equal(
       sql,
       " AND (c.user_id = $1 OR c.user_id IS NULL) AND (c.agent_id = $2 OR c.agent_id IS NULL)" +
-        " AND c.collection = $3 AND c.document_id = $4",
+        " AND (c.session_id = $3 OR c.session_id IS NULL)" +
+        " AND c.collection = $4 AND c.document_id = $5",
     );
-    assert.deepEqual(params, ["u1", "a1", "help", "doc_1"]);
+    assert.deepEqual(params, ["u1", "a1", "s1", "help", "doc_1"]);
   });
 
   test("fields that are no scope id never reach the SQL", () => {

@@ -20,13 +20,13 @@ const COLUMNS = [
   ["documentId", "document_id"],
 ] as const;
 
-/** The owner ids: the ones a row may leave empty to be shared (ADR 0019). */
-const OWNERS: ReadonlySet<string> = new Set(["user_id", "agent_id"]);
+/** The owner ids: the ones a row may leave empty to be shared (ADR 0019; sessions ADR 0030). */
+const OWNERS: ReadonlySet<string> = new Set(["user_id", "agent_id", "session_id"]);
 
 /**
- * How owner ids (user, agent) match: `exact`ly (memories, document listings), or `ownOrShared`:
- * that owner's rows and the rows of no owner, which every user (agent) of the project shares
- * (knowledge search, ADR 0019). The other ids always match exactly.
+ * How owner ids (user, agent, session) match: `exact`ly (memories, document listings), or
+ * `ownOrShared`: that owner's rows and the rows of no owner, which every user (agent, session) of
+ * the project shares (knowledge search, ADR 0019). The other ids always match exactly.
  */
 export type OwnerMatch = "exact" | "ownOrShared";
 

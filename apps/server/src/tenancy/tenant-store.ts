@@ -37,6 +37,8 @@ const TENANT_TABLES = [
   "api_keys",
   "project_categories",
   "memory_events",
+  "user_erasures",
+  "erasure_salts",
   "projects",
 ] as const;
 
