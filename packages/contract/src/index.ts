@@ -1,5 +1,6 @@
 export * from "./categories.ts";
 export * from "./common.ts";
+export * from "./entities.ts";
 export * from "./knowledge.ts";
 export * from "./memories.ts";
 export * from "./tenancy.ts";

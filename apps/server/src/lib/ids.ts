@@ -16,7 +16,9 @@ export type IdPrefix =
   | "doc"
   | "job"
   | "chk"
-  | "evt";
+  | "evt"
+  | "ent"
+  | "rel";
 
 /** A new prefixed, time-sortable id such as `mem_01JD3…`. */
 export function newId(prefix: IdPrefix): string {
