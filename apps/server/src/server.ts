@@ -5,6 +5,8 @@ import type { Config } from "./config/config.ts";
 import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
+import { createEntityService } from "./entities/entity-service.ts";
+import { createEntityStore } from "./entities/entity-store.ts";
 import { type App, buildApp } from "./http/app.ts";
 import { type KnowledgeModule, startKnowledge } from "./knowledge/knowledge-module.ts";
 import { type MemoryEventsModule, startMemoryEvents } from "./memories/memory-event-module.ts";
@@ -93,12 +95,17 @@ export async function createServer(config: Config): Promise<Server> {
       searchKnowledge: (ctx, input) => kb.service.searchKnowledge(ctx, input),
     });
     events = await startMemoryEvents({ config, db, memories, plans, log: queueLog, consume });
+    const entities = createEntityService({
+      store: createEntityStore(db),
+      deleteScopeMemories: (ctx, scope) => memories.deleteMemories(ctx, scope),
+    });
     const limiters = createLimiterSet({ redis, counters });
     const app = await buildApp({
       tenancy,
       usage: createUsageService(createUsageStore(db), plans),
       memories,
       categories,
+      entities,
       events: events.service,
       knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
       metrics: kb.metrics,

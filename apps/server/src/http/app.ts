@@ -5,6 +5,8 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { registerCategoryRoutes } from "../categories/category-routes.ts";
 import type { CategoryService } from "../categories/category-service.ts";
+import { registerEntityRoutes } from "../entities/entity-routes.ts";
+import type { EntityService } from "../entities/entity-service.ts";
 import { registerKnowledgeRoutes } from "../knowledge/knowledge-routes.ts";
 import type { KnowledgeService } from "../knowledge/knowledge-service.ts";
 import { newId } from "../lib/ids.ts";
@@ -32,6 +34,8 @@ export interface AppDeps {
   memories: MemoryService;
   /** A project's memory categories (GET/PUT/DELETE /v1/categories). */
   categories?: CategoryService | undefined;
+  /** GET /v1/entities, GET and DELETE /v1/entities/{id}. */
+  entities?: EntityService | undefined;
   /** Asynchronous adds (`async: true`) and GET /v1/events/{id}. */
   events: MemoryEventService;
   tenancy: Tenancy;
@@ -64,6 +68,9 @@ export type App = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+/** Longest path parameter the router accepts, percent-encoded (a 128-character scope id, with room). */
+const MAX_PATH_PARAM = 2_048;
+
 /** Builds the HTTP API: routes, auth, problem+json errors and the OpenAPI 3.1 document. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   // A slow sender (slow-loris) holds its connection only this long, headers included; Fastify's
@@ -84,6 +91,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return503OnClosing: true,
     // request.ip keys the failed-authentication throttle: only believe proxies the operator names.
     trustProxy: deps.trustProxy ?? false,
+    // A path parameter as sent (percent-encoded): an entity id such as `user:<128-character id>`
+    // is far past the router's default of 100. Each route's schema bounds the decoded value.
+    maxParamLength: MAX_PATH_PARAM,
+    // What the router refuses before any route runs is a problem like every other error.
+    frameworkErrors: (err, request, reply) => {
+      const tooLong = err.code === "FST_ERR_MAX_PARAM_LENGTH";
+      // No route, so no onSend hook: the request id header is set here.
+      reply.header("x-request-id", request.id);
+      return sendProblem(
+        request,
+        reply,
+        "validation_failed",
+        tooLong
+          ? `A path segment is longer than ${MAX_PATH_PARAM} characters`
+          : "The URL is not valid",
+      );
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler());
@@ -149,6 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.categories) registerCategoryRoutes(app, deps.categories, auth);
   registerMemoryRoutes(app, deps.memories, auth, deps.events);
   registerEventRoutes(app, deps.events, auth);
+  if (deps.entities) registerEntityRoutes(app, deps.entities, auth);
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
   }

@@ -12,7 +12,8 @@ type AuditAction =
   | "key.create"
   | "key.revoke"
   | "memories.bulk_delete"
-  | "categories.set";
+  | "categories.set"
+  | "entity.delete";
 
 /** One audit row as its writer gives it. */
 export interface AuditEntry {
