@@ -63,14 +63,15 @@ function mergeAliases(entity: Known, aliases: readonly string[]): boolean {
 /**
  * The entity of each item's mentions, found or created: per owner, one entity per name and type.
  * A mention typed `other` joins a typed entity of the same name; a typed mention turns an `other`
- * of its name into its type. Returns, per item, the entity id of each mention (or undefined).
+ * of its name into its type. Returns, per item, the entity id of each mention (or undefined), and
+ * the entities to create and to change (writeLinks writes them).
  */
 async function resolve(
   tx: Queryable,
   tenantId: string,
   projectId: string,
   items: readonly EntityLinks[],
-): Promise<(string | undefined)[][]> {
+): Promise<{ ids: (string | undefined)[][]; created: Known[]; changed: Known[] }> {
   type Want = { item: number; at: number; owner: string; type: EntityType; name: string };
   const wants: Want[] = [];
   items.forEach((item, i) => {
@@ -84,7 +85,7 @@ async function resolve(
   const ids: (string | undefined)[][] = items.map((item) =>
     item.extraction.entities.map(() => undefined),
   );
-  if (keyed.length === 0) return ids;
+  if (keyed.length === 0) return { ids, created: [], changed: [] };
 
   const pairs = [...new Map(keyed.map((w) => [`${w.owner}\x1f${w.normalized}`, w])).values()];
   const stored = await tx.query<Omit<Known, "state" | "name">>(
@@ -141,67 +142,77 @@ async function resolve(
     byIndex.set(`${w.item}:${w.at}`, entity);
   }
 
+  for (const [key, entity] of byIndex) {
+    const [item, at] = key.split(":").map(Number) as [number, number];
+    (ids[item] as (string | undefined)[])[at] = entity.id;
+  }
   const all = [...groups.values()].flat();
-  const created = all.filter((e) => e.state === "new");
-  const changed = all.filter((e) => e.state === "changed");
-  if (created.length > 0) {
-    await tx.query(
-      `INSERT INTO entities (id, tenant_id, project_id, user_id, type, name, normalized, aliases)
-       SELECT d.id, $1, $2, nullif(d.owner, ''), d.type, d.name, d.normalized,
-              ARRAY(SELECT jsonb_array_elements_text(d.aliases))
-       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
-         AS d(id, owner, type, name, normalized, aliases)`,
-      [
-        tenantId,
-        projectId,
-        created.map((e) => e.id),
-        created.map((e) => e.owner),
-        created.map((e) => e.type),
-        created.map((e) => e.name),
-        created.map((e) => e.normalized),
-        created.map((e) => JSON.stringify(e.aliases)),
-      ],
-    );
-  }
-  if (changed.length > 0) {
-    await tx.query(
-      `UPDATE entities e SET type = d.type, aliases = ARRAY(SELECT jsonb_array_elements_text(d.aliases)),
-              updated_at = now()
-       FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS d(id, type, aliases)
-       WHERE e.tenant_id = $1 AND e.id = d.id`,
-      [
-        tenantId,
-        changed.map((e) => e.id),
-        changed.map((e) => e.type),
-        changed.map((e) => JSON.stringify(e.aliases)),
-      ],
-    );
-  }
+  return {
+    ids,
+    created: all.filter((e) => e.state === "new"),
+    changed: all.filter((e) => e.state === "changed"),
+  };
+}
+
+/**
+ * Writes what resolve decided and the links, in one statement (an add pays one round trip for
+ * its entities, whatever they are): new entities, changed types and aliases, the names they are
+ * matched by, and the item's links.
+ */
+async function writeLinks(
+  tx: Queryable,
+  tenantId: string,
+  projectId: string,
+  resolved: { created: Known[]; changed: Known[] },
+  kind: "memory" | "chunk",
+  links: readonly (readonly [string, string])[],
+) {
+  const { created, changed } = resolved;
   const named = [...created, ...changed].flatMap((e) =>
     [...new Set([e.normalized, ...e.aliases.map(normalizeName)])]
       .filter((n) => n !== "")
       .map((name) => ({ name, e })),
   );
-  if (named.length > 0) {
-    await tx.query(
-      `INSERT INTO entity_names (tenant_id, project_id, name, owner, entity_id)
+  await tx.query(
+    `WITH created AS (
+       INSERT INTO entities (id, tenant_id, project_id, user_id, type, name, normalized, aliases)
+       SELECT d.id, $1, $2, nullif(d.owner, ''), d.type, d.name, d.normalized,
+              ARRAY(SELECT jsonb_array_elements_text(d.aliases))
+       FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+         AS d(id, owner, type, name, normalized, aliases)
+     ), changed AS (
+       UPDATE entities e SET type = d.type, aliases = ARRAY(SELECT jsonb_array_elements_text(d.aliases)),
+              updated_at = now()
+       FROM unnest($9::text[], $10::text[], $11::jsonb[]) AS d(id, type, aliases)
+       WHERE e.tenant_id = $1 AND e.id = d.id
+     ), named AS (
+       INSERT INTO entity_names (tenant_id, project_id, name, owner, entity_id)
        SELECT $1, $2, d.name, d.owner, d.entity_id
-       FROM unnest($3::text[], $4::text[], $5::text[]) AS d(name, owner, entity_id)
-       ON CONFLICT DO NOTHING`,
-      [
-        tenantId,
-        projectId,
-        named.map((n) => n.name),
-        named.map((n) => n.e.owner),
-        named.map((n) => n.e.id),
-      ],
-    );
-  }
-  for (const [key, entity] of byIndex) {
-    const [item, at] = key.split(":").map(Number) as [number, number];
-    (ids[item] as (string | undefined)[])[at] = entity.id;
-  }
-  return ids;
+       FROM unnest($12::text[], $13::text[], $14::text[]) AS d(name, owner, entity_id)
+       ON CONFLICT DO NOTHING
+     )
+     INSERT INTO ${kind}_entities (tenant_id, ${kind}_id, entity_id)
+     SELECT $1, d.item_id, d.entity_id FROM unnest($15::text[], $16::text[]) AS d(item_id, entity_id)
+     ON CONFLICT DO NOTHING`,
+    [
+      tenantId,
+      projectId,
+      created.map((e) => e.id),
+      created.map((e) => e.owner),
+      created.map((e) => e.type),
+      created.map((e) => e.name),
+      created.map((e) => e.normalized),
+      created.map((e) => JSON.stringify(e.aliases)),
+      changed.map((e) => e.id),
+      changed.map((e) => e.type),
+      changed.map((e) => JSON.stringify(e.aliases)),
+      named.map((n) => n.name),
+      named.map((n) => n.e.owner),
+      named.map((n) => n.e.id),
+      links.map((l) => l[0]),
+      links.map((l) => l[1]),
+    ],
+  );
 }
 
 /**
@@ -218,21 +229,14 @@ async function link(
   const mentioning = items.filter((i) => i.extraction.entities.length > 0);
   if (mentioning.length === 0) return { mentioning, ids: [] };
   await lockEntities(tx, tenantId, projectId);
-  const ids = await resolve(tx, tenantId, projectId, mentioning);
+  const resolved = await resolve(tx, tenantId, projectId, mentioning);
+  const { ids } = resolved;
   const links = mentioning.flatMap((item, i) =>
-    [...new Set((ids[i] ?? []).filter((id): id is string => id !== undefined))].map((e) => [
-      item.id,
-      e,
-    ]),
+    [...new Set((ids[i] ?? []).filter((id): id is string => id !== undefined))].map(
+      (e) => [item.id, e] as const,
+    ),
   );
-  if (links.length > 0) {
-    await tx.query(
-      `INSERT INTO ${kind}_entities (tenant_id, ${kind}_id, entity_id)
-       SELECT $1, d.item_id, d.entity_id FROM unnest($2::text[], $3::text[]) AS d(item_id, entity_id)
-       ON CONFLICT DO NOTHING`,
-      [tenantId, links.map((l) => l[0]), links.map((l) => l[1])],
-    );
-  }
+  await writeLinks(tx, tenantId, projectId, resolved, kind, links);
   return { mentioning, ids };
 }
 
