@@ -257,6 +257,37 @@ for (const backend of testDatabases) {
       const closed = await entities.getEntity(t, p, alice?.id as string, 20);
       assert.equal(closed?.relations[0]?.valid_to, "2027-03-01T00:00:00.000Z");
       assert.equal(closed?.memory_count, 0);
+
+      // A fact superseded by a later one of the same request: its relation is written closed.
+      const bob = { projectId: p, userId: "bob" };
+      const home = (text: string, place: string, validFrom: string) => ({
+        ...fact(text, place, validFrom),
+        userId: "bob",
+        entities: mentions(
+          [
+            ["person", "Bob"],
+            ["place", place],
+          ],
+          [{ subject: 0, predicate: "lives_in", object: 1 }],
+        ),
+      });
+      const oslo = home("Bob lived in Oslo.", "Oslo", "2020-01-01T00:00:00.000Z");
+      const rome = home("Bob moved to Rome.", "Rome", "2022-01-01T00:00:00.000Z");
+      await inference.apply(
+        t,
+        p,
+        [bob],
+        [
+          { ...base, kind: "add", row: oslo },
+          { ...base, kind: "supersede", row: rome, targetId: oslo.id },
+        ],
+        { inference: undefined },
+      );
+      const bobId = (await all(t)).find((e) => e.name === "Bob")?.id as string;
+      assert.deepEqual(validity(await entities.getEntity(t, p, bobId, 20)), [
+        ["Rome", "lives_in", "2022-01-01T00:00:00.000Z", null, rome.id],
+        ["Oslo", "lives_in", "2020-01-01T00:00:00.000Z", "2022-01-01T00:00:00.000Z", oslo.id],
+      ]);
     });
 
     test("a new text replaces its links; deleting memories deletes the entities nothing else names", async () => {
