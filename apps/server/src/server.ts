@@ -6,6 +6,8 @@ import { createContextService } from "./context/context-service.ts";
 import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
+import { createEntityService } from "./entities/entity-service.ts";
+import { createEntityStore } from "./entities/entity-store.ts";
 import { createErasureService } from "./erasure/erasure-service.ts";
 import { createErasureStore } from "./erasure/erasure-store.ts";
 import { type App, buildApp } from "./http/app.ts";
@@ -103,12 +105,17 @@ export async function createServer(config: Config): Promise<Server> {
       reranker,
     });
     events = await startMemoryEvents({ config, db, memories, plans, log: queueLog, consume });
+    const entities = createEntityService({
+      store: createEntityStore(db),
+      deleteScopeMemories: (ctx, scope) => memories.deleteMemories(ctx, scope),
+    });
     const limiters = createLimiterSet({ redis, counters });
     const app = await buildApp({
       tenancy,
       usage: createUsageService(createUsageStore(db), plans),
       memories,
       categories,
+      entities,
       events: events.service,
       erasure: createErasureService({
         store: createErasureStore(db),

@@ -9,12 +9,17 @@ import type {
   CreatedKey,
   CreateKeyBody,
   CreateProjectBody,
+  DeleteEntityResponse,
   DeleteMemoriesQuery,
   DeleteMemoriesResponse,
   DeleteMemoryResponse,
+  EntityDetail,
   GetContextBody,
+  GetEntityQuery,
   ListAuditQuery,
   ListAuditResponse,
+  ListEntitiesQuery,
+  ListEntitiesResponse,
   ListKeysQuery,
   ListKeysResponse,
   ListMemoriesQuery,
@@ -42,6 +47,18 @@ const enc = encodeURIComponent;
 
 interface IdempotencyOptions {
   idempotencyKey?: string;
+}
+
+/** Every result of a cursor-paginated list, a page at a time. */
+async function* allPages<T>(
+  page: (cursor: { cursor?: string }) => Promise<{ results: T[]; next_cursor: string | null }>,
+): AsyncGenerator<T> {
+  let cursor: string | undefined;
+  do {
+    const p = await page(cursor ? { cursor } : {});
+    yield* p.results;
+    cursor = p.next_cursor ?? undefined;
+  } while (cursor);
 }
 
 /** Client for a tenant's API key: the memory API. */
@@ -149,13 +166,8 @@ export class EngramClient {
   }
 
   /** Every memory matching the scope, following cursors. */
-  async *listAllMemories(query: Omit<ListMemoriesQuery, "cursor"> = {}) {
-    let cursor: string | undefined;
-    do {
-      const page = await this.listMemories({ ...query, ...(cursor ? { cursor } : {}) });
-      yield* page.results;
-      cursor = page.next_cursor ?? undefined;
-    } while (cursor);
+  listAllMemories(query: Omit<ListMemoriesQuery, "cursor"> = {}) {
+    return allPages((cursor) => this.listMemories({ ...query, ...cursor }));
   }
 
   /** DELETE /v1/memories?user_id=… (bulk, by scope) */
@@ -187,6 +199,32 @@ export class EngramClient {
   /** GET /v1/erasures/{id} — an erasure's receipt (memories:read) */
   getErasure(id: string) {
     return request<UserErasure>(this.opts, "GET", `v1/erasures/${enc(id)}`);
+  }
+
+  /**
+   * GET /v1/entities — named entities, newest first; with `type: "user" | "agent" | "session"`,
+   * the scope ids that have memories (memories:read)
+   */
+  listEntities(query: ListEntitiesQuery = {}) {
+    return request<ListEntitiesResponse>(this.opts, "GET", "v1/entities", { query });
+  }
+
+  /** Every entity matching the query, following cursors. */
+  listAllEntities(query: Omit<ListEntitiesQuery, "cursor"> = {}) {
+    return allPages((cursor) => this.listEntities({ ...query, ...cursor }));
+  }
+
+  /** GET /v1/entities/{id} — with its current memories and relations (memories:read) */
+  getEntity(id: string, query: GetEntityQuery = {}) {
+    return request<EntityDetail>(this.opts, "GET", `v1/entities/${enc(id)}`, { query });
+  }
+
+  /**
+   * DELETE /v1/entities/{id} — a named entity with its links and relations; `agent:…` and
+   * `session:…` delete that scope's memories (memories:write)
+   */
+  deleteEntity(id: string) {
+    return request<DeleteEntityResponse>(this.opts, "DELETE", `v1/entities/${enc(id)}`);
   }
 
   /** GET /v1/categories — the project's memory categories, or the defaults (memories:read) */

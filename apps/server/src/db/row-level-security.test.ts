@@ -33,6 +33,11 @@ const TENANT_TABLES = [
   "memory_events",
   "erasure_salts",
   "user_erasures",
+  "entities",
+  "entity_names",
+  "memory_entities",
+  "chunk_entities",
+  "entity_relations",
 ];
 
 // Row-level security on its own, with the application's tenant filters bypassed: raw SQL as the
@@ -52,7 +57,16 @@ for (const backend of testDatabases) {
       const documents = createDocumentStore(db);
       for (const t of [a, b]) {
         await store.insertMemories(t, projectOf(t), [
-          draftMemory(`memory of ${t}`, axis(0), { userId: "same-user" }),
+          draftMemory(`memory of ${t}`, axis(0), {
+            userId: "same-user",
+            entities: {
+              entities: [
+                { type: "person", name: "Same Name", aliases: [] },
+                { type: "place", name: "Same Place", aliases: ["Same"] },
+              ],
+              relations: [{ subject: 0, predicate: "lives_in", object: 1 }],
+            },
+          }),
         ]);
         docs[t] = { id: newId("doc"), jobId: newId("job") };
         await documents.insertDocument(
@@ -122,6 +136,25 @@ for (const backend of testDatabases) {
         history.map((r) => r.tenant_id),
         [a],
       );
+    });
+
+    test("entities: with tenant A's context, raw SQL sees only A's entities, links and relations", async () => {
+      for (const table of ["entities", "entity_names", "memory_entities", "entity_relations"]) {
+        const rows = await db.withTenant(a, (tx) =>
+          tx.query<{ tenant_id: string }>(`SELECT DISTINCT tenant_id FROM ${table}`),
+        );
+        assert.deepEqual(
+          rows.map((r) => r.tenant_id),
+          [a],
+          table,
+        );
+      }
+      const [named] = await db.withTenant(a, (tx) =>
+        tx.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM entities WHERE normalized = 'same name'",
+        ),
+      );
+      assert.equal(named?.n, 1, "B's entity of the same name and user is not visible");
     });
 
     test("knowledge reads and writes of the store go by project: another project's document is not found", async () => {

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { Queryable } from "../db/database.ts";
 import { scopedIdempotency } from "../db/idempotency.ts";
+import { lockEntities } from "../entities/entity-links.ts";
 import { eventIdempotency } from "../memories/memory-event-worker.ts";
 import { dropUnusedTermStats, unindexDeletedTermsSql } from "../memories/memory-terms-sql.ts";
 import { MEMORY_BYTES_SQL } from "../usage/metering.ts";
@@ -149,6 +150,25 @@ const documents: ErasureStep = {
   },
 };
 
+/** The user's entities, their names and relations, under the project's entity lock. */
+const userEntities: ErasureStep = {
+  async erase(tx, target) {
+    await lockEntities(tx, target.tenantId, target.projectId);
+    const counts: Record<string, number> = {};
+    for (const [table, where] of [
+      ["entity_relations", "tenant_id = $1 AND project_id = $2 AND user_id = $3"],
+      ["entity_names", "tenant_id = $1 AND project_id = $2 AND owner = $3"],
+      ["entities", "tenant_id = $1 AND project_id = $2 AND user_id = $3"],
+    ] as const) {
+      Object.assign(
+        counts,
+        await deleteWhere(table, where).erase(tx, target, { memories: 0, bytes: 0 }),
+      );
+    }
+    return counts;
+  },
+};
+
 /**
  * Every table holding an end user's data, in the order an erasure removes it; each entry reports
  * its count in the receipt. A new table that holds user data gets one entry here (and a check in
@@ -167,6 +187,15 @@ export const ERASURE_STEPS: readonly ErasureStep[] = [
     t.projectId,
     t.userId,
   ]),
+  // Links first, counted here rather than cascaded unseen with their memories and chunks.
+  deleteWhere(
+    "memory_entities",
+    "tenant_id = $1 AND memory_id IN (SELECT id FROM memories WHERE tenant_id = $1 AND project_id = $2 AND user_id = $3)",
+  ),
+  deleteWhere(
+    "chunk_entities",
+    `tenant_id = $1 AND chunk_id IN (SELECT id FROM knowledge_chunks WHERE tenant_id = $1 AND document_id IN (${USER_DOCUMENTS}))`,
+  ),
   memories,
   deleteWhere(
     "ingest_jobs",
@@ -178,6 +207,9 @@ export const ERASURE_STEPS: readonly ErasureStep[] = [
   ),
   deleteWhere("document_contents", `tenant_id = $1 AND document_id IN (${USER_DOCUMENTS})`),
   documents,
+  // The user's entities (entities/): under the project's entity lock, taken after the memory and
+  // document rows as every entity write takes it; relations and names before the entities.
+  userEntities,
   // Kept (who did what, when) but no longer naming the user: a definer function sets the rows'
   // user_id to null and adds the erasure's id; counted as rows redacted.
   rows("audit_events", "SELECT engram_redact_user_audit($1, $2, $3) AS n", (t) => [

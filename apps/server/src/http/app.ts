@@ -7,6 +7,8 @@ import { registerCategoryRoutes } from "../categories/category-routes.ts";
 import type { CategoryService } from "../categories/category-service.ts";
 import { registerContextRoutes } from "../context/context-routes.ts";
 import type { ContextService } from "../context/context-service.ts";
+import { registerEntityRoutes } from "../entities/entity-routes.ts";
+import type { EntityService } from "../entities/entity-service.ts";
 import { registerErasureRoutes } from "../erasure/erasure-routes.ts";
 import type { ErasureService } from "../erasure/erasure-service.ts";
 import { registerKnowledgeRoutes } from "../knowledge/knowledge-routes.ts";
@@ -36,6 +38,8 @@ export interface AppDeps {
   memories: MemoryService;
   /** A project's memory categories (GET/PUT/DELETE /v1/categories). */
   categories?: CategoryService | undefined;
+  /** GET /v1/entities, GET and DELETE /v1/entities/{id}. */
+  entities?: EntityService | undefined;
   /** Asynchronous adds (`async: true`) and GET /v1/events/{id}. */
   events: MemoryEventService;
   /** Erasure of an end user (DELETE /v1/users/{user_id}) and its receipts. */
@@ -174,6 +178,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerEventRoutes(app, deps.events, auth);
   if (deps.context) registerContextRoutes(app, deps.context, auth);
   if (deps.erasure) registerErasureRoutes(app, deps.erasure, auth);
+  if (deps.entities) registerEntityRoutes(app, deps.entities, auth);
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
   }

@@ -1,4 +1,4 @@
-import type { MemoryEvent } from "@engram/contract";
+import type { EntityType, MemoryEvent } from "@engram/contract";
 
 /**
  * The inference engines' one interface (docs/decisions/0023-inference-and-validity.md): extraction
@@ -57,6 +57,38 @@ export interface Fact {
   entities: string[];
   /** The LLM engine's categories; the local engine leaves this out (the service assigns them). */
   categories?: string[] | undefined;
+  /**
+   * The LLM engine's typed entities and relations; the local engine leaves this out (the memory
+   * write extracts them from the fact's text, entities/entity-extraction.ts).
+   */
+  mentions?: Extraction | undefined;
+}
+
+/** A named thing a text mentions, with its type (docs/entities.md). */
+export interface EntityMention {
+  type: EntityType;
+  /** As written ("Dr. Smith"); a date in ISO 8601 ("2023-05-07", "2023-05", "2023"). */
+  name: string;
+  /** Other forms it goes by, as written ("Smith"; "7 May 2023"). */
+  aliases: string[];
+}
+
+/** subject –predicate→ object between two of a text's mentions (positions in `entities`). */
+export interface RelationMention {
+  subject: number;
+  /** snake_case, e.g. "lives_in". */
+  predicate: string;
+  object: number;
+  /** When it became true (ISO 8601); absent: when the memory it comes from did. */
+  validFrom?: string | undefined;
+  /** When it stopped being true, if the text says so. */
+  validTo?: string | undefined;
+}
+
+/** What a text mentions: entities, and relations between them. */
+export interface Extraction {
+  entities: EntityMention[];
+  relations: RelationMention[];
 }
 
 /** A current memory of the same scope, a candidate for reconciliation with a fact. */

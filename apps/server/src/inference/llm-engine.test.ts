@@ -116,7 +116,17 @@ describe("LLM engine: extract", () => {
           source_indexes: [0],
           valid_from: "2026-10-01",
           attribute: { subject: " Alice ", key: "Lives In", value: "Lisbon" },
-          entities: ["Alice", "Lisbon", "lisbon"],
+          entities: [
+            { name: "Alice", type: "person" },
+            { name: " Lisbon ", type: "place", aliases: ["Lisboa", "lisbon", ""] },
+            { name: "lisbon", type: "other" },
+            { name: "2026-10", type: "date", aliases: ["October 2026"] },
+          ],
+          relations: [
+            { subject: "alice", predicate: "lives_in", object: "Lisbon", valid_from: "2026-10-01" },
+            { subject: "Alice", predicate: "works_at", object: "Acme Corp" },
+            { subject: "Alice", predicate: "knows", object: "alice" },
+          ],
           categories: ["travel"],
         },
         {
@@ -136,7 +146,33 @@ describe("LLM engine: extract", () => {
         sources: [0],
         validFrom: "2026-10-01T00:00:00.000Z",
         attribute: { subject: "alice", key: "lives_in", value: "Lisbon" },
-        entities: ["alice", "lisbon"],
+        entities: ["alice", "lisbon", "2026-10", "acme corp"],
+        // Names kept once (trimmed, any case), aliases without repeats of the name; a relation's
+        // end the model did not list joins as `other`; a relation of an entity to itself is dropped.
+        mentions: {
+          entities: [
+            { type: "person", name: "Alice", aliases: [] },
+            { type: "place", name: "Lisbon", aliases: ["Lisboa"] },
+            { type: "date", name: "2026-10", aliases: ["October 2026"] },
+            { type: "other", name: "Acme Corp", aliases: [] },
+          ],
+          relations: [
+            {
+              subject: 0,
+              predicate: "lives_in",
+              object: 1,
+              validFrom: "2026-10-01T00:00:00.000Z",
+              validTo: undefined,
+            },
+            {
+              subject: 0,
+              predicate: "works_at",
+              object: 3,
+              validFrom: undefined,
+              validTo: undefined,
+            },
+          ],
+        },
         categories: ["travel"],
       },
       {
@@ -144,6 +180,13 @@ describe("LLM engine: extract", () => {
         sources: [1],
         validFrom: "2026-11-30T09:00:00.000Z",
         entities: ["alice", "acme"],
+        mentions: {
+          entities: [
+            { type: "other", name: "alice", aliases: [] },
+            { type: "other", name: "acme", aliases: [] },
+          ],
+          relations: [],
+        },
         categories: ["work"],
       },
     ]);
@@ -153,7 +196,7 @@ describe("LLM engine: extract", () => {
 
     const [req] = fake.requests;
     assert.equal(req?.schemaName, "engram_extract");
-    assert.equal(req?.headers["x-engram-prompt-version"], "extract.v1");
+    assert.equal(req?.headers["x-engram-prompt-version"], "extract.v2");
     const system = req?.messages[0]?.content ?? "";
     assert.match(system, /travel: Trips, places visited and travel plans/);
     assert.match(system, /on 29 November 2026/);
@@ -237,6 +280,55 @@ describe("LLM engine: extract", () => {
     const out = await llm.extract(messages);
     assert.deepEqual(handed, ["extract"]);
     assert.match(out.fallback ?? "", /source_indexes names no message 7/);
+  });
+
+  test("a relation's date that is not ISO 8601, or an entity type not in the list, is asked for again", async () => {
+    const { engine: llm, handed } = engine();
+    const badDate = fakeExtractAnswer([
+      {
+        text: "Alice lives in Lisbon.",
+        entities: [
+          { name: "Alice", type: "person" },
+          { name: "Lisbon", type: "place" },
+        ],
+        relations: [
+          { subject: "Alice", predicate: "lives_in", object: "Lisbon", valid_to: "soon" },
+        ],
+        categories: [],
+      },
+    ]);
+    fake.enqueue(badDate, badDate);
+    const out = await llm.extract(messages);
+    assert.deepEqual(handed, ["extract"]);
+    assert.match(
+      out.fallback ?? "",
+      /\/facts\/0\/relations\/0\/valid_to "soon" is not an ISO 8601 date/,
+    );
+
+    fake.reset();
+    const { engine: again } = engine();
+    fake.enqueue(
+      fakeExtractAnswer([
+        {
+          text: "Alice lives in Lisbon.",
+          entities: [{ name: "Lisbon", type: "city" as "place" }],
+          categories: [],
+        },
+      ]),
+      fakeExtractAnswer([
+        {
+          text: "Alice lives in Lisbon.",
+          entities: [{ name: "Lisbon", type: "place" }],
+          categories: [],
+        },
+      ]),
+    );
+    const second = await again.extract(messages);
+    assert.equal(second.fallback, undefined);
+    assert.match(fake.requests[1]?.messages[3]?.content ?? "", /\/facts\/0\/entities\/0\/type/);
+    assert.deepEqual(second.value[0]?.mentions?.entities, [
+      { type: "place", name: "Lisbon", aliases: [] },
+    ]);
   });
 
   test("text the database cannot store (NUL) counts as a bad answer", async () => {

@@ -1,4 +1,4 @@
-import { MEMORY_TEXT_MAX } from "@engram/contract";
+import { ENTITY_NAME_MAX, type EntityType, MEMORY_TEXT_MAX } from "@engram/contract";
 import type { TSchema } from "typebox";
 import {
   ATTRIBUTE_KEYS,
@@ -6,6 +6,8 @@ import {
   type Category,
   type Decision,
   type EngineOutcome,
+  type EntityMention,
+  type Extraction,
   type ExtractOptions,
   type Fact,
   type InferenceEngine,
@@ -38,6 +40,10 @@ export interface LlmEngineOptions {
 
 /** Most facts taken from one request: more is a runaway answer, handled as a bad one. */
 const MAX_FACTS = 200;
+/** Most entities, relations and aliases kept per fact (or entity); the rest is dropped. */
+const MAX_ENTITIES = 50;
+const MAX_RELATIONS = 50;
+const MAX_ALIASES = 10;
 /** The invalid answer shown back to the model on its second try is cut to this many characters. */
 const ECHO_MAX = 4_000;
 
@@ -214,8 +220,12 @@ function toFacts(out: ExtractOutput, messages: SourceMessage[], names: string[])
         return bad(`${at}/attribute has an empty subject, key or value`);
       attribute = { subject, key, value };
     }
-    const entities = [...new Set(f.entities.map((e) => e.trim().toLowerCase()).filter(Boolean))];
-    const fact: Fact = { text, sources, validFrom, entities };
+    const mentions = toMentions(f, at);
+    if (!mentions.ok) return mentions;
+    const entities = [
+      ...new Set(mentions.value.entities.map((e) => e.name.toLowerCase()).filter(Boolean)),
+    ];
+    const fact: Fact = { text, sources, validFrom, entities, mentions: mentions.value };
     if (attribute) fact.attribute = attribute;
     if (f.negates) fact.negates = true;
     // Without configured categories the schema has none; with them, strict output keeps to the names.
@@ -223,6 +233,62 @@ function toFacts(out: ExtractOutput, messages: SourceMessage[], names: string[])
     facts.push(fact);
   }
   return { ok: true, value: facts };
+}
+
+/**
+ * A fact's typed entities and relations (extract.v2). Names are trimmed and kept once per lower-case
+ * form; a relation's subject or object the model did not list joins as `other`. Names longer than
+ * an entity name may be are dropped, and so are relations that lose an end; bad dates are refused.
+ */
+function toMentions(f: ExtractOutput["facts"][number], at: string): Checked<Extraction> {
+  const entities: EntityMention[] = [];
+  const index = new Map<string, number>();
+  const add = (raw: string, type: EntityType, aliases: readonly string[]): number => {
+    const name = raw.trim();
+    const key = name.toLowerCase();
+    if (name === "" || name.length > ENTITY_NAME_MAX) return -1;
+    let i = index.get(key);
+    if (i === undefined) {
+      if (entities.length >= MAX_ENTITIES) return -1;
+      i = entities.push({ type, name, aliases: [] }) - 1;
+      index.set(key, i);
+    }
+    const entity = entities[i] as EntityMention;
+    for (const alias of aliases.map((a) => a.trim())) {
+      if (entity.aliases.length >= MAX_ALIASES) break;
+      if (alias === "" || alias.length > ENTITY_NAME_MAX || alias.toLowerCase() === key) continue;
+      if (!entity.aliases.some((a) => a.toLowerCase() === alias.toLowerCase())) {
+        entity.aliases.push(alias);
+      }
+    }
+    return i;
+  };
+  for (const e of f.entities) add(e.name, e.type as EntityType, e.aliases);
+  const relations: Extraction["relations"] = [];
+  for (const [j, r] of f.relations.slice(0, MAX_RELATIONS).entries()) {
+    const dates: (string | undefined)[] = [];
+    for (const [field, value] of [
+      ["valid_from", r.valid_from],
+      ["valid_to", r.valid_to],
+    ] as const) {
+      const date = value === null ? undefined : isoDate(value);
+      if (value !== null && date === undefined) {
+        return bad(`${at}/relations/${j}/${field} "${value.slice(0, 40)}" is not an ISO 8601 date`);
+      }
+      dates.push(date);
+    }
+    const subject = index.get(r.subject.trim().toLowerCase()) ?? add(r.subject, "other", []);
+    const object = index.get(r.object.trim().toLowerCase()) ?? add(r.object, "other", []);
+    if (subject < 0 || object < 0 || subject === object || r.predicate.trim() === "") continue;
+    relations.push({
+      subject,
+      predicate: r.predicate.trim(),
+      object,
+      validFrom: dates[0],
+      validTo: dates[1],
+    });
+  }
+  return { ok: true, value: { entities, relations } };
 }
 
 /** The model's decision, or why it cannot be used (a target it was not given, an empty text). */

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { ENTITY_TYPES } from "@engram/contract";
 import Type, { type Static, type TSchema } from "typebox";
 import Value from "typebox/value";
 
@@ -14,7 +15,7 @@ export interface LlmPrompts {
 }
 
 /** The prompt versions in use; a changed prompt is a new file, so logged versions stay meaningful. */
-const PROMPT_FILES = { extract: "extract.v1", reconcile: "reconcile.v1" } as const;
+const PROMPT_FILES = { extract: "extract.v2", reconcile: "reconcile.v1" } as const;
 
 /** Reads the prompt files (once, at start). */
 export function loadPrompts(): LlmPrompts {
@@ -36,13 +37,35 @@ const AttributeOutput = Type.Object(
   closed,
 );
 
+/** extract.v2: typed entities, and relations between them with their validity. */
+const EntityOutput = Type.Object(
+  {
+    name: Type.String(),
+    type: Type.String({ enum: [...ENTITY_TYPES] }),
+    aliases: Type.Array(Type.String()),
+  },
+  closed,
+);
+
+const RelationOutput = Type.Object(
+  {
+    subject: Type.String(),
+    predicate: Type.String(),
+    object: Type.String(),
+    valid_from: Nullable(Type.String()),
+    valid_to: Nullable(Type.String()),
+  },
+  closed,
+);
+
 const factProperties = {
   text: Type.String(),
   source_indexes: Type.Array(Type.Integer()),
   valid_from: Nullable(Type.String()),
   attribute: Nullable(AttributeOutput),
   negates: Type.Boolean(),
-  entities: Type.Array(Type.String()),
+  entities: Type.Array(EntityOutput),
+  relations: Type.Array(RelationOutput),
 };
 
 const ExtractOutput = Type.Object(

@@ -100,48 +100,68 @@ const NOT_NAMES = new Set([
 
 const isCapitalised = (value: string): boolean => /^\p{Lu}/u.test(value);
 
+/** A run of name words in a sentence: tokens [start, end), and its words as entitiesOf gives them. */
+export interface NameRun {
+  start: number;
+  end: number;
+  /** Lower case, a possessive "'s" kept only inside a name ("st mary's hospital"). */
+  words: string[];
+}
+
 /**
- * Names a text mentions: runs of proper nouns (and capitalised words inside a sentence), lower
- * case, without a possessive "'s", months, weekdays or "I". Used for facts and, the same way, for
- * the neighbours reconciliation compares them with.
+ * A sentence's runs of proper nouns (and capitalised words inside it), without months, weekdays
+ * or "I"; "of", "de", "von"... and a possessive join words of one name ("Bank of America",
+ * "St Mary's Hospital").
+ */
+export function nameRuns(sentence: Sentence): NameRun[] {
+  const runs: NameRun[] = [];
+  let run: NameRun | null = null;
+  const flush = (end: number): void => {
+    if (run && run.words.length > 0) runs.push({ ...run, end });
+    run = null;
+  };
+  const tokens = sentence.tokens;
+  const first = tokens.findIndex((t) => t.type === "word");
+  tokens.forEach((token, i) => {
+    const next = tokens[i + 1];
+    const name =
+      token.type === "word" &&
+      !NOT_NAMES.has(token.normal) &&
+      isCapitalised(token.value) &&
+      (i === first
+        ? // A sentence's first word is capitalised anyway: "Painting", "Books" and "Hiking" are
+          // tagged as proper nouns there, so inflected words are not taken for names.
+          token.pos === "PROPN" && token.lemma === token.normal && !/ing$/.test(token.normal)
+        : token.pos === "PROPN" || token.pos !== "PRON");
+    const current = run as NameRun | null;
+    if (name) {
+      run ??= { start: i, end: i, words: [] };
+      run.words.push(token.normal.replace(/'s$/, ""));
+    } else if (current && token.normal === "'s" && isCapitalised(next?.value ?? "")) {
+      // "St Mary's Hospital": a possessive inside a name.
+      current.words[current.words.length - 1] += "'s";
+    } else if (
+      current &&
+      /^(of|de|da|do|del|la|le|von|van)$/.test(token.normal) &&
+      isCapitalised(next?.value ?? "")
+    ) {
+      current.words.push(token.normal);
+    } else {
+      flush(i);
+    }
+  });
+  flush(tokens.length);
+  return runs;
+}
+
+/**
+ * Names a text mentions: its sentences' name runs, lower case, without a possessive "'s". Used for
+ * facts and, the same way, for the neighbours reconciliation compares them with.
  */
 export function entitiesOf(text: string): string[] {
   const found = new Set<string>();
   for (const sentence of sentencesOf(text)) {
-    let run: string[] = [];
-    const flush = (): void => {
-      if (run.length > 0) found.add(run.join(" "));
-      run = [];
-    };
-    const tokens = sentence.tokens;
-    const first = tokens.findIndex((t) => t.type === "word");
-    tokens.forEach((token, i) => {
-      const next = tokens[i + 1];
-      const name =
-        token.type === "word" &&
-        !NOT_NAMES.has(token.normal) &&
-        isCapitalised(token.value) &&
-        (i === first
-          ? // A sentence's first word is capitalised anyway: "Painting", "Books" and "Hiking" are
-            // tagged as proper nouns there, so inflected words are not taken for names.
-            token.pos === "PROPN" && token.lemma === token.normal && !/ing$/.test(token.normal)
-          : token.pos === "PROPN" || token.pos !== "PRON");
-      if (name) {
-        run.push(token.normal.replace(/'s$/, ""));
-      } else if (run.length > 0 && token.normal === "'s" && isCapitalised(next?.value ?? "")) {
-        // "St Mary's Hospital": a possessive inside a name.
-        run[run.length - 1] += "'s";
-      } else if (
-        run.length > 0 &&
-        /^(of|de|da|do|del|la|le|von|van)$/.test(token.normal) &&
-        isCapitalised(next?.value ?? "")
-      ) {
-        run.push(token.normal);
-      } else {
-        flush();
-      }
-    });
-    flush();
+    for (const run of nameRuns(sentence)) found.add(run.words.join(" "));
   }
   return [...found];
 }

@@ -52,36 +52,39 @@ function precisionOf(result: chrono.ParsedResult): Precision | null {
 
 const pad = (n: number): string => String(n).padStart(2, "0");
 
-function render(precision: Precision, year: number, month: number, day: number): string {
-  const name = MONTHS[month - 1] ?? "";
-  switch (precision) {
-    case "day":
-      return `on ${day} ${name} ${year}`;
-    case "week":
-      return `in the week of ${day} ${name} ${year}`;
-    case "month":
-      return `in ${name} ${year}`;
-    case "year":
-      return `in ${year}`;
-  }
+/** One date a sentence mentions, resolved against the time it was said (UTC). */
+export interface ResolvedDate {
+  /** Where chrono found it in the sentence, and the words it read. */
+  index: number;
+  text: string;
+  precision: Precision;
+  year: number;
+  month: number;
+  day: number;
+  /** Start of the day, week (its Monday), month or year. */
+  start: Date;
+  /** "at 5pm": the hour and minute, when said. */
+  time?: { hour: number; minute: number } | undefined;
 }
 
-/** Resolves the sentence's relative dates against `reference` (UTC) and rewrites them. */
-export function resolveDates(sentence: string, reference: Date): ResolvedDates {
-  if (!DATE_HINT.test(sentence)) return { text: sentence, eventDate: bareYear(sentence) };
+/**
+ * The dates a sentence mentions, in order, resolved against `reference` (UTC): chrono's readings
+ * without "now", durations and spans ("for 4 years", "within a week", "the next few months"),
+ * with the nearest "March" or "Friday" moved by the sentence's tense.
+ */
+export function datesIn(sentence: string, reference: Date): ResolvedDate[] {
+  if (!DATE_HINT.test(sentence)) return [];
   let results: chrono.ParsedResult[];
   try {
     results = chrono.parse(sentence, { instant: reference, timezone: "UTC" });
   } catch {
-    return { text: sentence, eventDate: null };
+    return [];
   }
-  let text = sentence;
-  let eventDate: Date | null = null;
-  // Replace from the end so earlier indexes stay valid.
-  for (const result of [...results].reverse()) {
+  const dates: ResolvedDate[] = [];
+  for (const result of results) {
     if (NOT_A_DATE.test(result.text.trim())) continue;
     // Durations and spans are not dates: "for 4 years", "within a week", "the next few months".
-    const preceding = text.slice(0, result.index);
+    const preceding = sentence.slice(0, result.index);
     if (/\b(for|over|within|the|every|each|per|a|all)\s*$/i.test(preceding)) continue;
     if (/^(for|within)\s/i.test(result.text)) continue;
     if (/\b(few|several|couple)\b/i.test(result.text) && !/\bago\b/i.test(result.text)) continue;
@@ -130,30 +133,69 @@ export function resolveDates(sentence: string, reference: Date): ResolvedDates {
         : precision === "month"
           ? Date.UTC(year, month - 1, 1)
           : Date.UTC(year, month - 1, day);
-    eventDate = new Date(start);
+    dates.push({
+      index: result.index,
+      text: result.text,
+      precision,
+      year,
+      month,
+      day,
+      start: new Date(start),
+      time: c.isCertain("hour")
+        ? { hour: c.get("hour") ?? 0, minute: c.get("minute") ?? 0 }
+        : undefined,
+    });
+  }
+  return dates;
+}
+
+/** A resolved date in the words a fact is written with: "29 November 2026", "October 2026". */
+export function dateWords(
+  date: Pick<ResolvedDate, "precision" | "year" | "month" | "day">,
+): string {
+  const name = MONTHS[date.month - 1] ?? "";
+  switch (date.precision) {
+    case "day":
+      return `${date.day} ${name} ${date.year}`;
+    case "week":
+      return `the week of ${date.day} ${name} ${date.year}`;
+    case "month":
+      return `${name} ${date.year}`;
+    case "year":
+      return `${date.year}`;
+  }
+}
+
+/** Resolves the sentence's relative dates against `reference` (UTC) and rewrites them. */
+export function resolveDates(sentence: string, reference: Date): ResolvedDates {
+  const dates = datesIn(sentence, reference);
+  let text = sentence;
+  // Replace from the end so earlier indexes stay valid.
+  for (const date of [...dates].reverse()) {
     // "on 3 March 1990" is already absolute: keep the speaker's words.
-    if (/\b\d{4}\b/.test(result.text)) continue;
-    let from = result.index;
-    const to = result.index + result.text.length;
-    let replacement = render(precision, year, month, day);
+    if (/\b\d{4}\b/.test(date.text)) continue;
+    let from = date.index;
+    const to = date.index + date.text.length;
+    let replacement = `${date.precision === "day" ? "on" : "in"} ${dateWords(date)}`;
     // "in March", "on Friday", "at 5pm tomorrow": the preposition is part of the new form.
     const before = text.slice(0, from);
     const prep = /\b(in|on|at|during|by)\s+$/i.exec(before);
-    if (prep && /^(in|on)\s/.test(replacement)) from -= prep[0].length;
-    if (c.isCertain("hour")) {
-      replacement += ` at ${pad(c.get("hour") ?? 0)}:${pad(c.get("minute") ?? 0)}`;
-    }
+    if (prep) from -= prep[0].length;
+    if (date.time) replacement += ` at ${pad(date.time.hour)}:${pad(date.time.minute)}`;
     if (from === 0) replacement = replacement.charAt(0).toUpperCase() + replacement.slice(1);
     text = text.slice(0, from) + replacement + text.slice(to);
   }
   return {
     text: text.replace(/\b(in|on) (in|on) /gi, "$2 "),
-    eventDate: eventDate ?? bareYear(sentence),
+    eventDate: dates[0]?.start ?? bareYears(sentence)[0]?.start ?? null,
   };
 }
 
 /** "in 2019", "since 2019": chrono leaves bare years alone, but they still date a fact. */
-function bareYear(sentence: string): Date | null {
-  const m = /\b(?:in|since|from)\s+((?:19|20)\d{2})\b/i.exec(sentence);
-  return m?.[1] ? new Date(Date.UTC(Number(m[1]), 0, 1)) : null;
+export function bareYears(sentence: string): { index: number; text: string; start: Date }[] {
+  return [...sentence.matchAll(/\b(?:in|since|from)\s+((?:19|20)\d{2})\b/gi)].map((m) => ({
+    index: (m.index ?? 0) + m[0].length - (m[1] as string).length,
+    text: m[1] as string,
+    start: new Date(Date.UTC(Number(m[1]), 0, 1)),
+  }));
 }

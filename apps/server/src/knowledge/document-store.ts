@@ -6,6 +6,7 @@ import {
   type IdempotencyRequest,
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
+import { dropUnlinkedEntities } from "../entities/entity-links.ts";
 import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import type { UsageHook } from "../usage/metering.ts";
 
@@ -175,6 +176,18 @@ export function createDocumentStore(db: Database) {
            RETURNING queue_job_id`,
           [tenantId, projectId, id],
         );
+        // The entities its chunks named, read before the chunks (and links) cascade away, with
+        // the document locked so no job writes chunks in between.
+        await tx.query(
+          "SELECT 1 FROM documents WHERE tenant_id = $1 AND project_id = $2 AND id = $3 FOR UPDATE",
+          [tenantId, projectId, id],
+        );
+        const named = await tx.query<{ entity_id: string }>(
+          `SELECT DISTINCT l.entity_id FROM knowledge_chunks c
+           JOIN chunk_entities l ON l.chunk_id = c.id AND l.tenant_id = $1
+           WHERE c.tenant_id = $1 AND c.project_id = $2 AND c.document_id = $3`,
+          [tenantId, projectId, id],
+        );
         const [doc] = await tx.query<{ id: string; size_bytes: string; indexed_bytes: string }>(
           `DELETE FROM documents WHERE tenant_id = $1 AND project_id = $2 AND id = $3
            RETURNING id, size_bytes, indexed_bytes`,
@@ -182,6 +195,12 @@ export function createDocumentStore(db: Database) {
         );
         // No such document: nothing was cancelled either (jobs only exist for documents).
         if (!doc) return undefined;
+        await dropUnlinkedEntities(
+          tx,
+          tenantId,
+          projectId,
+          named.map((n) => n.entity_id),
+        );
         const bytes = Number(doc.size_bytes) + Number(doc.indexed_bytes);
         await usage?.(tx, { ops: 0, memories: 0, bytes: -bytes });
         return { queueJobIds: jobs.flatMap((j) => (j.queue_job_id ? [j.queue_job_id] : [])) };

@@ -1,5 +1,7 @@
 import type { IngestJob, PlanOverrides } from "@engram/contract";
 import type { Database, Queryable } from "../db/database.ts";
+import { dropUnlinkedEntities, linkChunks } from "../entities/entity-links.ts";
+import type { Extraction } from "../inference/engine.ts";
 import type { UsageHook } from "../usage/metering.ts";
 import type { Chunk } from "./chunker.ts";
 
@@ -222,7 +224,14 @@ export function createIngestJobStore(db: Database, model: { id: string }, maxAtt
       tenantId: string,
       jobId: string,
       documentId: string,
-      result: { chunks: Chunk[]; vectors: string[]; pages: number | null; ids: string[] },
+      result: {
+        chunks: Chunk[];
+        vectors: string[];
+        pages: number | null;
+        ids: string[];
+        /** What each chunk mentions (linked with it); absent: nothing is linked. */
+        entities?: Extraction[];
+      },
       usage?: UsageHook,
     ) {
       return db.withTenant(tenantId, async (tx) => {
@@ -245,10 +254,15 @@ export function createIngestJobStore(db: Database, model: { id: string }, maxAtt
           [tenantId, documentId],
         );
         if (!doc) return false;
-        await tx.query("DELETE FROM knowledge_chunks WHERE tenant_id = $1 AND document_id = $2", [
-          tenantId,
-          documentId,
-        ]);
+        // A redelivered job replaces the chunks: the entities only the old ones named go too.
+        const replaced = await tx.query<{ entity_id: string }>(
+          `WITH gone AS (
+             DELETE FROM knowledge_chunks WHERE tenant_id = $1 AND document_id = $2 RETURNING id
+           )
+           SELECT DISTINCT l.entity_id FROM chunk_entities l JOIN gone ON l.chunk_id = gone.id
+           WHERE l.tenant_id = $1`,
+          [tenantId, documentId],
+        );
         const { chunks } = result;
         if (chunks.length > 0) {
           await tx.query(
@@ -282,6 +296,18 @@ export function createIngestJobStore(db: Database, model: { id: string }, maxAtt
             ],
           );
         }
+        const links = result.ids.map((id, i) => ({
+          id,
+          owner: doc.user_id,
+          extraction: result.entities?.[i] ?? { entities: [], relations: [] },
+        }));
+        await linkChunks(tx, tenantId, doc.project_id, links);
+        await dropUnlinkedEntities(
+          tx,
+          tenantId,
+          doc.project_id,
+          replaced.map((r) => r.entity_id),
+        );
         // Chunk text and vectors are storage like the upload: counted (and checked against the
         // quota, which rolls all of this back) last, so the usage row is held only for the commit.
         const [stored] = await tx.query<{ bytes: string }>(

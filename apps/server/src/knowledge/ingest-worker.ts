@@ -1,5 +1,7 @@
 import type { IngestConfig } from "../config/ingest-config.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
+import { extractEntities } from "../entities/entity-extraction.ts";
+import type { Extraction } from "../inference/engine.ts";
 import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import type { PlanCatalog } from "../plans/plans.ts";
@@ -74,6 +76,7 @@ export function createIngestHandler(deps: {
       metrics.operation.observe({ operation: "chunk" }, parsed.seconds.chunk);
       const { chunks } = parsed;
       const vectors: string[] = [];
+      const entities: Extraction[] = [];
       for (let i = 0; i < chunks.length; i += EMBED_BATCH) {
         abandoned();
         await jobs.progress(tenantId, jobId, "embed", 0.2 + (0.7 * i) / chunks.length);
@@ -82,6 +85,8 @@ export function createIngestHandler(deps: {
           embedder.embed(batch.map(embeddingText)),
         );
         vectors.push(...embedded.map(vectorLiteral));
+        // The names each chunk mentions (docs/entities.md), a batch at a time between embeddings.
+        entities.push(...batch.map((c) => extractEntities(c.text)));
       }
       abandoned();
       await jobs.progress(tenantId, jobId, "index", 0.95);
@@ -100,7 +105,13 @@ export function createIngestHandler(deps: {
           tenantId,
           jobId,
           started.documentId,
-          { chunks, vectors, pages: parsed.pages, ids: chunks.map(() => newId("chk")) },
+          {
+            chunks,
+            vectors,
+            entities,
+            pages: parsed.pages,
+            ids: chunks.map(() => newId("chk")),
+          },
           usage,
         ),
       );

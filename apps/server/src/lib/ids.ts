@@ -17,7 +17,9 @@ export type IdPrefix =
   | "job"
   | "chk"
   | "evt"
-  | "ers";
+  | "ers"
+  | "ent"
+  | "rel";
 
 /** A new prefixed, time-sortable id such as `mem_01JD3…`. */
 export function newId(prefix: IdPrefix): string {

@@ -6,12 +6,14 @@ import {
   type IdempotencyRequest,
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
-import type { Neighbour } from "../inference/engine.ts";
+import { closeRelations, type EntityLinks, linkMemories } from "../entities/entity-links.ts";
+import type { Extraction, Neighbour } from "../inference/engine.ts";
 import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_BYTES_SQL, type UsageDelta, type UsageHook } from "../usage/metering.ts";
 import {
   currentDuplicates,
   dedupKey,
+  entityLinksOf,
   type HistoryRow,
   insertHistory,
   insertMemoryRows,
@@ -71,6 +73,8 @@ export type InferenceWrite = {
       contentHash: string;
       embedding: string;
       sourceRefs: NewMemory["sources"];
+      /** What the new text mentions: added to the target's links. */
+      entities?: Extraction | undefined;
     }
   | { kind: "invalidate"; targetId: string; validTo: string }
   | { kind: "noop"; targetId: string }
@@ -86,6 +90,7 @@ export class StaleTarget extends Error {
 
 interface Target {
   id: string;
+  user_id: string | null;
   memory: string;
   metadata: Record<string, unknown>;
   valid_from: Date;
@@ -99,7 +104,7 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
 
   async function target(tx: Queryable, tenantId: string, projectId: string, id: string) {
     const [row] = await tx.query<Target>(
-      `SELECT id, memory, metadata, valid_from, ${MEMORY_BYTES_SQL} AS bytes FROM memories
+      `SELECT id, user_id, memory, metadata, valid_from, ${MEMORY_BYTES_SQL} AS bytes FROM memories
        WHERE tenant_id = $1 AND project_id = $2 AND id = $3 AND valid_to IS NULL FOR UPDATE`,
       [tenantId, projectId, id],
     );
@@ -203,6 +208,9 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
         const results: AddMemoryResult[] = [];
         const delta: UsageDelta = { ops: 0, memories: 0, bytes: 0 };
         let retexted = false;
+        // Entity writes wait until every memory row is written (the lock order, entity-links.ts).
+        const links: EntityLinks[] = [];
+        const closes: { memoryId: string; validTo: string }[] = [];
         const history = (
           memoryId: string,
           event: AddMemoryResult["event"],
@@ -238,6 +246,7 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
                WHERE tenant_id = $1 AND id = $2`,
               [tenantId, t.id, w.validTo],
             );
+            closes.push({ memoryId: t.id, validTo: w.validTo });
             await history(t.id, "DELETE", w, { oldMemory: t.memory, oldMetadata: t.metadata });
             delta.ops += 1;
             results.push({
@@ -281,6 +290,7 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
             )) as [{ bytes: string }];
             await indexTerms(tx, tenantId, projectId, [t.id]);
             retexted = true;
+            if (w.entities) links.push({ id: t.id, owner: t.user_id, extraction: w.entities });
             await history(t.id, "UPDATE", w, {
               oldMemory: t.memory,
               newMemory: w.text,
@@ -322,6 +332,7 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
           delta.ops += 1;
           delta.memories += 1;
           delta.bytes += Number(inserted.bytes);
+          links.push(...entityLinksOf([w.row], new Set([inserted.id])));
           if (!old) {
             await history(inserted.id, "ADD", w, {
               newMemory: w.row.memory,
@@ -330,12 +341,14 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
             results.push({ id: inserted.id, memory: w.row.memory, event: "ADD", reason: w.reason });
             continue;
           }
+          const until = w.row.validFrom ?? new Date().toISOString();
           await tx.query(
             `UPDATE memories SET valid_to = greatest(valid_from, $3::timestamptz), superseded_by = $4,
                     updated_at = now()
              WHERE tenant_id = $1 AND id = $2`,
-            [tenantId, old.id, w.row.validFrom ?? new Date().toISOString(), inserted.id],
+            [tenantId, old.id, until, inserted.id],
           );
+          closes.push({ memoryId: old.id, validTo: until });
           await history(inserted.id, "ADD", w, {
             newMemory: w.row.memory,
             newMetadata: w.row.metadata,
@@ -359,6 +372,8 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
           });
         }
         if (retexted) await dropUnusedTermStats(tx, tenantId, projectId);
+        await closeRelations(tx, tenantId, projectId, closes);
+        await linkMemories(tx, tenantId, projectId, links);
         if (opts.usage && (delta.ops > 0 || delta.memories !== 0)) await opts.usage(tx, delta);
         await opts.after?.(tx);
         const response: AddMemoryResponse = {

@@ -1,20 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { AddMemoryBody } from "@engram/sdk";
-import { listAll } from "../testing/memory-fixtures.ts";
+import { listAll, said } from "../testing/memory-fixtures.ts";
 import { describeOnBackends, expectProblem, tenant } from "../testing/route-suite.ts";
 
 // infer: true with the local engine (the default), end to end through HTTP on each backend:
 // extraction, reconciliation (ADD, UPDATE by supersession or enrichment, DELETE, NOOP), history,
 // provenance and validity.
-
-const said = (name: string, content: string, timestamp: string, id?: string) => ({
-  role: "user" as const,
-  name,
-  content,
-  timestamp,
-  ...(id ? { id } : {}),
-});
 
 describeOnBackends("memory inference", () => {
   describe("POST /v1/memories with infer: true (local engine)", () => {

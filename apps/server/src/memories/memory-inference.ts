@@ -8,9 +8,11 @@ import type {
 } from "@engram/contract";
 import { type IdempotencyKey, IdempotencyRace, scopedIdempotency } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
+import { extractEntities } from "../entities/entity-extraction.ts";
 import type {
   Category,
   Decision,
+  Extraction,
   Fact,
   InferenceEngine,
   LlmCall,
@@ -152,6 +154,21 @@ export function createInference(deps: InferenceDeps) {
   const provenance = (p: Pending): MessageSource[] =>
     p.fact.sources.filter((i) => p.messages[i]).map((i) => messageSource(i, p.body.messages?.[i]));
 
+  /**
+   * What a memory written for this fact mentions: the LLM engine's typed entities and relations,
+   * else local extraction from the text, with the fact's attribute as a relation.
+   */
+  function entitiesOf(p: Pending, text: string): Extraction {
+    if (p.fact.mentions) return p.fact.mentions;
+    const first = p.messages[p.fact.sources[0] ?? 0] ?? p.messages[0];
+    return extractEntities(text, {
+      time: first?.time,
+      speakers: p.messages.flatMap((m) => (m.speaker ? [m.speaker] : [])),
+      attribute: p.fact.attribute,
+      negates: p.fact.negates,
+    });
+  }
+
   function newRow(p: Pending, text: string, vector: Float32Array): NewMemory {
     const first = p.messages[p.fact.sources[0] ?? 0] ?? p.messages[0];
     const explicit =
@@ -172,6 +189,7 @@ export function createInference(deps: InferenceDeps) {
       attribute: p.fact.attribute
         ? { subject: p.fact.attribute.subject, key: p.fact.attribute.key }
         : null,
+      entities: entitiesOf(p, text),
       embedding: vectorLiteral(vector),
     };
   }
@@ -251,6 +269,7 @@ export function createInference(deps: InferenceDeps) {
           contentHash: contentHash(decision.text),
           embedding: vectorLiteral(vector),
           sourceRefs: provenance(p),
+          entities: entitiesOf(p, decision.text),
         });
       } else if (decision.event === "DELETE") {
         writes.push({ ...base, kind: "invalidate", targetId: target, validTo: p.fact.validFrom });

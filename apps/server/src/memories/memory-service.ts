@@ -20,6 +20,7 @@ import type {
 import { type MemoryCache, noMemoryCache } from "../cache/memory-cache.ts";
 import { type IdempotencyKey, IdempotencyRace, scopedIdempotency } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
+import { extractEntities } from "../entities/entity-extraction.ts";
 import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
@@ -179,22 +180,31 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       if (earlier) return earlier as AddMemoryResponse;
     }
     const vectors = await embedder.embed(all.map((d) => d.text));
-    const rows: NewMemory[] = all.map((d, i) => ({
-      id: newId("mem"),
-      memory: d.text,
-      role: d.role,
-      userId: d.body.user_id ?? null,
-      agentId: d.body.agent_id ?? null,
-      sessionId: d.body.session_id ?? null,
-      metadata: d.body.metadata ?? {},
-      contentHash: contentHash(d.text),
-      occurredAt:
+    const rows: NewMemory[] = all.map((d, i) => {
+      const occurredAt =
         d.source?.index !== undefined
           ? (d.body.messages?.[d.source.index]?.timestamp ?? d.body.timestamp ?? null)
-          : (d.body.timestamp ?? null),
-      sources: d.source ? [d.source] : [],
-      embedding: vectorLiteral(vectors[i] as Float32Array),
-    }));
+          : (d.body.timestamp ?? null);
+      return {
+        id: newId("mem"),
+        memory: d.text,
+        role: d.role,
+        userId: d.body.user_id ?? null,
+        agentId: d.body.agent_id ?? null,
+        sessionId: d.body.session_id ?? null,
+        metadata: d.body.metadata ?? {},
+        contentHash: contentHash(d.text),
+        occurredAt,
+        sources: d.source ? [d.source] : [],
+        // The conversation's speakers are people; a first-person message mentions its speaker.
+        entities: extractEntities(d.text, {
+          time: occurredAt ? new Date(occurredAt) : undefined,
+          speakers: d.body.messages?.flatMap((m) => (m.name ? [m.name] : [])),
+          firstPersonSpeaker: d.source?.name,
+        }),
+        embedding: vectorLiteral(vectors[i] as Float32Array),
+      };
+    });
     try {
       return await store.insertMemories(
         ctx.tenantId,
@@ -387,6 +397,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
         patch.memory = input.text;
         patch.contentHash = contentHash(input.text);
         patch.embedding = vectorLiteral(vector as Float32Array);
+        patch.entities = extractEntities(input.text);
       }
       const memory = await store.updateMemory(
         ctx.tenantId,

@@ -13,6 +13,13 @@ import {
   type IdempotencyRequest,
   saveIdempotentResponse,
 } from "../db/idempotency.ts";
+import {
+  dropUnlinkedEntities,
+  type EntityLinks,
+  linkMemories,
+  relinkMemory,
+} from "../entities/entity-links.ts";
+import type { Extraction } from "../inference/engine.ts";
 import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Scope, scopeSql } from "../search/scope-sql.ts";
@@ -43,7 +50,19 @@ export interface NewMemory {
   categories?: string[];
   /** The single-valued attribute it states, if any (inference). */
   attribute?: { subject: string; key: string } | null;
+  /** What it mentions (extracted before the transaction); linked in the transaction. */
+  entities?: Extraction | undefined;
   embedding: string;
+}
+
+/** The entity links of the rows that were inserted (ids in `added`) and mention something. */
+export function entityLinksOf(
+  rows: readonly NewMemory[],
+  added: ReadonlySet<string>,
+): EntityLinks[] {
+  return rows.flatMap((r) =>
+    added.has(r.id) && r.entities ? [{ id: r.id, owner: r.userId, extraction: r.entities }] : [],
+  );
 }
 
 /** The ids memories are narrowed to, each matched exactly; the service always sets the project. */
@@ -253,6 +272,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
             ...base,
           };
         });
+        await linkMemories(tx, tenantId, projectId, entityLinksOf(rows, added));
         await insertHistory(
           tx,
           tenantId,
@@ -325,7 +345,14 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
       tenantId: string,
       projectId: string,
       id: string,
-      patch: { memory?: string; contentHash?: string; embedding?: string; metadata?: Metadata },
+      patch: {
+        memory?: string;
+        contentHash?: string;
+        embedding?: string;
+        metadata?: Metadata;
+        /** The new text's entities: they replace the old text's links and relations. */
+        entities?: Extraction;
+      },
       usage?: UsageHook,
     ) =>
       db.withTenant(tenantId, async (tx) => {
@@ -363,6 +390,10 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
           await indexTerms(tx, tenantId, projectId, [id]);
           await dropUnusedTermStats(tx, tenantId, projectId);
         }
+        if (patch.entities) {
+          const owner = updated.user_id;
+          await relinkMemory(tx, tenantId, projectId, { id, owner, extraction: patch.entities });
+        }
         await usage?.(tx, {
           ops: 1,
           memories: 0,
@@ -397,22 +428,33 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
         } else {
           where += scopeSql(target.scope, params);
         }
-        // The deleted rows' postings and statistics go in the same statement, from their fts.
+        // The deleted rows' postings and statistics go in the same statement, from their fts,
+        // with the entities they mentioned (read before the links cascade away).
         const gone = await tx.query<{
           id: string;
           memory: string;
           metadata: Metadata;
           user_id: string | null;
           bytes: string;
+          entity_ids: string[];
         }>(
           `WITH gone AS (
              DELETE FROM memories WHERE ${where}
              RETURNING id, memory, metadata, user_id, fts, ${MEMORY_BYTES_SQL} AS bytes
            ), ${unindexDeletedTermsSql("gone", "$2")}
-           SELECT id, memory, metadata, user_id, bytes FROM gone`,
+           SELECT id, memory, metadata, user_id, bytes,
+                  ARRAY(SELECT l.entity_id FROM memory_entities l
+                        WHERE l.memory_id = gone.id AND l.tenant_id = $1) AS entity_ids
+           FROM gone`,
           params,
         );
         if (gone.length > 0) await dropUnusedTermStats(tx, tenantId, projectId);
+        await dropUnlinkedEntities(
+          tx,
+          tenantId,
+          projectId,
+          gone.flatMap((g) => g.entity_ids),
+        );
         if (usage && gone.length > 0) {
           await usage(tx, {
             ops: 0,

@@ -13,7 +13,8 @@ type AuditAction =
   | "key.revoke"
   | "memories.bulk_delete"
   | "categories.set"
-  | "users.erase";
+  | "users.erase"
+  | "entity.delete";
 
 /** One audit row as its writer gives it. */
 export interface AuditEntry {

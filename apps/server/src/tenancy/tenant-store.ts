@@ -21,6 +21,11 @@ const TENANT_COLUMNS = "id, name, plan, overrides, suspended_at, suspended_reaso
  * foreign keys cascade to all of them; the counts make the deletion receipt.
  */
 const TENANT_TABLES = [
+  "entity_relations",
+  "memory_entities",
+  "chunk_entities",
+  "entity_names",
+  "entities",
   "knowledge_chunks",
   "ingest_jobs",
   "document_contents",

@@ -165,14 +165,34 @@ export function fakeRequestInput(request: FakeChatRequest): unknown {
   return input ? JSON.parse(input.content) : undefined;
 }
 
-/** A fact as the model writes it; what is left out gets the plain default. */
+/** An entity as the model writes it (extract.v2); aliases default to []. */
+export interface FakeEntity {
+  name: string;
+  type: "person" | "place" | "organization" | "product" | "date" | "event" | "other";
+  aliases?: string[];
+}
+
+/** A relation as the model writes it (extract.v2); dates default to null. */
+export interface FakeRelation {
+  subject: string;
+  predicate: string;
+  object: string;
+  valid_from?: string | null;
+  valid_to?: string | null;
+}
+
+/**
+ * A fact as the model writes it; what is left out gets the plain default. An entity given as a
+ * bare name is typed `other`.
+ */
 export interface FakeFact {
   text: string;
   source_indexes?: number[];
   valid_from?: string | null;
   attribute?: { subject: string; key: string; value: string } | null;
   negates?: boolean;
-  entities?: string[];
+  entities?: (string | FakeEntity)[];
+  relations?: FakeRelation[];
   categories?: string[];
 }
 
@@ -196,7 +216,18 @@ export function fakeExtractAnswer(facts: FakeFact[], request?: FakeChatRequest):
         valid_from: f.valid_from ?? null,
         attribute: f.attribute ?? null,
         negates: f.negates ?? false,
-        entities: f.entities ?? [],
+        entities: (f.entities ?? []).map((e) =>
+          typeof e === "string"
+            ? { name: e, type: "other", aliases: [] }
+            : { name: e.name, type: e.type, aliases: e.aliases ?? [] },
+        ),
+        relations: (f.relations ?? []).map((r) => ({
+          subject: r.subject,
+          predicate: r.predicate,
+          object: r.object,
+          valid_from: r.valid_from ?? null,
+          valid_to: r.valid_to ?? null,
+        })),
         ...(f.categories || wantsCategories ? { categories: f.categories ?? [] } : {}),
       })),
     },

@@ -9,6 +9,15 @@ export const MISSING_ID = "mem_01ARZ3NDEKTSV4RRFFQ69G5FAV";
 /** Not shaped like a memory id at all. */
 export const MALFORMED_ID = "not-a-memory";
 
+/** A user message said by `name` at `timestamp` (and with the caller's message id, if given). */
+export const said = (name: string, content: string, timestamp: string, id?: string) => ({
+  role: "user" as const,
+  name,
+  content,
+  timestamp,
+  ...(id ? { id } : {}),
+});
+
 /** Adds one text memory and returns its id. */
 export async function add(
   t: Tenant,
