@@ -23,6 +23,8 @@ export interface ExtractionHints {
   speakers?: readonly string[] | undefined;
   /** Who said a first-person text: the text is about them, so it mentions them. */
   firstPersonSpeaker?: string | null | undefined;
+  /** Who said the text (a message's `name`): linked as its speaker. */
+  speaker?: string | null | undefined;
   /** The attribute an inferred fact states: its value's type, and (unless negated) a relation. */
   attribute?: { subject: string; key: string; value: string } | undefined;
   negates?: boolean | undefined;
@@ -172,12 +174,15 @@ function isoName(d: ResolvedDate): string {
 }
 
 /** Collects mentions by normalised name: one entity per name in a text, the first type found. */
+/** A transcript line's speaker label: one to three capitalised words and a colon, opening the text. */
+const TRANSCRIPT_LABEL = /^\s*(\p{Lu}[\p{L}'’.-]*(?:\s\p{Lu}[\p{L}'’.-]*){0,2})\s*:(?!\/\/)/u;
+
 class Mentions {
   readonly list: (EntityMention & { normalized: string })[] = [];
   private readonly byName = new Map<string, EntityMention & { normalized: string }>();
 
   /** Adds (or refines) a mention; returns its position, or -1 when it cannot be kept. */
-  add(type: EntityType, name: string, aliases: string[] = []): number {
+  add(type: EntityType, name: string, aliases: string[] = [], speaker = false): number {
     const display = name.replace(/\s+/g, " ").trim();
     const normalized = normalizeName(display);
     if (normalized === "" || display.length > ENTITY_NAME_MAX) return -1;
@@ -190,6 +195,7 @@ class Mentions {
     } else if (found.type === "other" && type !== "other") {
       found.type = type;
     }
+    if (speaker) found.speaker = true;
     for (const alias of aliases) {
       const a = alias.trim();
       const key = normalizeName(a);
@@ -285,6 +291,9 @@ export function extractEntities(text: string, hints: ExtractionHints = {}): Extr
   }
   const speaker = hints.firstPersonSpeaker?.trim();
   if (speaker && FIRST_PERSON.test(text)) mentions.add("person", speaker);
+  // Who said it: the message's name, else a transcript label ("Gina: I love dancing").
+  const said = hints.speaker?.trim() || TRANSCRIPT_LABEL.exec(text)?.[1];
+  if (said) mentions.add("person", said, [], true);
 
   // Relations first: their subject and object join the mentions.
   const relations = relationsOf(mentions, hints, speakers);

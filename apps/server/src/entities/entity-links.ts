@@ -165,7 +165,7 @@ async function writeLinks(
   projectId: string,
   resolved: { created: Known[]; changed: Known[] },
   kind: "memory" | "chunk",
-  links: readonly (readonly [string, string])[],
+  links: readonly (readonly [string, string, "speaker" | "mention"])[],
 ) {
   const { created, changed } = resolved;
   const named = [...created, ...changed].flatMap((e) =>
@@ -191,8 +191,9 @@ async function writeLinks(
        FROM unnest($12::text[], $13::text[], $14::text[]) AS d(name, owner, entity_id)
        ON CONFLICT DO NOTHING
      )
-     INSERT INTO ${kind}_entities (tenant_id, ${kind}_id, entity_id)
-     SELECT $1, d.item_id, d.entity_id FROM unnest($15::text[], $16::text[]) AS d(item_id, entity_id)
+     INSERT INTO ${kind}_entities (tenant_id, ${kind}_id, entity_id${kind === "memory" ? ", role" : ""})
+     SELECT $1, d.item_id, d.entity_id${kind === "memory" ? ", d.role" : ""}
+     FROM unnest($15::text[], $16::text[], $17::text[]) AS d(item_id, entity_id, role)
      ON CONFLICT DO NOTHING`,
     [
       tenantId,
@@ -211,6 +212,7 @@ async function writeLinks(
       named.map((n) => n.e.id),
       links.map((l) => l[0]),
       links.map((l) => l[1]),
+      links.map((l) => l[2]),
     ],
   );
 }
@@ -231,11 +233,16 @@ async function link(
   await lockEntities(tx, tenantId, projectId);
   const resolved = await resolve(tx, tenantId, projectId, mentioning);
   const { ids } = resolved;
-  const links = mentioning.flatMap((item, i) =>
-    [...new Set((ids[i] ?? []).filter((id): id is string => id !== undefined))].map(
-      (e) => [item.id, e] as const,
-    ),
-  );
+  const links = mentioning.flatMap((item, i) => {
+    // One link per entity: a speaker's, when one of the mentions that resolved to it is.
+    const roles = new Map<string, "speaker" | "mention">();
+    (ids[i] ?? []).forEach((id, at) => {
+      if (id === undefined) return;
+      const speaker = item.extraction.entities[at]?.speaker === true;
+      if (speaker || !roles.has(id)) roles.set(id, speaker ? "speaker" : "mention");
+    });
+    return [...roles].map(([e, role]) => [item.id, e, role] as const);
+  });
   await writeLinks(tx, tenantId, projectId, resolved, kind, links);
   return { mentioning, ids };
 }

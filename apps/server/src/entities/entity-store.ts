@@ -17,32 +17,74 @@ export interface EntityScope {
   userId?: string | undefined;
 }
 
+/** An entity a search query names, or one relation away from one it names. */
+export interface QueryEntity {
+  id: string;
+  type: EntityType;
+  /** The query's words that named it (normalised); for one a relation away, its related one's. */
+  matched: string;
+  /** 1 named; HOP_WEIGHT a current relation away. */
+  weight: number;
+}
+
+/** How much an entity one relation away from a named one counts in ranking. */
+const HOP_WEIGHT = 0.5;
+/** Most related entities a query reaches in one hop. */
+const HOPS_MAX = 20;
+
 /**
  * The entities of the scope whose normalised name or an alias equals one of the query's word
  * n-grams of 1 to 3 words (entity-names.ts, queryNames): "what did dr smith say" finds "Dr.
- * Smith" and, through its alias, any "Smith" entity. One lookup on entity_names' primary key (no
- * scan of entities), in the caller's transaction; the order of the ids is not meaningful.
+ * Smith" and, through its alias, any "Smith" entity; then those one current relation away
+ * ("where does alice work" reaches Alice's employer). Lookups on entity_names' primary key and
+ * the relations' subject and object indexes (no scan), in the caller's transaction; the order
+ * is not meaningful.
  */
 export async function findQueryEntities(
   tx: Queryable,
   tenantId: string,
   scope: EntityScope,
   query: string,
-): Promise<string[]> {
+): Promise<QueryEntity[]> {
   const names = queryNames(query);
   if (names.length === 0) return [];
   const params: unknown[] = [tenantId, scope.projectId, names];
   let owners = "";
   if (scope.userId !== undefined) {
     params.push(["", scope.userId]);
-    owners = " AND owner = ANY($4::text[])";
+    owners = " AND n.owner = ANY($4::text[])";
   }
-  const rows = await tx.query<{ entity_id: string }>(
-    `SELECT DISTINCT entity_id FROM entity_names
-     WHERE tenant_id = $1 AND project_id = $2 AND name = ANY($3::text[])${owners}`,
+  const named = await tx.query<{ id: string; type: EntityType; matched: string }>(
+    `SELECT DISTINCT ON (n.entity_id) n.entity_id AS id, e.type, n.name AS matched
+     FROM entity_names n JOIN entities e ON e.id = n.entity_id AND e.tenant_id = $1
+     WHERE n.tenant_id = $1 AND n.project_id = $2 AND n.name = ANY($3::text[])${owners}
+     ORDER BY n.entity_id, length(n.name) DESC`,
     params,
   );
-  return rows.map((r) => r.entity_id);
+  if (named.length === 0) return [];
+  const ids = named.map((r) => r.id);
+  const hops = await tx.query<{ id: string; type: EntityType; via: string }>(
+    `SELECT DISTINCT ON (h.id) h.id, e.type, h.via
+     FROM (SELECT object_id AS id, subject_id AS via FROM entity_relations
+           WHERE tenant_id = $1 AND subject_id = ANY($2::text[]) AND valid_to IS NULL
+           UNION ALL
+           SELECT subject_id, object_id FROM entity_relations
+           WHERE tenant_id = $1 AND object_id = ANY($2::text[]) AND valid_to IS NULL) h
+     JOIN entities e ON e.id = h.id AND e.tenant_id = $1
+     WHERE NOT h.id = ANY($2::text[])
+     ORDER BY h.id LIMIT ${HOPS_MAX}`,
+    [tenantId, ids],
+  );
+  const matchedBy = new Map(named.map((r) => [r.id, r.matched]));
+  return [
+    ...named.map((r) => ({ ...r, weight: 1 })),
+    ...hops.map((r) => ({
+      id: r.id,
+      type: r.type,
+      matched: matchedBy.get(r.via) ?? "",
+      weight: HOP_WEIGHT,
+    })),
+  ];
 }
 
 /** A list's narrowing (the service validates and normalises it). */

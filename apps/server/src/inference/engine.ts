@@ -71,6 +71,11 @@ export interface EntityMention {
   name: string;
   /** Other forms it goes by, as written ("Smith"; "7 May 2023"). */
   aliases: string[];
+  /**
+   * The text's speaker (a message's `name`, or a transcript label "Name:" opening the text): the
+   * memory is theirs to say, not only a mention of them (ranking weighs the two apart, ADR 0033).
+   */
+  speaker?: boolean;
 }
 
 /** subject –predicate→ object between two of a text's mentions (positions in `entities`). */

@@ -164,6 +164,8 @@ export function createInference(deps: InferenceDeps) {
     return extractEntities(text, {
       time: first?.time,
       speakers: p.messages.flatMap((m) => (m.speaker ? [m.speaker] : [])),
+      // A fact is what its first message's named speaker said (ids are not names).
+      speaker: first ? p.body.messages?.[first.index]?.name : undefined,
       attribute: p.fact.attribute,
       negates: p.fact.negates,
     });

@@ -7,6 +7,7 @@ import type { Config } from "../config/config.ts";
 import type { Database } from "../db/database.ts";
 import type { EmbeddingModel } from "../db/vector-index.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
+import { createEntityStore } from "../entities/entity-store.ts";
 import { createInferenceEngine } from "../inference/create-engine.ts";
 import { createLocalEngine } from "../inference/local-engine.ts";
 import type { Counters } from "../telemetry/counters.ts";
@@ -41,6 +42,8 @@ export function createMemories(deps: {
   // The inference pipeline matches facts with these (categories.categorize).
   const categories = createCategoryService({ store: createCategoryStore(db), embedder });
   const local = createLocalEngine();
+  // The ranking's entity list starts from the entities a query names (entities/).
+  const entities = createEntityStore(db);
   // With Redis, only the shared cache: another process could not invalidate a local one.
   const cache = redis
     ? createRedisMemoryCache({ redis, counters })
@@ -67,6 +70,12 @@ export function createMemories(deps: {
     metering: config.metering,
     ...(deps.searchKnowledge ? { searchKnowledge: deps.searchKnowledge } : {}),
     reranker: deps.reranker,
+    entitiesOfQuery: (tenantId, scope, query) =>
+      entities.findQueryEntities(
+        tenantId,
+        { projectId: scope.projectId, userId: scope.userId },
+        query,
+      ),
     cache,
   });
   // The cache too: erasing a user (erasure/) invalidates it like a bulk delete.

@@ -201,6 +201,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
           time: occurredAt ? new Date(occurredAt) : undefined,
           speakers: d.body.messages?.flatMap((m) => (m.name ? [m.name] : [])),
           firstPersonSpeaker: d.source?.name,
+          speaker: d.source?.name,
         }),
         embedding: vectorLiteral(vectors[i] as Float32Array),
       };

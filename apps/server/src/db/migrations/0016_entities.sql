@@ -56,6 +56,9 @@ CREATE TABLE memory_entities (
   tenant_id text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
   memory_id text NOT NULL REFERENCES memories (id) ON DELETE CASCADE,
   entity_id text NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+  -- 'speaker': the memory is what this person said (a message's name, a transcript label);
+  -- 'mention': it names them. Ranking weighs a speaker link above a mention (ADR 0033).
+  role text NOT NULL DEFAULT 'mention' CHECK (role IN ('speaker', 'mention')),
   PRIMARY KEY (memory_id, entity_id)
 );
 CREATE INDEX memory_entities_entity ON memory_entities (entity_id, tenant_id);
