@@ -10,11 +10,8 @@ import type {
   Memory,
   MemoryHistoryResponse,
   MessageSource,
-  SearchHit,
   SearchKnowledgeBody,
   SearchKnowledgeResponse,
-  SearchMemoriesBody,
-  SearchMemoriesResponse,
   UpdateMemoryBody,
 } from "@engram/contract";
 import { type MemoryCache, noMemoryCache } from "../cache/memory-cache.ts";
@@ -25,20 +22,17 @@ import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
 import { checkMetadataSize } from "../lib/metadata.ts";
-import { bothReranked, rerankedSearch } from "../rerank/rerank-hits.ts";
 import type { Reranker } from "../rerank/reranker.ts";
-import { checkFilter } from "../search/filter-sql.ts";
-import { embeddingQuery, keywordQuery, vectorLiteral, withoutNames } from "../search/query-text.ts";
-import { timeWindowOf } from "../search/query-time.ts";
+import { vectorLiteral } from "../search/query-text.ts";
 import { appendAudit } from "../tenancy/audit.ts";
 import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
 import { type UsageHook, usageHook } from "../usage/metering.ts";
 import { contentHash } from "./content-hash.ts";
 import { type Infer, messageSource } from "./memory-inference.ts";
-import type { MemorySearchStore, SearchRequest } from "./memory-search-store.ts";
-import { MEMORY_FILTER_OPTIONS } from "./memory-search-store.ts";
+import { checkTimestamp, scopeOf, validityOf } from "./memory-input.ts";
+import { createMemorySearch, type QueryEntity } from "./memory-search.ts";
+import type { MemorySearchStore } from "./memory-search-store.ts";
 import type { MemoryScope, MemoryStore, NewMemory } from "./memory-store.ts";
-import type { Validity } from "./memory-validity.ts";
 
 export interface MemoryServiceDeps {
   store: MemoryStore;
@@ -70,57 +64,11 @@ export interface MemoryServiceDeps {
   ) => Promise<SearchKnowledgeResponse>;
 }
 
-/** An entity a search query names (entities/entity-store.ts finds them). */
-interface QueryEntity {
-  id: string;
-  type: string;
-  /** The words of the query that named it. */
-  matched: string;
-  weight: number;
-}
-
 interface Draft {
   text: string;
   role: string | null;
   body: AddMemoryBody;
   source: MessageSource | null;
-}
-
-// The date-time format allows any 4-digit year, but Postgres has no year 0 (a 500) and rejects
-// years past 9999 in UTC, and PGlite reads years 1 to 99 back wrongly (0001 as 2001).
-const TIMESTAMP_MIN = Date.parse("0100-01-01T00:00:00Z");
-const TIMESTAMP_MAX = Date.parse("9999-12-31T23:59:59.999Z");
-
-function checkTimestamp(timestamp: string | undefined, field: string): void {
-  if (timestamp === undefined) return;
-  // A leap second (":60", allowed by the format) is one second after ":59"; Date.parse refuses it.
-  const leap = /:60(?=[.zZ+-])/;
-  const ms = Date.parse(timestamp.replace(leap, ":59")) + (leap.test(timestamp) ? 1000 : 0);
-  if (!(ms >= TIMESTAMP_MIN && ms <= TIMESTAMP_MAX)) {
-    throw new AppError(
-      "validation_failed",
-      "timestamp must fall between the years 0100 and 9999 (UTC)",
-      field,
-    );
-  }
-}
-
-/** Which memories a search or listing sees (memory-validity.ts); as_of checked like timestamps. */
-function validityOf(input: { as_of?: string; include_superseded?: boolean }): Validity {
-  checkTimestamp(input.as_of, "as_of");
-  return { asOf: input.as_of, includeSuperseded: input.include_superseded };
-}
-
-function scopeOf(
-  ctx: TenantContext,
-  input: { user_id?: string; agent_id?: string; session_id?: string },
-): MemoryScope & { projectId: string } {
-  return {
-    projectId: ctx.projectId,
-    userId: input.user_id,
-    agentId: input.agent_id,
-    sessionId: input.session_id,
-  };
 }
 
 /** The memory verbs, shared by the HTTP routes, the CLI and (later) the MCP server. */
@@ -223,61 +171,6 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     }
   }
 
-  /** The memory hits of a search in fused order, best first, at most `limit`. */
-  async function searchHits(
-    ctx: TenantContext,
-    input: SearchMemoriesBody,
-    limit: number,
-  ): Promise<SearchHit[]> {
-    const mode = input.mode ?? "hybrid";
-    requireScope(ctx, "memories:read");
-    checkFilter(input.filters, MEMORY_FILTER_OPTIONS);
-    const validity = validityOf(input);
-    checkTimestamp(input.reference_time, "reference_time");
-    const scope = scopeOf(ctx, input);
-    const signals = { entities: true, time: true, context: true, ...input.signals };
-    const ranked =
-      mode === "hybrid" &&
-      (signals.entities || signals.time || signals.context || input.recency !== undefined);
-    let embedded = embeddingQuery(input.query);
-    let context: SearchRequest["context"];
-    if (ranked) {
-      const reference = input.reference_time ? new Date(input.reference_time) : new Date();
-      const entities =
-        signals.entities && deps.entitiesOfQuery
-          ? await deps.entitiesOfQuery(ctx.tenantId, scope, input.query)
-          : [];
-      const people = entities.filter((e) => e.type === "person" && e.weight >= 1);
-      embedded = withoutNames(
-        embedded,
-        people.map((e) => e.matched),
-      );
-      context = {
-        entities: entities.map((e) => ({ id: e.id, weight: e.weight })),
-        window: signals.time ? timeWindowOf(input.query, reference) : undefined,
-        neighbours: signals.context,
-        recency: input.recency && {
-          halfLifeDays: input.recency.half_life_days,
-          weight: input.recency.weight ?? 0.5,
-          reference,
-        },
-      };
-    }
-    // Embedded in every mode: each hit reports its cosine similarity, keyword-ranked ones too.
-    const vector = await embedder.embedQuery(embedded);
-    return deps.search(ctx.tenantId, {
-      scope,
-      filter: input.filters,
-      vector: vectorLiteral(vector),
-      keywords: keywordQuery(input.query),
-      limit,
-      threshold: input.threshold,
-      mode,
-      validity,
-      context,
-    });
-  }
-
   /** Drops the memories an inference changed (enriched, superseded, invalidated) from the cache. */
   async function uncached(ctx: TenantContext, response: AddMemoryResponse) {
     const changed = response.results.flatMap((r) =>
@@ -288,6 +181,8 @@ export function createMemoryService(deps: MemoryServiceDeps) {
     await Promise.all(changed.map((id) => cache.invalidate(ctx.tenantId, id)));
     return response;
   }
+
+  const { searchMemories } = createMemorySearch(deps);
 
   return {
     /** Stores a text, or one memory per chat message; exact duplicates are NOOPs. */
@@ -334,41 +229,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       batchDrafts(input);
     },
 
-    /**
-     * Hybrid (vector + keyword) memory search, best first (`mode` can restrict it to one side),
-     * re-ranked when a re-ranker is configured, plus knowledge chunks (labelled, in `knowledge`)
-     * when `include` asks for them.
-     */
-    async searchMemories(
-      ctx: TenantContext,
-      input: SearchMemoriesBody,
-    ): Promise<SearchMemoriesResponse> {
-      const { hits: results, rerank } = await rerankedSearch({
-        reranker: deps.reranker,
-        requested: input.rerank,
-        query: input.query,
-        limit: input.limit ?? 10,
-        search: (limit) => searchHits(ctx, input, limit),
-        text: (hit) => hit.memory,
-      });
-      if (!input.include?.includes("knowledge") || !deps.searchKnowledge) {
-        return rerank ? { results, rerank } : { results };
-      }
-      // The same scope (a session's chunks and the shared ones) and the same metadata filter, on
-      // the documents' metadata; `categories` there is an ordinary metadata key.
-      const knowledge = await deps.searchKnowledge(ctx, {
-        query: input.query,
-        ...(input.user_id !== undefined ? { user_id: input.user_id } : {}),
-        ...(input.agent_id !== undefined ? { agent_id: input.agent_id } : {}),
-        ...(input.session_id !== undefined ? { session_id: input.session_id } : {}),
-        ...(input.filters !== undefined ? { filters: input.filters } : {}),
-        limit: input.limit ?? 10,
-        mode: input.mode ?? "hybrid",
-        ...(input.rerank !== undefined ? { rerank: input.rerank } : {}),
-      });
-      const both = bothReranked(rerank, knowledge.rerank);
-      return { results, knowledge: knowledge.results, ...(both ? { rerank: both } : {}) };
-    },
+    searchMemories,
 
     /** One memory of the caller's project, from the hot-memory cache when it holds it. */
     async getMemory(ctx: TenantContext, id: string): Promise<Memory> {
