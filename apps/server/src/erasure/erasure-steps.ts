@@ -150,13 +150,12 @@ const documents: ErasureStep = {
   },
 };
 
-/** The user's entities, their names and relations, under the project's entity lock. */
+/** The user's entities and their names, under the project's entity lock. */
 const userEntities: ErasureStep = {
   async erase(tx, target) {
     await lockEntities(tx, target.tenantId, target.projectId);
     const counts: Record<string, number> = {};
     for (const [table, where] of [
-      ["entity_relations", "tenant_id = $1 AND project_id = $2 AND user_id = $3"],
       ["entity_names", "tenant_id = $1 AND project_id = $2 AND owner = $3"],
       ["entities", "tenant_id = $1 AND project_id = $2 AND user_id = $3"],
     ] as const) {
@@ -187,7 +186,9 @@ export const ERASURE_STEPS: readonly ErasureStep[] = [
     t.projectId,
     t.userId,
   ]),
-  // Links first, counted here rather than cascaded unseen with their memories and chunks.
+  // Relations and links first, counted here rather than cascaded unseen with their memories and
+  // chunks.
+  deleteWhere("entity_relations", "tenant_id = $1 AND project_id = $2 AND user_id = $3"),
   deleteWhere(
     "memory_entities",
     "tenant_id = $1 AND memory_id IN (SELECT id FROM memories WHERE tenant_id = $1 AND project_id = $2 AND user_id = $3)",
@@ -208,7 +209,7 @@ export const ERASURE_STEPS: readonly ErasureStep[] = [
   deleteWhere("document_contents", `tenant_id = $1 AND document_id IN (${USER_DOCUMENTS})`),
   documents,
   // The user's entities (entities/): under the project's entity lock, taken after the memory and
-  // document rows as every entity write takes it; relations and names before the entities.
+  // document rows as every entity write takes it; names before the entities.
   userEntities,
   // Kept (who did what, when) but no longer naming the user: a definer function sets the rows'
   // user_id to null and adds the erasure's id; counted as rows redacted.

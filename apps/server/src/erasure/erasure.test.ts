@@ -111,6 +111,12 @@ describeOnBackends(
         inferred.results.some((r) => r.event === "ADD"),
         JSON.stringify(inferred),
       );
+      // A named speaker's move: entities (Zed, Lisbon, the month) and a lives_in relation.
+      await c.addMemory({
+        messages: [{ role: "user", name: "Zed", content: "I moved to Lisbon last month." }],
+        user_id: user,
+        infer: true,
+      });
       const single = await c.addMemoryAsync({ text: `Async fact ${word}`, user_id: user });
       const batch = await c.batchAddMemories({
         memories: [
@@ -151,6 +157,10 @@ describeOnBackends(
       assert.ok(isIso(receipt.deleted_at));
       const { removed } = receipt;
       assert.ok((removed.memory_terms ?? 0) > 0);
+      // Entities, their names, links and the relation, each counted (not cascaded unseen).
+      for (const table of ["entities", "entity_names", "memory_entities", "entity_relations"]) {
+        assert.ok((removed[table] ?? 0) > 0, `${table}: ${JSON.stringify(removed)}`);
+      }
       assert.deepEqual(removed, {
         ...removed,
         memories: listed.results.length,
