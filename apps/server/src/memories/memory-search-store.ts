@@ -83,12 +83,13 @@ export function createMemorySearchStore(
       keyword: string;
       param: (value: unknown) => string;
       params: unknown[];
-      plan: KeywordPlan | undefined;
+      /** A memory's keyword score in SQL (the sum of the weights of the query terms it has). */
+      keywordScore: string;
       /** The parameter holding candidateCount(req.limit). */
       candidates: string;
     },
   ): Promise<SearchHit[]> {
-    const { where, keyword, param, params, plan } = q;
+    const { where, keyword, param, params, keywordScore } = q;
     const candidates = candidateCount(req.limit);
     const c = q.candidates;
     const useEntities = context.entities.length > 0;
@@ -97,16 +98,6 @@ export function createMemorySearchStore(
     const window = context.window;
     const from = window ? param(window.from.toISOString()) : "NULL";
     const to = window ? param(window.to.toISOString()) : "NULL";
-    const terms = plan?.terms ?? [];
-    const keywordScore =
-      terms.length === 0
-        ? "0::float8"
-        : terms
-            .map(
-              (t) =>
-                `CASE WHEN m.fts @@ ${param(tsqueryLiteral(t.lexeme))}::tsquery THEN ${param(t.weight)}::float8 ELSE 0 END`,
-            )
-            .join(" + ");
     const side = (dir: "<" | ">", order: "DESC" | "ASC") =>
       `LEFT JOIN LATERAL (SELECT id FROM memories WHERE ${where} AND session_id = m.session_id
          AND id ${dir} m.id ORDER BY id ${order} LIMIT 1) AS ${dir === "<" ? "p" : "n"}
@@ -270,14 +261,17 @@ export function createMemorySearchStore(
         params.push(...compiled.params);
       }
 
+      // A memory's keyword score: the weights of the query terms its text has, summed.
+      const rank = useKeyword
+        ? (plan?.terms ?? [])
+            .map(
+              (t) =>
+                `CASE WHEN fts @@ ${param(tsqueryLiteral(t.lexeme))}::tsquery THEN ${param(t.weight)}::float8 ELSE 0 END`,
+            )
+            .join(" + ")
+        : "0::float8";
       let keyword = "SELECT NULL::text AS id, NULL::float8 AS rank WHERE false";
       if (useKeyword && plan) {
-        const rank = plan.terms
-          .map(
-            (t) =>
-              `CASE WHEN fts @@ ${param(tsqueryLiteral(t.lexeme))}::tsquery THEN ${param(t.weight)}::float8 ELSE 0 END`,
-          )
-          .join(" + ");
         if (scoped) {
           // A scope bounds the work by its own size: its index, then each memory's text.
           const any = plan.terms.map((t) => tsqueryLiteral(t.lexeme)).join(" | ");
@@ -314,7 +308,7 @@ export function createMemorySearchStore(
           keyword,
           param,
           params,
-          plan,
+          keywordScore: rank,
           candidates: candidateParam,
         });
       }

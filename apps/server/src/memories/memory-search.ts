@@ -8,15 +8,6 @@ import { checkTimestamp, scopeOf, validityOf } from "./memory-input.ts";
 import { MEMORY_FILTER_OPTIONS, type SearchRequest } from "./memory-search-store.ts";
 import type { MemoryServiceDeps } from "./memory-service.ts";
 
-/** An entity a search query names (entities/entity-store.ts finds them). */
-export interface QueryEntity {
-  id: string;
-  type: string;
-  /** The words of the query that named it. */
-  matched: string;
-  weight: number;
-}
-
 /**
  * Memory search (`POST /v1/memories/search`): the query read for the ranking's signals (the
  * entities it names, a time window, ADR 0033), the store's ranking, the optional re-ranker, and

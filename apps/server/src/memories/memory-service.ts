@@ -18,6 +18,7 @@ import { type MemoryCache, noMemoryCache } from "../cache/memory-cache.ts";
 import { type IdempotencyKey, IdempotencyRace, scopedIdempotency } from "../db/idempotency.ts";
 import type { Embedder } from "../embeddings/embedder.ts";
 import { extractEntities } from "../entities/entity-extraction.ts";
+import type { QueryEntity } from "../entities/entity-store.ts";
 import { decodeIdCursor, nextIdCursor } from "../lib/cursor.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { isId, newId } from "../lib/ids.ts";
@@ -30,7 +31,7 @@ import { type UsageHook, usageHook } from "../usage/metering.ts";
 import { contentHash } from "./content-hash.ts";
 import { type Infer, messageSource } from "./memory-inference.ts";
 import { checkTimestamp, scopeOf, validityOf } from "./memory-input.ts";
-import { createMemorySearch, type QueryEntity } from "./memory-search.ts";
+import { createMemorySearch } from "./memory-search.ts";
 import type { MemorySearchStore } from "./memory-search-store.ts";
 import type { MemoryScope, MemoryStore, NewMemory } from "./memory-store.ts";
 
