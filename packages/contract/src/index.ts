@@ -1,3 +1,4 @@
+export * from "./agents.ts";
 export * from "./categories.ts";
 export * from "./common.ts";
 export * from "./context.ts";

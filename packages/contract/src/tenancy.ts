@@ -10,6 +10,7 @@ export const Scopes = [
   "agents:read",
   "agents:write",
   "conversations:read",
+  "conversations:write",
   "usage:read",
   "keys:manage",
 ] as const;
@@ -30,6 +31,7 @@ export const QuotaMetrics = [
   "active_memories",
   "projects",
   "api_keys",
+  "agents",
 ] as const;
 export type QuotaMetric = (typeof QuotaMetrics)[number];
 
@@ -41,6 +43,7 @@ export const PlanOverrides = Type.Object(
     active_memories: Type.Optional(Nullable(Count)),
     projects: Type.Optional(Nullable(Count)),
     api_keys: Type.Optional(Nullable(Count)),
+    agents: Type.Optional(Nullable(Count)),
     requests_per_window: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1e9 }))),
     tenant_requests_per_window: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1e9 }))),
     window_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
@@ -325,7 +328,29 @@ export const PlanLimits = Type.Object({
   active_memories: Nullable(Type.Integer()),
   projects: Nullable(Type.Integer()),
   api_keys: Nullable(Type.Integer()),
+  agents: Nullable(Type.Integer()),
 });
+
+/** The models a plan's agents chat with (docs/agents.md), when an LLM is configured. */
+export const PlanChat = Type.Object(
+  {
+    primary: Nullable(
+      Type.String({ description: "The chat model; null: the server's ENGRAM_LLM_MODEL" }),
+    ),
+    fallback: Nullable(
+      Type.String({
+        description: "Tried when the primary fails or times out, in the same request",
+      }),
+    ),
+    max_tokens: Type.Integer({ description: "Most tokens one answer may have" }),
+    cache_ttl_seconds: Type.Integer({ description: "How long a cached answer is served" }),
+    request_cost_ceiling_usd: Nullable(
+      Type.Number({ description: "Most one answer may cost; the stream ends terminated there" }),
+    ),
+  },
+  { title: "PlanChat" },
+);
+export type PlanChat = Static<typeof PlanChat>;
 
 /** A plan as configured (docs/plans.md). */
 export const Plan = Type.Object(
@@ -338,6 +363,7 @@ export const Plan = Type.Object(
     llm_budget_usd: Nullable(
       Type.Number({ description: "LLM spend allowed per billing period, in USD; null: unlimited" }),
     ),
+    chat: PlanChat,
     rate_limit: Nullable(
       Type.Object({
         requests: Type.Integer({ description: "Per API key, per window" }),

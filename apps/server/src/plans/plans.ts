@@ -18,9 +18,35 @@ const Limits = Type.Object(
     active_memories: Limit,
     projects: Limit,
     api_keys: Type.Optional(Limit),
+    // Came with agents: a file written before it still loads (unlimited).
+    agents: Type.Optional(Limit),
   },
   { additionalProperties: false },
 );
+
+const ChatModels = Type.Object(
+  {
+    primary: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
+    ),
+    fallback: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
+    ),
+    max_tokens: Type.Optional(Type.Integer({ minimum: 16, maximum: 32_000 })),
+    cache_ttl_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86_400 })),
+    request_cost_ceiling_usd: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+/** What a plan without a `chat` section (or a field of it) gets. */
+const CHAT_DEFAULTS: Plan["chat"] = {
+  primary: null,
+  fallback: null,
+  max_tokens: 512,
+  cache_ttl_seconds: 86_400,
+  request_cost_ceiling_usd: null,
+};
 
 /** The plans file (plans.default.json, or ENGRAM_PLANS_FILE): docs/plans-and-usage.md describes it. */
 const PlansFile = Type.Object(
@@ -43,6 +69,7 @@ const PlansFile = Type.Object(
           limits: Limits,
           // Came with LLM inference: a file written before it still loads (unlimited).
           llm_budget_usd: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])),
+          chat: Type.Optional(ChatModels),
           rate_limit: Type.Union([
             Type.Object(
               {
@@ -78,11 +105,17 @@ const TENANT_REQUESTS_MULTIPLE = 10;
  */
 function normalise(p: FilePlan): Plan {
   const apiKeys = p.limits.api_keys ?? null;
+  const agents = p.limits.agents ?? null;
   return {
     ...p,
-    included: { ...p.included, api_keys: p.included.api_keys ?? apiKeys },
-    limits: { ...p.limits, api_keys: apiKeys },
+    included: {
+      ...p.included,
+      api_keys: p.included.api_keys ?? apiKeys,
+      agents: p.included.agents ?? agents,
+    },
+    limits: { ...p.limits, api_keys: apiKeys, agents },
     llm_budget_usd: p.llm_budget_usd ?? null,
+    chat: { ...CHAT_DEFAULTS, ...p.chat },
     rate_limit: p.rate_limit && {
       ...p.rate_limit,
       tenant_requests:
@@ -102,6 +135,8 @@ export interface EffectivePlan {
   included: Record<QuotaMetric, number | null>;
   /** LLM spend allowed per billing period, in USD (null: unlimited). */
   llmBudgetUsd: number | null;
+  /** The models its agents chat with, and their limits (when an LLM is configured). */
+  chat: Plan["chat"];
   /** Requests per window for each key and, when not null, for all the tenant's keys together. */
   rateLimit: { requests: number; tenantRequests: number | null; windowSeconds: number } | null;
 }
@@ -160,6 +195,7 @@ function createPlanCatalog(file: PlansFile): PlanCatalog {
         included: { ...plan.included },
         llmBudgetUsd:
           overrides.llm_budget_usd === undefined ? plan.llm_budget_usd : overrides.llm_budget_usd,
+        chat: plan.chat,
         rateLimit: effectiveRateLimit(plan, overrides),
       };
     },

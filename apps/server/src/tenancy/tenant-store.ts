@@ -44,6 +44,9 @@ const TENANT_TABLES = [
   "memory_events",
   "user_erasures",
   "erasure_salts",
+  "chat_messages",
+  "conversations",
+  "agents",
   "projects",
 ] as const;
 

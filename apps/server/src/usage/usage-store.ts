@@ -36,12 +36,17 @@ export function createUsageStore(db: Database) {
              AND (expires_at IS NULL OR expires_at > now())`,
           [tenantId],
         );
+        const [agents] = await tx.query<{ n: string }>(
+          "SELECT count(*) AS n FROM agents WHERE tenant_id = $1",
+          [tenantId],
+        );
         return {
           memory_operations: Number(ops?.used ?? 0),
           storage_bytes: Number(gauges?.storage_bytes ?? 0),
           active_memories: Number(gauges?.active_memories ?? 0),
           projects: Number(projects?.n ?? 0),
           api_keys: Number(keys?.n ?? 0),
+          agents: Number(agents?.n ?? 0),
         };
       }),
 
