@@ -65,6 +65,8 @@ export function widgetResponse(
     // Public files: any page may load them, including pages that isolate themselves (COEP).
     "access-control-allow-origin": "*",
     "cross-origin-resource-policy": "cross-origin",
+    // The host page's own performance monitoring may time these files (Resource Timing).
+    "timing-allow-origin": "*",
     "x-content-type-options": "nosniff",
   };
   if (matches(request.ifNoneMatch, etag)) return { status: 304, headers, body: undefined };
