@@ -1,7 +1,7 @@
 // npm run bench:widget [-- --runs 50]: the chat widget's sizes, and how fast it loads in a real
 // browser over loopback. Writes bench/RESULTS-widget.md.
 import { writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { buildWidget, widgetAssets } from "@engram/widget";
 import { launchChromium, startHostPage, startStandInEngram } from "@engram/widget/testing";
@@ -12,6 +12,7 @@ const { values } = parseArgs({ options: { runs: { type: "string", default: "50" 
 const RUNS = Number(values.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error("--runs: a positive integer");
 const WARMUP = 3;
+const loadStart = loadavg()[0] ?? 0;
 
 // --- sizes, and what the in-memory build costs the first request --------------------------------
 const coldStart = performance.now();
@@ -102,6 +103,15 @@ const row = (name: string, pick: (s: Sample) => number) => {
   const xs = samples.map(pick);
   return `| ${name} | ${percentile(xs, 50).toFixed(1)} | ${percentile(xs, 99).toFixed(1)} | ${Math.max(...xs).toFixed(1)} |`;
 };
+const loadEnd = loadavg()[0] ?? 0;
+const p50Launcher = percentile(
+  samples.map((s) => s.launcher),
+  50,
+);
+const p50Ready = percentile(
+  samples.map((s) => s.ready),
+  50,
+);
 const p99Launcher = percentile(
   samples.map((s) => s.launcher),
   99,
@@ -114,7 +124,8 @@ const commit = await describeCommit();
 const out = `# Widget benchmark (\`npm run bench:widget\`)
 
 Run ${new Date().toISOString()} at commit ${commit} on ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB,
-${chromiumVersion} (Debian's chromium, headless, driven by playwright-core). Command: \`npm run bench:widget -- --runs ${RUNS}\`.
+load average ${loadStart.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end (other work shares the machine),
+Chromium ${chromiumVersion} (Debian's chromium, headless, driven by playwright-core). Command: \`npm run bench:widget -- --runs ${RUNS}\`.
 
 ## Sizes
 
@@ -155,7 +166,8 @@ ${row("widget ready after click (in page)", (s) => s.ready)}
 ${row("launcher, as the driver sees it (goto → visible)", (s) => s.driverLauncher)}
 ${row("widget ready, as the driver sees it (click → ready)", (s) => s.driverReady)}
 
-Requirement: under 200 ms. In-page p99: launcher ${p99Launcher.toFixed(1)} ms, widget ready ${p99Ready.toFixed(1)} ms: ${p99Launcher < 200 && p99Ready < 200 ? "met" : "NOT met"}.
+Requirement: under 200 ms. At p50: launcher ${p50Launcher.toFixed(1)} ms, widget ready ${p50Ready.toFixed(1)} ms: ${p50Launcher < 200 && p50Ready < 200 ? "met" : "NOT met"}.
+At p99: launcher ${p99Launcher.toFixed(1)} ms, widget ready ${p99Ready.toFixed(1)} ms: ${p99Launcher < 200 && p99Ready < 200 ? "met" : "NOT met"}.
 
 What bounds these numbers: two cores shared by chromium (its browser, renderer and network processes),
 the benchmark process and the stand-in; on loopback the network costs nearly nothing, so the spans are

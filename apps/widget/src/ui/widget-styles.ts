@@ -15,6 +15,8 @@ button{font:inherit;cursor:pointer}
 .user{align-self:flex-end;background:#2453d6;color:#fff;border-bottom-right-radius:4px}
 .assistant{align-self:flex-start;background:#fff;color:#1f2328;border:1px solid #dde1e6;border-bottom-left-radius:4px}
 .assistant[aria-busy=true] .t:empty::after{content:"…";color:#57606a}
+.assistant:not([aria-busy=true]) .t:empty{display:none}
+.t:empty+div>:first-child{margin-top:0}
 .c{list-style:none;margin:8px 0 0;padding:8px 0 0;border-top:1px solid #e5e8eb;display:flex;flex-wrap:wrap;gap:6px;white-space:normal}
 .c li{font-size:12px;line-height:1.3;padding:3px 8px;border-radius:999px;background:#eef2fd;color:#1b3f9e}
 .c .ct{font-weight:600}
