@@ -180,6 +180,27 @@ describe("the widget in chromium, embedded by a page on another origin", () => {
     });
   });
 
+  test("a reload in the middle of an answer marks that answer interrupted, and the chat goes on", async () => {
+    await visit(host.url, async (page) => {
+      const launcher = page.getByRole("button", { name: "Chat", exact: true });
+      await launcher.click();
+      const dialog = page.getByRole("dialog", { name: "Chat with Acme Help" });
+      const input = dialog.getByRole("textbox", { name: "Your message" });
+      await input.fill("Can I return my boots?");
+      await input.press("Enter");
+      const first = STAND_IN_ANSWER.deltas[0] ?? "";
+      await dialog.getByRole("log").getByText(first.trim()).waitFor();
+      await page.reload();
+      await launcher.click();
+      const log = dialog.getByRole("log");
+      await log.getByText("Can I return my boots?").waitFor();
+      await log.getByText("This answer was interrupted.").waitFor();
+      await input.fill("Can I return my boots?");
+      await input.press("Enter");
+      await log.getByText(ANSWER).waitFor();
+    });
+  });
+
   test("a page on an origin the agent does not allow is refused, and the visitor is told", async () => {
     const chatsBefore = engram.chats.length;
     await visit(refusedHost.url, async (page) => {

@@ -60,7 +60,9 @@ function start(script: HTMLScriptElement) {
   performance.mark("engram:launcher");
 }
 
-const script = document.currentScript;
+// currentScript is null when a tag manager runs the code itself: find the snippet's tag instead.
+const script =
+  document.currentScript ?? document.querySelector('script[src*="/widget/v1/loader.js"]');
 if (script instanceof HTMLScriptElement) {
   if (document.body) start(script);
   else document.addEventListener("DOMContentLoaded", () => start(script), { once: true });

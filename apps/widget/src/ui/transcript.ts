@@ -50,6 +50,12 @@ export function openTranscript(agentId: string) {
     // Unreadable or unparsable: start afresh.
   }
   const transcript: Transcript = state ?? { visitorId: newVisitorId(), messages: [] };
+  // An answer the page left mid-stream (a reload, a closed tab) was saved before its text came.
+  for (const message of transcript.messages) {
+    if (message.role === "assistant" && !message.text && !message.error) {
+      message.error = "This answer was interrupted.";
+    }
+  }
   return {
     transcript,
     save() {

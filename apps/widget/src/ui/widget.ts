@@ -216,7 +216,7 @@ export function mount(root: ShadowRoot, options: MountOptions): WidgetHandle {
   };
   closeButton.addEventListener("click", close);
   panel.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") {
+    if (event.key === "Escape" && !event.isComposing) {
       event.stopPropagation();
       close();
     }
