@@ -30,6 +30,8 @@ const { loader, bundle } = await widgetAssets();
 interface Sample {
   /** Navigation start → the host page's HTML has arrived (the page's own cost, not ours). */
   html: number;
+  /** Navigation start → the page's first contentful paint (its own text; a floor for ours). */
+  fcp: number;
   /** Navigation start → loader.js has arrived (Resource Timing; the files allow it). */
   loaderFetched: number;
   /** Navigation start → the launcher is in the page (the loader's `engram:launcher` mark). */
@@ -66,6 +68,7 @@ try {
         const loader = performance.getEntriesByType("resource").find((e) => e.name.includes("/loader.js"));
         return {
           html: performance.getEntriesByType("navigation")[0]?.responseEnd ?? NaN,
+          fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? NaN,
           loader: loader?.responseEnd ?? NaN,
           launcher: at("engram:launcher"),
           open: at("engram:open"),
@@ -73,6 +76,7 @@ try {
         };
       })()`)) as {
         html: number;
+        fcp: number;
         loader: number;
         launcher: number;
         open: number;
@@ -81,6 +85,7 @@ try {
       if (i >= WARMUP) {
         samples.push({
           html: marks.html,
+          fcp: marks.fcp,
           loaderFetched: marks.loader,
           launcher: marks.launcher,
           ready: marks.ready - marks.open,
@@ -160,8 +165,10 @@ files, its config and CORS come from a second origin: the stand-in Engram of the
 | span (ms) | p50 | p99 | max |
 |---|---|---|---|
 ${row("host page HTML received (the page's own, for reference)", (s) => s.html)}
+${row("host page's first contentful paint (for reference)", (s) => s.fcp)}
 ${row("loader.js received", (s) => s.loaderFetched)}
 ${row("launcher (in page)", (s) => s.launcher)}
+${row("launcher − the page's first contentful paint (what the widget adds; < 0: before it)", (s) => s.launcher - s.fcp)}
 ${row("widget ready after click (in page)", (s) => s.ready)}
 ${row("launcher, as the driver sees it (goto → visible)", (s) => s.driverLauncher)}
 ${row("widget ready, as the driver sees it (click → ready)", (s) => s.driverReady)}
