@@ -174,6 +174,14 @@ ${row("launcher, as the driver sees it (goto → visible)", (s) => s.driverLaunc
 ${row("widget ready, as the driver sees it (click → ready)", (s) => s.driverReady)}
 
 Requirement: under 200 ms. At p50: launcher ${p50Launcher.toFixed(1)} ms, widget ready ${p50Ready.toFixed(1)} ms: ${p50Launcher < 200 && p50Ready < 200 ? "met" : "NOT met"}.
+The page's own first contentful paint (a heading and a paragraph, nothing of ours) took p50 ${percentile(
+  samples.map((s) => s.fcp),
+  50,
+).toFixed(1)} ms in the same runs: the launcher
+came ${percentile(
+  samples.map((s) => s.launcher - s.fcp),
+  50,
+).toFixed(1)} ms after it at p50.
 At p99: launcher ${p99Launcher.toFixed(1)} ms, widget ready ${p99Ready.toFixed(1)} ms: ${p99Launcher < 200 && p99Ready < 200 ? "met" : "NOT met"}.
 
 What bounds these numbers: two cores shared by chromium (its browser, renderer and network processes),
