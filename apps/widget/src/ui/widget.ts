@@ -70,12 +70,18 @@ export function mount(root: ShadowRoot, options: MountOptions): WidgetHandle {
   style.textContent = WIDGET_CSS;
   const title = h("h2", {}, "Chat");
   const closeButton = h("button", { type: "button", class: "x", "aria-label": "Close chat" }, "×");
-  const log = h("div", { class: "log", role: "log", "aria-live": "polite", tabindex: "0" });
-  log.setAttribute("aria-label", "Conversation");
+  const log = h("div", {
+    class: "log",
+    role: "log",
+    "aria-live": "polite",
+    "aria-label": "Conversation",
+    tabindex: "0",
+  });
   const notice = h("p", { class: "notice", role: "alert", hidden: "" });
   const input = h("input", {
     id: "engram-input",
     type: "text",
+    // CHAT_MESSAGE_MAX of @engram/contract (not imported: the bundle stays free of TypeBox).
     maxlength: "4000",
     autocomplete: "off",
     placeholder: "Ask a question…",
