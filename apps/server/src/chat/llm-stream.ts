@@ -178,8 +178,8 @@ export async function streamCompletion(
     const decoder = new TextDecoder();
     try {
       for await (const bytes of res.body ?? []) {
-        rearm();
         parser.feed(decoder.decode(bytes as Uint8Array, { stream: true }));
+        rearm();
         if (upstreamError) throw fail(upstreamError);
         if (done || stopped) break;
       }

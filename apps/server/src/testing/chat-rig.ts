@@ -115,7 +115,12 @@ export async function startChatRig() {
 
     /** A chat engine over these services. */
     function engine(
-      opts: { llm?: LlmConfig; config?: Partial<ChatConfig>; cache?: ChatCacheStore } = {},
+      opts: {
+        llm?: LlmConfig;
+        config?: Partial<ChatConfig>;
+        cache?: ChatCacheStore;
+        log?: { warn(obj: object, msg: string): void };
+      } = {},
     ): ChatEngine {
       const chat = createChatEngine({
         getContext: (ctx, input, narrowing) => context.getContext(ctx, input, narrowing),
@@ -123,6 +128,7 @@ export async function startChatRig() {
         cache: opts.cache ?? createLocalChatCache(1000),
         llm: opts.llm,
         config: { ...config.chat, ...opts.config },
+        log: opts.log,
       });
       listeners.add(chat.invalidateKnowledge);
       return chat;

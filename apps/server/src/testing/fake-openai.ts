@@ -217,6 +217,8 @@ async function streamReply(
   }
   if (reply.end === "hang") return;
   if (reply.end === "close") {
+    // After what was written has reached the client: a cut mid-answer, not before it.
+    await wait(50);
     res.destroy();
     return;
   }
