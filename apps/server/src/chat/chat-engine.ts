@@ -55,7 +55,12 @@ export interface ChatEngineDeps {
   log?: { warn(obj: object, msg: string): void } | undefined;
 }
 
-/** Lower case, whitespace collapsed: what makes two questions "identical" for single flight. */
+/**
+ * Lower case, whitespace collapsed: what makes two questions "identical" for single flight, and
+ * the text the cache embeds (the model tells "ITEM" from "item"; a visitor means the same). When
+ * the question is already in this form, retrieval's query embedding is the same text, and the
+ * query cache computes it once.
+ */
 const normalise = (message: string) => message.toLowerCase().replace(/\s+/gu, " ").trim();
 
 const hash = (s: string) => createHash("sha256").update(s).digest("base64url").slice(0, 22);
@@ -172,7 +177,7 @@ export function createChatEngine(deps: ChatEngineDeps) {
       let vector: Float32Array | undefined;
       const lookup = async (space: string): Promise<ChatOutcome | undefined> => {
         if (generation === undefined) return undefined;
-        vector ??= await deps.embedder.embedQuery(embeddingQuery(turn.message));
+        vector ??= await deps.embedder.embedQuery(embeddingQuery(normalise(turn.message)));
         const hit = await deps.cache.find(space, vector, deps.config.cacheSimilarity);
         if (!hit) return undefined;
         replay(hit, send);
@@ -188,7 +193,7 @@ export function createChatEngine(deps: ChatEngineDeps) {
       };
       const store = async (space: string, answer: CachedAnswer) => {
         if (generation === undefined) return;
-        vector ??= await deps.embedder.embedQuery(embeddingQuery(turn.message));
+        vector ??= await deps.embedder.embedQuery(embeddingQuery(normalise(turn.message)));
         await deps.cache.put(space, vector, answer, ttlS);
       };
       /** Generates under single flight (standalone questions only), caching what may be. */
