@@ -42,7 +42,7 @@ interface Entry extends CachedAnswer {
 }
 
 /** Cosine similarity of two vectors of one model. */
-export function cosine(a: Float32Array, b: Float32Array): number {
+function cosine(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return -1;
   let dot = 0;
   let na = 0;

@@ -50,7 +50,7 @@ export type LlmAnswer =
 const MESSAGE_OVERHEAD_TOKENS = 4;
 
 /** The prompt's input tokens, as the model will count them (closely enough to meter). */
-export function promptTokens(messages: StreamMessage[]): number {
+function promptTokens(messages: StreamMessage[]): number {
   return messages.reduce((sum, m) => sum + countTokens(m.content) + MESSAGE_OVERHEAD_TOKENS, 3);
 }
 

@@ -17,7 +17,7 @@ import type { ChatAgent } from "./chat-types.ts";
  */
 
 /** One numbered source of an answer. */
-export interface Source {
+interface Source {
   /** 1-based: the [n] an answer cites it by. */
   n: number;
   text: string;
@@ -102,7 +102,7 @@ function citationOf(item: ContextItem): ChatCitation {
 }
 
 /** At most SNIPPET_MAX characters, cut at a word with an ellipsis. */
-export function snippet(text: string): string {
+function snippet(text: string): string {
   const flat = text.replace(/\s+/gu, " ").trim();
   if (flat.length <= SNIPPET_MAX) return flat;
   const cut = flat.slice(0, SNIPPET_MAX - 1).replace(/[\uD800-\uDBFF]$/u, "");

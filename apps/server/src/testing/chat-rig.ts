@@ -3,8 +3,8 @@ import { rmSync } from "node:fs";
 import type { ChatCitation } from "@engram/contract";
 import type { ChatCacheStore } from "../chat/chat-cache.ts";
 import { createLocalChatCache } from "../chat/chat-cache.ts";
+import type { ChatAgent, ChatEvent, ChatOutcome, ChatTurn } from "../chat/chat-engine.ts";
 import { type ChatEngine, createChatEngine } from "../chat/chat-engine.ts";
-import type { ChatAgent, ChatEvent, ChatOutcome, ChatTurn } from "../chat/chat-types.ts";
 import type { ChatConfig } from "../config/chat-config.ts";
 import { loadConfig } from "../config/config.ts";
 import { createContextService } from "../context/context-service.ts";
@@ -54,7 +54,8 @@ export async function startChatRig() {
       log: quiet,
       consume: true,
       onKnowledgeChange: async (t, p) => {
-        for (const l of listeners) await l(t, p);
+        // Every engine hears it, even when another's store fails (a Redis made unreachable).
+        await Promise.allSettled([...listeners].map((l) => l(t, p)));
       },
     });
     const { memories } = createMemories({
