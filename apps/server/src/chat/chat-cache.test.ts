@@ -162,14 +162,19 @@ describe("chat engine, semantic cache and single flight", () => {
     assert.equal((await ask(pricey, priced, { agent, message: QUESTION })).outcome.cached, false);
   });
 
+  /** Resolves once the model has received `n` requests (the generation is under way). */
+  async function modelAsked(n: number) {
+    while (fake.requests.length < n) await new Promise((r) => setTimeout(r, 5));
+  }
+
   test("identical concurrent questions share one generation", async () => {
     const { ctx, chat } = await setup();
     const agent = testAgent();
-    fake.setHandler(() => ({ stream: ["One ", "shared ", "answer [1]."], chunkDelayMs: 100 }));
+    fake.setHandler(() => ({ stream: ["One ", "shared ", "answer [1]."], chunkDelayMs: 200 }));
     try {
       const first = ask(chat, ctx, { agent, message: QUESTION });
       // The second asks once the first is streaming: it gets what was sent so far, then the rest.
-      await new Promise((r) => setTimeout(r, 150));
+      await modelAsked(1);
       const second = ask(chat, ctx, { agent, message: `${QUESTION.toUpperCase()}  ` });
       const third = ask(chat, ctx, { agent, message: QUESTION, userId: "frank" });
       const [a, b, c] = await Promise.all([first, second, third]);
@@ -183,13 +188,37 @@ describe("chat engine, semantic cache and single flight", () => {
         assert.deepEqual(joiner.events, a.events);
         assert.equal(joiner.outcome.text, "One shared answer [1].");
       }
+      // The first asker going away (once the second has joined) does not cut the second's answer.
+      const leaving = new AbortController();
+      const question = "Do refunds go back to my card?";
+      const leader = chat.answer(
+        ctx,
+        { agent, message: question, history: [], budgetLeftUsd: null, signal: leaving.signal },
+        () => {},
+      );
+      await modelAsked(2);
+      let heard = "";
+      const stays = await chat.answer(
+        ctx,
+        { agent, message: question, history: [], budgetLeftUsd: null },
+        (e) => {
+          leaving.abort();
+          if (e.event === "delta") heard += e.data.text;
+        },
+      );
+      assert.equal(stays.text, "One shared answer [1].");
+      assert.equal(heard, stays.text);
+      assert.equal(stays.cached, true);
+      assert.equal((await leader).text, "One shared answer [1].");
+      assert.equal(fake.requests.length, 2);
+      fake.reset();
       // Different questions at once are generated apart.
       const [x, y] = await Promise.all([
         ask(chat, ctx, { agent, message: "When are refunds paid?" }),
         ask(chat, ctx, { agent, message: "Where do orders ship from?" }),
       ]);
       assert.equal(x.outcome.cached || y.outcome.cached, false);
-      assert.equal(fake.requests.length, 3);
+      assert.equal(fake.requests.length, 2);
     } finally {
       fake.setHandler(() => ({ stream: [`Answer ${fake.requests.length}. `, "Thirty days [1]."] }));
     }

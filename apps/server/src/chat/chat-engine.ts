@@ -170,7 +170,18 @@ export function createChatEngine(deps: ChatEngineDeps) {
       const generation = cacheable
         ? await deps.cache.generation(ctx.tenantId, ctx.projectId)
         : undefined;
-      const base = [ctx.tenantId, ctx.projectId, agent.id, `v${agent.version}`, `g${generation}`];
+      // Who writes the answers: a model's answers and extractive ones are not interchangeable.
+      const writer = deps.llm
+        ? `llm:${agent.model ?? ctx.plan.chat.primary ?? deps.llm.model}`
+        : "extractive";
+      const base = [
+        ctx.tenantId,
+        ctx.projectId,
+        agent.id,
+        `v${agent.version}`,
+        `g${generation}`,
+        writer,
+      ];
       /** The key space of answers for a visitor (personal: they used the visitor's memories). */
       const spaceOf = (personal: boolean) =>
         [deps.embedder.modelId, ...base, personal ? `u:${hash(turn.userId ?? "")}` : "-"].join("|");

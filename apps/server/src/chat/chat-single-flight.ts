@@ -25,19 +25,25 @@ export interface Joined {
 export function createSingleFlight() {
   const flights = new Map<string, Flight>();
 
-  /** Leaves the flight when the caller's signal fires; the last one out aborts the generation. */
+  /**
+   * Counts the caller in; it leaves when its signal fires or when the returned function is called
+   * (it is done, or failed), whichever comes first. The last one out aborts the generation.
+   */
   function follow(flight: Flight, signal: AbortSignal | undefined): () => void {
-    if (!signal) return () => {};
+    let left = false;
     const leave = () => {
+      if (left) return;
+      left = true;
       flight.participants--;
       if (flight.participants <= 0) flight.abort.abort();
     };
-    if (signal.aborted) {
+    flight.participants++;
+    if (signal?.aborted) leave();
+    signal?.addEventListener("abort", leave, { once: true });
+    return () => {
+      signal?.removeEventListener("abort", leave);
       leave();
-      return () => {};
-    }
-    signal.addEventListener("abort", leave, { once: true });
-    return () => signal.removeEventListener("abort", leave);
+    };
   }
 
   return {
@@ -56,11 +62,10 @@ export function createSingleFlight() {
     ): Promise<Joined> {
       const running = flights.get(key);
       if (running) {
-        running.participants++;
         const unfollow = follow(running, signal);
-        for (const e of running.events) emit(e);
-        running.listeners.add(emit);
         try {
+          for (const e of running.events) emit(e);
+          running.listeners.add(emit);
           return { outcome: await running.done, joined: true };
         } finally {
           running.listeners.delete(emit);
@@ -71,14 +76,22 @@ export function createSingleFlight() {
         events: [],
         listeners: new Set(),
         done: undefined as unknown as Promise<ChatOutcome>,
-        participants: 1,
+        participants: 0,
         abort: new AbortController(),
       };
       const unfollow = follow(flight, signal);
+      flight.listeners.add(emit);
       const send = (e: ChatEvent) => {
         flight.events.push(e);
-        emit(e);
-        for (const listener of flight.listeners) listener(e);
+        for (const listener of flight.listeners) {
+          // A participant whose transport failed stops hearing; the others, and the generation,
+          // go on (its route learns of the failure on its own, and its signal ends its share).
+          try {
+            listener(e);
+          } catch {
+            flight.listeners.delete(listener);
+          }
+        }
       };
       flight.done = (async () => {
         try {
