@@ -5,6 +5,7 @@ import Value from "typebox/value";
 import type { EmbedderConfig } from "../embeddings/create-embedder.ts";
 import type { LlmConfig } from "../inference/create-engine.ts";
 import type { RerankConfig } from "../rerank/reranker.ts";
+import { type ChatConfig, chatConfig, chatEnv } from "./chat-config.ts";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
 import { llmConfig, llmEnv } from "./llm-config.ts";
 import { rerankConfig, rerankEnv } from "./rerank-config.ts";
@@ -46,6 +47,7 @@ const EnvSchema = Type.Object({
   ENGRAM_INFER_DUPLICATE_THRESHOLD: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   ENGRAM_LLM_BUDGET_FALLBACK: Type.Optional(Type.Enum(["refuse", "local"] as const)),
   ...ingestEnv,
+  ...chatEnv,
   ...llmEnv,
   ...rerankEnv,
 });
@@ -104,6 +106,8 @@ export interface Config {
   llm: LlmConfig | undefined;
   /** The optional re-ranker after fusion; undefined without ENGRAM_RERANK_URL (docs/reranking.md). */
   rerank: RerankConfig | undefined;
+  /** Agents' answers: the semantic cache and the streaming timeouts (docs/chat.md). */
+  chat: ChatConfig;
 }
 
 /** Calibrated on the local embedder: see docs/inference.md. */
@@ -166,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     llmBudgetFallback: e.ENGRAM_LLM_BUDGET_FALLBACK ?? "refuse",
     llm: llmConfig(e, (message) => new ConfigError(message)),
     rerank: rerankConfig(e, (message) => new ConfigError(message)),
+    chat: chatConfig(e),
   };
 }
 

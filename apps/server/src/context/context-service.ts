@@ -3,11 +3,11 @@ import {
   type ContextItem,
   type ContextResponse,
   type GetContextBody,
-  type SearchKnowledgeBody,
   type SearchKnowledgeResponse,
   type SearchMemoriesBody,
   type SearchMemoriesResponse,
 } from "@engram/contract";
+import type { KnowledgeNarrowing, KnowledgeSearchInput } from "../knowledge/knowledge-service.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
 import { dropNearDuplicates } from "./context-dedupe.ts";
 import { type Candidate, type Entry, oneLine, pack } from "./context-pack.ts";
@@ -56,6 +56,20 @@ function itemOf(e: Entry): ContextItem {
   };
 }
 
+/** What an internal caller (the chat engine) asks beyond the public body (POST /v1/context has none). */
+export interface ContextNarrowing {
+  /** Passed to the knowledge search: an agent's collections, shared documents only. */
+  knowledge?: KnowledgeNarrowing | undefined;
+  /**
+   * Drops hits whose cosine similarity to the query is below this and that match no word of it:
+   * fused scores are relative (the best hit always scores high), so "nothing relevant" needs an
+   * absolute floor.
+   */
+  minSimilarity?: number | undefined;
+}
+
+type Scored = { scores: { vector: number | null; keyword: number | null } };
+
 /** The context verb, over the memory and knowledge search verbs (it ranks nothing itself). */
 export function createContextService(deps: {
   searchMemories: (
@@ -63,7 +77,7 @@ export function createContextService(deps: {
     input: SearchMemoriesBody,
   ) => Promise<SearchMemoriesResponse>;
   searchKnowledge?:
-    | ((ctx: TenantContext, input: SearchKnowledgeBody) => Promise<SearchKnowledgeResponse>)
+    | ((ctx: TenantContext, input: KnowledgeSearchInput) => Promise<SearchKnowledgeResponse>)
     | undefined;
 }) {
   return {
@@ -71,7 +85,11 @@ export function createContextService(deps: {
      * The best memories and knowledge chunks for a query, near-duplicates dropped, packed into a
      * token budget as a prompt-ready text (or JSON) with each memory's date and each chunk's source.
      */
-    async getContext(ctx: TenantContext, input: GetContextBody): Promise<ContextResponse> {
+    async getContext(
+      ctx: TenantContext,
+      input: GetContextBody,
+      narrowing: ContextNarrowing = {},
+    ): Promise<ContextResponse> {
       const budget = input.token_budget ?? CONTEXT_BUDGET_DEFAULT;
       const sources = sourcesOf(ctx, input.include);
       const limit = candidateLimit(budget);
@@ -96,11 +114,19 @@ export function createContextService(deps: {
             })
           : undefined,
         sources.knowledge && deps.searchKnowledge
-          ? deps.searchKnowledge(ctx, { query: input.query, ...scope, limit })
+          ? deps.searchKnowledge(ctx, {
+              query: input.query,
+              ...scope,
+              limit,
+              ...(narrowing.knowledge ? { narrowing: narrowing.knowledge } : {}),
+            })
           : undefined,
       ]);
+      const floor = narrowing.minSimilarity;
+      const relevant = (h: Scored) =>
+        floor === undefined || (h.scores.vector ?? 0) >= floor || (h.scores.keyword ?? 0) > 0;
       const candidates: Candidate[] = [
-        ...(memories?.results ?? []).map(
+        ...(memories?.results ?? []).filter(relevant).map(
           (h): Candidate => ({
             type: "memory",
             id: h.id,
@@ -109,7 +135,7 @@ export function createContextService(deps: {
             validFrom: h.valid_from ?? undefined,
           }),
         ),
-        ...(knowledge?.results ?? []).map(
+        ...(knowledge?.results ?? []).filter(relevant).map(
           (h): Candidate => ({
             type: "knowledge",
             id: h.id,

@@ -123,7 +123,8 @@ export interface Decision {
 /** What one LLM call cost; recorded against the tenant with the write's usage. */
 export interface LlmCall {
   model: string;
-  purpose: "extract" | "reconcile";
+  /** extract and reconcile: inference; chat: an agent's answer (chat/). */
+  purpose: "extract" | "reconcile" | "chat";
   tokensIn: number;
   tokensOut: number;
   latencyMs: number;

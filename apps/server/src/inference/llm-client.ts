@@ -57,6 +57,23 @@ export interface LlmClient {
   complete(request: ChatRequest): Promise<ChatResult>;
 }
 
+/** What `tokensIn` and `tokensOut` of `model` cost in US dollars (0 for a model without a price). */
+export function llmCost(
+  prices: LlmPrices,
+  model: string,
+  tokensIn: number,
+  tokensOut: number,
+): number {
+  const price = prices[model];
+  if (!price) return 0;
+  return (tokensIn * price.input_per_mtok + tokensOut * price.output_per_mtok) / 1_000_000;
+}
+
+/** Takes the key out of messages: some servers echo it in error bodies, and fetch echoes bad headers. */
+export function redactor(apiKey: string | undefined): (message: string) => string {
+  return (message) => (apiKey ? message.replaceAll(apiKey, "[redacted]") : message);
+}
+
 /** The header carrying the prompt version, so an endpoint's own logs can tell prompts apart. */
 const PROMPT_VERSION_HEADER = "x-engram-prompt-version";
 
@@ -78,15 +95,9 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
   const models = [opts.model];
   if (opts.fallbackModel && opts.fallbackModel !== opts.model) models.push(opts.fallbackModel);
 
-  /** Some servers echo the key in error bodies, and fetch echoes bad header values. */
-  const redact = (message: string) =>
-    opts.apiKey ? message.replaceAll(opts.apiKey, "[redacted]") : message;
-
-  function costOf(model: string, tokensIn: number, tokensOut: number): number {
-    const price = prices[model];
-    if (!price) return 0;
-    return (tokensIn * price.input_per_mtok + tokensOut * price.output_per_mtok) / 1_000_000;
-  }
+  const redact = redactor(opts.apiKey);
+  const costOf = (model: string, tokensIn: number, tokensOut: number) =>
+    llmCost(prices, model, tokensIn, tokensOut);
 
   async function attempt(
     request: ChatRequest,
@@ -172,11 +183,13 @@ export function createLlmClient(opts: LlmClientOptions): LlmClient {
   };
 }
 
-function tokenCount(value: unknown): number {
+/** A token count as reported, or 0 when missing or not a count. */
+export function tokenCount(value: unknown): number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0 ? value : 0;
 }
 
-function errorDetail(body: unknown, text: string): string {
+/** An error answer's message (OpenAI's `error.message`, else its text), at most 300 characters. */
+export function errorDetail(body: unknown, text: string): string {
   const message = (body as { error?: { message?: unknown } } | undefined)?.error?.message;
   return (typeof message === "string" ? message : text).slice(0, 300);
 }

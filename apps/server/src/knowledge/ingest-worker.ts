@@ -11,6 +11,7 @@ import { applyUsage, type UsageHook } from "../usage/metering.ts";
 import type { JobLogger } from "../worker/job.ts";
 import { gaveUp, type IngestJobStore } from "./ingest-job-store.ts";
 import type { Delivery, IngestMessage } from "./ingest-queue.ts";
+import { type KnowledgeChangeHook, notifyKnowledgeChange } from "./knowledge-change.ts";
 import type { MediaType } from "./parse-document.ts";
 import type { ParseSandbox } from "./parse-sandbox.ts";
 import { DocumentError } from "./parsed-document.ts";
@@ -44,6 +45,8 @@ export function createIngestHandler(deps: {
   metering: boolean;
   metrics: Metrics;
   log: JobLogger;
+  /** Told once a document's chunks are searchable (the chat cache's knowledge generation). */
+  onKnowledgeChange?: KnowledgeChangeHook | undefined;
 }) {
   const { jobs, embedder, sandbox, config, metrics, log } = deps;
 
@@ -124,6 +127,7 @@ export function createIngestHandler(deps: {
         return;
       }
       log.info({ tenantId, jobId, chunks: chunks.length }, "document indexed");
+      await notifyKnowledgeChange(deps.onKnowledgeChange, tenantId, started.projectId, log);
       metrics.jobs.inc({ outcome: "completed" });
       metrics.chunks.inc(chunks.length);
       metrics.jobLatency.observe((Date.now() - started.enqueuedAt.getTime()) / 1000);

@@ -11,6 +11,7 @@ import { createDocumentStore } from "./document-store.ts";
 import { createIngestJobStore } from "./ingest-job-store.ts";
 import { type IngestQueue, migrateIngestQueue, openIngestQueue } from "./ingest-queue.ts";
 import { createIngestHandler } from "./ingest-worker.ts";
+import type { KnowledgeChangeHook } from "./knowledge-change.ts";
 import { createKnowledgeSearchStore } from "./knowledge-search-store.ts";
 import { createKnowledgeService, type KnowledgeService } from "./knowledge-service.ts";
 import { createParseSandbox, type ParseSandbox } from "./parse-sandbox.ts";
@@ -40,6 +41,8 @@ export async function startKnowledge(deps: {
   consume: boolean;
   /** The optional re-ranker, for knowledge search. */
   reranker?: Reranker | undefined;
+  /** Told when a document becomes searchable or is deleted (the chat engine's invalidateKnowledge). */
+  onKnowledgeChange?: KnowledgeChangeHook | undefined;
 }): Promise<KnowledgeModule> {
   const { config, db, model, embedder, log } = deps;
   if (db.kind === "pglite") await migrateIngestQueue(db, undefined, config.ingest);
@@ -56,6 +59,7 @@ export async function startKnowledge(deps: {
     config: config.ingest,
     metering: config.metering,
     idempotencyTtlS: config.idempotencyTtlS,
+    onKnowledgeChange: deps.onKnowledgeChange,
   });
   let sandbox: ParseSandbox | undefined;
   if (deps.consume) {
@@ -77,6 +81,7 @@ export async function startKnowledge(deps: {
       metering: config.metering,
       metrics,
       log,
+      onKnowledgeChange: deps.onKnowledgeChange,
     });
     await queue.work(handler.handle, handler.dead);
   }

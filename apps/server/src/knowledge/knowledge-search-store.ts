@@ -13,6 +13,13 @@ export interface KnowledgeSearchRequest {
    * a session by every session (ADR 0030). collection matches exactly.
    */
   scope: Pick<Scope, "userId" | "agentId" | "sessionId" | "collection">;
+  /** Chunks of these collections only (an empty list matches none): an agent's knowledge. */
+  collections?: readonly string[] | undefined;
+  /**
+   * Shared chunks only: of no user and no session, and of no agent or this one. What an agent
+   * may quote to any visitor (docs/chat.md): a document uploaded for a user stays theirs.
+   */
+  sharedFor?: { agentId: string } | undefined;
   /** Metadata filter on the chunk's document, already validated by the service. */
   filter?: Record<string, unknown> | undefined;
   documentId?: string | undefined;
@@ -43,6 +50,11 @@ export function knowledgeSearchSql(
   // literals so the planner can match the per-model partial HNSW index.
   let where = `c.tenant_id = $1 AND c.embedding_model = '${model.id}'`;
   where += scopeSql(scope, params, { alias: "c.", owners: "ownOrShared" });
+  if (req.collections) where += ` AND c.collection = ANY($${params.push(req.collections)})`;
+  if (req.sharedFor) {
+    where += ` AND c.user_id IS NULL AND c.session_id IS NULL
+               AND (c.agent_id IS NULL OR c.agent_id = $${params.push(req.sharedFor.agentId)})`;
+  }
   if (req.filter) {
     // Metadata lives on the document (a chunk has none of its own). A scalar subquery, not
     // EXISTS: the planner never turns it into a join, so it stays a filter of the index scan,

@@ -28,6 +28,7 @@ import { usageHook } from "../usage/metering.ts";
 import type { DocumentStore } from "./document-store.ts";
 import type { IngestJobStore } from "./ingest-job-store.ts";
 import type { IngestQueue } from "./ingest-queue.ts";
+import { type KnowledgeChangeHook, notifyKnowledgeChange } from "./knowledge-change.ts";
 import type { KnowledgeSearchStore } from "./knowledge-search-store.ts";
 import { MEDIA_TYPES, resolveMediaType } from "./parse-document.ts";
 
@@ -42,6 +43,21 @@ export interface Upload {
   session_id?: string | undefined;
   collection?: string | undefined;
 }
+
+/**
+ * What an internal caller (the chat engine) narrows a knowledge search to beyond the public body.
+ * It travels inside the input so existing wiring passes it through; the route's body schema
+ * allows no such field, so an API caller cannot set it.
+ */
+export interface KnowledgeNarrowing {
+  /** Chunks of these collections only (an empty list finds nothing). */
+  collections?: readonly string[] | undefined;
+  /** Shared documents only: of no user and no session, and of no agent or this one. */
+  sharedFor?: { agentId: string } | undefined;
+}
+
+/** A knowledge search's input: the public body, and an internal caller's narrowing. */
+export type KnowledgeSearchInput = SearchKnowledgeBody & { narrowing?: KnowledgeNarrowing };
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -59,6 +75,8 @@ export function createKnowledgeService(deps: {
   metering?: boolean;
   /** Seconds an Idempotency-Key is remembered (ENGRAM_IDEMPOTENCY_TTL_S). */
   idempotencyTtlS?: number;
+  /** Told after a document is deleted (the chat cache's knowledge generation). */
+  onKnowledgeChange?: KnowledgeChangeHook | undefined;
 }) {
   const { documents, jobs, queue, config } = deps;
   const usage = (ctx: TenantContext, operation: string) =>
@@ -216,6 +234,7 @@ export function createKnowledgeService(deps: {
       if (!deleted) throw notFound("Document", id);
       // After the commit, best effort: a job the queue still delivers finds no document.
       for (const q of deleted.queueJobIds) await queue.cancel(q).catch(() => {});
+      await notifyKnowledgeChange(deps.onKnowledgeChange, ctx.tenantId, ctx.projectId);
       return { id, deleted: true };
     },
 
@@ -264,7 +283,7 @@ export function createKnowledgeService(deps: {
      */
     async searchKnowledge(
       ctx: TenantContext,
-      input: SearchKnowledgeBody,
+      input: KnowledgeSearchInput,
     ): Promise<SearchKnowledgeResponse> {
       requireScope(ctx, "knowledge:read");
       checkFilter(input.filters);
@@ -286,6 +305,8 @@ export function createKnowledgeService(deps: {
               sessionId: input.session_id,
               collection: input.collection,
             },
+            collections: input.narrowing?.collections,
+            sharedFor: input.narrowing?.sharedFor,
             filter: input.filters,
             documentId: input.document_id,
             vector: vectorLiteral(vector),

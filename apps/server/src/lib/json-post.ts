@@ -132,7 +132,8 @@ function parse(text: string): unknown {
   }
 }
 
-function causeOf(err: unknown): string {
+/** An error's message with its cause's (fetch hides the reason in `cause`). */
+export function causeOf(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return err.cause instanceof Error ? `${err.message} (${err.cause.message})` : err.message;
 }

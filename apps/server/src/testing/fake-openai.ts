@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { sendJson, startStandIn } from "./stand-in-server.ts";
 
 /** One chat-completions request the fake received, as sent. */
@@ -23,15 +23,35 @@ export interface FakeUsage {
  * - `{ refusal }`: 200 with a structured-output refusal;
  * - `{ status, body?, headers? }`: that status (e.g. 429 with `{ "retry-after": "1" }`, or 500);
  * - `{ delayMs, reply? }`: waits, then answers `reply` (default: an empty JSON object as content);
- * - `"hang"`: never answers (the client's timeout must end it).
- * `usage` defaults to 10 tokens in and 5 out; `null` leaves it out of the answer.
+ * - `"hang"`: never answers (the client's timeout must end it);
+ * - `{ stream }`: a streamed answer (`text/event-stream`, see FakeStream), whatever was asked.
+ * A `{ content }` reply to a request with `stream: true` is streamed too, a word per chunk.
+ * `usage` defaults to 10 tokens in and 5 out; `null` leaves it out of the answer (a stream sends
+ * it in a last chunk without choices when the request asked `stream_options.include_usage`).
  */
 export type FakeReply =
   | { content: unknown; usage?: FakeUsage | null; model?: string }
+  | FakeStream
   | { refusal: string; usage?: FakeUsage | null }
   | { status: number; body?: unknown; headers?: Record<string, string>; usage?: FakeUsage | null }
   | { delayMs: number; reply?: FakeReply }
   | "hang";
+
+/**
+ * A streamed answer, as OpenAI sends one: `data: {chunk}` events, then `data: [DONE]`.
+ * - `parts`: a string is a content delta; `{ raw }` is sent as an event's data as is (a malformed
+ *   chunk); `{ waitMs }` pauses the stream there.
+ * - `chunkDelayMs`: a pause before each part (a slow model).
+ * - `end`: `"done"` (default: finish_reason, usage, [DONE]), `"hang"` (stops sending, keeps the
+ *   connection open: a stalled model), `"close"` (ends the connection without finishing).
+ */
+export interface FakeStream {
+  stream: (string | { raw: string } | { waitMs: number })[];
+  chunkDelayMs?: number;
+  end?: "done" | "hang" | "close";
+  usage?: FakeUsage | null;
+  model?: string;
+}
 
 export type FakeHandler = (request: FakeChatRequest) => FakeReply | Promise<FakeReply>;
 
@@ -59,7 +79,7 @@ const DEFAULT_USAGE: FakeUsage = { prompt_tokens: 10, completion_tokens: 5 };
 
 /**
  * A local server speaking the OpenAI chat-completions wire protocol (`POST /v1/chat/completions`),
- * scripted per request, for tests of the LLM inference engine. Listens on a free loopback port.
+ * scripted per request, for tests of the LLM inference engine and of chat (streamed answers). Listens on a free loopback port.
  */
 export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const requests: FakeChatRequest[] = [];
@@ -107,6 +127,14 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       await wait(reply.delayMs);
       reply = reply.reply ?? { content: {} };
     }
+    if (body.stream === true && "content" in reply && typeof reply.content === "string") {
+      reply = {
+        stream: reply.content.split(/(?<= )/),
+        ...(reply.usage !== undefined ? { usage: reply.usage } : {}),
+        ...(reply.model ? { model: reply.model } : {}),
+      };
+    }
+    if ("stream" in reply) return streamReply(res, reply, request, wait);
     const usage = reply.usage === undefined ? DEFAULT_USAGE : reply.usage;
     const withUsage = (payload: Record<string, unknown>) =>
       usage === null
@@ -157,6 +185,52 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     },
     close: () => server.close(),
   };
+}
+
+/** Sends a FakeStream as OpenAI's chat-completion chunks over server-sent events. */
+async function streamReply(
+  res: ServerResponse,
+  reply: FakeStream,
+  request: FakeChatRequest,
+  wait: (ms: number) => Promise<void>,
+): Promise<void> {
+  if (res.destroyed) return;
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  const id = `chatcmpl-fake-stream-${Date.now()}`;
+  const model = reply.model ?? request.model;
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ id, object: "chat.completion.chunk", created: 0, model, choices, ...extra });
+  const send = (data: string) => {
+    if (!res.destroyed) res.write(`data: ${data}\n\n`);
+  };
+  send(chunk([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]));
+  for (const part of reply.stream) {
+    if (reply.chunkDelayMs) await wait(reply.chunkDelayMs);
+    if (res.destroyed) return;
+    if (typeof part === "string") {
+      send(chunk([{ index: 0, delta: { content: part }, finish_reason: null }]));
+    } else if ("raw" in part) {
+      send(part.raw);
+    } else {
+      await wait(part.waitMs);
+    }
+  }
+  if (reply.end === "hang") return;
+  if (reply.end === "close") {
+    // After what was written has reached the client: a cut mid-answer, not before it.
+    await wait(50);
+    res.destroy();
+    return;
+  }
+  send(chunk([{ index: 0, delta: {}, finish_reason: "stop" }]));
+  const usage = reply.usage === undefined ? DEFAULT_USAGE : reply.usage;
+  const options = request.body.stream_options as { include_usage?: unknown } | undefined;
+  if (usage !== null && options?.include_usage === true) {
+    const total = usage.prompt_tokens + usage.completion_tokens;
+    send(chunk([], { usage: { ...usage, total_tokens: total } }));
+  }
+  send("[DONE]");
+  res.end();
 }
 
 /** The JSON the first user message of a request carries (the engine sends its input as JSON). */
