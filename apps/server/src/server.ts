@@ -1,8 +1,16 @@
+import { createAgentService } from "./agents/agent-service.ts";
+import { createAgentStore } from "./agents/agent-store.ts";
+import { createWidgetAuth } from "./agents/widget-auth.ts";
 import { createRedisConnection } from "./cache/redis-connection.ts";
 import { createRedisVectorCache } from "./cache/redis-vector-cache.ts";
+import { createLocalChatCache, createRedisChatCache } from "./chat/chat-cache.ts";
+import { createChatEngine } from "./chat/chat-engine.ts";
+import { createChatService } from "./chat/chat-service.ts";
 import { resolveAdminToken } from "./config/admin-token.ts";
 import type { Config } from "./config/config.ts";
 import { createContextService } from "./context/context-service.ts";
+import { createConversationService } from "./conversations/conversation-service.ts";
+import { createConversationStore } from "./conversations/conversation-store.ts";
 import { openDatabase, prepareSchema } from "./db/open-database.ts";
 import { createEmbedder, embeddingModel } from "./embeddings/create-embedder.ts";
 import { withQueryCache } from "./embeddings/query-cache.ts";
@@ -19,7 +27,9 @@ import { createAuthThrottle } from "./rate-limits/auth-throttle.ts";
 import { createLimiterSet, createRateLimiter } from "./rate-limits/rate-limiter.ts";
 import { createReranker } from "./rerank/reranker.ts";
 import { type Counters, createCounters } from "./telemetry/counters.ts";
+import { observeChat } from "./telemetry/metrics.ts";
 import { createTenancy } from "./tenancy/tenancy-module.ts";
+import { readLlmBudget } from "./usage/llm-usage.ts";
 import { createUsageService } from "./usage/usage-service.ts";
 import { createUsageStore } from "./usage/usage-store.ts";
 import type { JobLogger } from "./worker/job.ts";
@@ -80,7 +90,13 @@ export async function createServer(config: Config): Promise<Server> {
     const reranker = config.rerank
       ? createReranker(config.rerank, { log: queueLog, counters })
       : undefined;
+    // Answers agents gave (the semantic cache): a document that becomes searchable or goes bumps
+    // its project's generation, so no cached answer outlives the knowledge it came from.
+    const chatCache = redis
+      ? createRedisChatCache(redis)
+      : createLocalChatCache(config.chat.cacheSize);
     const kb = await startKnowledge({
+      onKnowledgeChange: (tenantId, projectId) => chatCache.bump(tenantId, projectId),
       config,
       db,
       model,
@@ -110,6 +126,43 @@ export async function createServer(config: Config): Promise<Server> {
       deleteScopeMemories: (ctx, scope) => memories.deleteMemories(ctx, scope),
     });
     const limiters = createLimiterSet({ redis, counters });
+    const context = createContextService({
+      searchMemories: (ctx, input) => memories.searchMemories(ctx, input),
+      searchKnowledge: (ctx, input) => kb.service.searchKnowledge(ctx, input),
+    });
+    const agentStore = createAgentStore(db);
+    const agentService = createAgentService(agentStore);
+    const conversationStore = createConversationStore(db);
+    const memoryEvents = events.service;
+    const chat = createChatService({
+      agents: agentService,
+      conversations: conversationStore,
+      engine: createChatEngine({
+        getContext: (ctx, input, narrowing) => context.getContext(ctx, input, narrowing),
+        embedder,
+        cache: chatCache,
+        llm: config.llm,
+        config: config.chat,
+        log: queueLog,
+      }),
+      budgetLeft: async (ctx) => {
+        if (ctx.plan.llmBudgetUsd === null) return null;
+        const status = await db.withTenant(ctx.tenantId, (tx) => readLlmBudget(tx, ctx));
+        return Math.max(0, (status.budgetUsd ?? 0) - status.spentUsd);
+      },
+      observe: (answer) => observeChat(kb.metrics, answer),
+      // The visitor's message feeds inference like an asynchronous add of theirs; a refusal
+      // (quota, budget) is logged, never the chat's failure.
+      remember: async (ctx, userId, message) => {
+        const scopes = new Set(ctx.scopes).add("memories:write");
+        await memoryEvents
+          .acceptAdd(
+            { ...ctx, scopes },
+            { messages: [{ role: "user", content: message }], user_id: userId, infer: true },
+          )
+          .catch((err) => queueLog.warn({ err, tenantId: ctx.tenantId }, "chat memory not added"));
+      },
+    });
     const app = await buildApp({
       tenancy,
       usage: createUsageService(createUsageStore(db), plans),
@@ -123,10 +176,21 @@ export async function createServer(config: Config): Promise<Server> {
         metering: config.metering,
       }),
       knowledge: { service: kb.service, maxBytes: config.ingest.maxBytes },
-      context: createContextService({
-        searchMemories: (ctx, input) => memories.searchMemories(ctx, input),
-        searchKnowledge: (ctx, input) => kb.service.searchKnowledge(ctx, input),
-      }),
+      context,
+      agents: {
+        service: agentService,
+        widgetAuth: (auth) =>
+          createWidgetAuth({
+            auth,
+            agents: agentStore,
+            plans,
+            // Always on (a publishable key is public), whatever ENGRAM_RATE_LIMITS says.
+            limiter: createRateLimiter(limiters, counters),
+            visitorLimit: config.widgetVisitorLimit,
+          }),
+        conversations: createConversationService(conversationStore),
+        chat,
+      },
       metrics: kb.metrics,
       adminToken: admin.token,
       maxBodyBytes: config.maxBodyBytes,

@@ -250,3 +250,34 @@ export const ListConversationsResponse = Type.Object(
   { title: "ListConversationsResponse" },
 );
 export type ListConversationsResponse = Static<typeof ListConversationsResponse>;
+
+/** Path ids: a string of the right length; one that is not such an id is simply not found. */
+export const ObjectIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const ListAgentsQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ListConversationsQuery = Type.Object(
+  {
+    agent_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    user_id: Type.Optional(ScopeId),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const DeleteAgentResponse = Type.Object(
+  { id: Type.String(), deleted: Type.Boolean(), conversations: Type.Integer() },
+  { title: "DeleteAgentResponse" },
+);
+
+export const DeleteConversationResponse = Type.Object(
+  { id: Type.String(), deleted: Type.Boolean() },
+  { title: "DeleteConversationResponse" },
+);

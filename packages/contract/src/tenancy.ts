@@ -241,6 +241,26 @@ export const LlmUsage = Type.Object(
 );
 export type LlmUsage = Static<typeof LlmUsage>;
 
+/** The period's agent chat: answers, how many came from the cache, tokens, cost and latency. */
+export const ChatUsageSummary = Type.Object(
+  {
+    answers: Count,
+    cached: Count,
+    cache_hit_rate: Nullable(Type.Number({ description: "cached / answers; null: no answer yet" })),
+    fallbacks: Count,
+    terminated: Count,
+    tokens_in: Count,
+    tokens_out: Count,
+    cost_usd: Type.Number(),
+    time_to_first_token_ms: Type.Object({
+      p50: Nullable(Type.Number()),
+      p99: Nullable(Type.Number()),
+    }),
+  },
+  { title: "ChatUsageSummary" },
+);
+export type ChatUsageSummary = Static<typeof ChatUsageSummary>;
+
 export const UsageResponse = Type.Object(
   {
     plan: Type.String(),
@@ -248,6 +268,7 @@ export const UsageResponse = Type.Object(
     period_end: DateTime,
     metrics: Type.Array(UsageMetric),
     llm: LlmUsage,
+    chat: ChatUsageSummary,
   },
   { title: "UsageResponse" },
 );

@@ -40,7 +40,8 @@ import type {
   UsageResponse,
   UserErasure,
 } from "@engram/contract";
-import { type ClientOptions, request } from "./http.ts";
+import { AgentsClient } from "./agents.ts";
+import { allPages, type ClientOptions, request } from "./http.ts";
 import { KnowledgeClient } from "./knowledge.ts";
 
 const enc = encodeURIComponent;
@@ -49,24 +50,15 @@ interface IdempotencyOptions {
   idempotencyKey?: string;
 }
 
-/** Every result of a cursor-paginated list, a page at a time. */
-async function* allPages<T>(
-  page: (cursor: { cursor?: string }) => Promise<{ results: T[]; next_cursor: string | null }>,
-): AsyncGenerator<T> {
-  let cursor: string | undefined;
-  do {
-    const p = await page(cursor ? { cursor } : {});
-    yield* p.results;
-    cursor = p.next_cursor ?? undefined;
-  } while (cursor);
-}
-
 /** Client for a tenant's API key: the memory API. */
 export class EngramClient {
   /** Documents, ingestion jobs and knowledge search. */
   readonly knowledge: KnowledgeClient;
+  /** Agents, their chat (streamed or not) and their conversations. */
+  readonly agents: AgentsClient;
   constructor(private readonly opts: ClientOptions) {
     this.knowledge = new KnowledgeClient(opts);
+    this.agents = new AgentsClient(opts);
   }
 
   /**

@@ -33,6 +33,14 @@ export interface ClientOptions {
   token: string;
   /** Per-request timeout in milliseconds (default 30 s). */
   timeoutMs?: number;
+  /**
+   * Times a request refused with 429 or 503 is sent again (default 2), after the server's
+   * `Retry-After` (or 0.5 s, 1 s, 2 s… without one). Such a refusal did nothing, so every method
+   * is retried; 0 turns retrying off.
+   */
+  maxRetries?: number;
+  /** Longest wait for one retry; a longer Retry-After is thrown to the caller (default 30 s). */
+  maxRetryWaitMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -51,6 +59,30 @@ export function retryAfterOf(headers: Headers): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
+const RETRYABLE = new Set([429, 503]);
+
+/**
+ * Sends a request (fetch's arguments, `init` made fresh per attempt), again after a 429 or 503
+ * for as long as ClientOptions allows: waiting what Retry-After asks, or backing off without it.
+ */
+export async function fetchWithRetries(
+  opts: ClientOptions,
+  url: URL,
+  init: () => RequestInit,
+): Promise<Response> {
+  const maxRetries = opts.maxRetries ?? 2;
+  const maxWaitMs = opts.maxRetryWaitMs ?? 30_000;
+  for (let attempt = 0; ; attempt++) {
+    const res = await (opts.fetch ?? fetch)(url, init());
+    if (!RETRYABLE.has(res.status) || attempt >= maxRetries) return res;
+    const after = retryAfterOf(res.headers);
+    const waitMs = after === undefined ? 500 * 2 ** attempt : after * 1000;
+    if (waitMs > maxWaitMs) return res;
+    await res.body?.cancel();
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+}
+
 /** Sends one request and decodes JSON, throwing EngramError for problem responses. */
 export async function request<T>(
   opts: ClientOptions,
@@ -65,12 +97,12 @@ export async function request<T>(
   const headers: Record<string, string> = { authorization: `Bearer ${opts.token}` };
   if (ro.body !== undefined) headers["content-type"] = "application/json";
   if (ro.idempotencyKey) headers["idempotency-key"] = ro.idempotencyKey;
-  const res = await (opts.fetch ?? fetch)(url, {
+  const res = await fetchWithRetries(opts, url, () => ({
     method,
     headers,
     ...(ro.body !== undefined ? { body: JSON.stringify(ro.body) } : {}),
     signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
-  });
+  }));
   const text = await res.text();
   const data: unknown = text ? JSON.parse(text) : undefined;
   if (!res.ok) {
@@ -83,4 +115,16 @@ export async function request<T>(
     throw new EngramError(res.status, problem, retryAfterOf(res.headers));
   }
   return data as T;
+}
+
+/** Every result of a cursor-paginated list, a page at a time. */
+export async function* allPages<T>(
+  page: (cursor: { cursor?: string }) => Promise<{ results: T[]; next_cursor: string | null }>,
+): AsyncGenerator<T> {
+  let cursor: string | undefined;
+  do {
+    const p = await page(cursor ? { cursor } : {});
+    yield* p.results;
+    cursor = p.next_cursor ?? undefined;
+  } while (cursor);
 }

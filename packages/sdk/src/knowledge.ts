@@ -11,7 +11,13 @@ import type {
   SearchKnowledgeBody,
   SearchKnowledgeResponse,
 } from "@engram/contract";
-import { type ClientOptions, EngramError, request, retryAfterOf } from "./http.ts";
+import {
+  type ClientOptions,
+  EngramError,
+  fetchWithRetries,
+  request,
+  retryAfterOf,
+} from "./http.ts";
 
 const enc = encodeURIComponent;
 
@@ -45,7 +51,7 @@ export class KnowledgeClient {
       "v1/documents",
       this.opts.baseUrl.endsWith("/") ? this.opts.baseUrl : `${this.opts.baseUrl}/`,
     );
-    const res = await (this.opts.fetch ?? fetch)(url, {
+    const res = await fetchWithRetries(this.opts, url, () => ({
       method: "POST",
       headers: {
         authorization: `Bearer ${this.opts.token}`,
@@ -53,7 +59,7 @@ export class KnowledgeClient {
       },
       body: form,
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
-    });
+    }));
     const data = await res.json();
     if (!res.ok)
       throw new EngramError(res.status, data as EngramError["problem"], retryAfterOf(res.headers));

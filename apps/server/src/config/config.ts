@@ -40,6 +40,8 @@ const EnvSchema = Type.Object({
   ENGRAM_AUTH_FAILURE_LIMIT: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
   ENGRAM_AUTH_FAILURE_WINDOW_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
   ENGRAM_TRUST_PROXY: Type.Optional(Type.String({ maxLength: 2000 })),
+  ENGRAM_WIDGET_VISITOR_REQUESTS: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  ENGRAM_WIDGET_VISITOR_WINDOW_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
   ENGRAM_METERING: Type.Optional(OnOff),
   ENGRAM_PLANS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
@@ -80,6 +82,8 @@ export interface Config {
   /** Failed authentications an address may make per window before it is refused (0: no limit). */
   authFailureLimit: number;
   authFailureWindowS: number;
+  /** Requests one widget visitor (address) may make to one agent per window, with its key. */
+  widgetVisitorLimit: { requests: number; windowSeconds: number };
   /**
    * Fastify's trustProxy: which peers' X-Forwarded-For to believe for the client address (false:
    * none, the address is the TCP peer's; true: any peer; or the proxies' addresses and ranges).
@@ -160,6 +164,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimits: (e.ENGRAM_RATE_LIMITS ?? "on") === "on",
     authFailureLimit: e.ENGRAM_AUTH_FAILURE_LIMIT ?? 20,
     authFailureWindowS: e.ENGRAM_AUTH_FAILURE_WINDOW_S ?? 300,
+    widgetVisitorLimit: {
+      requests: e.ENGRAM_WIDGET_VISITOR_REQUESTS ?? 30,
+      windowSeconds: e.ENGRAM_WIDGET_VISITOR_WINDOW_S ?? 60,
+    },
     trustProxy: trustProxy(e.ENGRAM_TRUST_PROXY),
     metering: (e.ENGRAM_METERING ?? "on") === "on",
     plansFile: e.ENGRAM_PLANS_FILE === undefined ? undefined : resolve(e.ENGRAM_PLANS_FILE),

@@ -198,6 +198,12 @@ export const ERASURE_STEPS: readonly ErasureStep[] = [
     `tenant_id = $1 AND chunk_id IN (SELECT id FROM knowledge_chunks WHERE tenant_id = $1 AND document_id IN (${USER_DOCUMENTS}))`,
   ),
   memories,
+  // The user's conversations with agents: their messages counted, then the conversations.
+  deleteWhere(
+    "chat_messages",
+    "tenant_id = $1 AND conversation_id IN (SELECT id FROM conversations WHERE tenant_id = $1 AND project_id = $2 AND user_id = $3)",
+  ),
+  deleteWhere("conversations", "tenant_id = $1 AND project_id = $2 AND user_id = $3"),
   deleteWhere(
     "ingest_jobs",
     `tenant_id = $1 AND project_id = $2 AND document_id IN (${USER_DOCUMENTS})`,

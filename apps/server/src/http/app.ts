@@ -2,11 +2,19 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import websocket from "@fastify/websocket";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { registerAgentRoutes } from "../agents/agent-routes.ts";
+import type { AgentService } from "../agents/agent-service.ts";
+import type { WidgetAuth } from "../agents/widget-auth.ts";
 import { registerCategoryRoutes } from "../categories/category-routes.ts";
 import type { CategoryService } from "../categories/category-service.ts";
+import { registerChatRoutes } from "../chat/chat-routes.ts";
+import type { ChatService } from "../chat/chat-service.ts";
 import { registerContextRoutes } from "../context/context-routes.ts";
 import type { ContextService } from "../context/context-service.ts";
+import { registerConversationRoutes } from "../conversations/conversation-routes.ts";
+import type { ConversationService } from "../conversations/conversation-service.ts";
 import { registerEntityRoutes } from "../entities/entity-routes.ts";
 import type { EntityService } from "../entities/entity-service.ts";
 import { registerErasureRoutes } from "../erasure/erasure-routes.ts";
@@ -27,6 +35,7 @@ import type { Tenancy } from "../tenancy/tenancy-module.ts";
 import { registerAdminRoutes, registerTenantRoutes } from "../tenancy/tenant-routes.ts";
 import { registerUsageRoutes } from "../usage/usage-routes.ts";
 import type { UsageService } from "../usage/usage-service.ts";
+import { registerWidgetRoutes } from "../widget/widget-routes.ts";
 import { createAuth } from "./auth.ts";
 import { docsUiOptions, OPENAPI_PATH } from "./docs-ui.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
@@ -64,6 +73,15 @@ export interface AppDeps {
   knowledge?: { service: KnowledgeService; maxBytes: number } | undefined;
   /** POST /v1/context: memories and knowledge packed into a token budget. */
   context?: ContextService | undefined;
+  /** Agents, their chat (SSE, JSON, WebSocket) and conversations. */
+  agents?:
+    | {
+        service: AgentService;
+        widgetAuth: (auth: ReturnType<typeof createAuth>) => WidgetAuth;
+        conversations: ConversationService;
+        chat: ChatService;
+      }
+    | undefined;
   /** Prometheus registry served at /metrics. */
   metrics?: Metrics | undefined;
 }
@@ -160,6 +178,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         securitySchemes: {
           apiKey: { type: "http", scheme: "bearer", description: "A tenant API key (egm_…)" },
           adminToken: { type: "http", scheme: "bearer", description: "The platform admin token" },
+          publishableKey: {
+            type: "http",
+            scheme: "bearer",
+            description:
+              "An agent's publishable key (pk_…): its config and chat only, from its allowed_origins",
+          },
         },
       },
     },
@@ -170,6 +194,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const auth = createAuth(deps.tenancy.authentication, deps.adminToken, deps.authThrottle);
   if (deps.rateLimiter) registerRateLimit(app, deps.rateLimiter);
   registerHealthRoutes(app, deps.ready, deps.optionalChecks ?? []);
+  // The chat widget's loader and bundle: public files (docs/widget.md).
+  registerWidgetRoutes(app);
   registerAdminRoutes(app, deps.tenancy, auth);
   registerTenantRoutes(app, deps.tenancy, auth);
   registerUsageRoutes(app, deps.usage, auth);
@@ -179,6 +205,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.context) registerContextRoutes(app, deps.context, auth);
   if (deps.erasure) registerErasureRoutes(app, deps.erasure, auth);
   if (deps.entities) registerEntityRoutes(app, deps.entities, auth);
+  if (deps.agents) {
+    // Chat over WebSocket; a client frame is one chat message (chat-routes.ts bounds it too).
+    await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    const widgetAuth = deps.agents.widgetAuth(auth);
+    registerAgentRoutes(app, deps.agents.service, auth, widgetAuth);
+    registerChatRoutes(app, deps.agents.chat, widgetAuth);
+    registerConversationRoutes(app, deps.agents.conversations, auth);
+  }
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
   }

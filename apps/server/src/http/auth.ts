@@ -59,6 +59,14 @@ export function createAuth(
     async tenant(request: FastifyRequest, reply: FastifyReply) {
       const token = bearer(request);
       if (!token) return unauthenticated(request, reply, "Send Authorization: Bearer <api key>");
+      if (token.startsWith("pk_")) {
+        return sendProblem(
+          request,
+          reply,
+          "forbidden",
+          "A publishable key only reaches its agent's config and chat; use an API key",
+        );
+      }
       if (await throttled(request, reply)) return reply;
       const ctx = await authentication.authenticateKey(token, request.id);
       if (ctx === "unknown") return refuse(request, reply, "The API key is not valid");

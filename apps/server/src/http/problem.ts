@@ -18,6 +18,44 @@ const TITLES: Partial<Record<number, string>> = {
   503: "Service Unavailable",
 };
 
+/** An RFC 9457 problem body with Engram's stable code (sendProblem sends one). */
+function problemBody(
+  requestId: string,
+  code: ErrorCode,
+  detail: string,
+  field?: string,
+  extra?: Record<string, string | number>,
+) {
+  const status = statusOf(code);
+  return {
+    type: `https://engram.dev/problems/${code}`,
+    title: TITLES[status] ?? "Error",
+    status,
+    code,
+    detail,
+    ...(field ? { field } : {}),
+    ...extra,
+    requestId,
+  };
+}
+
+/**
+ * The problem for an error met after a response has started (a stream's `error` event): an
+ * AppError's own, anything else an internal error (logged, never described to the client).
+ */
+export function problemOfError(request: FastifyRequest, err: unknown) {
+  if (err instanceof AppError) {
+    return problemBody(request.id, err.code, err.message, err.field, err.extra);
+  }
+  const v = err as ValidationError;
+  if (v.validation) {
+    const field = fieldOf(v);
+    return problemBody(request.id, "validation_failed", describe(v, field), field);
+  }
+  request.log.error({ err }, "chat failed after its stream started");
+  return problemBody(request.id, "internal_error", "The answer failed; try again");
+}
+
 /**
  * Sends an RFC 9457 problem with Engram's stable code, at the status the contract gives that code.
  * Never includes secrets or SQL.
@@ -30,20 +68,10 @@ export function sendProblem(
   field?: string,
   extra?: Record<string, string | number>,
 ) {
-  const status = statusOf(code);
   return reply
-    .status(status)
+    .status(statusOf(code))
     .type("application/problem+json")
-    .send({
-      type: `https://engram.dev/problems/${code}`,
-      title: TITLES[status] ?? "Error",
-      status,
-      code,
-      detail,
-      ...(field ? { field } : {}),
-      ...extra,
-      requestId: request.id,
-    });
+    .send(problemBody(request.id, code, detail, field, extra));
 }
 
 type ValidationError = FastifyError & {

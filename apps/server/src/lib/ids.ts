@@ -19,7 +19,10 @@ export type IdPrefix =
   | "evt"
   | "ers"
   | "ent"
-  | "rel";
+  | "rel"
+  | "agt"
+  | "cnv"
+  | "msg";
 
 /** A new prefixed, time-sortable id such as `mem_01JD3…`. */
 export function newId(prefix: IdPrefix): string {

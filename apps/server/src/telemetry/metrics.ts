@@ -60,6 +60,40 @@ export function createMetrics(opts: { counters?: Counters; depth?: () => Promise
       help: "Chunks indexed",
       registers: [registry],
     }),
+    chatFirstToken: new Histogram({
+      name: "engram_chat_time_to_first_token_seconds",
+      help: "Agent chat: time from the request to the answer's first text, by mode",
+      labelNames: ["mode", "cached"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    chatAnswers: new Counter({
+      name: "engram_chat_answers_total",
+      help: "Agent chat answers by mode and whether the semantic cache answered (hit rate)",
+      labelNames: ["mode", "cached"] as const,
+      registers: [registry],
+    }),
+    chatTokens: new Counter({
+      name: "engram_chat_tokens_total",
+      help: "Agent chat LLM tokens, by direction (in, out)",
+      labelNames: ["direction"] as const,
+      registers: [registry],
+    }),
+    chatCost: new Counter({
+      name: "engram_chat_cost_usd_total",
+      help: "Agent chat LLM cost in USD",
+      registers: [registry],
+    }),
+    chatFallbacks: new Counter({
+      name: "engram_chat_fallbacks_total",
+      help: "Agent chat answers the fallback model gave after the primary failed",
+      registers: [registry],
+    }),
+    chatTerminated: new Counter({
+      name: "engram_chat_terminated_total",
+      help: "Agent chat answers cut at a cost ceiling or the tenant's LLM budget",
+      registers: [registry],
+    }),
   };
   if (counters) {
     // The process's existing counters (caches, rate limits, Redis fallbacks), read at scrape time.
@@ -76,6 +110,28 @@ export function createMetrics(opts: { counters?: Counters; depth?: () => Promise
   return metrics;
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** One finished chat answer, in the chat series (no tenant or conversation label). */
+export function observeChat(
+  metrics: Metrics,
+  answer: {
+    mode: string;
+    cached: boolean;
+    terminated: boolean;
+    fallbackUsed: boolean;
+    ttftMs: number | null;
+    usage: { tokens_in: number; tokens_out: number; cost_usd: number };
+  },
+) {
+  const labels = { mode: answer.mode, cached: String(answer.cached) };
+  metrics.chatAnswers.inc(labels);
+  if (answer.ttftMs !== null) metrics.chatFirstToken.observe(labels, answer.ttftMs / 1000);
+  metrics.chatTokens.inc({ direction: "in" }, answer.usage.tokens_in);
+  metrics.chatTokens.inc({ direction: "out" }, answer.usage.tokens_out);
+  metrics.chatCost.inc(answer.usage.cost_usd);
+  if (answer.fallbackUsed) metrics.chatFallbacks.inc();
+  if (answer.terminated) metrics.chatTerminated.inc();
+}
 
 /** Times fn under the operation's histogram. */
 export async function timed<T>(metrics: Metrics, op: IngestOperation, fn: () => Promise<T> | T) {

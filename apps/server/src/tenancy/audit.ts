@@ -14,7 +14,11 @@ type AuditAction =
   | "memories.bulk_delete"
   | "categories.set"
   | "users.erase"
-  | "entity.delete";
+  | "entity.delete"
+  | "agent.create"
+  | "agent.update"
+  | "agent.delete"
+  | "conversation.delete";
 
 /** One audit row as its writer gives it. */
 export interface AuditEntry {

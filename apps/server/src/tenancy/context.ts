@@ -3,7 +3,11 @@ import { AppError } from "../lib/errors.ts";
 import type { EffectivePlan } from "../plans/plans.ts";
 
 /** Who is calling: resolved once by the auth layer, passed to every service verb. */
-export type Actor = { kind: "admin" } | { kind: "key"; keyId: string };
+export type Actor =
+  | { kind: "admin" }
+  | { kind: "key"; keyId: string }
+  /** A widget visitor: an agent's publishable key, which reaches only that agent's chat. */
+  | { kind: "visitor"; agentId: string };
 
 export interface TenantContext {
   tenantId: string;
@@ -27,5 +31,6 @@ export function requireScope(ctx: TenantContext, scope: Scope): void {
 
 /** How an audit row names who acted: "admin" or the key id. */
 export function actorName(actor: Actor): string {
-  return actor.kind === "admin" ? "admin" : actor.keyId;
+  if (actor.kind === "admin") return "admin";
+  return actor.kind === "key" ? actor.keyId : `visitor:${actor.agentId}`;
 }

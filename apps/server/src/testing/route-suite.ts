@@ -43,6 +43,9 @@ export function describeOnBackends(
 /** The current server's counters (query-cache hits and misses, …), as /metrics exports them. */
 export const counters = () => current().server.counters.snapshot();
 
+/** The current server's base URL. */
+export const serverUrl = () => current().url;
+
 /** The platform admin's SDK client of the current server. */
 export const adminClient = () => current().admin;
 
@@ -101,9 +104,9 @@ export async function expectProblem(
 export async function raw(
   method: string,
   path: string,
-  opts: { token?: string; body?: string } = {},
+  opts: { token?: string; body?: string; headers?: Record<string, string> } = {},
 ): Promise<Reply> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...opts.headers };
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
   if (opts.body !== undefined) headers["content-type"] = "application/json";
   return replyOf(

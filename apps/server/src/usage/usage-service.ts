@@ -75,6 +75,22 @@ export function createUsageService(store: UsageStore, plans: PlanCatalog) {
     };
   }
 
+  /** The period's agent chat: answers, cache hits, fallbacks, tokens, cost, time to first token. */
+  async function chat(tenantId: string, period: { start: Date; end: Date }) {
+    const c = await store.periodChatUsage(tenantId, period);
+    return {
+      answers: c.answers,
+      cached: c.cached,
+      cache_hit_rate: c.answers === 0 ? null : Math.round((c.cached / c.answers) * 10000) / 10000,
+      fallbacks: c.fallbacks,
+      terminated: c.terminated,
+      tokens_in: c.tokensIn,
+      tokens_out: c.tokensOut,
+      cost_usd: fromMicroUsd(c.costMicroUsd),
+      time_to_first_token_ms: { p50: c.ttftP50, p99: c.ttftP99 },
+    };
+  }
+
   return {
     /**
      * GET /v1/usage: each metric's use in the current period against the tenant's limits, and the
@@ -89,6 +105,7 @@ export function createUsageService(store: UsageStore, plans: PlanCatalog) {
         period_end: period.end.toISOString(),
         metrics: metrics(ctx.plan, used),
         llm: await llm(ctx.tenantId, ctx.plan, period),
+        chat: await chat(ctx.tenantId, period),
       };
     },
 

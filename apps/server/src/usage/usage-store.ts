@@ -89,6 +89,36 @@ export function createUsageStore(db: Database) {
         };
       }),
 
+    /** The period's agent answers (chat_messages), summed, with time-to-first-token percentiles. */
+    periodChatUsage: (tenantId: string, period: { start: Date; end: Date }) =>
+      db.withTenant(tenantId, async (tx) => {
+        const [row] = await tx.query<Record<string, string | number | null>>(
+          `SELECT count(*) AS answers, count(*) FILTER (WHERE cached) AS cached,
+                  count(*) FILTER (WHERE fallback) AS fallbacks,
+                  count(*) FILTER (WHERE terminated) AS terminated,
+                  coalesce(sum(tokens_in), 0) AS tokens_in, coalesce(sum(tokens_out), 0) AS tokens_out,
+                  coalesce(sum(cost_micro_usd), 0) AS cost,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY ttft_ms) AS ttft_p50,
+                  percentile_cont(0.99) WITHIN GROUP (ORDER BY ttft_ms) AS ttft_p99
+           FROM chat_messages
+           WHERE tenant_id = $1 AND role = 'assistant' AND created_at >= $2 AND created_at < $3`,
+          [tenantId, period.start, period.end],
+        );
+        const n = (k: string) => Number(row?.[k] ?? 0);
+        const ms = (k: string) => (row?.[k] == null ? null : Math.round(Number(row[k]) * 10) / 10);
+        return {
+          answers: n("answers"),
+          cached: n("cached"),
+          fallbacks: n("fallbacks"),
+          terminated: n("terminated"),
+          tokensIn: n("tokens_in"),
+          tokensOut: n("tokens_out"),
+          costMicroUsd: n("cost"),
+          ttftP50: ms("ttft_p50"),
+          ttftP99: ms("ttft_p99"),
+        };
+      }),
+
     /**
      * A page of metered operations per period (`YYYY-MM-DD` starts), newest first, before the
      * period starting on `before` (null: from the latest).

@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { pino } from "pino";
 import { createRedisConnection } from "../cache/redis-connection.ts";
+import { createRedisChatCache } from "../chat/chat-cache.ts";
 import type { Config } from "../config/config.ts";
 import { openDatabase, prepareSchema } from "../db/open-database.ts";
 import { createEmbedder, embeddingModel } from "../embeddings/create-embedder.ts";
@@ -57,6 +58,9 @@ export async function createWorker(config: Config): Promise<Worker> {
     await prepareSchema(db, model);
     await redis?.connect(log);
     // The reading service: this process consumes the ingestion queue.
+    // A document this process makes searchable voids the agents' cached answers of its project in
+    // every API process (the shared cache lives in Redis; without Redis there is none to void).
+    const chatCache = redis && createRedisChatCache(redis);
     knowledge = await startKnowledge({
       config,
       db,
@@ -66,6 +70,8 @@ export async function createWorker(config: Config): Promise<Worker> {
       counters,
       log,
       consume: true,
+      onKnowledgeChange:
+        chatCache && ((tenantId, projectId) => chatCache.bump(tenantId, projectId)),
     });
     // Asynchronous adds: this process runs them through the memory service, as the API would.
     const { memories } = createMemories({ config, db, model, embedder, redis, counters, log });

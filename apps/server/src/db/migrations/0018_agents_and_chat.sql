@@ -51,12 +51,17 @@ CREATE TABLE chat_messages (
   tokens_in integer NOT NULL DEFAULT 0,
   tokens_out integer NOT NULL DEFAULT 0,
   cost_micro_usd bigint NOT NULL DEFAULT 0,
+  -- The primary model failed and the fallback answered; time to the first token (answers only).
+  fallback boolean NOT NULL DEFAULT false,
+  ttft_ms integer,
   feedback_rating text CHECK (feedback_rating IN ('up', 'down')),
   feedback_comment text,
   feedback_at timestamptz,
   created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX chat_messages_conversation ON chat_messages (tenant_id, conversation_id, id);
+-- The tenant's chat usage of a period (GET /v1/usage).
+CREATE INDEX chat_messages_answers ON chat_messages (tenant_id, created_at) WHERE role = 'assistant';
 
 ALTER TABLE agents ENABLE ROW LEVEL SECURITY;
 ALTER TABLE agents FORCE ROW LEVEL SECURITY;
@@ -77,12 +82,15 @@ CREATE POLICY tenant_isolation ON chat_messages
 GRANT SELECT, INSERT, UPDATE, DELETE ON agents, conversations, chat_messages TO engram_app;
 
 -- A publishable key is presented before any tenant is known (the widget's requests): this definer
--- function is the one narrow path, key in, (agent, tenant, project, origins) out, as
--- engram_authenticate is for API keys (0001, 0002).
+-- function is the one narrow path, key in, (agent, its tenant's plan and state) out, as
+-- engram_authenticate is for API keys (0001, 0002; the definer already reads tenants).
 CREATE FUNCTION engram_agent_by_publishable_key(p_key text)
-RETURNS TABLE (agent_id text, tenant_id text, project_id text, allowed_origins text[])
+RETURNS TABLE (agent_id text, tenant_id text, project_id text, allowed_origins text[],
+               plan text, overrides jsonb, suspended_at timestamptz, suspended_reason text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-  SELECT a.id, a.tenant_id, a.project_id, a.allowed_origins FROM agents a
+  SELECT a.id, a.tenant_id, a.project_id, a.allowed_origins,
+         t.plan, t.overrides, t.suspended_at, t.suspended_reason
+  FROM agents a JOIN tenants t ON t.id = a.tenant_id
   WHERE a.publishable_key = p_key
 $$;
 REVOKE ALL ON FUNCTION engram_agent_by_publishable_key(text) FROM PUBLIC;
