@@ -101,8 +101,13 @@ function curlResult(r: Finished) {
 }
 
 describe("the README's quick start, as written", { timeout: 300_000 }, () => {
-  const [[install, start] = [], [createTenant] = [], [addMemory, search, context] = []] =
-    shellBlocks("README.md", "## Quick start");
+  const [
+    [install, start] = [],
+    [createTenant] = [],
+    [addMemory, search, context] = [],
+    ,
+    [createAgent, chat] = [],
+  ] = shellBlocks("README.md", "## Quick start");
 
   before(async () => {
     checkout = mkdtempSync(join(tmpdir(), "engram-quick-start-"));
@@ -125,6 +130,8 @@ describe("the README's quick start, as written", { timeout: 300_000 }, () => {
     assert.match(addMemory ?? "", /^curl -s localhost:\$\{PORT:-8080\}\/v1\/memories -H .*egm_…/);
     assert.match(search ?? "", /^curl -s localhost:\$\{PORT:-8080\}\/v1\/memories\/search /);
     assert.match(context ?? "", /^curl -s localhost:\$\{PORT:-8080\}\/v1\/context /);
+    assert.match(createAgent ?? "", /^curl -s localhost:\$\{PORT:-8080\}\/v1\/agents -H /);
+    assert.match(chat ?? "", /^curl -s localhost:\$\{PORT:-8080\}\/v1\/agents\/agt_…\/chat /);
   });
 
   test("npm start serves on PORT with its data in ./.engram and prints the admin token once", async () => {
@@ -178,6 +185,19 @@ describe("the README's quick start, as written", { timeout: 300_000 }, () => {
       /^Memories:\n- \[\d{4}-\d\d-\d\d\] Alice is allergic to peanuts$/,
     );
     assert.ok(packed.body.tokens_used <= 200);
+  });
+
+  test("the agent example answers from Alice's memory, extractively", async () => {
+    const agent = curlResult(await sh((createAgent as string).replaceAll("egm_…", key)));
+    assert.equal(agent.status, 201, JSON.stringify(agent.body));
+    assert.match(agent.body.id, /^agt_/);
+    assert.match(agent.body.publishable_key, /^pk_/);
+    const answer = curlResult(
+      await sh((chat as string).replaceAll("egm_…", key).replaceAll("agt_…", agent.body.id)),
+    );
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.mode, "extractive");
+    assert.match(answer.body.text, /Alice is allergic to peanuts/);
   });
 
   test("a newcomer is not throttled: 150 more requests with the key all answer 200", async () => {
