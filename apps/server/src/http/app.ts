@@ -14,6 +14,7 @@ import type { ErasureService } from "../erasure/erasure-service.ts";
 import { registerKnowledgeRoutes } from "../knowledge/knowledge-routes.ts";
 import type { KnowledgeService } from "../knowledge/knowledge-service.ts";
 import { newId } from "../lib/ids.ts";
+import { registerMem0Routes } from "../mem0/mem0-routes.ts";
 import { registerEventRoutes } from "../memories/event-routes.ts";
 import type { MemoryEventService } from "../memories/memory-event-service.ts";
 import { registerMemoryRoutes } from "../memories/memory-routes.ts";
@@ -179,6 +180,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.context) registerContextRoutes(app, deps.context, auth);
   if (deps.erasure) registerErasureRoutes(app, deps.erasure, auth);
   if (deps.entities) registerEntityRoutes(app, deps.entities, auth);
+  registerMem0Routes(
+    app,
+    {
+      memories: deps.memories,
+      events: deps.events,
+      entities: deps.entities,
+      erasure: deps.erasure,
+    },
+    auth,
+  );
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
   }
