@@ -104,6 +104,48 @@ describeOnBackends(
       });
     });
 
+    describe("scopes and rate limits, as with Bearer", () => {
+      test("a read-only key searches but cannot add or delete (403 forbidden)", async () => {
+        const t = await mem0Tenant();
+        const [id] = await t.store(["Kim reads"], { userId: "kim" });
+        assert.ok(id);
+        const created = await suite.admin("POST", `/v1/admin/tenants/${t.id}/keys`, {
+          scopes: ["memories:read"],
+        });
+        assert.equal(created.status, 201, created.text);
+        const reader = new MemoryClient({
+          apiKey: created.body.key,
+          host: `${suite.srv.url}/mem0`,
+        });
+        assert.equal((await reader.get(id)).id, id);
+        const messages = [{ role: "user" as const, content: "x" }];
+        await mem0Problem(reader.add(messages, { userId: "kim" }), 403, "forbidden");
+        await mem0Problem(reader.delete(id), 403, "forbidden");
+        await mem0Problem(reader.batchDelete([id]), 403, "forbidden");
+      });
+
+      test("the key's plan rate limit counts mem0 calls too: 429 rate_limited", async () => {
+        const t = await provision({
+          plan: "starter",
+          overrides: { requests_per_window: 3, window_seconds: 60 },
+        });
+        const ping = () =>
+          fetch(`${suite.srv.url}/mem0/v1/ping/`, {
+            headers: { authorization: `Token ${t.key}` },
+          }).then(replyOf);
+        for (let i = 0; i < 3; i++) {
+          const r = await ping();
+          assert.equal(r.status, 200, r.text);
+          assert.ok(r.headers.get("ratelimit"), "RateLimit fields on the mem0 surface");
+        }
+        const limited = await ping();
+        assertProblem(limited, 429, "rate_limited");
+        assert.ok(limited.headers.get("retry-after"));
+        const client = new MemoryClient({ apiKey: t.key, host: `${suite.srv.url}/mem0` });
+        await mem0Problem(client.get("mem_01J00000000000000000000000"), 429, "rate_limited");
+      });
+    });
+
     describe("add", () => {
       test("with mem0's defaults: inferred (infer: true) and queued (async_mode: true)", async () => {
         const t = await mem0Tenant();
