@@ -22,6 +22,7 @@ import type { ErasureService } from "../erasure/erasure-service.ts";
 import { registerKnowledgeRoutes } from "../knowledge/knowledge-routes.ts";
 import type { KnowledgeService } from "../knowledge/knowledge-service.ts";
 import { newId } from "../lib/ids.ts";
+import { registerMem0Routes } from "../mem0/mem0-routes.ts";
 import { registerEventRoutes } from "../memories/event-routes.ts";
 import type { MemoryEventService } from "../memories/memory-event-service.ts";
 import { registerMemoryRoutes } from "../memories/memory-routes.ts";
@@ -213,6 +214,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     registerChatRoutes(app, deps.agents.chat, widgetAuth);
     registerConversationRoutes(app, deps.agents.conversations, auth);
   }
+  registerMem0Routes(
+    app,
+    {
+      memories: deps.memories,
+      events: deps.events,
+      entities: deps.entities,
+      erasure: deps.erasure,
+    },
+    auth,
+  );
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
   }

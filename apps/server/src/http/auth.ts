@@ -11,12 +11,21 @@ declare module "fastify" {
   }
 }
 
-function bearer(request: FastifyRequest): string | undefined {
+/**
+ * The credential of an `Authorization: <scheme> <credential>` header whose scheme (any case) is one
+ * of `schemes`: `Bearer` everywhere, and also `Token` on the mem0-compatible surface (mem0/).
+ */
+function credential(request: FastifyRequest, schemes: readonly string[]): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  return match?.[1];
+  const match = /^(\S+)\s+(\S+)$/.exec(header);
+  const scheme = match?.[1]?.toLowerCase();
+  return scheme && schemes.some((s) => s.toLowerCase() === scheme) ? match?.[2] : undefined;
 }
+
+const BEARER = ["Bearer"] as const;
+/** mem0's clients send `Authorization: Token <key>`; its surface takes that and Bearer. */
+const BEARER_OR_TOKEN = ["Bearer", "Token"] as const;
 
 const unauthenticated = (request: FastifyRequest, reply: FastifyReply, detail: string) =>
   sendProblem(request, reply, "unauthenticated", detail);
@@ -54,11 +63,11 @@ export function createAuth(
     return unauthenticated(request, reply, detail);
   }
 
-  return {
-    /** Tenant routes: an API key resolves to ctx; no, unknown or expired key is 401. */
-    async tenant(request: FastifyRequest, reply: FastifyReply) {
-      const token = bearer(request);
-      if (!token) return unauthenticated(request, reply, "Send Authorization: Bearer <api key>");
+  /** A tenant hook taking the API key from these Authorization schemes. */
+  function tenantHook(schemes: readonly string[], missing: string) {
+    return async (request: FastifyRequest, reply: FastifyReply) => {
+      const token = credential(request, schemes);
+      if (!token) return unauthenticated(request, reply, missing);
       if (token.startsWith("pk_")) {
         return sendProblem(
           request,
@@ -82,11 +91,19 @@ export function createAuth(
       }
       request.tenant = ctx;
       request.log = request.log.child({ tenantId: ctx.tenantId });
-    },
+    };
+  }
+
+  return {
+    /** Tenant routes: an API key resolves to ctx; no, unknown or expired key is 401. */
+    tenant: tenantHook(BEARER, "Send Authorization: Bearer <api key>"),
+
+    /** The mem0-compatible routes: the same, with the key sent as `Token <key>` (or Bearer). */
+    tenantOrToken: tenantHook(BEARER_OR_TOKEN, "Send Authorization: Token <api key>"),
 
     /** Admin routes: only the platform admin token; a tenant key is recognised and refused (403). */
     async admin(request: FastifyRequest, reply: FastifyReply) {
-      const token = bearer(request);
+      const token = credential(request, BEARER);
       if (!token)
         return unauthenticated(request, reply, "Send Authorization: Bearer <admin token>");
       if (await throttled(request, reply)) return reply;
