@@ -186,9 +186,23 @@ export function createChatEngine(deps: ChatEngineDeps) {
       const spaceOf = (personal: boolean) =>
         [deps.embedder.modelId, ...base, personal ? `u:${hash(turn.userId ?? "")}` : "-"].join("|");
       let vector: Float32Array | undefined;
+      /**
+       * The question's cache vector (of its normalised text). On a miss retrieval embeds the
+       * question as asked: both are asked for at once, so the embedder batches them and the query
+       * cache hands retrieval its vector, instead of a second embedding after the lookup.
+       */
+      const cacheVector = async () => {
+        const normalised = embeddingQuery(normalise(turn.message));
+        const asked = embeddingQuery(turn.message);
+        const [v] = await Promise.all([
+          deps.embedder.embedQuery(normalised),
+          asked === normalised ? undefined : deps.embedder.embedQuery(asked).catch(() => undefined),
+        ]);
+        return v;
+      };
       const lookup = async (space: string): Promise<ChatOutcome | undefined> => {
         if (generation === undefined) return undefined;
-        vector ??= await deps.embedder.embedQuery(embeddingQuery(normalise(turn.message)));
+        vector ??= await cacheVector();
         const hit = await deps.cache.find(space, vector, deps.config.cacheSimilarity);
         if (!hit) return undefined;
         replay(hit, send);
@@ -204,7 +218,7 @@ export function createChatEngine(deps: ChatEngineDeps) {
       };
       const store = async (space: string, answer: CachedAnswer) => {
         if (generation === undefined) return;
-        vector ??= await deps.embedder.embedQuery(embeddingQuery(normalise(turn.message)));
+        vector ??= await cacheVector();
         await deps.cache.put(space, vector, answer, ttlS);
       };
       /** Generates under single flight (standalone questions only), caching what may be. */
