@@ -11,7 +11,7 @@ import type {
   Tenant,
   UpdateTenantBody,
 } from "@engram/contract";
-import { type ClientOptions, request } from "./http.ts";
+import { allPages, type ClientOptions, request } from "./http.ts";
 
 const tenantPath = (id: string) => `v1/admin/tenants/${encodeURIComponent(id)}`;
 
@@ -32,6 +32,11 @@ export class EngramAdminClient {
   /** GET /v1/admin/tenants — one page, newest first */
   listTenants(query: ListKeysQuery = {}) {
     return request<ListTenantsResponse>(this.opts, "GET", "v1/admin/tenants", { query });
+  }
+
+  /** Every tenant, newest first, following cursors. */
+  listAllTenants(query: Omit<ListKeysQuery, "cursor"> = {}) {
+    return allPages((cursor) => this.listTenants({ ...query, ...cursor }));
   }
 
   /** GET /v1/admin/tenants/{tenant_id} */

@@ -188,6 +188,11 @@ export class EngramClient {
     });
   }
 
+  /** Every erasure receipt of this user id, following cursors. */
+  listAllUserErasures(userId: string, query: Omit<ListUserErasuresQuery, "cursor"> = {}) {
+    return allPages((cursor) => this.listUserErasures(userId, { ...query, ...cursor }));
+  }
+
   /** GET /v1/erasures/{id} — an erasure's receipt (memories:read) */
   getErasure(id: string) {
     return request<UserErasure>(this.opts, "GET", `v1/erasures/${enc(id)}`);
@@ -244,6 +249,11 @@ export class EngramClient {
     return request<UsageHistoryResponse>(this.opts, "GET", "v1/usage/history", { query });
   }
 
+  /** Every past period's usage, newest first, following cursors. */
+  listAllUsageHistory(query: Omit<UsageHistoryQuery, "cursor"> = {}) {
+    return allPages((cursor) => this.getUsageHistory({ ...query, ...cursor }));
+  }
+
   /** POST /v1/keys — keys:manage; at most the caller's scopes; the secret is shown once */
   createKey(body: CreateKeyBody = {}) {
     return request<CreatedKey>(this.opts, "POST", "v1/keys", { body });
@@ -252,6 +262,11 @@ export class EngramClient {
   /** GET /v1/keys (keys:manage) */
   listKeys(query: ListKeysQuery = {}) {
     return request<ListKeysResponse>(this.opts, "GET", "v1/keys", { query });
+  }
+
+  /** Every key of the tenant, following cursors. */
+  listAllKeys(query: Omit<ListKeysQuery, "cursor"> = {}) {
+    return allPages((cursor) => this.listKeys({ ...query, ...cursor }));
   }
 
   /** DELETE /v1/keys/{key_id} — revokes at once (keys:manage) */
@@ -272,5 +287,10 @@ export class EngramClient {
   /** GET /v1/audit — the tenant's append-only audit log, newest first (keys:manage) */
   listAudit(query: ListAuditQuery = {}) {
     return request<ListAuditResponse>(this.opts, "GET", "v1/audit", { query });
+  }
+
+  /** The whole audit log, newest first, following cursors. */
+  listAllAudit(query: Omit<ListAuditQuery, "cursor"> = {}) {
+    return allPages((cursor) => this.listAudit({ ...query, ...cursor }));
   }
 }

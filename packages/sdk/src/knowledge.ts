@@ -12,6 +12,7 @@ import type {
   SearchKnowledgeResponse,
 } from "@engram/contract";
 import {
+  allPages,
   type ClientOptions,
   EngramError,
   fetchWithRetries,
@@ -71,6 +72,11 @@ export class KnowledgeClient {
     return request<ListDocumentsResponse>(this.opts, "GET", "v1/documents", { query });
   }
 
+  /** Every document matching the query, following cursors. */
+  listAllDocuments(query: Omit<ListDocumentsQuery, "cursor"> = {}) {
+    return allPages((cursor) => this.listDocuments({ ...query, ...cursor }));
+  }
+
   /** GET /v1/documents/{id} */
   getDocument(id: string) {
     return request<KnowledgeDocument>(this.opts, "GET", `v1/documents/${enc(id)}`);
@@ -89,6 +95,11 @@ export class KnowledgeClient {
   /** GET /v1/jobs (state=dead: the dead-letter queue) */
   listJobs(query: ListJobsQuery = {}) {
     return request<ListJobsResponse>(this.opts, "GET", "v1/jobs", { query });
+  }
+
+  /** Every job matching the query, following cursors. */
+  listAllJobs(query: Omit<ListJobsQuery, "cursor"> = {}) {
+    return allPages((cursor) => this.listJobs({ ...query, ...cursor }));
   }
 
   /** POST /v1/jobs/{id}/retry */
