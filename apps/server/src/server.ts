@@ -141,7 +141,7 @@ export async function createServer(config: Config): Promise<Server> {
         getContext: (ctx, input, narrowing) => context.getContext(ctx, input, narrowing),
         embedder,
         cache: chatCache,
-        llm: config.llm,
+        llm: config.chatLlm,
         config: config.chat,
         log: queueLog,
       }),

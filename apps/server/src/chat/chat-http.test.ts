@@ -24,6 +24,8 @@ const srv = await startTestServer({
   ENGRAM_LLM_PRICES: JSON.stringify(PRICES),
   ENGRAM_CHAT_FIRST_TOKEN_TIMEOUT_MS: "1500",
   ENGRAM_CHAT_STALL_TIMEOUT_MS: "1500",
+  // Memory inference stays offline; agents still answer with the LLM.
+  ENGRAM_INFERENCE_ENGINE: "local",
 });
 after(async () => {
   await srv.close();

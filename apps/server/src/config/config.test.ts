@@ -324,6 +324,16 @@ describe("inference engine and LLM variables", () => {
     assert.equal(loadConfig({ ...llm, ENGRAM_INFERENCE_ENGINE: "local" }).llm, undefined);
   });
 
+  test("agents chat with the configured LLM whatever inference uses, unless told to stay extractive", () => {
+    const local = loadConfig({ ...llm, ENGRAM_INFERENCE_ENGINE: "local" });
+    assert.equal(local.llm, undefined);
+    assert.equal(local.chatLlm?.model, "gpt-4o-mini");
+    assert.equal(local.chatLlm?.baseUrl, "https://api.example.com/v1");
+    assert.equal(loadConfig({ ...llm, ENGRAM_CHAT_ENGINE: "extractive" }).chatLlm, undefined);
+    assert.equal(loadConfig({}).chatLlm, undefined, "no LLM configured: extractive");
+    assertConfigError({ ...llm, ENGRAM_CHAT_ENGINE: "gpt" }, "ENGRAM_CHAT_ENGINE");
+  });
+
   test("are read: fallback model, timeout, retries and inline prices", () => {
     const config = loadConfig({
       ...llm,

@@ -7,7 +7,7 @@ import type { LlmConfig } from "../inference/create-engine.ts";
 import type { RerankConfig } from "../rerank/reranker.ts";
 import { type ChatConfig, chatConfig, chatEnv } from "./chat-config.ts";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
-import { llmConfig, llmEnv } from "./llm-config.ts";
+import { llmConfig, llmConnection, llmEnv } from "./llm-config.ts";
 import { rerankConfig, rerankEnv } from "./rerank-config.ts";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
@@ -108,6 +108,8 @@ export interface Config {
   llmBudgetFallback: "refuse" | "local";
   /** The LLM inference engine; undefined when inference is local (docs/llm.md). */
   llm: LlmConfig | undefined;
+  /** The LLM agents answer with (ENGRAM_LLM_*, unless ENGRAM_CHAT_ENGINE=extractive). */
+  chatLlm: LlmConfig | undefined;
   /** The optional re-ranker after fusion; undefined without ENGRAM_RERANK_URL (docs/reranking.md). */
   rerank: RerankConfig | undefined;
   /** Agents' answers: the semantic cache and the streaming timeouts (docs/chat.md). */
@@ -179,6 +181,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     llm: llmConfig(e, (message) => new ConfigError(message)),
     rerank: rerankConfig(e, (message) => new ConfigError(message)),
     chat: chatConfig(e),
+    chatLlm:
+      e.ENGRAM_CHAT_ENGINE === "extractive"
+        ? undefined
+        : llmConnection(e, (message) => new ConfigError(message)),
   };
 }
 

@@ -42,6 +42,15 @@ export function llmConfig(e: LlmEnv, fail: (message: string) => Error): LlmConfi
   if (!e.ENGRAM_LLM_BASE_URL) {
     throw fail("ENGRAM_LLM_BASE_URL is required when ENGRAM_INFERENCE_ENGINE=llm");
   }
+  return llmConnection(e, fail);
+}
+
+/**
+ * The configured LLM endpoint (ENGRAM_LLM_*), whatever inference uses: agents' chat answers with
+ * it when it is set (docs/chat.md), undefined when ENGRAM_LLM_BASE_URL is not.
+ */
+export function llmConnection(e: LlmEnv, fail: (message: string) => Error): LlmConfig | undefined {
+  if (!e.ENGRAM_LLM_BASE_URL) return undefined;
   if (!e.ENGRAM_LLM_MODEL) throw fail("ENGRAM_LLM_MODEL is required with ENGRAM_LLM_BASE_URL");
   return {
     baseUrl: e.ENGRAM_LLM_BASE_URL.replace(/\/+$/, ""),
