@@ -88,7 +88,7 @@ after(() => {
 });
 
 describe("the packed SDK in a user's project", () => {
-  test("the tarballs hold built JavaScript and declarations, no TypeScript sources", () => {
+  test("the tarballs hold built JavaScript, declarations and the SDK's README, no TypeScript sources", () => {
     assert.deepEqual(packed.map((p) => p.filename).sort(), [
       "engram-contract-0.1.0.tgz",
       "engram-sdk-0.1.0.tgz",
@@ -96,8 +96,15 @@ describe("the packed SDK in a user's project", () => {
     for (const { filename, files } of packed) {
       const paths = files.map((f) => f.path);
       assert.ok(paths.includes("dist/index.js") && paths.includes("dist/index.d.ts"), filename);
-      for (const path of paths) assert.match(path, /^(dist\/.+\.(js|d\.ts)|package\.json)$/);
+      for (const path of paths) {
+        assert.match(path, /^(dist\/.+\.(js|d\.ts)|package\.json|README\.md)$/);
+      }
     }
+    const sdk = packed.find((p) => p.filename.startsWith("engram-sdk"));
+    assert.ok(
+      sdk?.files.some((f) => f.path === "README.md"),
+      "the SDK ships its README",
+    );
   });
 
   test("plain tsc compiles the docs example (NodeNext, strict) and types are enforced", async () => {
