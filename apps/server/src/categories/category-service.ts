@@ -1,6 +1,7 @@
 import type { CategoriesResponse, Category, SetCategoriesBody } from "@engram/contract";
 import { LRUCache } from "lru-cache";
 import type { Embedder } from "../embeddings/embedder.ts";
+import { cosine } from "../embeddings/unit-vector.ts";
 import { AppError } from "../lib/errors.ts";
 import { appendAudit } from "../tenancy/audit.ts";
 import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
@@ -27,20 +28,6 @@ export interface CategoryServiceDeps {
   categorize?: Partial<CategorizeOptions>;
   /** Description embeddings kept in this process (by text, so shared by projects alike). */
   cacheSize?: number;
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number;
-    const y = b[i] as number;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 /** A name given twice is refused, at its second place. */

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { ChatCitation, ChatMode } from "@engram/contract";
 import { LRUCache } from "lru-cache";
 import type { RedisConnection } from "../cache/redis-connection.ts";
+import { cosine } from "../embeddings/unit-vector.ts";
 
 /**
  * The semantic cache's storage (docs/chat.md): answers kept per key space, each with its
@@ -39,22 +40,6 @@ const PER_SPACE = 50;
 interface Entry extends CachedAnswer {
   vector: Float32Array;
   expiresAt: number;
-}
-
-/** Cosine similarity of two vectors of one model. */
-function cosine(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return -1;
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number;
-    const y = b[i] as number;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 function best<T extends { vector: Float32Array; expiresAt: number }>(

@@ -8,3 +8,19 @@ export function toUnitVector(values: readonly number[]): Float32Array<ArrayBuffe
   }
   return Float32Array.from(values, (x) => x / norm);
 }
+
+/** Cosine similarity of two vectors of one model (-1 when their lengths differ; 0 for a zero one). */
+export function cosine(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return -1;
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+}
