@@ -14,14 +14,7 @@ import type {
   UpdateAgentBody,
 } from "@engram/contract";
 import { createParser } from "eventsource-parser";
-import {
-  allPages,
-  type ClientOptions,
-  EngramError,
-  fetchWithRetries,
-  request,
-  retryAfterOf,
-} from "./http.ts";
+import { allPages, type ClientOptions, errorOf, fetchWithRetries, request } from "./http.ts";
 
 const enc = encodeURIComponent;
 
@@ -103,15 +96,7 @@ export class AgentsClient {
     }));
     if (!res.ok || !res.body) {
       const text = await res.text();
-      const problem = text
-        ? (JSON.parse(text) as EngramError["problem"])
-        : {
-            type: "about:blank",
-            title: res.statusText,
-            status: res.status,
-            code: "internal_error",
-          };
-      throw new EngramError(res.status, problem, retryAfterOf(res.headers));
+      throw errorOf(res, text ? JSON.parse(text) : undefined);
     }
     const queue: ChatStreamEvent[] = [];
     const parser = createParser({

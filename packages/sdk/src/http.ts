@@ -51,7 +51,7 @@ export interface RequestOptions {
 }
 
 /** Seconds in a Retry-After field: delay-seconds, or an HTTP date (RFC 9110 §10.2.3). */
-export function retryAfterOf(headers: Headers): number | undefined {
+function retryAfterOf(headers: Headers): number | undefined {
   const value = headers.get("retry-after");
   if (value === null) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim());
@@ -83,6 +83,17 @@ export async function fetchWithRetries(
   }
 }
 
+/** The EngramError of a refused response, from its decoded problem body (if it has one). */
+export function errorOf(res: Response, body: unknown): EngramError {
+  const problem = (body as EngramError["problem"] | undefined) ?? {
+    type: "about:blank",
+    title: res.statusText,
+    status: res.status,
+    code: "internal_error",
+  };
+  return new EngramError(res.status, problem, retryAfterOf(res.headers));
+}
+
 /** Sends one request and decodes JSON, throwing EngramError for problem responses. */
 export async function request<T>(
   opts: ClientOptions,
@@ -106,13 +117,7 @@ export async function request<T>(
   const text = await res.text();
   const data: unknown = text ? JSON.parse(text) : undefined;
   if (!res.ok) {
-    const problem = (data as EngramError["problem"] | undefined) ?? {
-      type: "about:blank",
-      title: res.statusText,
-      status: res.status,
-      code: "internal_error",
-    };
-    throw new EngramError(res.status, problem, retryAfterOf(res.headers));
+    throw errorOf(res, data);
   }
   return data as T;
 }

@@ -11,14 +11,7 @@ import type {
   SearchKnowledgeBody,
   SearchKnowledgeResponse,
 } from "@engram/contract";
-import {
-  allPages,
-  type ClientOptions,
-  EngramError,
-  fetchWithRetries,
-  request,
-  retryAfterOf,
-} from "./http.ts";
+import { allPages, type ClientOptions, errorOf, fetchWithRetries, request } from "./http.ts";
 
 const enc = encodeURIComponent;
 
@@ -62,8 +55,7 @@ export class KnowledgeClient {
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
     }));
     const data = await res.json();
-    if (!res.ok)
-      throw new EngramError(res.status, data as EngramError["problem"], retryAfterOf(res.headers));
+    if (!res.ok) throw errorOf(res, data);
     return data as CreateDocumentResponse;
   }
 
