@@ -2,30 +2,29 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import type { Agent, EngramClient } from "@engram/sdk";
-import { type HostPage, launchChromium, startHostPage } from "@engram/widget/testing";
+import {
+  type HostPage,
+  launchChromium,
+  startHostPage,
+  type WidgetTarget,
+} from "@engram/widget/testing";
 import type { Browser, Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../testing/test-server.ts";
+import {
+  answersSettled,
+  answerTexts,
+  QUESTION,
+  shopAgent,
+  visit,
+} from "../testing/widget-visits.ts";
 
 // The widget in chromium against the real server (`engram serve`'s app, embedded PGlite, the local
 // embedder, the extractive chat engine): a customer's page on another origin embeds the snippet, a
 // visitor asks, the answer streams in with its sources, and what the server recorded is checked
 // through the API. The UI's own error cases (mid-stream errors, interrupted answers, hostile CSS)
-// are in apps/widget's test against a stand-in.
+// are in apps/widget's test against a stand-in; a model's answer streaming in over time is in
+// widget-model.browser.test.ts.
 
-const RETURNS = `# Returns
-
-## Refunds
-
-Unworn boots can be returned within 30 days of delivery for a full refund. Print the prepaid label from your order page and drop the parcel at any post office. Refunds reach your card within five working days of the parcel arriving at our warehouse.
-`;
-const SHIPPING = `# Shipping
-
-## Delivery times
-
-Orders placed before noon leave our warehouse the same day. Standard delivery takes two to four working days; express delivery arrives the next working day.
-`;
-
-const QUESTION = "How do I return my boots for a refund?";
 const FOLLOW_UP = "How long does delivery take?";
 
 // Records the newest answer's text after every text node the widget appends to it (one per
@@ -54,18 +53,6 @@ const isFocused = (page: Page, name: string) =>
   page
     .getByRole("button", { name, exact: true })
     .evaluate((element) => element.getRootNode().activeElement === element);
-
-/** The text of the widget's answers, in order (the DOM's, newlines included). */
-const answerTexts = (page: Page) => page.locator("engram-widget .assistant .t").allTextContents();
-
-/** Resolves once the widget shows `count` answers and none is streaming (aria-busy). */
-async function answersSettled(page: Page, count: number) {
-  await page
-    .locator("engram-widget .assistant .t")
-    .nth(count - 1)
-    .waitFor();
-  await page.locator("engram-widget [aria-busy=true]").waitFor({ state: "detached" });
-}
 
 interface ApiRequest {
   method: string;
@@ -133,21 +120,8 @@ describe("the widget in chromium, on a page of another origin, against a real En
       startHostPage(),
       startTestServer(),
     ]);
-    ({ client } = await engram.newTenant());
-    const uploads = await Promise.all([
-      client.knowledge.createDocument({ filename: "returns.md", text: RETURNS }),
-      client.knowledge.createDocument({ filename: "shipping.md", text: SHIPPING }),
-    ]);
-    for (const { job_id } of uploads) {
-      assert.equal((await client.knowledge.waitForJob(job_id)).state, "completed");
-    }
-    agent = await client.agents.createAgent({
-      name: "Acme Help",
-      instructions: "Answer from the shop's documents.",
-      greeting: "Hi! Ask me anything.",
-      allowed_origins: [host.origin],
-    });
-    const target = { base: engram.url, agentId: agent.id, publishableKey: agent.publishable_key };
+    let target: WidgetTarget;
+    ({ client, agent, target } = await shopAgent(engram, host.origin));
     host.embed(target);
     refusedHost.embed(target);
   });
@@ -157,22 +131,10 @@ describe("the widget in chromium, on a page of another origin, against a real En
     await Promise.all([host?.close(), refusedHost?.close(), engram?.close()]);
   });
 
-  const visit = async (url: string, run: (page: Page) => Promise<void>) => {
-    const context = await browser.newContext();
-    try {
-      const page = await context.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (error) => pageErrors.push(error.message));
-      await page.goto(url);
-      await run(page);
-      assert.deepEqual(pageErrors, [], "no script error on the page");
-    } finally {
-      await context.close();
-    }
-  };
+  const visitPage = (url: string, run: (page: Page) => Promise<void>) => visit(browser, url, run);
 
   test("a visitor asks from the keyboard, sees the answer stream in with its source, reloads and goes on in the same conversation", async () => {
-    await visit(host.url, async (page) => {
+    await visitPage(host.url, async (page) => {
       const launcher = page.getByRole("button", { name: "Chat", exact: true });
       await launcher.waitFor({ state: "visible" });
       for (let presses = 0; presses < 5 && !(await isFocused(page, "Chat")); presses++) {
@@ -243,7 +205,7 @@ describe("the widget in chromium, on a page of another origin, against a real En
 
   test("a page on an origin the agent does not allow is refused: the visitor is told, the server records nothing", async () => {
     const before = await client.agents.listConversations({ agent_id: agent.id });
-    await visit(refusedHost.url, async (page) => {
+    await visitPage(refusedHost.url, async (page) => {
       // The server's refusals carry no CORS header: the browser hides them from the page.
       const network = await watchApi(page, engram.url);
       await page.getByRole("button", { name: "Chat", exact: true }).click();
@@ -288,7 +250,7 @@ describe("the widget in chromium, on a page of another origin, against a real En
     const key = agent.publishable_key;
     // From the allowed page, cross-origin: no other route answers the preflight (404, no CORS
     // headers), so the browser does not even send the key.
-    await visit(host.url, async (page) => {
+    await visitPage(host.url, async (page) => {
       const network = await watchApi(page, engram.url);
       const outcome = await page.evaluate(
         async ({ url, key }) => {
@@ -311,7 +273,7 @@ describe("the widget in chromium, on a page of another origin, against a real En
       assert.deepEqual(await network.requests(expected), expected, "only the preflight was sent");
     });
     // From a page of the server's own origin (no CORS in the way), the server refuses it: 403.
-    await visit(`${engram.url}/healthz`, async (page) => {
+    await visitPage(`${engram.url}/healthz`, async (page) => {
       const answers = await page.evaluate(async (key) => {
         const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
         const read = await fetch("/v1/memories", { headers });
