@@ -167,7 +167,12 @@ describe("the widget in chromium, on a page of another origin, against a real En
       assert.equal(listed.results.length, 1);
       const conversationId = listed.results[0]?.id ?? "";
       const first = await client.agents.getConversation(conversationId);
-      assert.match(String(first.user_id), /^visitor:v_[A-Za-z0-9_-]{22}$/);
+      const stored = await page.evaluate(
+        (key) => JSON.parse(localStorage.getItem(key) ?? "{}") as { visitorId?: string },
+        `engram:v1:${agent.id}`,
+      );
+      assert.match(String(stored.visitorId), /^v_[A-Za-z0-9_-]{22}$/);
+      assert.equal(first.user_id, `visitor:${stored.visitorId}`, "the browser's visitor id");
       assert.equal(first.message_count, 2);
       assert.equal(first.messages[0]?.text, QUESTION);
       assert.equal(first.messages[1]?.text, answer, "the widget shows the answer the server kept");
