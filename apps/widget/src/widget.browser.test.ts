@@ -53,8 +53,8 @@ describe("the widget in chromium, embedded by a page on another origin", () => {
     browser = await launchChromium();
     host = await startHostPage();
     refusedHost = await startHostPage();
-    // The server side: a stand-in speaking the widget's protocol. With a real Engram, create an
-    // agent whose allowed_origins is [host.origin] and embed {base, agentId, publishableKey}.
+    // The server side: a stand-in speaking the widget's protocol, for the UI's error cases. The
+    // same visit against a real Engram is apps/server/src/widget/widget.browser.test.ts.
     engram = await startStandInEngram({ allowedOrigins: [host.origin] });
     host.embed(engram, { css: HOSTILE_CSS });
     refusedHost.embed(engram);
@@ -222,7 +222,7 @@ describe("the widget in chromium, embedded by a page on another origin", () => {
     assert.equal(
       engram.chats.length,
       chatsBefore,
-      "no chat request got past the refused preflight",
+      "no chat request was accepted from the refused origin",
     );
   });
 });

@@ -31,12 +31,13 @@ interface ChatLog {
 }
 
 /**
- * A local server speaking the widget's side of the Engram API exactly as the real one does:
- * CORS (preflight included) only for the agent's allowed origins, 403 otherwise; the publishable
- * key as a bearer token; GET /v1/agents/{id}/config; POST /v1/agents/{id}/chat as an SSE stream
+ * A local server speaking the widget's side of the Engram API as the real one does: every CORS
+ * preflight allowed, the request itself refused (403, no CORS headers) from an origin not in the
+ * agent's allowed origins; the publishable key as a bearer token; GET /v1/agents/{id}/config; POST /v1/agents/{id}/chat as an SSE stream
  * (conversation, citations, delta…, done, or error); and the built widget under /widget/v1/.
- * It records what the widget sent so a test can check it. The browser test swaps it for a real
- * Engram server through the same WidgetTarget.
+ * It records what the widget sent so a test can check it, and answers what the real server makes
+ * hard to provoke (an error mid-stream). apps/server's widget.browser.test.ts runs the widget
+ * against the real server through the same WidgetTarget.
  */
 export async function startStandInEngram(options: {
   allowedOrigins: readonly string[];
@@ -85,14 +86,11 @@ export async function startStandInEngram(options: {
     const route = /^\/v1\/agents\/([^/]+)\/(config|chat)$/.exec(url.pathname);
     if (!route) return problem(res, 404, "not_found", `No route ${req.method} ${url.pathname}`, {});
     const origin = req.headers.origin;
-    if (!origin || !options.allowedOrigins.includes(origin)) {
-      refusedOrigins.push(origin ?? "");
-      return problem(res, 403, "origin_not_allowed", "This origin may not use the agent", {});
-    }
-    const cors = { "access-control-allow-origin": origin, vary: "origin" };
     if (req.method === "OPTIONS") {
+      // As the real server: a preflight carries no key, so it cannot tell an allowed origin from
+      // another; it is allowed, and the request itself is refused below.
       res.writeHead(204, {
-        ...cors,
+        ...(origin ? { "access-control-allow-origin": origin, vary: "origin" } : {}),
         "access-control-allow-methods": "GET, POST",
         "access-control-allow-headers": "authorization, content-type",
         "access-control-max-age": "600",
@@ -100,11 +98,23 @@ export async function startStandInEngram(options: {
       res.end();
       return;
     }
+    // A refusal without CORS headers: a browser on another origin cannot even read it.
     if (req.headers.authorization !== `Bearer ${publishableKey}`) {
-      return problem(res, 401, "unauthorized", "Missing or invalid publishable key", cors);
+      return problem(res, 401, "unauthenticated", "The publishable key is not valid", {});
     }
+    if (!origin || !options.allowedOrigins.includes(origin)) {
+      refusedOrigins.push(origin ?? "");
+      return problem(
+        res,
+        403,
+        "forbidden",
+        "This origin is not one of the agent's allowed_origins",
+        {},
+      );
+    }
+    const cors = { "access-control-allow-origin": origin, vary: "origin" };
     if (route[1] !== agentId) {
-      return problem(res, 404, "not_found", `Agent ${route[1]} not found`, cors);
+      return problem(res, 403, "forbidden", "This publishable key belongs to another agent", cors);
     }
     if (route[2] === "config" && req.method === "GET") {
       res.writeHead(200, { "content-type": "application/json", ...cors });
