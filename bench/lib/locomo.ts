@@ -74,7 +74,7 @@ export function sessionsOf(conv: Conversation): DialogTurn[][] {
 }
 
 /** Every dialog turn as one verbatim memory body, scoped to its conversation, with its dia_id. */
-function turnsOf(conv: Conversation): AddMemoryBody[] {
+export function turnsOf(conv: Conversation): AddMemoryBody[] {
   return sessionsOf(conv)
     .flat()
     .map((turn) => ({

@@ -11,7 +11,9 @@ const LOAD_TIMEOUT_MS = 60_000;
 const WORKER_URL = new URL("./local-embedder-worker.ts", import.meta.url);
 
 /** Embeds with the local USE-Lite model (512-d unit vectors) in worker threads. */
-export async function createLocalEmbedder(opts: { batchSize?: number } = {}): Promise<Embedder> {
+export async function createLocalEmbedder(
+  opts: { batchSize?: number; lengthBuckets?: boolean } = {},
+): Promise<Embedder> {
   return createWorkerEmbedder(WORKER_URL, opts);
 }
 
@@ -27,11 +29,15 @@ export async function createLocalEmbedder(opts: { batchSize?: number } = {}): Pr
  */
 export async function createWorkerEmbedder(
   workerUrl: URL,
-  opts: { batchSize?: number } = {},
+  opts: { batchSize?: number; lengthBuckets?: boolean } = {},
 ): Promise<Embedder> {
   const batchSize = opts.batchSize ?? 64;
-  const interactive = new WorkerEmbedder(workerUrl, new BatchQueue(batchSize));
-  const bulk = new WorkerEmbedder(workerUrl, new BatchQueue(batchSize));
+  const init: WorkerInit = {
+    dimension: DIMENSION,
+    ...(opts.lengthBuckets === false ? { lengthBuckets: false } : {}),
+  };
+  const interactive = new WorkerEmbedder(workerUrl, new BatchQueue(batchSize), init);
+  const bulk = new WorkerEmbedder(workerUrl, new BatchQueue(batchSize), init);
   await interactive.start(); // fail fast: a model that cannot load is a startup error
   const smallMax = smallCallMax(batchSize);
   return {
@@ -50,6 +56,7 @@ class WorkerEmbedder implements Embedder {
   readonly dimension = DIMENSION;
   readonly #workerUrl: URL;
   readonly #queue: BatchQueue;
+  readonly #init: WorkerInit;
   #worker: Worker | undefined;
   #ready: Promise<Worker> | undefined;
   #inFlight: { id: number; batch: Slice[] } | undefined;
@@ -57,9 +64,10 @@ class WorkerEmbedder implements Embedder {
   #nextId = 0;
   #closed = false;
 
-  constructor(workerUrl: URL, queue: BatchQueue) {
+  constructor(workerUrl: URL, queue: BatchQueue, init: WorkerInit) {
     this.#workerUrl = workerUrl;
     this.#queue = queue;
+    this.#init = init;
   }
 
   embed(texts: readonly string[]): Promise<Float32Array[]> {
@@ -81,8 +89,7 @@ class WorkerEmbedder implements Embedder {
   /** Starts the worker if none is running; resolves once its model is loaded. */
   start(): Promise<Worker> {
     this.#ready ??= new Promise((resolve, reject) => {
-      const init: WorkerInit = { dimension: DIMENSION };
-      const worker = new Worker(this.#workerUrl, { workerData: init });
+      const worker = new Worker(this.#workerUrl, { workerData: this.#init });
       this.#worker = worker;
       let loaded = false;
       let crash: Error | undefined;
