@@ -62,10 +62,14 @@ export async function runMcpStdio(opts: McpStdioOptions): Promise<void> {
     problemOf: (err) => {
       if (err instanceof EngramError) return err.problem;
       // Arguments refused before any request (they never reach the server).
-      return problemOf(newId("req"), err, () => {
-        process.stderr.write(`engram mcp: ${reasonOf(err)}\n`);
-        return `Engram at ${opts.url} could not be reached or answered unexpectedly: ${reasonOf(err)}`;
-      });
+      const local = problemOf(newId("req"), err, () => "");
+      if (local.code !== "internal_error") return local;
+      // No answer from the server (down, wrong URL, timed out).
+      process.stderr.write(`engram mcp: ${reasonOf(err)}\n`);
+      return {
+        code: "service_unavailable",
+        detail: `Engram at ${opts.url} did not answer: ${reasonOf(err)}`,
+      };
     },
   });
   const transport = new StdioServerTransport();

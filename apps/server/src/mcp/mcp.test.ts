@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { AddMemoryBody, ChatBody, type Scope, SearchMemoriesBody } from "@engram/contract";
 import type { EngramClient } from "@engram/sdk";
@@ -288,6 +289,30 @@ describe("MCP endpoints and the engram mcp command refuse what they cannot serve
     assert.equal(get.status, 405);
     assert.equal(get.headers.get("allow"), "POST");
     assert.equal(((await get.json()) as Json).code, "method_not_allowed");
+  });
+
+  test("engram mcp with its server down answers tool calls with service_unavailable", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const client = new Client({ name: "engram-test", version: "1.0.0" });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [...ENGRAM_CLI, "mcp", "--url", `http://127.0.0.1:${port}`],
+        env: bareEngramEnv({ ENGRAM_API_KEY: "egm_unused" }) as Record<string, string>,
+        stderr: "pipe",
+      }),
+    );
+    try {
+      const result = await client.callTool({ name: "list_memories", arguments: {} });
+      assert.equal(result.isError, true);
+      assert.equal((result.structuredContent as Json).code, "service_unavailable");
+      assert.match(JSON.stringify(result.content), /did not answer/);
+    } finally {
+      await client.close();
+    }
   });
 
   test("engram mcp without ENGRAM_API_KEY or with a bad URL says which and exits 2", async () => {
