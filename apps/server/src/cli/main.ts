@@ -1,6 +1,7 @@
 import { type Scope, Scopes } from "@engram/contract";
 import { Command, InvalidArgumentError } from "commander";
 import { type Config, ConfigError, loadConfig } from "../config/config.ts";
+import { mcpStdioOptions, runMcpStdio } from "../mcp/mcp-stdio.ts";
 import { withAdminClient } from "./admin-client.ts";
 import { reasonOf } from "./fail.ts";
 import { migrateCommand } from "./migrate.ts";
@@ -63,6 +64,22 @@ program
     "Run the periodic jobs (expiring Idempotency-Key records) next to the API processes (cluster mode: DATABASE_URL); embedded `engram serve` runs them itself",
   )
   .action(() => worker(config()));
+
+program
+  .command("mcp")
+  .description(
+    "Speak MCP on stdin/stdout for an agent host, forwarding tool calls to an Engram server (ENGRAM_URL or --url, ENGRAM_API_KEY); see docs/mcp.md",
+  )
+  .option("--url <url>", "server URL (default: ENGRAM_URL)")
+  .action(async (opts: { url?: string }) => {
+    try {
+      // A composition root like config(): the one place that hands the environment over.
+      await runMcpStdio(mcpStdioOptions(process.env, opts.url));
+    } catch (err) {
+      process.stderr.write(`engram mcp: ${reasonOf(err)}\n`);
+      process.exitCode = 2;
+    }
+  });
 
 const tenant = program.command("tenant").description("Manage tenants (platform admin)");
 tenant

@@ -22,6 +22,7 @@ import type { ErasureService } from "../erasure/erasure-service.ts";
 import { registerKnowledgeRoutes } from "../knowledge/knowledge-routes.ts";
 import type { KnowledgeService } from "../knowledge/knowledge-service.ts";
 import { newId } from "../lib/ids.ts";
+import { registerMcpRoutes } from "../mcp/mcp-routes.ts";
 import { registerMem0Routes } from "../mem0/mem0-routes.ts";
 import { registerEventRoutes } from "../memories/event-routes.ts";
 import type { MemoryEventService } from "../memories/memory-event-service.ts";
@@ -227,6 +228,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.knowledge) {
     await registerKnowledgeRoutes(app, deps.knowledge.service, auth, deps.knowledge.maxBytes);
   }
+  // MCP over Streamable HTTP (docs/mcp.md): the same service verbs as tools.
+  registerMcpRoutes(app, deps, auth);
   const registry = deps.metrics?.registry;
   if (registry) {
     // Unauthenticated like /healthz: no label carries a tenant or object id (telemetry/metrics.ts).

@@ -44,16 +44,27 @@ function problemBody(
  * AppError's own, anything else an internal error (logged, never described to the client).
  */
 export function problemOfError(request: FastifyRequest, err: unknown) {
+  return problemOf(request.id, err, () => {
+    request.log.error({ err }, "chat failed after its stream started");
+    return "The answer failed; try again";
+  });
+}
+
+/**
+ * The problem for an error thrown outside a route's own handling (a stream's `error` event, an
+ * MCP tool call): an AppError's or a schema validation error's own, anything else an internal
+ * error whose detail `internal` gives (after logging it; never the error's own message).
+ */
+export function problemOf(requestId: string, err: unknown, internal: () => string) {
   if (err instanceof AppError) {
-    return problemBody(request.id, err.code, err.message, err.field, err.extra);
+    return problemBody(requestId, err.code, err.message, err.field, err.extra);
   }
   const v = err as ValidationError;
   if (v.validation) {
     const field = fieldOf(v);
-    return problemBody(request.id, "validation_failed", describe(v, field), field);
+    return problemBody(requestId, "validation_failed", describe(v, field), field);
   }
-  request.log.error({ err }, "chat failed after its stream started");
-  return problemBody(request.id, "internal_error", "The answer failed; try again");
+  return problemBody(requestId, "internal_error", internal());
 }
 
 /**

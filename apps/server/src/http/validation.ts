@@ -86,10 +86,13 @@ export function validatorCompiler(): FastifySchemaCompiler<unknown> {
 /** The error Fastify raises for a body that fails its schema; the error handler names the field. */
 class BodyValidationError extends Error {
   readonly validation: ErrorObject[];
-  readonly validationContext = "body";
   readonly statusCode = 400;
-  constructor(errors: ErrorObject[]) {
-    super("The request body is not valid");
+  constructor(
+    errors: ErrorObject[],
+    /** What a problem names when the error is about the whole value rather than one field. */
+    readonly validationContext: string,
+  ) {
+    super(`The request ${validationContext} is not valid`);
     this.validation = errors;
   }
 }
@@ -99,12 +102,13 @@ const bodyAjv = makeAjv(false);
 /**
  * The body validator of the routes, for request parts Fastify does not validate itself (the
  * fields of a multipart upload): the same strict schema check and the same unstorable() walk, so
- * the same input gets the same 400 whichever way it is sent. Throws BodyValidationError.
+ * the same input gets the same 400 whichever way it is sent (an MCP tool's arguments too, named
+ * `part`). Throws BodyValidationError.
  */
-export function bodyValidator<T>(schema: object): (data: unknown) => T {
+export function bodyValidator<T>(schema: object, part = "body"): (data: unknown) => T {
   const check = checked(bodyAjv.compile(schema));
   return (data) => {
-    if (!check(data)) throw new BodyValidationError(check.errors ?? []);
+    if (!check(data)) throw new BodyValidationError(check.errors ?? [], part);
     return data as T;
   };
 }

@@ -1,0 +1,173 @@
+// `npm run bench:mcp`: an MCP tool call against the HTTP call it wraps, in the same run, on one
+// `engram serve` child process: the SDK's HTTP call (the baseline), the same operation as a tool
+// over Streamable HTTP (/mcp, the MCP SDK's client) and over stdio (`engram mcp` as a child
+// process, which itself calls the HTTP API). Calls are interleaved, one at a time, so the three
+// see the same server state and machine load. Writes RESULTS-mcp.md.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { EngramAdminClient, EngramClient } from "@engram/sdk";
+import {
+  ADMIN_TOKEN,
+  bareEngramEnv,
+  ENGRAM_CLI,
+  freePort,
+  spawnServer,
+} from "@engram/server/testing";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { describeCommit } from "./lib/commit.ts";
+import { ms, percentile } from "./lib/stats.ts";
+
+const { values: args } = parseArgs({
+  options: { n: { type: "string", default: "300" }, memories: { type: "string", default: "500" } },
+});
+const N = Number(args.n);
+const MEMORIES = Number(args.memories);
+const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11, 19), ...a);
+
+const USER = "bench-user";
+/** Repeated queries: their embeddings are cached, so the search itself is small next to I/O. */
+const QUERIES = Array.from({ length: 20 }, (_, i) => `what does the user think about topic ${i}?`);
+
+type Way = "http" | "mcpHttp" | "mcpStdio";
+const WAYS: Way[] = ["http", "mcpHttp", "mcpStdio"];
+const LABEL: Record<Way, string> = {
+  http: "HTTP API (SDK), the baseline",
+  mcpHttp: "MCP tool, Streamable HTTP (/mcp)",
+  mcpStdio: "MCP tool, stdio (`engram mcp`)",
+};
+
+interface Operation {
+  name: string;
+  tool: string;
+  args: (i: number) => Record<string, unknown>;
+  http: (client: EngramClient, args: Record<string, unknown>) => Promise<unknown>;
+}
+
+const OPERATIONS: Operation[] = [
+  {
+    name: "search memories (cached query embedding)",
+    tool: "search_memories",
+    args: (i) => ({ query: QUERIES[i % QUERIES.length], user_id: USER, limit: 10 }),
+    http: (c, a) => c.searchMemories(a as Parameters<EngramClient["searchMemories"]>[0]),
+  },
+  {
+    name: "list memories (20, no embedding)",
+    tool: "list_memories",
+    args: () => ({ user_id: USER, limit: 20 }),
+    http: (c, a) => c.listMemories(a),
+  },
+];
+
+async function callTool(client: Client, name: string, toolArgs: Record<string, unknown>) {
+  const result = await client.callTool({ name, arguments: toolArgs });
+  if (result.isError) throw new Error(`${name}: ${JSON.stringify(result.content)}`);
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), "engram-mcp-bench-"));
+  const server = await spawnServer(dir, await freePort(), { ENGRAM_RATE_LIMITS: "off" });
+  const clients: Client[] = [];
+  try {
+    const admin = new EngramAdminClient({ baseUrl: server.url, token: ADMIN_TOKEN });
+    const key = (await admin.createTenant({ name: "mcp-bench" })).key.key;
+    const http = new EngramClient({ baseUrl: server.url, token: key, timeoutMs: 120_000 });
+    log(`seeding ${MEMORIES} memories`);
+    for (let i = 0; i < MEMORIES; i += 250) {
+      const memories = Array.from({ length: Math.min(250, MEMORIES - i) }, (_, j) => ({
+        text: `Memory ${i + j}: the user has an opinion about topic ${(i + j) % 40}`,
+        user_id: USER,
+      }));
+      await http.batchAddMemories({ memories });
+    }
+
+    const mcpHttp = new Client({ name: "bench", version: "1.0.0" });
+    await mcpHttp.connect(
+      new StreamableHTTPClientTransport(new URL("/mcp", server.url), {
+        requestInit: { headers: { authorization: `Bearer ${key}` } },
+      }),
+    );
+    clients.push(mcpHttp);
+    const mcpStdio = new Client({ name: "bench", version: "1.0.0" });
+    await mcpStdio.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [...ENGRAM_CLI, "mcp"],
+        env: bareEngramEnv({ ENGRAM_URL: server.url, ENGRAM_API_KEY: key }) as Record<
+          string,
+          string
+        >,
+      }),
+    );
+    clients.push(mcpStdio);
+
+    const results: { op: string; samples: Record<Way, number[]> }[] = [];
+    for (const op of OPERATIONS) {
+      const call: Record<Way, (i: number) => Promise<unknown>> = {
+        http: (i) => op.http(http, op.args(i)),
+        mcpHttp: (i) => callTool(mcpHttp, op.tool, op.args(i)),
+        mcpStdio: (i) => callTool(mcpStdio, op.tool, op.args(i)),
+      };
+      // Warm-up: embeddings of the queries cached, connections open, code paths compiled.
+      for (let i = 0; i < QUERIES.length; i++) for (const way of WAYS) await call[way](i);
+      const samples: Record<Way, number[]> = { http: [], mcpHttp: [], mcpStdio: [] };
+      log(`${op.name}: ${N} calls each way`);
+      for (let i = 0; i < N; i++) {
+        // Rotated order, so no way always runs right after another.
+        for (let k = 0; k < WAYS.length; k++) {
+          const way = WAYS[(i + k) % WAYS.length] as Way;
+          const t = performance.now();
+          await call[way](i);
+          samples[way].push(performance.now() - t);
+        }
+      }
+      results.push({ op: op.name, samples });
+    }
+    const commit = await describeCommit();
+    writeFileSync(new URL("./RESULTS-mcp.md", import.meta.url), report(results, commit));
+    log("wrote bench/RESULTS-mcp.md");
+  } finally {
+    for (const c of clients) await c.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function report(results: { op: string; samples: Record<Way, number[]> }[], commit: string) {
+  const lines = [
+    "# MCP tool-call latency against the HTTP call it wraps",
+    "",
+    `Commit ${commit}, ${new Date().toISOString().slice(0, 10)}. Machine: ${cpus().length} × ${
+      cpus()[0]?.model ?? "unknown CPU"
+    }, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}.`,
+    "",
+    `\`npm run bench:mcp -- --n ${N} --memories ${MEMORIES}\`: one \`engram serve\` (embedded), one`,
+    "tenant with that many memories of one user; each operation called N times each way, one call",
+    "at a time, the three ways interleaved. Ratio: p50 against the HTTP call's p50 (aim ≤ 1.2×).",
+    "",
+  ];
+  for (const { op, samples } of results) {
+    const base = percentile(samples.http, 50);
+    lines.push(
+      `## ${op}`,
+      "",
+      "| Way | p50 ms | p99 ms | p50 ratio |",
+      "| --- | ---: | ---: | ---: |",
+    );
+    for (const way of WAYS) {
+      const p50 = percentile(samples[way], 50);
+      lines.push(
+        `| ${LABEL[way]} | ${ms(p50)} | ${ms(percentile(samples[way], 99))} | ${(p50 / base).toFixed(2)}× |`,
+      );
+    }
+    lines.push("");
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+await main();
