@@ -19,7 +19,7 @@ export interface UsageDelta {
 export type UsageHook = (tx: Queryable, delta: UsageDelta) => Promise<void>;
 
 /** A quota's use reaching 80 or 100 percent of its limit, announced once per period. */
-export interface QuotaThreshold {
+interface QuotaThreshold {
   metric: "memory_operations" | "active_memories" | "storage_bytes";
   threshold: 80 | 100;
   used: number;

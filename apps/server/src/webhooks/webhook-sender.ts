@@ -42,7 +42,7 @@ export function isPublicAddress(address: string): boolean {
 }
 
 /** The IP literal a URL's host names, if it is one (IPv6 without its brackets). */
-export function ipLiteral(hostname: string): string | undefined {
+function ipLiteral(hostname: string): string | undefined {
   const bare = hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
   return ipaddr.isValid(bare) && (bare.includes(":") || ipaddr.IPv4.isValidFourPartDecimal(bare))
     ? bare
