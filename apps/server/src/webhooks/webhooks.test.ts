@@ -353,6 +353,20 @@ describeOnBackends(
         );
       });
 
+      test("erasing a user erases the payloads of their memory events", async () => {
+        const t = await provision();
+        const path = newPath();
+        const hook = await webhook(t.key, path, ["memory.created"]);
+        await add(t.key, "Only u said this");
+        await as(t.key, "POST", "/v1/memories", { text: "Someone else's", user_id: "other" });
+        await until("both", async () => accepted(path).length === 2);
+        const erased = await as(t.key, "DELETE", "/v1/users/u");
+        assert.equal(erased.status, 200, erased.text);
+        assert.equal(erased.body.removed.webhook_deliveries, 1);
+        const log = await as(t.key, "GET", `/v1/webhooks/${hook.id}/deliveries`);
+        assert.equal(log.body.results.length, 1);
+      });
+
       test("quota.threshold fires at 80 % and 100 %, once per period", async () => {
         const t = await provision({ plan: "tiny-test" }); // 10 memory operations a month
         const path = newPath();
