@@ -82,6 +82,13 @@ describe("OpenAPI and docs", () => {
     getJob: ["get", "/v1/jobs/{id}"],
     retryJob: ["post", "/v1/jobs/{id}/retry"],
     searchKnowledge: ["post", "/v1/knowledge/search"],
+    createWebhook: ["post", "/v1/webhooks"],
+    listWebhooks: ["get", "/v1/webhooks"],
+    getWebhook: ["get", "/v1/webhooks/{id}"],
+    updateWebhook: ["patch", "/v1/webhooks/{id}"],
+    deleteWebhook: ["delete", "/v1/webhooks/{id}"],
+    listWebhookDeliveries: ["get", "/v1/webhooks/{id}/deliveries"],
+    redeliverWebhookDelivery: ["post", "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"],
   };
 
   test("GET /openapi.json is OpenAPI 3.1 with every /v1 route, its operationId and security", async () => {
