@@ -11,6 +11,8 @@ export const webhooksEnv = {
   ENGRAM_WEBHOOKS_MAX_RESPONSE_BYTES: Int(0, 1024 * 1024),
   ENGRAM_WEBHOOKS_MAX_ATTEMPTS: Int(1, 30),
   ENGRAM_WEBHOOKS_RETRY_DELAY_S: Int(1, 3600),
+  ENGRAM_WEBHOOKS_CONCURRENCY: Int(0, 256),
+  ENGRAM_WEBHOOKS_TENANT_CONCURRENCY: Int(1, 256),
 };
 type WebhooksEnv = Static<ReturnType<typeof Type.Object<typeof webhooksEnv>>>;
 
@@ -28,6 +30,10 @@ export interface WebhooksConfig {
   maxAttempts: number;
   /** First retry delay; doubles (with jitter) each attempt, up to 15 minutes. */
   retryDelayS: number;
+  /** Deliveries one process sends at once (network-bound, so more than ingestion); 0 sends none. */
+  concurrency: number;
+  /** Deliveries of one tenant in flight at once across all workers (fairness). */
+  tenantConcurrency: number;
 }
 
 export function webhooksConfig(e: WebhooksEnv): WebhooksConfig {
@@ -38,5 +44,7 @@ export function webhooksConfig(e: WebhooksEnv): WebhooksConfig {
     maxResponseBytes: e.ENGRAM_WEBHOOKS_MAX_RESPONSE_BYTES ?? 16 * 1024,
     maxAttempts: e.ENGRAM_WEBHOOKS_MAX_ATTEMPTS ?? 8,
     retryDelayS: e.ENGRAM_WEBHOOKS_RETRY_DELAY_S ?? 10,
+    concurrency: e.ENGRAM_WEBHOOKS_CONCURRENCY ?? 8,
+    tenantConcurrency: e.ENGRAM_WEBHOOKS_TENANT_CONCURRENCY ?? 4,
   };
 }

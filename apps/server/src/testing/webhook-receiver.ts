@@ -8,6 +8,8 @@ interface Received {
   body: string;
   /** The status it was answered with. */
   status: number;
+  /** When it arrived (Date.now()). */
+  receivedAt: number;
   // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON fields
   json: any;
 }
@@ -23,6 +25,7 @@ export async function startWebhookReceiver() {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
+      const receivedAt = Date.now();
       const path = req.url ?? "/";
       const body = Buffer.concat(chunks).toString("utf8");
       const status = scripted.get(path)?.shift() ?? 200;
@@ -32,7 +35,7 @@ export async function startWebhookReceiver() {
       } catch {
         json = undefined;
       }
-      received.push({ path, headers: req.headers, body, status, json });
+      received.push({ path, headers: req.headers, body, status, json, receivedAt });
       res.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "ok" : "nope");
     });
   });

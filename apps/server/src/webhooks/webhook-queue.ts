@@ -20,8 +20,8 @@ export const queueKey = (webhookId: string, key: string) => `${webhookId}:${key}
 
 /**
  * The delivery queue (ADR 0039): pg-boss's key_strict_fifo, keyed by webhook and memory, so a
- * retrying delivery holds back that memory's later events and nothing else. Attempts and backoff
- * are ENGRAM_WEBHOOKS_*; two more queue retries than HTTP attempts leave room for a database
+ * retrying delivery holds back that memory's later events and nothing else. Attempts, backoff and
+ * concurrency are ENGRAM_WEBHOOKS_* (leases and polling ENGRAM_INGEST_*); two more queue retries than HTTP attempts leave room for a database
  * error after the last attempt (the handler never lets a job fail for an HTTP error, so no failed
  * job blocks its key).
  */
@@ -34,5 +34,7 @@ export const webhookQueueSpec = (config: Pick<Config, "ingest" | "webhooks">): Q
     ...config.ingest,
     maxAttempts: config.webhooks.maxAttempts + 2,
     retryDelayS: config.webhooks.retryDelayS,
+    concurrency: config.webhooks.concurrency,
+    tenantConcurrency: config.webhooks.tenantConcurrency,
   },
 });
