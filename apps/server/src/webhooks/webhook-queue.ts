@@ -30,6 +30,7 @@ export const webhookQueueSpec = (config: Pick<Config, "ingest" | "webhooks">): Q
   deadLetter: "engram-webhook-dead",
   orderedByKey: true,
   retriesPerJob: true,
+  batch: 4,
   tuning: {
     ...config.ingest,
     maxAttempts: config.webhooks.maxAttempts + 2,

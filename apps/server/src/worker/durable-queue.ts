@@ -33,6 +33,13 @@ export interface QueueSpec {
    * rather than the one the queue was created (migrated) with.
    */
   retriesPerJob?: boolean;
+  /**
+   * Consumers take up to this many jobs per fetch, run them side by side (each completing or
+   * failing on its own), and fetch again at once while fetches come back full, instead of waiting
+   * the polling interval after every job: for many short jobs (webhook deliveries), where the
+   * poll, not the work, would otherwise set the rate. Absent: one job per fetch.
+   */
+  batch?: number;
 }
 
 /** What every queued message carries: the tenant it belongs to (the fairness group). */
@@ -198,24 +205,41 @@ export async function openQueue<M extends TenantMessage>(
     },
     async work(handle, onDead) {
       if (tuning.concurrency === 0) return;
-      await boss.work<M>(
-        name,
-        {
-          batchSize: 1,
-          localConcurrency: tuning.concurrency,
-          groupConcurrency: tuning.tenantConcurrency,
-          pollingIntervalSeconds,
-        },
-        async ([job]) => {
-          if (!job) return;
-          await handle({
-            queueJobId: job.id,
-            retryCount: job.retryCount ?? 0,
-            message: job.data,
-            signal: (job as { signal?: AbortSignal }).signal,
-          });
-        },
-      );
+      const run = (job: { id: string; retryCount?: number; data: M }) =>
+        handle({
+          queueJobId: job.id,
+          retryCount: job.retryCount ?? 0,
+          message: job.data,
+          signal: (job as { signal?: AbortSignal }).signal,
+        });
+      const options = {
+        localConcurrency: tuning.concurrency,
+        groupConcurrency: tuning.tenantConcurrency,
+        pollingIntervalSeconds,
+      };
+      if (spec.batch && spec.batch > 1) {
+        await boss.work<M>(
+          name,
+          { ...options, batchSize: spec.batch, perJobResults: true, burstWhenBatchFull: true },
+          (jobs) =>
+            Promise.all(
+              jobs.map((job) =>
+                run(job).then(
+                  () => ({ id: job.id, status: "completed" as const }),
+                  (err: Error) => ({
+                    id: job.id,
+                    status: "failed" as const,
+                    output: { message: String(err?.message ?? err).slice(0, 500) },
+                  }),
+                ),
+              ),
+            ),
+        );
+      } else {
+        await boss.work<M>(name, { ...options, batchSize: 1 }, async ([job]) => {
+          if (job) await run(job);
+        });
+      }
       await boss.work<M>(deadLetter, { batchSize: 1, pollingIntervalSeconds }, async ([job]) => {
         if (job) await onDead(job.data);
       });
