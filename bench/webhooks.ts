@@ -136,8 +136,12 @@ ${rows
   .join("\n")}
 
 Every event of the burst waits behind the ones queued before it: the lag's tail is the time to
-drain the burst at the delivery rate (one tenant is limited to
-\`ENGRAM_WEBHOOKS_TENANT_CONCURRENCY\` deliveries in flight), not the latency of one delivery.
+drain the burst at the delivery rate (one tenant has at most
+\`ENGRAM_WEBHOOKS_TENANT_CONCURRENCY\` deliveries in flight, fetched four at a time), not the
+latency of one delivery. On PostgreSQL the deliveries keep pace with the writes. Embedded, one
+PGlite connection serves both the adds (and the embedding model shares the 2 CPUs) and the
+deliveries, so most deliveries wait until the burst is written, then drain at the rate of the
+last column: the lag there is mostly the write time of the burst itself.
 `;
 writeFileSync(new URL("./RESULTS-webhooks.md", import.meta.url), out);
 console.log(out);
