@@ -353,6 +353,22 @@ describeOnBackends(
         );
       });
 
+      test("a change that rolls back leaves no delivery (same transaction)", async () => {
+        const t = await provision({ plan: "tiny-test" }); // 10 memory operations a month
+        const path = newPath();
+        const hook = await webhook(t.key, path, ["memory.created"]);
+        for (let i = 1; i <= 10; i++) await add(t.key, `Fact ${i}`);
+        // The eleventh add writes its memory, history and delivery, then metering refuses it
+        // (quota_exceeded): the whole transaction, delivery included, rolls back.
+        assertProblem(await add(t.key, "Fact 11"), 402, "quota_exceeded");
+        await until("ten creations", async () => accepted(path).length === 10);
+        await new Promise((r) => setTimeout(r, 1_500));
+        assert.equal(receiver.at(path).length, 10);
+        assert.ok(!receiver.at(path).some((r) => r.json.data.memory === "Fact 11"));
+        const log = await as(t.key, "GET", `/v1/webhooks/${hook.id}/deliveries?limit=100`);
+        assert.equal(log.body.results.length, 10);
+      });
+
       test("erasing a user erases the payloads of their memory events", async () => {
         const t = await provision();
         const path = newPath();
