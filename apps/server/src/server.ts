@@ -32,6 +32,7 @@ import { createTenancy } from "./tenancy/tenancy-module.ts";
 import { readLlmBudget } from "./usage/llm-usage.ts";
 import { createUsageService } from "./usage/usage-service.ts";
 import { createUsageStore } from "./usage/usage-store.ts";
+import { startWebhooks, type WebhooksModule } from "./webhooks/webhook-module.ts";
 import type { JobLogger } from "./worker/job.ts";
 import { workerJobs } from "./worker/jobs.ts";
 import { startScheduler } from "./worker/scheduler.ts";
@@ -61,6 +62,7 @@ export async function createServer(config: Config): Promise<Server> {
   });
   let knowledge: KnowledgeModule | undefined;
   let events: MemoryEventsModule | undefined;
+  let webhooks: WebhooksModule | undefined;
   try {
     // Before loading the model, so a cluster process with a stale schema fails fast.
     const model = embeddingModel(config.embedder);
@@ -95,7 +97,11 @@ export async function createServer(config: Config): Promise<Server> {
     const chatCache = redis
       ? createRedisChatCache(redis)
       : createLocalChatCache(config.chat.cacheSize);
+    // Before the modules whose changes emit events: their stores record deliveries through it.
+    const hooks = await startWebhooks({ config, db, log: queueLog, consume });
+    webhooks = hooks;
     const kb = await startKnowledge({
+      webhooks: hooks.hooks,
       onKnowledgeChange: (tenantId, projectId) => chatCache.bump(tenantId, projectId),
       config,
       db,
@@ -119,6 +125,7 @@ export async function createServer(config: Config): Promise<Server> {
       log: queueLog,
       searchKnowledge: (ctx, input) => kb.service.searchKnowledge(ctx, input),
       reranker,
+      webhooks: hooks.hooks,
     });
     events = await startMemoryEvents({ config, db, memories, plans, log: queueLog, consume });
     const entities = createEntityService({
@@ -192,6 +199,7 @@ export async function createServer(config: Config): Promise<Server> {
         chat,
       },
       metrics: kb.metrics,
+      webhooks: hooks.service,
       adminToken: admin.token,
       maxBodyBytes: config.maxBodyBytes,
       requestTimeoutS: config.requestTimeoutS,
@@ -240,6 +248,7 @@ export async function createServer(config: Config): Promise<Server> {
           await app.close();
           await events?.stop();
           await knowledge?.stop();
+          await webhooks?.stop();
           await jobs?.stop();
           await redis?.close();
           await embedder.close();
@@ -251,6 +260,7 @@ export async function createServer(config: Config): Promise<Server> {
   } catch (err) {
     await events?.stop();
     await knowledge?.stop();
+    await webhooks?.stop();
     await redis?.close();
     await db.close();
     throw err;

@@ -7,3 +7,4 @@ export * from "./erasure.ts";
 export * from "./knowledge.ts";
 export * from "./memories.ts";
 export * from "./tenancy.ts";
+export * from "./webhooks.ts";

@@ -13,6 +13,8 @@ export const Scopes = [
   "conversations:write",
   "usage:read",
   "keys:manage",
+  "webhooks:read",
+  "webhooks:write",
 ] as const;
 export type Scope = (typeof Scopes)[number];
 

@@ -3,6 +3,7 @@ import { migrateDatabase, openDatabase } from "../db/open-database.ts";
 import { embeddingModel } from "../embeddings/create-embedder.ts";
 import { ingestQueueSpec } from "../knowledge/ingest-queue.ts";
 import { memoryAddQueueSpec } from "../memories/memory-add-queue.ts";
+import { webhookQueueSpec } from "../webhooks/webhook-queue.ts";
 import { migrateQueues } from "../worker/durable-queue.ts";
 
 /**
@@ -23,6 +24,7 @@ export async function migrateCommand(config: Config) {
     await migrateQueues(db, config.databaseOwnerUrl, [
       ingestQueueSpec(config.ingest),
       memoryAddQueueSpec(config.ingest),
+      webhookQueueSpec(config),
     ]);
     return result;
   } finally {

@@ -9,6 +9,7 @@ import { type ChatConfig, chatConfig, chatEnv } from "./chat-config.ts";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
 import { llmConfig, llmConnection, llmEnv } from "./llm-config.ts";
 import { rerankConfig, rerankEnv } from "./rerank-config.ts";
+import { type WebhooksConfig, webhooksConfig, webhooksEnv } from "./webhooks-config.ts";
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const OnOff = Type.Enum(["on", "off"] as const);
@@ -52,6 +53,7 @@ const EnvSchema = Type.Object({
   ...chatEnv,
   ...llmEnv,
   ...rerankEnv,
+  ...webhooksEnv,
 });
 
 export interface Config {
@@ -114,6 +116,8 @@ export interface Config {
   rerank: RerankConfig | undefined;
   /** Agents' answers: the semantic cache and the streaming timeouts (docs/chat.md). */
   chat: ChatConfig;
+  /** Outbound webhooks: what they may reach, timeouts and retries (docs/webhooks.md). */
+  webhooks: WebhooksConfig;
 }
 
 /** Calibrated on the local embedder: see docs/inference.md. */
@@ -185,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       e.ENGRAM_CHAT_ENGINE === "extractive"
         ? undefined
         : llmConnection(e, (message) => new ConfigError(message)),
+    webhooks: webhooksConfig(e),
   };
 }
 

@@ -204,6 +204,8 @@ export const ERASURE_STEPS: readonly ErasureStep[] = [
     "tenant_id = $1 AND conversation_id IN (SELECT id FROM conversations WHERE tenant_id = $1 AND project_id = $2 AND user_id = $3)",
   ),
   deleteWhere("conversations", "tenant_id = $1 AND project_id = $2 AND user_id = $3"),
+  // Webhook payloads of the user's memory events (sent or not): they hold the user's text.
+  deleteWhere("webhook_deliveries", "tenant_id = $1 AND project_id = $2 AND user_id = $3"),
   deleteWhere(
     "ingest_jobs",
     `tenant_id = $1 AND project_id = $2 AND document_id IN (${USER_DOCUMENTS})`,

@@ -37,6 +37,8 @@ import type { Tenancy } from "../tenancy/tenancy-module.ts";
 import { registerAdminRoutes, registerTenantRoutes } from "../tenancy/tenant-routes.ts";
 import { registerUsageRoutes } from "../usage/usage-routes.ts";
 import type { UsageService } from "../usage/usage-service.ts";
+import { registerWebhookRoutes } from "../webhooks/webhook-routes.ts";
+import type { WebhookService } from "../webhooks/webhook-service.ts";
 import { registerWidgetRoutes } from "../widget/widget-routes.ts";
 import { createAuth } from "./auth.ts";
 import { docsUiOptions, OPENAPI_PATH } from "./docs-ui.ts";
@@ -86,6 +88,8 @@ export interface AppDeps {
     | undefined;
   /** Prometheus registry served at /metrics. */
   metrics?: Metrics | undefined;
+  /** /v1/webhooks: the project's webhooks, their delivery log and redelivery. */
+  webhooks?: WebhookService | undefined;
 }
 
 export type App = FastifyInstance<
@@ -207,6 +211,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (deps.context) registerContextRoutes(app, deps.context, auth);
   if (deps.erasure) registerErasureRoutes(app, deps.erasure, auth);
   if (deps.entities) registerEntityRoutes(app, deps.entities, auth);
+  if (deps.webhooks) registerWebhookRoutes(app, deps.webhooks, auth);
   if (deps.agents) {
     // Chat over WebSocket; a client frame is one chat message (chat-routes.ts bounds it too).
     await app.register(websocket, { options: { maxPayload: 64 * 1024 } });

@@ -93,6 +93,13 @@ describe("OpenAPI and docs", () => {
     getConversation: ["get", "/v1/conversations/{id}"],
     deleteConversation: ["delete", "/v1/conversations/{id}"],
     setMessageFeedback: ["post", "/v1/messages/{id}/feedback"],
+    createWebhook: ["post", "/v1/webhooks"],
+    listWebhooks: ["get", "/v1/webhooks"],
+    getWebhook: ["get", "/v1/webhooks/{id}"],
+    updateWebhook: ["patch", "/v1/webhooks/{id}"],
+    deleteWebhook: ["delete", "/v1/webhooks/{id}"],
+    listWebhookDeliveries: ["get", "/v1/webhooks/{id}/deliveries"],
+    redeliverWebhookDelivery: ["post", "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver"],
   };
   /**
    * The routes a widget calls: an agent's publishable key is accepted too. (The chat WebSocket,

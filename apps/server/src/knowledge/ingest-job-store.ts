@@ -3,6 +3,7 @@ import type { Database, Queryable } from "../db/database.ts";
 import { dropUnlinkedEntities, linkChunks } from "../entities/entity-links.ts";
 import type { Extraction } from "../inference/engine.ts";
 import type { UsageHook } from "../usage/metering.ts";
+import type { EmitWebhooks } from "../webhooks/webhook-outbox.ts";
 import type { Chunk } from "./chunker.ts";
 
 /** Storage a document's chunks take: their text and their vectors (4 bytes a dimension). */
@@ -47,13 +48,37 @@ async function endJob(
   jobId: string,
   state: "failed" | "dead",
   reason: string,
+  emit: EmitWebhooks | undefined,
 ): Promise<void> {
-  const [job] = await tx.query<{ document_id: string }>(
+  const [job] = await tx.query<{ document_id: string; project_id: string; attempts: number }>(
     `UPDATE ingest_jobs SET state = $3, stage = NULL, error = $4, finished_at = now()
-     WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'active') RETURNING document_id`,
+     WHERE tenant_id = $1 AND id = $2 AND state IN ('queued', 'active')
+     RETURNING document_id, project_id, attempts`,
     [tenantId, jobId, state, reason],
   );
   if (!job) return;
+  // document.failed either way; job.dead too once the retries are spent (retryable by API).
+  await emit?.(tx, tenantId, job.project_id, [
+    {
+      type: "document.failed",
+      key: job.document_id,
+      data: { id: job.document_id, job_id: jobId, error: reason },
+    },
+    ...(state === "dead"
+      ? [
+          {
+            type: "job.dead" as const,
+            key: job.document_id,
+            data: {
+              id: jobId,
+              document_id: job.document_id,
+              attempts: Number(job.attempts),
+              error: reason,
+            },
+          },
+        ]
+      : []),
+  ]);
   await tx.query(
     `UPDATE documents SET status = 'failed', error = $3, chunk_count = 0, updated_at = now()
      WHERE tenant_id = $1 AND id = $2`,
@@ -74,7 +99,13 @@ async function endJob(
  * worker's methods go by job id (from the queue) and keep the document's project. Uploads and
  * document reads are document-store's.
  */
-export function createIngestJobStore(db: Database, model: { id: string }, maxAttempts: number) {
+export function createIngestJobStore(
+  db: Database,
+  model: { id: string },
+  maxAttempts: number,
+  /** Records and enqueues document.ready, document.failed and job.dead in their transactions. */
+  emit?: EmitWebhooks,
+) {
   return {
     /** A job of the caller's project; projectId null is the worker's lookup by the queue's job id. */
     async getJob(
@@ -162,7 +193,7 @@ export function createIngestJobStore(db: Database, model: { id: string }, maxAtt
           // Every attempt so far died without finishing (a crash loop): give up instead of
           // handing the document to yet another worker.
           const reason = gaveUp(before.attempts, stoppedEarly(before.attempts));
-          await endJob(tx, tenantId, jobId, "dead", reason);
+          await endJob(tx, tenantId, jobId, "dead", reason, emit);
           return { exhausted: reason } as const;
         }
         const [job] = await tx.query<{ document_id: string; created_at: Date; attempts: number }>(
@@ -327,13 +358,25 @@ export function createIngestJobStore(db: Database, model: { id: string }, maxAtt
           [tenantId, jobId],
         );
         await usage?.(tx, { ops: 0, memories: 0, bytes: bytes - Number(doc.indexed_bytes) });
+        await emit?.(tx, tenantId, doc.project_id, [
+          {
+            type: "document.ready",
+            key: documentId,
+            data: {
+              id: documentId,
+              job_id: jobId,
+              chunk_count: chunks.length,
+              page_count: result.pages,
+            },
+          },
+        ]);
         return true;
       });
     },
 
     /** Ends a job without indexing anything (endJob), in its own transaction. */
     async failJob(tenantId: string, jobId: string, state: "failed" | "dead", reason: string) {
-      await db.withTenant(tenantId, (tx) => endJob(tx, tenantId, jobId, state, reason));
+      await db.withTenant(tenantId, (tx) => endJob(tx, tenantId, jobId, state, reason, emit));
     },
 
     /** Notes a failed attempt that will be retried. */

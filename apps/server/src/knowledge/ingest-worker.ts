@@ -7,7 +7,7 @@ import { newId } from "../lib/ids.ts";
 import type { PlanCatalog } from "../plans/plans.ts";
 import { vectorLiteral } from "../search/query-text.ts";
 import { type Metrics, timed } from "../telemetry/metrics.ts";
-import { applyUsage, type UsageHook } from "../usage/metering.ts";
+import { applyUsage, type QuotaThresholdHook, type UsageHook } from "../usage/metering.ts";
 import type { JobLogger } from "../worker/job.ts";
 import { gaveUp, type IngestJobStore } from "./ingest-job-store.ts";
 import type { Delivery, IngestMessage } from "./ingest-queue.ts";
@@ -43,6 +43,8 @@ export function createIngestHandler(deps: {
   plans: PlanCatalog;
   config: IngestConfig;
   metering: boolean;
+  /** Told of quota thresholds an indexed document crosses (webhooks' quota.threshold). */
+  quotaThresholds?: QuotaThresholdHook | undefined;
   metrics: Metrics;
   log: JobLogger;
   /** Told once a document's chunks are searchable (the chat cache's knowledge generation). */
@@ -98,7 +100,14 @@ export function createIngestHandler(deps: {
         ? (tx, delta) =>
             applyUsage(
               tx,
-              { tenantId, projectId: started.projectId, keyId: null, requestId: jobId, plan },
+              {
+                tenantId,
+                projectId: started.projectId,
+                keyId: null,
+                requestId: jobId,
+                plan,
+                thresholds: deps.quotaThresholds,
+              },
               "document.index",
               delta,
             )

@@ -6,6 +6,8 @@ import type { PlanCatalog } from "../plans/plans.ts";
 import type { Reranker } from "../rerank/reranker.ts";
 import type { Counters } from "../telemetry/counters.ts";
 import { createMetrics, type Metrics } from "../telemetry/metrics.ts";
+import type { QuotaThresholdHook } from "../usage/metering.ts";
+import type { EmitWebhooks } from "../webhooks/webhook-outbox.ts";
 import type { JobLogger } from "../worker/job.ts";
 import { createDocumentStore } from "./document-store.ts";
 import { createIngestJobStore } from "./ingest-job-store.ts";
@@ -43,12 +45,14 @@ export async function startKnowledge(deps: {
   reranker?: Reranker | undefined;
   /** Told when a document becomes searchable or is deleted (the chat engine's invalidateKnowledge). */
   onKnowledgeChange?: KnowledgeChangeHook | undefined;
+  /** Webhooks: document and job events, and quota thresholds, in their transactions. */
+  webhooks?: { emit: EmitWebhooks; quotaThresholds: QuotaThresholdHook } | undefined;
 }): Promise<KnowledgeModule> {
   const { config, db, model, embedder, log } = deps;
   if (db.kind === "pglite") await migrateIngestQueue(db, undefined, config.ingest);
   const queue = await openIngestQueue(db, config.databaseUrl, config.ingest, log, deps.consume);
   const metrics = createMetrics({ counters: deps.counters, depth: () => queue.depth() });
-  const jobs = createIngestJobStore(db, model, config.ingest.maxAttempts);
+  const jobs = createIngestJobStore(db, model, config.ingest.maxAttempts, deps.webhooks?.emit);
   const service = createKnowledgeService({
     documents: createDocumentStore(db),
     jobs,
@@ -58,6 +62,7 @@ export async function startKnowledge(deps: {
     reranker: deps.reranker,
     config: config.ingest,
     metering: config.metering,
+    quotaThresholds: deps.webhooks?.quotaThresholds,
     idempotencyTtlS: config.idempotencyTtlS,
     onKnowledgeChange: deps.onKnowledgeChange,
   });
@@ -79,6 +84,7 @@ export async function startKnowledge(deps: {
       plans: deps.plans,
       config: config.ingest,
       metering: config.metering,
+      quotaThresholds: deps.webhooks?.quotaThresholds,
       metrics,
       log,
       onKnowledgeChange: deps.onKnowledgeChange,

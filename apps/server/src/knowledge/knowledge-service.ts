@@ -24,7 +24,7 @@ import type { Reranker } from "../rerank/reranker.ts";
 import { checkFilter } from "../search/filter-sql.ts";
 import { embeddingQuery, keywordQuery, vectorLiteral } from "../search/query-text.ts";
 import { requireScope, type TenantContext } from "../tenancy/context.ts";
-import { usageHook } from "../usage/metering.ts";
+import { type QuotaThresholdHook, usageHook } from "../usage/metering.ts";
 import type { DocumentStore } from "./document-store.ts";
 import type { IngestJobStore } from "./ingest-job-store.ts";
 import type { IngestQueue } from "./ingest-queue.ts";
@@ -73,6 +73,8 @@ export function createKnowledgeService(deps: {
   config: IngestConfig;
   /** Quotas and metering (ENGRAM_METERING): a document's bytes count as the tenant's storage. */
   metering?: boolean;
+  /** Told of quota thresholds a write crosses (webhooks' quota.threshold). */
+  quotaThresholds?: QuotaThresholdHook | undefined;
   /** Seconds an Idempotency-Key is remembered (ENGRAM_IDEMPOTENCY_TTL_S). */
   idempotencyTtlS?: number;
   /** Told after a document is deleted (the chat cache's knowledge generation). */
@@ -80,7 +82,7 @@ export function createKnowledgeService(deps: {
 }) {
   const { documents, jobs, queue, config } = deps;
   const usage = (ctx: TenantContext, operation: string) =>
-    deps.metering === false ? undefined : usageHook(ctx, operation);
+    deps.metering === false ? undefined : usageHook(ctx, operation, deps.quotaThresholds);
 
   /** A JSON body's content as bytes: text as UTF-8, or base64 decoded (strictly). */
   function decodeJsonBody(body: CreateDocumentBody): Upload {

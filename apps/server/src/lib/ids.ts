@@ -22,7 +22,10 @@ export type IdPrefix =
   | "rel"
   | "agt"
   | "cnv"
-  | "msg";
+  | "msg"
+  | "whk"
+  | "dlv"
+  | "whmsg";
 
 /** A new prefixed, time-sortable id such as `mem_01JD3…`. */
 export function newId(prefix: IdPrefix): string {

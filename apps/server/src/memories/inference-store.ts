@@ -10,6 +10,7 @@ import { closeRelations, type EntityLinks, linkMemories } from "../entities/enti
 import type { Extraction, Neighbour } from "../inference/engine.ts";
 import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_BYTES_SQL, type UsageDelta, type UsageHook } from "../usage/metering.ts";
+import type { EmitWebhooks } from "../webhooks/webhook-outbox.ts";
 import {
   currentDuplicates,
   dedupKey,
@@ -98,7 +99,12 @@ interface Target {
 }
 
 /** SQL of inference: neighbour lookup, and the decisions' writes in one transaction. */
-export function createInferenceStore(db: Database, model: { id: string; dimension: number }) {
+export function createInferenceStore(
+  db: Database,
+  model: { id: string; dimension: number },
+  /** Records and enqueues the changes' webhook deliveries in their transactions. */
+  emit?: EmitWebhooks,
+) {
   const emb = `embedding::vector(${model.dimension})`;
   const modelPredicate = `embedding_model = '${model.id}'`;
 
@@ -217,20 +223,26 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
           w: InferenceWrite,
           extra: Partial<HistoryRow> = {},
         ) =>
-          insertHistory(tx, tenantId, projectId, [
-            {
-              memoryId,
-              event,
-              oldMemory: null,
-              newMemory: null,
-              oldMetadata: null,
-              newMetadata: null,
-              reason: w.reason,
-              sources: w.sources,
-              engine: w.engine,
-              ...extra,
-            },
-          ]);
+          insertHistory(
+            tx,
+            tenantId,
+            projectId,
+            [
+              {
+                memoryId,
+                event,
+                oldMemory: null,
+                newMemory: null,
+                oldMetadata: null,
+                newMetadata: null,
+                reason: w.reason,
+                sources: w.sources,
+                engine: w.engine,
+                ...extra,
+              },
+            ],
+            emit,
+          );
 
         for (const w of writes) {
           if (w.kind === "noop") {
@@ -360,6 +372,7 @@ export function createInferenceStore(db: Database, model: { id: string; dimensio
             oldMetadata: old.metadata,
             newMetadata: old.metadata,
             relatedMemoryId: inserted.id,
+            supersededBy: inserted.id,
             reason: `superseded by ${inserted.id}: ${w.reason}`,
           });
           results.push({

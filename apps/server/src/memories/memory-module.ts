@@ -12,6 +12,8 @@ import { createInferenceEngine } from "../inference/create-engine.ts";
 import { createLocalEngine } from "../inference/local-engine.ts";
 import type { Counters } from "../telemetry/counters.ts";
 import { createLlmBudgetCheck } from "../usage/llm-usage.ts";
+import type { QuotaThresholdHook } from "../usage/metering.ts";
+import type { EmitWebhooks } from "../webhooks/webhook-outbox.ts";
 import { createInferenceStore } from "./inference-store.ts";
 import { createInference } from "./memory-inference.ts";
 import { createMemorySearchStore } from "./memory-search-store.ts";
@@ -37,6 +39,8 @@ export function createMemories(deps: {
   searchKnowledge?: MemoryServiceDeps["searchKnowledge"];
   /** The optional re-ranker, for search (`engram worker` does not search). */
   reranker?: MemoryServiceDeps["reranker"];
+  /** Webhooks: every memory change's events, and quota thresholds, in their transactions. */
+  webhooks?: { emit: EmitWebhooks; quotaThresholds: QuotaThresholdHook } | undefined;
 }) {
   const { config, db, model, embedder, redis, counters } = deps;
   // The inference pipeline matches facts with these (categories.categorize).
@@ -52,11 +56,11 @@ export function createMemories(deps: {
       : noMemoryCache;
   const engine = createInferenceEngine(config.llm, local, { log: deps.log });
   const memories = createMemoryService({
-    store: createMemoryStore(db, model),
+    store: createMemoryStore(db, model, deps.webhooks?.emit),
     search: createMemorySearchStore(db, model),
     embedder,
     infer: createInference({
-      store: createInferenceStore(db, model),
+      store: createInferenceStore(db, model, deps.webhooks?.emit),
       embedder,
       engine,
       local,
@@ -68,6 +72,7 @@ export function createMemories(deps: {
     }),
     idempotencyTtlS: config.idempotencyTtlS,
     metering: config.metering,
+    quotaThresholds: deps.webhooks?.quotaThresholds,
     ...(deps.searchKnowledge ? { searchKnowledge: deps.searchKnowledge } : {}),
     reranker: deps.reranker,
     entitiesOfQuery: (tenantId, scope, query) =>

@@ -27,7 +27,7 @@ import type { Reranker } from "../rerank/reranker.ts";
 import { vectorLiteral } from "../search/query-text.ts";
 import { appendAudit } from "../tenancy/audit.ts";
 import { actorName, requireScope, type TenantContext } from "../tenancy/context.ts";
-import { type UsageHook, usageHook } from "../usage/metering.ts";
+import { type QuotaThresholdHook, type UsageHook, usageHook } from "../usage/metering.ts";
 import { contentHash } from "./content-hash.ts";
 import { type Infer, messageSource } from "./memory-inference.ts";
 import { checkTimestamp, scopeOf, validityOf } from "./memory-input.ts";
@@ -47,6 +47,8 @@ export interface MemoryServiceDeps {
   idempotencyTtlS: number;
   /** Quotas and metering on writes (ENGRAM_METERING); off only to measure what they cost. */
   metering?: boolean;
+  /** Told of quota thresholds a write crosses (webhooks' quota.threshold). */
+  quotaThresholds?: QuotaThresholdHook | undefined;
   /** The optional re-ranker (ENGRAM_RERANK_URL): reorders the best fused hits of a search. */
   reranker?: Reranker | undefined;
   /**
@@ -80,7 +82,7 @@ export function createMemoryService(deps: MemoryServiceDeps) {
 
   /** Quota check and usage event for a write, run inside its transaction. */
   function usage(ctx: TenantContext, operation: string): UsageHook | undefined {
-    return metering ? usageHook(ctx, operation) : undefined;
+    return metering ? usageHook(ctx, operation, deps.quotaThresholds) : undefined;
   }
 
   function drafts(body: AddMemoryBody, field: string): Draft[] {

@@ -24,6 +24,7 @@ import { AppError } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { type Scope, scopeSql } from "../search/scope-sql.ts";
 import { MEMORY_BYTES_SQL, type UsageHook } from "../usage/metering.ts";
+import type { EmitWebhooks } from "../webhooks/webhook-outbox.ts";
 import { MEMORY_COLUMNS, type MemoryRow, toMemory } from "./memory-row.ts";
 import {
   dropUnusedTermStats,
@@ -32,6 +33,7 @@ import {
   unindexTerms,
 } from "./memory-terms-sql.ts";
 import { type Validity, validitySql } from "./memory-validity.ts";
+import { memoryWebhookEvents } from "./memory-webhook-events.ts";
 
 /** One memory to insert, already embedded. */
 export interface NewMemory {
@@ -82,20 +84,25 @@ export interface HistoryRow {
   engine?: "local" | "llm" | undefined;
   /** The memory's user; read from the memory when absent (a deleted memory must give it). */
   userId?: string | null | undefined;
+  /** Not stored: the memory that superseded this one (its webhook event is memory.superseded). */
+  supersededBy?: string | undefined;
 }
 
 /**
  * Appends history rows (the table is append-only for the application role). Each row names its
- * memory's user, so erasing that user finds the history of memories deleted earlier too.
+ * memory's user, so erasing that user finds the history of memories deleted earlier too. With
+ * `emit`, the rows' webhook events are recorded and enqueued in the same transaction.
  */
 export async function insertHistory(
   tx: Queryable,
   tenantId: string,
   projectId: string,
   entries: HistoryRow[],
+  emit?: EmitWebhooks,
 ): Promise<void> {
   if (entries.length === 0) return;
-  await tx.query(
+  const ids = entries.map(() => newId("hist"));
+  const written = await tx.query<{ id: string; user_id: string | null }>(
     `INSERT INTO memory_history (id, tenant_id, project_id, memory_id, event, old_memory, new_memory,
                                  old_metadata, new_metadata, reason, related_memory_id, sources, engine,
                                  user_id)
@@ -105,9 +112,10 @@ export async function insertHistory(
      FROM unnest($1::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[],
                  $10::text[], $11::text[], $12::jsonb[], $13::text[], $14::text[])
        AS d(id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata, reason,
-            related, sources, engine, user_id)`,
+            related, sources, engine, user_id)
+     RETURNING id, user_id`,
     [
-      entries.map(() => newId("hist")),
+      ids,
       tenantId,
       entries.map((e) => e.memoryId),
       entries.map((e) => e.event),
@@ -123,6 +131,18 @@ export async function insertHistory(
       entries.map((e) => e.userId ?? null),
     ],
   );
+  if (emit) {
+    const users = new Map(written.map((w) => [w.id, w.user_id]));
+    await emit(
+      tx,
+      tenantId,
+      projectId,
+      memoryWebhookEvents(
+        entries,
+        ids.map((id) => users.get(id) ?? null),
+      ),
+    );
+  }
 }
 
 /**
@@ -230,7 +250,12 @@ function duplicateText(err: unknown): never {
 }
 
 /** SQL for memories. Every method runs in one transaction under the tenant's RLS context. */
-export function createMemoryStore(db: Database, model: { id: string; dimension: number }) {
+export function createMemoryStore(
+  db: Database,
+  model: { id: string; dimension: number },
+  /** Records and enqueues the changes' webhook deliveries in their transactions. */
+  emit?: EmitWebhooks,
+) {
   return {
     /** The stored response of an earlier request with this Idempotency-Key, if any. */
     findIdempotent: (tenantId: string, idem: IdempotencyRequest) =>
@@ -287,6 +312,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
               oldMetadata: null,
               newMetadata: r.metadata,
             })),
+          emit,
         );
         if (usage && inserted.length > 0) {
           await usage(tx, {
@@ -399,16 +425,22 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
           memories: 0,
           bytes: Number(updated.bytes) - Number(old.bytes),
         });
-        await insertHistory(tx, tenantId, projectId, [
-          {
-            memoryId: id,
-            event: "UPDATE",
-            oldMemory: old.memory,
-            newMemory: updated.memory,
-            oldMetadata: old.metadata,
-            newMetadata: updated.metadata,
-          },
-        ]);
+        await insertHistory(
+          tx,
+          tenantId,
+          projectId,
+          [
+            {
+              memoryId: id,
+              event: "UPDATE",
+              oldMemory: old.memory,
+              newMemory: updated.memory,
+              oldMetadata: old.metadata,
+              newMetadata: updated.metadata,
+            },
+          ],
+          emit,
+        );
         return toMemory(updated);
       }),
 
@@ -475,6 +507,7 @@ export function createMemoryStore(db: Database, model: { id: string; dimension: 
             newMetadata: null,
             userId: g.user_id,
           })),
+          emit,
         );
         return gone.length;
       }),

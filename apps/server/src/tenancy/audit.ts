@@ -18,7 +18,10 @@ type AuditAction =
   | "agent.create"
   | "agent.update"
   | "agent.delete"
-  | "conversation.delete";
+  | "conversation.delete"
+  | "webhook.create"
+  | "webhook.update"
+  | "webhook.delete";
 
 /** One audit row as its writer gives it. */
 export interface AuditEntry {

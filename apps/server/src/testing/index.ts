@@ -12,3 +12,4 @@ export * from "./test-databases.ts";
 export * from "./test-postgres.ts";
 export * from "./test-redis.ts";
 export * from "./test-server.ts";
+export * from "./webhook-receiver.ts";

@@ -18,6 +18,22 @@ export interface UsageDelta {
 /** Called by a store inside the write's transaction, after its rows are written, before commit. */
 export type UsageHook = (tx: Queryable, delta: UsageDelta) => Promise<void>;
 
+/** A quota's use reaching 80 or 100 percent of its limit, announced once per period. */
+interface QuotaThreshold {
+  metric: "memory_operations" | "active_memories" | "storage_bytes";
+  threshold: 80 | 100;
+  used: number;
+  limit: number;
+  periodStart: string;
+}
+
+/** Told, inside the write's transaction, of the thresholds it crossed (webhooks' quota.threshold). */
+export type QuotaThresholdHook = (
+  tx: Queryable,
+  tenantId: string,
+  crossed: QuotaThreshold[],
+) => Promise<void>;
+
 /** Who is writing, under which limits; taken from the request's tenant context. */
 export interface MeterContext {
   tenantId: string;
@@ -25,6 +41,49 @@ export interface MeterContext {
   keyId: string | null;
   requestId: string;
   plan: EffectivePlan;
+  /** Told of crossed quota thresholds; none are recorded without it. */
+  thresholds?: QuotaThresholdHook | undefined;
+}
+
+const THRESHOLDS = [80, 100] as const;
+
+/**
+ * Records the thresholds a write crossed (its use before < the mark <= its use after), each once
+ * per period (quota_notices), and tells the hook of those not announced before.
+ */
+async function noticeThresholds(
+  tx: Queryable,
+  m: MeterContext,
+  periodStart: string,
+  moves: {
+    metric: QuotaThreshold["metric"];
+    before: number;
+    after: number;
+    limit: number | null;
+  }[],
+): Promise<void> {
+  if (!m.thresholds) return;
+  const crossed: QuotaThreshold[] = [];
+  for (const { metric, before, after, limit } of moves) {
+    if (limit === null || limit <= 0 || after <= before) continue;
+    for (const threshold of THRESHOLDS) {
+      const mark = (limit * threshold) / 100;
+      if (before < mark && after >= mark) {
+        crossed.push({ metric, threshold, used: after, limit, periodStart });
+      }
+    }
+  }
+  if (crossed.length === 0) return;
+  const fresh = await tx.query<{ metric: string; threshold: number }>(
+    `INSERT INTO quota_notices (tenant_id, period_start, metric, threshold)
+     SELECT $1, $2, d.metric, d.threshold FROM unnest($3::text[], $4::int[]) AS d(metric, threshold)
+     ON CONFLICT DO NOTHING RETURNING metric, threshold`,
+    [m.tenantId, periodStart, crossed.map((c) => c.metric), crossed.map((c) => c.threshold)],
+  );
+  const isFresh = (c: QuotaThreshold) =>
+    fresh.some((f) => f.metric === c.metric && Number(f.threshold) === c.threshold);
+  const announced = crossed.filter(isFresh);
+  if (announced.length > 0) await m.thresholds(tx, m.tenantId, announced);
 }
 
 /** SQL a stored memory's size is counted with (text, metadata as stored, 4 bytes a dimension). */
@@ -61,10 +120,10 @@ export async function applyUsage(
   now = new Date(),
 ): Promise<void> {
   const { limits } = m.plan;
+  const period = periodOf(now);
+  const periodStart = period.start.toISOString().slice(0, 10);
   if (delta.ops > 0) {
-    const period = periodOf(now);
-    const periodStart = period.start.toISOString().slice(0, 10);
-    const counted = await tx.query(
+    const counted = await tx.query<{ used: string }>(
       `INSERT INTO usage_counters (tenant_id, period_start, metric, used)
        SELECT $1, $2, 'memory_operations', $3 WHERE $4::bigint IS NULL OR $3 <= $4::bigint
        ON CONFLICT (tenant_id, period_start, metric)
@@ -91,15 +150,24 @@ export async function applyUsage(
        ON CONFLICT (tenant_id, event_key) DO NOTHING`,
       [newId("use"), m.tenantId, m.projectId, m.keyId, `${operation}:${m.requestId}`, delta.ops],
     );
+    const used = Number(counted[0]?.used ?? 0);
+    await noticeThresholds(tx, m, periodStart, [
+      {
+        metric: "memory_operations",
+        before: used - delta.ops,
+        after: used,
+        limit: limits.memory_operations,
+      },
+    ]);
   }
   if (delta.memories !== 0 || delta.bytes !== 0) {
-    const moved = await tx.query(
+    const moved = await tx.query<{ active_memories: string; storage_bytes: string }>(
       `UPDATE tenant_usage
        SET active_memories = active_memories + $2, storage_bytes = storage_bytes + $3
        WHERE tenant_id = $1
          AND ($2 <= 0 OR $4::bigint IS NULL OR active_memories + $2 <= $4::bigint)
          AND ($3 <= 0 OR $5::bigint IS NULL OR storage_bytes + $3 <= $5::bigint)
-       RETURNING active_memories`,
+       RETURNING active_memories, storage_bytes`,
       [m.tenantId, delta.memories, delta.bytes, limits.active_memories, limits.storage_bytes],
     );
     if (moved.length === 0) {
@@ -119,6 +187,22 @@ export async function applyUsage(
         null,
       );
     }
+    const active = Number(moved[0]?.active_memories ?? 0);
+    const bytes = Number(moved[0]?.storage_bytes ?? 0);
+    await noticeThresholds(tx, m, periodStart, [
+      {
+        metric: "active_memories",
+        before: active - delta.memories,
+        after: active,
+        limit: limits.active_memories,
+      },
+      {
+        metric: "storage_bytes",
+        before: bytes - delta.bytes,
+        after: bytes,
+        limit: limits.storage_bytes,
+      },
+    ]);
   }
 }
 
@@ -134,8 +218,12 @@ export function meterOf(ctx: TenantContext): MeterContext {
 }
 
 /** The usage step of one write by this request's key: applyUsage inside the write's transaction. */
-export function usageHook(ctx: TenantContext, operation: string): UsageHook {
-  const meter = meterOf(ctx);
+export function usageHook(
+  ctx: TenantContext,
+  operation: string,
+  thresholds?: QuotaThresholdHook,
+): UsageHook {
+  const meter = { ...meterOf(ctx), thresholds };
   return (tx, delta) => applyUsage(tx, meter, operation, delta);
 }
 

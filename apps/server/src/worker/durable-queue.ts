@@ -23,6 +23,23 @@ export interface QueueSpec {
   name: string;
   deadLetter: string;
   tuning: QueueTuning;
+  /**
+   * pg-boss's `key_strict_fifo`: jobs with the same key run one at a time, in the order they were
+   * sent, a retrying job holding back its successors (webhook deliveries, ordered per memory).
+   */
+  orderedByKey?: boolean;
+  /**
+   * Each job carries the tuning's retries itself, so they follow this process's configuration
+   * rather than the one the queue was created (migrated) with.
+   */
+  retriesPerJob?: boolean;
+  /**
+   * Consumers take up to this many jobs per fetch, run them side by side (each completing or
+   * failing on its own), and fetch again at once while fetches come back full, instead of waiting
+   * the polling interval after every job: for many short jobs (webhook deliveries), where the
+   * poll, not the work, would otherwise set the rate. Absent: one job per fetch.
+   */
+  batch?: number;
 }
 
 /** What every queued message carries: the tenant it belongs to (the fairness group). */
@@ -52,8 +69,11 @@ export interface QueueDepth {
  * carry ids only; tenant data stays in the tenant's own tables.
  */
 export interface DurableQueue<M extends TenantMessage> {
-  /** Enqueues inside the caller's transaction; returns the queue's job id. */
-  enqueue(tx: Queryable, message: M, priority?: number): Promise<string>;
+  /**
+   * Enqueues inside the caller's transaction; returns the queue's job id. `key` is required by,
+   * and only meaningful for, a queue `orderedByKey`.
+   */
+  enqueue(tx: Queryable, message: M, priority?: number, key?: string): Promise<string>;
   /** Consumes jobs: `handle` resolving completes a job; throwing schedules a retry (or the dead letter). */
   work(handle: (d: Delivery<M>) => Promise<void>, onDead: (m: M) => Promise<void>): Promise<void>;
   /** Cancels a queued or retrying job (an active one is left to notice its record is gone). */
@@ -63,6 +83,16 @@ export interface DurableQueue<M extends TenantMessage> {
 }
 
 type BossTarget = { db: Database; url: string | undefined };
+
+/** pg-boss's retry options for these attempts and first delay (doubling, with jitter, to 15 min). */
+function retryOptions(tuning: QueueTuning) {
+  return {
+    retryLimit: tuning.maxAttempts - 1,
+    retryDelay: tuning.retryDelayS,
+    retryBackoff: true,
+    retryDelayMax: 15 * 60,
+  };
+}
 
 function newBoss(
   target: BossTarget,
@@ -115,12 +145,9 @@ export async function migrateQueues(
   boss.on("error", () => {});
   await boss.start();
   try {
-    for (const { name, deadLetter, tuning } of specs) {
+    for (const { name, deadLetter, tuning, orderedByKey } of specs) {
       const retry = {
-        retryLimit: tuning.maxAttempts - 1,
-        retryDelay: tuning.retryDelayS,
-        retryBackoff: true,
-        retryDelayMax: 15 * 60,
+        ...retryOptions(tuning),
         expireInSeconds: tuning.visibilityTimeoutS,
         // A worker heartbeats its active job; one that stops (a killed process) is retried after
         // this long, however long the job may run in all.
@@ -130,7 +157,12 @@ export async function migrateQueues(
         await boss.createQueue(deadLetter, { retryLimit: 10, retryBackoff: true });
       }
       if (await boss.getQueue(name)) await boss.updateQueue(name, retry);
-      else await boss.createQueue(name, { ...retry, deadLetter });
+      else
+        await boss.createQueue(name, {
+          ...retry,
+          deadLetter,
+          ...(orderedByKey ? { policy: "key_strict_fifo" } : {}),
+        });
     }
   } finally {
     await boss.stop({ graceful: false, close: !pgliteOf(db) });
@@ -160,9 +192,11 @@ export async function openQueue<M extends TenantMessage>(
   await boss.start();
   const pollingIntervalSeconds = tuning.pollIntervalMs / 1000;
   return {
-    async enqueue(tx, message, priority = 0) {
+    async enqueue(tx, message, priority = 0, key = undefined) {
       const id = await boss.send(name, message as unknown as object, {
         priority,
+        ...(key !== undefined ? { singletonKey: key } : {}),
+        ...(spec.retriesPerJob ? retryOptions(tuning) : {}),
         group: { id: message.tenantId },
         db: inTransaction(tx),
       });
@@ -171,24 +205,41 @@ export async function openQueue<M extends TenantMessage>(
     },
     async work(handle, onDead) {
       if (tuning.concurrency === 0) return;
-      await boss.work<M>(
-        name,
-        {
-          batchSize: 1,
-          localConcurrency: tuning.concurrency,
-          groupConcurrency: tuning.tenantConcurrency,
-          pollingIntervalSeconds,
-        },
-        async ([job]) => {
-          if (!job) return;
-          await handle({
-            queueJobId: job.id,
-            retryCount: job.retryCount ?? 0,
-            message: job.data,
-            signal: (job as { signal?: AbortSignal }).signal,
-          });
-        },
-      );
+      const run = (job: { id: string; retryCount?: number; data: M }) =>
+        handle({
+          queueJobId: job.id,
+          retryCount: job.retryCount ?? 0,
+          message: job.data,
+          signal: (job as { signal?: AbortSignal }).signal,
+        });
+      const options = {
+        localConcurrency: tuning.concurrency,
+        groupConcurrency: tuning.tenantConcurrency,
+        pollingIntervalSeconds,
+      };
+      if (spec.batch && spec.batch > 1) {
+        await boss.work<M>(
+          name,
+          { ...options, batchSize: spec.batch, perJobResults: true, burstWhenBatchFull: true },
+          (jobs) =>
+            Promise.all(
+              jobs.map((job) =>
+                run(job).then(
+                  () => ({ id: job.id, status: "completed" as const }),
+                  (err: Error) => ({
+                    id: job.id,
+                    status: "failed" as const,
+                    output: { message: String(err?.message ?? err).slice(0, 500) },
+                  }),
+                ),
+              ),
+            ),
+        );
+      } else {
+        await boss.work<M>(name, { ...options, batchSize: 1 }, async ([job]) => {
+          if (job) await run(job);
+        });
+      }
       await boss.work<M>(deadLetter, { batchSize: 1, pollingIntervalSeconds }, async ([job]) => {
         if (job) await onDead(job.data);
       });

@@ -12,6 +12,7 @@ import { createMemories } from "../memories/memory-module.ts";
 import { loadPlans } from "../plans/plans.ts";
 import { createCounters } from "../telemetry/counters.ts";
 import { logOptions } from "../telemetry/log-options.ts";
+import { startWebhooks, type WebhooksModule } from "../webhooks/webhook-module.ts";
 import type { JobLogger } from "./job.ts";
 import { workerJobs } from "./jobs.ts";
 import { startScheduler } from "./scheduler.ts";
@@ -49,6 +50,7 @@ export async function createWorker(config: Config): Promise<Worker> {
     : undefined;
   let knowledge: KnowledgeModule | undefined;
   let events: MemoryEventsModule | undefined;
+  let webhooks: WebhooksModule | undefined;
   let metricsServer: HttpServer | undefined;
   let metricsUrl: string | undefined;
   const model = embeddingModel(config.embedder);
@@ -61,7 +63,10 @@ export async function createWorker(config: Config): Promise<Worker> {
     // A document this process makes searchable voids the agents' cached answers of its project in
     // every API process (the shared cache lives in Redis; without Redis there is none to void).
     const chatCache = redis && createRedisChatCache(redis);
+    // Webhook deliveries: this process sends them, and its changes record them.
+    webhooks = await startWebhooks({ config, db, log, consume: true });
     knowledge = await startKnowledge({
+      webhooks: webhooks.hooks,
       config,
       db,
       model,
@@ -74,7 +79,16 @@ export async function createWorker(config: Config): Promise<Worker> {
         chatCache && ((tenantId, projectId) => chatCache.bump(tenantId, projectId)),
     });
     // Asynchronous adds: this process runs them through the memory service, as the API would.
-    const { memories } = createMemories({ config, db, model, embedder, redis, counters, log });
+    const { memories } = createMemories({
+      config,
+      db,
+      model,
+      embedder,
+      redis,
+      counters,
+      log,
+      webhooks: webhooks.hooks,
+    });
     events = await startMemoryEvents({ config, db, memories, plans, log, consume: true });
     const registry = knowledge.metrics.registry;
     if (config.ingest.metricsPort !== undefined) {
@@ -99,6 +113,7 @@ export async function createWorker(config: Config): Promise<Worker> {
   } catch (err) {
     await events?.stop();
     await knowledge?.stop();
+    await webhooks?.stop();
     await redis?.close();
     await embedder.close();
     await db.close();
@@ -109,13 +124,14 @@ export async function createWorker(config: Config): Promise<Worker> {
   let closing: Promise<void> | undefined;
   return {
     log,
-    jobs: [...jobs.map((j) => j.name), "ingest"],
+    jobs: [...jobs.map((j) => j.name), "ingest", "webhooks"],
     metricsUrl,
     close() {
       closing ??= (async () => {
         metricsServer?.close();
         await events?.stop();
         await knowledge?.stop();
+        await webhooks?.stop();
         await scheduler.stop();
         await redis?.close();
         await embedder.close();
