@@ -6,6 +6,7 @@ import type { EmbedderConfig } from "../embeddings/create-embedder.ts";
 import type { LlmConfig } from "../inference/create-engine.ts";
 import type { RerankConfig } from "../rerank/reranker.ts";
 import { type ChatConfig, chatConfig, chatEnv } from "./chat-config.ts";
+import { type ClientConfig, clientConfig, clientEnv } from "./client-config.ts";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
 import { llmConfig, llmEnv } from "./llm-config.ts";
 import { rerankConfig, rerankEnv } from "./rerank-config.ts";
@@ -52,6 +53,7 @@ const EnvSchema = Type.Object({
   ...chatEnv,
   ...llmEnv,
   ...rerankEnv,
+  ...clientEnv,
 });
 
 export interface Config {
@@ -112,6 +114,8 @@ export interface Config {
   rerank: RerankConfig | undefined;
   /** Agents' answers: the semantic cache and the streaming timeouts (docs/chat.md). */
   chat: ChatConfig;
+  /** What the CLI's client commands call: ENGRAM_URL and ENGRAM_API_KEY (docs/cli.md). */
+  client: ClientConfig;
 }
 
 /** Calibrated on the local embedder: see docs/inference.md. */
@@ -179,6 +183,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     llm: llmConfig(e, (message) => new ConfigError(message)),
     rerank: rerankConfig(e, (message) => new ConfigError(message)),
     chat: chatConfig(e),
+    client: clientConfig(e),
   };
 }
 
