@@ -3,15 +3,9 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { EngramClient } from "@engram/sdk";
-import { type RunningProcess, runProcess } from "../testing/run-process.ts";
-import {
-  ADMIN_TOKEN,
-  bareEngramEnv,
-  ENGRAM_CLI,
-  freePort,
-  spawnServer,
-  tempDir,
-} from "../testing/test-server.ts";
+import { runEngram } from "../testing/engram-cli.ts";
+import type { RunningProcess } from "../testing/run-process.ts";
+import { ADMIN_TOKEN, freePort, spawnServer, tempDir } from "../testing/test-server.ts";
 
 // The client commands (tenant, key, memories, documents) through a child process against a real
 // server: each one's table and --json output, and its failures (exit code 1, one line).
@@ -31,19 +25,12 @@ after(async () => {
 
 /** Runs `engram <args>` as a user's shell would, with ENGRAM_URL pointing at the test server. */
 function engram(args: string[], vars: Record<string, string | undefined> = {}) {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({
+  return runEngram(args, {
     ENGRAM_DATA_DIR: join(dir, "cli"),
     ENGRAM_URL: server.url,
     ENGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
     ...vars,
-  })) {
-    if (v !== undefined) env[k] = v;
-  }
-  const base = bareEngramEnv(env);
-  delete base.PORT;
-  delete base.HOST;
-  return runProcess(process.execPath, [...ENGRAM_CLI, ...args], { env: base });
+  });
 }
 
 async function ok(args: string[], vars: Record<string, string | undefined> = {}) {
