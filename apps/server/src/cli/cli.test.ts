@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Scopes } from "@engram/contract";
 import { EngramClient } from "@engram/sdk";
+import { cliEnv } from "../testing/engram-cli.ts";
 import { type RunningProcess, runProcess, startProcess } from "../testing/run-process.ts";
 import {
   ADMIN_TOKEN,
@@ -31,18 +32,6 @@ after(async () => {
   for (const child of children) await child.stop();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-/** The environment a user's shell would give the CLI, with Engram's variables set per test. */
-function cliEnv(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) {
-    if (key === "PORT" || key === "HOST" || key.startsWith("ENGRAM_")) delete env[key];
-  }
-  for (const [key, value] of Object.entries(vars)) {
-    if (value !== undefined) env[key] = value;
-  }
-  return env;
-}
 
 /** Runs `engram <args>` to completion. */
 function engram(args: string[], vars: Record<string, string | undefined> = {}) {
