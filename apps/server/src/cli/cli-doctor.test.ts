@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../config/config.ts";
@@ -55,6 +55,7 @@ describe("engram doctor", () => {
     );
     assert.match(r.stdout, /^model +ok +use-lite-512 \(512 dimensions\) embedded a sentence/m);
     assert.match(r.stdout, /^disk +ok +[\d.]+ GiB free/m);
+    assert.ok(!existsSync(join(dir, "fresh")), "the doctor creates nothing");
   });
 
   test("embedded, an existing database: connected, migrations current", async () => {

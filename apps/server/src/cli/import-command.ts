@@ -112,7 +112,9 @@ async function importMemories(client: EngramClient, file: string, flags: ImportF
 
   const total = await countRecords(file);
   const progress =
-    flags.progress === false ? undefined : createProgress("import", total, "memories");
+    flags.progress === false
+      ? undefined
+      : createProgress("import", total, "memories", checkpoint.sent);
   const startSent = checkpoint.sent;
   let batch: { lineNo: number; raw: string; body: AddMemoryBody }[] = [];
 

@@ -17,7 +17,7 @@ const seconds = (s: number) =>
  * a second (logs and CI keep a readable record instead of carriage returns). stdout stays the
  * command's result, so `--json` output can be piped.
  */
-export function createProgress(label: string, total: number, unit: string): Progress {
+export function createProgress(label: string, total: number, unit: string, start = 0): Progress {
   const started = Date.now();
   const rateOf = (fresh: number) => fresh / Math.max((Date.now() - started) / 1000, 0.001);
   if (process.stderr.isTTY) {
@@ -30,14 +30,14 @@ export function createProgress(label: string, total: number, unit: string): Prog
       },
       Presets.shades_classic,
     );
-    bar.start(total, 0, { rate: "0" });
+    bar.start(total, start, { rate: "0" });
     return {
       update: (done, fresh) => bar.update(done, { rate: rateOf(fresh).toFixed(0) }),
       stop: () => bar.stop(),
     };
   }
   let last = 0;
-  let state = { done: 0, fresh: 0 };
+  let state = { done: start, fresh: 0 };
   let printed = -1;
   const print = () => {
     if (printed === state.done) return;
