@@ -2,7 +2,7 @@
 // raw batch API it wraps, in the same run, on the same server: memories/s of sequential
 // POST /v1/memories/batch calls from this process (the baseline) and of the CLI importing the
 // same memories from a JSONL file in a child process (wall time of the whole command: Node start,
-// the counting pass, checkpoints). Each round uses fresh tenants; rounds alternate the two.
+// the counting pass, checkpoints). Each round uses fresh tenants; which path goes first alternates.
 // Writes bench/RESULTS-import.md.
 import { rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -54,19 +54,20 @@ try {
   await runEngram(["--help"], {});
   startup = performance.now() - t;
 
-  for (let round = 0; round < ROUNDS; round++) {
+  const viaApi = async (round: number) => {
     const a = await newTenant(server.url);
-    let t0 = performance.now();
+    const t0 = performance.now();
     for (let i = 0; i < N; i += BATCH) {
       const memories = records.slice(i, i + BATCH).map((r) => ({ ...r, infer: false }));
       await a.client.batchAddMemories({ memories });
     }
     raw.push(N / ((performance.now() - t0) / 1000));
     log(`round ${round + 1}: raw batch API ${rate(raw.at(-1) as number)}/s`);
-
+  };
+  const viaCli = async (round: number) => {
     const b = await newTenant(server.url);
     rmSync(`${file}.import-checkpoint.json`, { force: true });
-    t0 = performance.now();
+    const t0 = performance.now();
     const r = await runEngram(["import", file, "--batch-size", String(BATCH), "--no-progress"], {
       ENGRAM_URL: server.url,
       ENGRAM_API_KEY: b.key,
@@ -74,6 +75,16 @@ try {
     if (r.code !== 0) throw new Error(`engram import failed: ${r.stderr}`);
     cli.push(N / ((performance.now() - t0) / 1000));
     log(`round ${round + 1}: engram import ${rate(cli.at(-1) as number)}/s`);
+  };
+  // Which goes first alternates, so neither always runs on the warmer server.
+  for (let round = 0; round < ROUNDS; round++) {
+    if (round % 2 === 0) {
+      await viaApi(round);
+      await viaCli(round);
+    } else {
+      await viaCli(round);
+      await viaApi(round);
+    }
   }
 } finally {
   await server.stop();
