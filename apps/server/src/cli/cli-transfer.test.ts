@@ -198,6 +198,16 @@ describe("engram export → engram import", () => {
     assert.equal(restarted.code, 0, restarted.stderr);
     assert.equal((await all(t.client)).length, 9);
 
+    // A line the server refuses (a user id over 128 characters) is named by its line number.
+    const tooLong = join(dir, "too-long.jsonl");
+    writeFileSync(tooLong, `{"text": "fine"}\n{"text": "long", "user_id": "${"u".repeat(200)}"}\n`);
+    const refused = await engram(["import", tooLong, "--no-progress"], t.key);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^engram: line 2: validation_failed: "user_id" must NOT have more than 128 characters\n$/,
+    );
+
     const missingText = join(dir, "no-text.jsonl");
     writeFileSync(missingText, '{"user_id": "u"}\n');
     const noText = await engram(["import", missingText], t.key);

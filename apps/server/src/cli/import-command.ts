@@ -1,7 +1,7 @@
 import { createReadStream, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { BATCH_MAX } from "@engram/contract";
-import type { AddMemoryBody, EngramClient } from "@engram/sdk";
+import { type AddMemoryBody, type EngramClient, EngramError } from "@engram/sdk";
 import type { Command } from "commander";
 import { withApiClient } from "./api-client.ts";
 import { type ClientFlags, cliConfig, clientOptions, intOption, run } from "./command-kit.ts";
@@ -56,6 +56,20 @@ function bodyOf(line: string, lineNo: number): AddMemoryBody {
       : {}),
     ...(timestamp ? { timestamp } : {}),
   };
+}
+
+/**
+ * A batch the server refused for one memory's field (`memories[3].metadata`) names that memory's
+ * line in the file, which is what the user can fix; other errors pass through.
+ */
+function refusedLine(err: unknown, batch: readonly { lineNo: number }[]): unknown {
+  if (!(err instanceof EngramError) || err.status !== 400) return err;
+  const at = /^memories\[(\d+)\]/.exec(err.problem.field ?? "");
+  const line = at ? batch[Number(at[1])]?.lineNo : undefined;
+  if (!at || line === undefined) return err;
+  // "memories[3].user_id" is the batch's view; the line's own field is "user_id".
+  const detail = (err.problem.detail ?? err.problem.title).replaceAll(`${at[0]}.`, "");
+  return new Error(`line ${line}: ${err.problem.code}: ${detail}`);
 }
 
 /** Lines with a record in them (blank lines are skipped), counted without keeping them. */
@@ -127,10 +141,11 @@ async function importMemories(client: EngramClient, file: string, flags: ImportF
       last.lineNo,
       batch.map((b) => b.raw),
     );
-    const res = await client.batchAddMemories(
-      { memories: batch.map((b) => b.body) },
-      { idempotencyKey: key },
-    );
+    const res = await client
+      .batchAddMemories({ memories: batch.map((b) => b.body) }, { idempotencyKey: key })
+      .catch((err: unknown) => {
+        throw refusedLine(err, batch);
+      });
     for (const r of res.results) {
       if (r.event === "ADD") checkpoint.added++;
       else if (r.event === "NOOP") checkpoint.unchanged++;
