@@ -172,11 +172,24 @@ describe("engram export → engram import", () => {
     assert.match(done.stdout, /imported already/);
     const restarted = await engram(["import", file, "--restart", "--json"], t.key);
     assert.equal(restarted.code, 0, restarted.stderr);
+    const again = JSON.parse(restarted.stdout) as { added: number; unchanged: number };
+    assert.deepEqual([again.added, again.unchanged], [0, 150], "exact duplicates are NOOPs");
     unlinkSync(checkpoint);
     const lost = await engram(["import", file, "--batch-size", "25", "--json"], t.key);
     assert.equal(lost.code, 0, lost.stderr);
     const summary = JSON.parse(lost.stdout) as { sent: number; added: number; unchanged: number };
     assert.deepEqual([summary.sent, summary.added, summary.unchanged], [150, 0, 150]);
+    assert.equal((await all(t.client)).length, 150);
+
+    // Deleted since: --restart (new Idempotency-Keys) stores them again rather than replaying.
+    for (let u = 0; u < 4; u++) await t.client.deleteMemories({ user_id: `user-${u}` });
+    assert.equal((await all(t.client)).length, 0);
+    const restored = await engram(
+      ["import", file, "--restart", "--batch-size", "10", "--json"],
+      t.key,
+    );
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.equal((JSON.parse(restored.stdout) as { added: number }).added, 150);
     assert.equal((await all(t.client)).length, 150);
   });
 

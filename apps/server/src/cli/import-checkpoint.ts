@@ -24,6 +24,12 @@ export interface FileIdentity {
 export interface Checkpoint extends FileIdentity {
   version: 1;
   batch_size: number;
+  /**
+   * Mixed into every batch's Idempotency-Key: empty for a first import (so a rerun without the
+   * checkpoint finds the same keys), random for one started with --restart (whose batches must
+   * be stored even if the same lines were sent, and then deleted, within the keys' lifetime).
+   */
+  generation: string;
   next_line: number;
   /** Memories sent so far (all runs), and how many of them the server stored or found stored. */
   sent: number;
@@ -77,12 +83,17 @@ export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
 }
 
 /**
- * The Idempotency-Key of one batch: a hash of its line range and its lines. The same lines sent
+ * The Idempotency-Key of one batch: a hash of the import's generation, its line range and its lines. The same lines sent
  * again (a resumed import, a rerun without the checkpoint) carry the same key, and the server
  * replays its first answer instead of storing them twice.
  */
-export function batchKey(firstLine: number, lastLine: number, lines: readonly string[]): string {
-  const hash = createHash("sha256").update(`${firstLine}-${lastLine}\n`);
+export function batchKey(
+  generation: string,
+  firstLine: number,
+  lastLine: number,
+  lines: readonly string[],
+): string {
+  const hash = createHash("sha256").update(`${generation}:${firstLine}-${lastLine}\n`);
   for (const line of lines) hash.update(line).update("\n");
   return `engram-import-${hash.digest("hex").slice(0, 48)}`;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createReadStream, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { BATCH_MAX } from "@engram/contract";
@@ -105,6 +106,7 @@ async function importMemories(client: EngramClient, file: string, flags: ImportF
     version: 1,
     ...identity,
     batch_size: batchSize,
+    generation: flags.restart ? randomUUID() : "",
     next_line: 1,
     sent: 0,
     added: 0,
@@ -137,6 +139,7 @@ async function importMemories(client: EngramClient, file: string, flags: ImportF
     const last = batch.at(-1);
     if (!first || !last) return;
     const key = batchKey(
+      checkpoint.generation,
       first.lineNo,
       last.lineNo,
       batch.map((b) => b.raw),
