@@ -2,7 +2,12 @@ import { randomUUID } from "node:crypto";
 import { createReadStream, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { BATCH_MAX } from "@engram/contract";
-import { type AddMemoryBody, type EngramClient, EngramError } from "@engram/sdk";
+import {
+  type AddMemoryBody,
+  type AddMemoryResponse,
+  type EngramClient,
+  EngramError,
+} from "@engram/sdk";
 import type { Command } from "commander";
 import { withApiClient } from "./api-client.ts";
 import { type ClientFlags, cliConfig, clientOptions, intOption, run } from "./command-kit.ts";
@@ -18,9 +23,15 @@ import { fields } from "./output.ts";
 import { createProgress } from "./progress.ts";
 
 const DEFAULT_BATCH = 100;
+/**
+ * Batches in flight at once. One by default: on a server whose embedding saturates its cores a
+ * second batch in flight only queues behind the first (bench/RESULTS-import.md).
+ */
+const DEFAULT_CONCURRENCY = 1;
 
 interface ImportFlags extends ClientFlags {
   batchSize?: number;
+  concurrency?: number;
   checkpoint?: string;
   restart?: boolean;
   progress?: boolean;
@@ -132,33 +143,48 @@ async function importMemories(client: EngramClient, file: string, flags: ImportF
       ? undefined
       : createProgress("import", total, "memories", checkpoint.sent);
   const startSent = checkpoint.sent;
+  const concurrency = flags.concurrency ?? DEFAULT_CONCURRENCY;
   let batch: { lineNo: number; raw: string; body: AddMemoryBody }[] = [];
+  // Batches sent and not yet recorded, oldest first. They are recorded strictly in order, so the
+  // checkpoint's next line always has every line before it stored.
+  const inFlight: { answer: Promise<AddMemoryResponse>; lastLine: number; size: number }[] = [];
+
+  const record = async () => {
+    const oldest = inFlight.shift();
+    if (!oldest) return;
+    const res = await oldest.answer;
+    for (const r of res.results) {
+      if (r.event === "ADD") checkpoint.added++;
+      else if (r.event === "NOOP") checkpoint.unchanged++;
+    }
+    checkpoint.sent += oldest.size;
+    checkpoint.next_line = oldest.lastLine + 1;
+    checkpoint.updated_at = new Date().toISOString();
+    writeCheckpoint(checkpointPath, checkpoint);
+    progress?.update(checkpoint.sent, checkpoint.sent - startSent);
+  };
 
   const send = async () => {
-    const first = batch[0];
-    const last = batch.at(-1);
+    const sent = batch;
+    batch = [];
+    const first = sent[0];
+    const last = sent.at(-1);
     if (!first || !last) return;
     const key = batchKey(
       checkpoint.generation,
       first.lineNo,
       last.lineNo,
-      batch.map((b) => b.raw),
+      sent.map((b) => b.raw),
     );
-    const res = await client
-      .batchAddMemories({ memories: batch.map((b) => b.body) }, { idempotencyKey: key })
+    const answer = client
+      .batchAddMemories({ memories: sent.map((b) => b.body) }, { idempotencyKey: key })
       .catch((err: unknown) => {
-        throw refusedLine(err, batch);
+        throw refusedLine(err, sent);
       });
-    for (const r of res.results) {
-      if (r.event === "ADD") checkpoint.added++;
-      else if (r.event === "NOOP") checkpoint.unchanged++;
-    }
-    checkpoint.sent += batch.length;
-    checkpoint.next_line = last.lineNo + 1;
-    checkpoint.updated_at = new Date().toISOString();
-    writeCheckpoint(checkpointPath, checkpoint);
-    progress?.update(checkpoint.sent, checkpoint.sent - startSent);
-    batch = [];
+    // Awaited in order by record(); until then a rejection is not unhandled.
+    answer.catch(() => {});
+    inFlight.push({ answer, lastLine: last.lineNo, size: sent.length });
+    if (inFlight.length >= concurrency) await record();
   };
 
   let lineNo = 0;
@@ -171,6 +197,11 @@ async function importMemories(client: EngramClient, file: string, flags: ImportF
       if (batch.length >= batchSize) await send();
     }
     await send();
+    while (inFlight.length > 0) await record();
+  } catch (err) {
+    // Record what the server stored before the failure, so a rerun starts after it.
+    while (inFlight.length > 0) await record().catch(() => inFlight.splice(0));
+    throw err;
   } finally {
     lines.close();
     progress?.stop();
@@ -200,6 +231,11 @@ export function registerImportCommand(program: Command): void {
         "--batch-size <n>",
         `memories per request (default ${DEFAULT_BATCH}; a resumed import keeps its own)`,
         intOption(1, BATCH_MAX),
+      )
+      .option(
+        "--concurrency <n>",
+        `batches in flight at once (default ${DEFAULT_CONCURRENCY})`,
+        intOption(1, 8),
       )
       .option(
         "--checkpoint <file>",
