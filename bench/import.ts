@@ -116,7 +116,8 @@ each into fresh tenants of one \`engram serve\` (embedded mode, rate limits off)
 
 **engram import (default): ${pct(cliOne)} of the raw batch API** (aim ≥ 90 %). The CLI's time
 includes starting the command (${(startup / 1000).toFixed(1)} s for \`engram --help\` in this run),
-counting the file's lines for the ETA, and writing the checkpoint after each batch.
+counting the file's lines for the ETA, and writing the checkpoint after each batch. Single rounds
+vary with the machine's other load; compare the medians of several rounds.
 `;
 writeFileSync(new URL("./RESULTS-import.md", import.meta.url), report);
 log(report);
