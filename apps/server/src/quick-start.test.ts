@@ -158,11 +158,12 @@ describe("the README's quick start, as written", { timeout: 300_000 }, () => {
     const r = await sh(createTenant as string);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "");
-    const tenant = JSON.parse(r.stdout) as { id: string; plan: string; key: { key: string } };
-    assert.match(tenant.id, /^ten_/);
-    assert.equal(tenant.plan, "self-hosted");
-    assert.match(tenant.key.key, /^egm_/);
-    key = tenant.key.key;
+    // The CLI prints "label  value" lines by default (--json for JSON).
+    const field = (label: string) => new RegExp(`^${label} +(\\S+)$`, "m").exec(r.stdout)?.[1];
+    assert.match(field("id") ?? "", /^ten_/);
+    assert.equal(field("plan"), "self-hosted");
+    assert.match(field("API key") ?? "", /^egm_/);
+    key = field("API key") as string;
     // The CLI read the token; it did not make one of its own.
     assert.equal(readFileSync(join(checkout, ".engram", "admin-token"), "utf8"), tokenBefore);
   });

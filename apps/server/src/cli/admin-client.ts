@@ -1,14 +1,7 @@
-import { EngramAdminClient, EngramError } from "@engram/sdk";
+import { EngramAdminClient } from "@engram/sdk";
 import { AdminTokenError, readAdminToken } from "../config/admin-token.ts";
 import type { Config } from "../config/config.ts";
-import { reasonOf } from "./fail.ts";
-
-/** The server the admin commands talk to: --url, else http://HOST:PORT from the environment. */
-function serverUrl(config: Config, url: string | undefined): string {
-  if (url) return url;
-  const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
-  return `http://${host}:${config.port}`;
-}
+import { explain, serverUrl } from "./api-client.ts";
 
 /**
  * Calls the admin API of a running server with the token the server uses (never a new one). Every
@@ -33,11 +26,6 @@ export async function withAdminClient<T>(
   try {
     return await fn(new EngramAdminClient({ baseUrl, token: admin.token }));
   } catch (err) {
-    if (err instanceof EngramError) {
-      throw new Error(`${err.message} (server ${baseUrl}, admin token from ${admin.source})`);
-    }
-    throw new Error(
-      `cannot reach the server at ${baseUrl} (${reasonOf(err)}; admin token from ${admin.source}): start it with \`npm start\`, or pass --url`,
-    );
+    throw explain(err, baseUrl, `admin token from ${admin.source}`);
   }
 }

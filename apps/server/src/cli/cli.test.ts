@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Scopes } from "@engram/contract";
 import { EngramClient } from "@engram/sdk";
+import { cliEnv } from "../testing/engram-cli.ts";
 import { type RunningProcess, runProcess, startProcess } from "../testing/run-process.ts";
 import {
   ADMIN_TOKEN,
@@ -32,18 +33,6 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The environment a user's shell would give the CLI, with Engram's variables set per test. */
-function cliEnv(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) {
-    if (key === "PORT" || key === "HOST" || key.startsWith("ENGRAM_")) delete env[key];
-  }
-  for (const [key, value] of Object.entries(vars)) {
-    if (value !== undefined) env[key] = value;
-  }
-  return env;
-}
-
 /** Runs `engram <args>` to completion. */
 function engram(args: string[], vars: Record<string, string | undefined> = {}) {
   return runProcess(process.execPath, [...ENGRAM_CLI, ...args], {
@@ -52,14 +41,14 @@ function engram(args: string[], vars: Record<string, string | undefined> = {}) {
 }
 
 async function createTenant(name: string): Promise<string> {
-  const r = await engram(["tenant", "create", name, "--url", server.url]);
+  const r = await engram(["tenant", "create", name, "--json", "--url", server.url]);
   assert.equal(r.code, 0, r.stderr);
   return (JSON.parse(r.stdout) as { id: string }).id;
 }
 
 describe("engram tenant create / key create", () => {
-  test("tenant create prints the new tenant as JSON", async () => {
-    const r = await engram(["tenant", "create", "acme", "--url", server.url]);
+  test("tenant create --json prints the new tenant as JSON", async () => {
+    const r = await engram(["tenant", "create", "acme", "--json", "--url", server.url]);
     assert.equal(r.code, 0, r.stderr);
     const tenant = JSON.parse(r.stdout) as { id: string; name: string; created_at: string };
     assert.match(tenant.id, /^ten_[0-9A-HJKMNP-TV-Z]{26}$/);
@@ -78,6 +67,7 @@ describe("engram tenant create / key create", () => {
       "reader",
       "--scopes",
       "memories:read",
+      "--json",
       "--url",
       server.url,
     ]);
@@ -94,7 +84,7 @@ describe("engram tenant create / key create", () => {
 
   test("key create without --scopes grants every scope", async () => {
     const tenantId = await createTenant("acme-all");
-    const r = await engram(["key", "create", tenantId, "--url", server.url]);
+    const r = await engram(["key", "create", tenantId, "--json", "--url", server.url]);
     assert.equal(r.code, 0, r.stderr);
     const key = JSON.parse(r.stdout) as { scopes: string[] };
     assert.deepEqual([...key.scopes].sort(), [...Scopes].sort());
@@ -264,7 +254,7 @@ describe("engram serve without ENGRAM_ADMIN_TOKEN", () => {
   test("the CLI, given the same data directory, uses the token the server generated", async () => {
     const dataDir = fresh();
     await serveOnce(dataDir, async (port) => {
-      const r = await engram(["tenant", "create", "acme"], {
+      const r = await engram(["tenant", "create", "acme", "--json"], {
         ENGRAM_DATA_DIR: dataDir,
         ENGRAM_ADMIN_TOKEN: undefined,
         PORT: String(port),

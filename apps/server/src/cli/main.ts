@@ -1,47 +1,18 @@
-import { type Scope, Scopes } from "@engram/contract";
-import { Command, InvalidArgumentError } from "commander";
-import { type Config, ConfigError, loadConfig } from "../config/config.ts";
-import { mcpStdioOptions, runMcpStdio } from "../mcp/mcp-stdio.ts";
-import { withAdminClient } from "./admin-client.ts";
+import { Command } from "commander";
+import { cliConfig as config, run } from "./command-kit.ts";
+import { registerDoctorCommand } from "./doctor-command.ts";
+import { registerDocumentCommands } from "./document-commands.ts";
+import { registerExportCommand } from "./export-command.ts";
 import { reasonOf } from "./fail.ts";
-import { migrateCommand } from "./migrate.ts";
-import { serve } from "./serve.ts";
-import { worker } from "./worker.ts";
+import { registerImportCommand } from "./import-command.ts";
+import { registerKeyCommands } from "./key-commands.ts";
+import { registerMemoryCommands } from "./memory-commands.ts";
+import { registerTenantCommands } from "./tenant-commands.ts";
 
-function config(): Config {
-  try {
-    // The CLI is a composition root: the one place that hands the environment to the config schema.
-    return loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`engram: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
-}
-
-/** Parses --scopes: each one must be a scope keys can carry; a wrong one lists them all. */
-function parseScopes(value: string): Scope[] {
-  const scopes = value.split(",").map((s) => s.trim());
-  const unknown = scopes.find((s) => !(Scopes as readonly string[]).includes(s));
-  if (unknown !== undefined) {
-    throw new InvalidArgumentError(
-      `"${unknown}" is not a scope; the scopes are ${Scopes.join(",")}`,
-    );
-  }
-  return scopes as Scope[];
-}
-
-async function run(fn: () => Promise<unknown>) {
-  try {
-    process.stdout.write(`${JSON.stringify(await fn(), null, 2)}\n`);
-  } catch (err) {
-    process.stderr.write(`engram: ${reasonOf(err)}\n`);
-    process.exitCode = 1;
-  }
-}
-
+// The `engram` command: every command is registered here, one block each; the bigger ones live
+// in their own files (<name>-command(s).ts) and register themselves with a function. Commands
+// that run the server's own parts import them when they run: a client command then starts
+// without loading the whole server (it is most of the time a short command takes).
 const program = new Command("engram").description("Engram: memory for AI agents");
 
 program
@@ -49,21 +20,23 @@ program
   .description(
     "Serve the API (embedded database in ENGRAM_DATA_DIR, or PostgreSQL when DATABASE_URL is set)",
   )
-  .action(() => serve(config()));
+  .action(async () => (await import("./serve.ts")).serve(config()));
 
 program
   .command("migrate")
   .description(
     "Apply database migrations and build the embedding model's vector index as the schema owner (cluster mode: ENGRAM_DATABASE_OWNER_URL)",
   )
-  .action(() => run(() => migrateCommand(config())));
+  .action(() =>
+    run({ json: true }, async () => (await import("./migrate.ts")).migrateCommand(config())),
+  );
 
 program
   .command("worker")
   .description(
     "Run the periodic jobs (expiring Idempotency-Key records) next to the API processes (cluster mode: DATABASE_URL); embedded `engram serve` runs them itself",
   )
-  .action(() => worker(config()));
+  .action(async () => (await import("./worker.ts")).worker(config()));
 
 program
   .command("mcp")
@@ -74,6 +47,7 @@ program
   .action(async (opts: { url?: string }) => {
     try {
       // A composition root like config(): the one place that hands the environment over.
+      const { mcpStdioOptions, runMcpStdio } = await import("../mcp/mcp-stdio.ts");
       await runMcpStdio(mcpStdioOptions(process.env, opts.url));
     } catch (err) {
       process.stderr.write(`engram mcp: ${reasonOf(err)}\n`);
@@ -81,41 +55,12 @@ program
     }
   });
 
-const tenant = program.command("tenant").description("Manage tenants (platform admin)");
-tenant
-  .command("create")
-  .argument("<name>", "tenant name")
-  .option("--plan <plan>", "plan id (default: the plans file's default_plan)")
-  .option("--url <url>", "server URL (default: http://HOST:PORT from the environment)")
-  .description("Provision a tenant: prints it with its default project and first key (shown once)")
-  .action((name: string, opts: { plan?: string; url?: string }) =>
-    run(() =>
-      withAdminClient(config(), opts.url, (admin) =>
-        admin.createTenant({ name, ...(opts.plan ? { plan: opts.plan } : {}) }),
-      ),
-    ),
-  );
-
-const key = program.command("key").description("Manage API keys (platform admin)");
-key
-  .command("create")
-  .argument("<tenant_id>", "tenant id (ten_…)")
-  .option("--name <name>", "a label for the key")
-  .option(
-    "--scopes <scopes>",
-    `comma-separated, of ${Scopes.join(",")} (default: all)`,
-    parseScopes,
-  )
-  .option("--url <url>", "server URL (default: http://HOST:PORT from the environment)")
-  .action((tenantId: string, opts: { name?: string; scopes?: Scope[]; url?: string }) =>
-    run(() =>
-      withAdminClient(config(), opts.url, (admin) =>
-        admin.createKey(tenantId, {
-          ...(opts.name ? { name: opts.name } : {}),
-          ...(opts.scopes ? { scopes: opts.scopes } : {}),
-        }),
-      ),
-    ),
-  );
+registerTenantCommands(program);
+registerKeyCommands(program);
+registerMemoryCommands(program);
+registerExportCommand(program);
+registerImportCommand(program);
+registerDocumentCommands(program);
+registerDoctorCommand(program);
 
 await program.parseAsync(process.argv);

@@ -6,6 +6,7 @@ import type { EmbedderConfig } from "../embeddings/create-embedder.ts";
 import type { LlmConfig } from "../inference/create-engine.ts";
 import type { RerankConfig } from "../rerank/reranker.ts";
 import { type ChatConfig, chatConfig, chatEnv } from "./chat-config.ts";
+import { type ClientConfig, clientConfig, clientEnv } from "./client-config.ts";
 import { type IngestConfig, ingestConfig, ingestEnv } from "./ingest-config.ts";
 import { llmConfig, llmConnection, llmEnv } from "./llm-config.ts";
 import { rerankConfig, rerankEnv } from "./rerank-config.ts";
@@ -54,6 +55,7 @@ const EnvSchema = Type.Object({
   ...llmEnv,
   ...rerankEnv,
   ...webhooksEnv,
+  ...clientEnv,
 });
 
 export interface Config {
@@ -118,6 +120,8 @@ export interface Config {
   chat: ChatConfig;
   /** Outbound webhooks: what they may reach, timeouts and retries (docs/webhooks.md). */
   webhooks: WebhooksConfig;
+  /** What the CLI's client commands call: ENGRAM_URL and ENGRAM_API_KEY (docs/cli.md). */
+  client: ClientConfig;
 }
 
 /** Calibrated on the local embedder: see docs/inference.md. */
@@ -190,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         ? undefined
         : llmConnection(e, (message) => new ConfigError(message)),
     webhooks: webhooksConfig(e),
+    client: clientConfig(e),
   };
 }
 

@@ -37,6 +37,30 @@ export async function migrateDatabase(db: Database, model: EmbeddingModel) {
   return { database: db.kind, applied, vectorIndex };
 }
 
+/** What the schema lacks for this build and model: pending migrations, a missing vector index. */
+export async function schemaGaps(
+  db: Database,
+  model: EmbeddingModel,
+): Promise<{ pending: string[]; vectorIndex: boolean }> {
+  return { pending: await pendingMigrations(db), vectorIndex: await hasVectorIndex(db, model) };
+}
+
+/**
+ * Why the connection could bypass row-level security (a superuser, BYPASSRLS, or the schema
+ * owner), or undefined when it is the least-privilege application role it must be.
+ */
+export async function roleProblem(db: Database): Promise<string | undefined> {
+  const [role] = await db.withoutTenant((tx) =>
+    tx.query<{ name: string; superuser: boolean; bypassrls: boolean; owner: boolean }>(
+      `SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypassrls,
+              pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = 'memories'::regclass), 'MEMBER') AS owner
+       FROM pg_roles WHERE rolname = current_user`,
+    ),
+  );
+  if (role && !role.superuser && !role.bypassrls && !role.owner) return undefined;
+  return `DATABASE_URL must connect as the application role ${APP_ROLE} (no superuser, no BYPASSRLS, not the schema owner); it connects as ${role?.name}`;
+}
+
 /**
  * Makes sure the schema is ready before serving. Embedded: migrate on start (one process owns the
  * data). Cluster: the application role cannot migrate, so check that `engram migrate` ran and
@@ -47,24 +71,14 @@ export async function prepareSchema(db: Database, model: EmbeddingModel): Promis
     await migrateDatabase(db, model);
     return;
   }
-  const pending = await pendingMigrations(db);
-  if (pending.length > 0 || !(await hasVectorIndex(db, model))) {
+  const { pending, vectorIndex } = await schemaGaps(db, model);
+  if (pending.length > 0 || !vectorIndex) {
     const what = pending.length > 0 ? `pending: ${pending.join(", ")}` : `no index for ${model.id}`;
     throw new Error(
       `The database schema is not current (${what}): run \`engram migrate\` with ENGRAM_DATABASE_OWNER_URL, then start again`,
     );
   }
-  const [role] = await db.withoutTenant((tx) =>
-    tx.query<{ name: string; superuser: boolean; bypassrls: boolean; owner: boolean }>(
-      `SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypassrls,
-              pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = 'memories'::regclass), 'MEMBER') AS owner
-       FROM pg_roles WHERE rolname = current_user`,
-    ),
-  );
-  if (!role || role.superuser || role.bypassrls || role.owner) {
-    // Any of these would let requests bypass row-level security.
-    throw new Error(
-      `DATABASE_URL must connect as the application role ${APP_ROLE} (no superuser, no BYPASSRLS, not the schema owner); it connects as ${role?.name}`,
-    );
-  }
+  // Any role problem would let requests bypass row-level security.
+  const problem = await roleProblem(db);
+  if (problem) throw new Error(problem);
 }

@@ -1,6 +1,7 @@
 // @engram/server/testing: the test harness (servers, databases, Redis, processes, fixtures), for
 // tests and benchmarks; never for the server itself.
 export * from "./document-fixtures.ts";
+export * from "./engram-cli.ts";
 export * from "./fake-openai.ts";
 export * from "./fake-reranker.ts";
 export * as hostile from "./hostile-documents.ts";
