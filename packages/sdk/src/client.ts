@@ -43,6 +43,7 @@ import type {
 import { AgentsClient } from "./agents.ts";
 import { allPages, type ClientOptions, request } from "./http.ts";
 import { KnowledgeClient } from "./knowledge.ts";
+import { WebhooksClient } from "./webhooks.ts";
 
 const enc = encodeURIComponent;
 
@@ -56,9 +57,12 @@ export class EngramClient {
   readonly knowledge: KnowledgeClient;
   /** Agents, their chat (streamed or not) and their conversations. */
   readonly agents: AgentsClient;
+  /** The project's webhooks and their delivery logs. */
+  readonly webhooks: WebhooksClient;
   constructor(private readonly opts: ClientOptions) {
     this.knowledge = new KnowledgeClient(opts);
     this.agents = new AgentsClient(opts);
+    this.webhooks = new WebhooksClient(opts);
   }
 
   /**

@@ -4,3 +4,4 @@ export { AgentsClient, type ChatStreamEvent } from "./agents.ts";
 export { EngramClient } from "./client.ts";
 export { type ClientOptions, EngramError } from "./http.ts";
 export { KnowledgeClient } from "./knowledge.ts";
+export { WebhooksClient } from "./webhooks.ts";
