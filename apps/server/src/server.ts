@@ -22,6 +22,7 @@ import { type Counters, createCounters } from "./telemetry/counters.ts";
 import { createTenancy } from "./tenancy/tenancy-module.ts";
 import { createUsageService } from "./usage/usage-service.ts";
 import { createUsageStore } from "./usage/usage-store.ts";
+import { analyzeStaleTables } from "./worker/analyze-embedded.ts";
 import type { JobLogger } from "./worker/job.ts";
 import { workerJobs } from "./worker/jobs.ts";
 import { startScheduler } from "./worker/scheduler.ts";
@@ -158,9 +159,9 @@ export async function createServer(config: Config): Promise<Server> {
     });
     appLog = app.log;
     await redis?.connect(app.log);
-    // PGlite has no autovacuum: without statistics the planner never uses the HNSW index. One
-    // ANALYZE at start (bounded sampling, about a second at 100k memories), then a periodic job.
-    if (db.kind === "pglite") await db.asOwner((tx) => tx.exec("ANALYZE"));
+    // PGlite has no autovacuum: without statistics the planner never uses the HNSW index. The
+    // tables that changed since their statistics are analysed at start, then by a periodic job.
+    if (db.kind === "pglite") await analyzeStaleTables(db);
     // Embedded mode has no `engram worker` (one process owns the data): the worker's jobs run here.
     const jobs =
       db.kind === "pglite"
