@@ -30,8 +30,18 @@ const { values: args } = parseArgs({
     fresh: { type: "boolean", default: false },
     "skip-locomo": { type: "boolean", default: false },
     "skip-inference": { type: "boolean", default: false },
+    /** Only these phases of the per-size section (comma-separated PHASES); prints, writes nothing. */
+    only: { type: "string" },
   },
 });
+const PHASES = ["search", "previous", "c16", "cached", "scoped", "context", "add", "raw"] as const;
+type Phase = (typeof PHASES)[number];
+const ONLY = args.only === undefined ? undefined : new Set((args.only as string).split(","));
+for (const p of ONLY ?? []) {
+  if (!PHASES.includes(p as Phase))
+    throw new Error(`--only: unknown phase ${p} (${PHASES.join(",")})`);
+}
+const runs = (phase: Phase) => ONLY === undefined || ONLY.has(phase);
 const SIZES = (args.sizes as string).split(",").map(Number);
 const Q = Number(args.queries);
 const DATA = new URL("./.data/", import.meta.url).pathname;
@@ -82,12 +92,19 @@ interface SizeResult {
   size: number;
   seededNow: boolean;
   seedRate?: number;
+  /** From spawning `engram serve` on the data set to its first answer (includes its warm-up). */
+  startSeconds: number;
+  /** The first COLD_N requests the new server process answers: fresh contexts, c=1. */
+  cold?: LoadResult;
   search: Record<string, LoadResult>;
   /** POST /v1/context, default budget, fresh queries, c=1: compared with the plain search's p50. */
-  context: LoadResult;
-  add: LoadResult;
-  rawQuery: { p50: number; p99: number };
+  context?: LoadResult;
+  add?: LoadResult;
+  rawQuery?: { p50: number; p99: number };
 }
+
+/** Requests of the cold-start measurement (the first ones a new server process answers). */
+const COLD_N = 50;
 
 async function benchSize(size: number): Promise<SizeResult> {
   const dir = `${DATA}size-${size}`;
@@ -99,88 +116,128 @@ async function benchSize(size: number): Promise<SizeResult> {
   }
   if (!manifest) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const srv = await spawnServer(dir, await freePort());
-  try {
-    let seedRate: number | undefined;
-    if (!manifest) {
+  let seedRate: number | undefined;
+  if (!manifest) {
+    const seeder = await spawnServer(dir, await freePort());
+    try {
       // Other tenants hold a tenth of the data each, so tenant filtering is part of every query.
       const users = Math.max(1, Math.floor(size / 1000));
       for (const [i, n] of [size / 10, size / 10].entries()) {
-        const other = await newTenant(srv.url);
+        const other = await newTenant(seeder.url);
         log(`size ${size}: seeding other tenant ${i + 1} with ${n}`);
         await batchIngest(
-          client(srv.url, other.key),
+          client(seeder.url, other.key),
           10_000_000 * (i + 1),
           10_000_000 * (i + 1) + n,
           users,
           2,
         );
       }
-      const main = await newTenant(srv.url);
+      const main = await newTenant(seeder.url);
       log(`size ${size}: seeding main tenant with ${size}`);
-      seedRate = await batchIngest(client(srv.url, main.key), 0, size, users, 2);
+      seedRate = await batchIngest(client(seeder.url, main.key), 0, size, users, 2);
       manifest = { version: CORPUS_VERSION, key: main.key, tenantId: main.tenantId };
       writeFileSync(manifestPath, JSON.stringify(manifest));
+    } finally {
+      // Measured on a server started afresh, as with a reused data set.
+      await seeder.stop("SIGTERM", Number.POSITIVE_INFINITY);
     }
+  }
+  const spawned = performance.now();
+  const srv = await spawnServer(dir, await freePort());
+  const startSeconds = (performance.now() - spawned) / 1000;
+  try {
     const api = client(srv.url, manifest.key);
+    // This process's HTTP client warmed on an endpoint that does no search work, so the cold
+    // numbers are the server's.
+    for (let i = 0; i < 20; i++) await fetch(`${srv.url}/healthz`).then((r) => r.arrayBuffer());
+    let cold: LoadResult | undefined;
+    if (runs("context")) {
+      log(`size ${size}: the first ${COLD_N} requests of the new server (fresh contexts, c=1)`);
+      const coldQueries = freshQueries(COLD_N);
+      cold = await runLoad(COLD_N, 1, (i) =>
+        api.context({ query: coldQueries[i] as string, token_budget: 1_000 }),
+      );
+    }
     const search: Record<string, LoadResult> = {};
-    const fresh1 = freshQueries(Q);
-    log(`size ${size}: search, fresh queries, concurrency 1`);
     await api.searchMemories({ query: "warm up", limit: 10 });
-    search["fresh, c=1"] = await runLoad(Q, 1, (i) =>
-      api.searchMemories({ query: fresh1[i] as string, limit: 10 }),
-    );
-    // The previous release's ranking (two-list fusion, ADR 0033's signals off) on the same kind
-    // of fresh queries, right after: the same-run baseline for the ranking's cost.
-    const previous = freshQueries(Q);
-    log(`size ${size}: search, previous hybrid, fresh queries, concurrency 1`);
-    search["fresh, previous hybrid, c=1"] = await runLoad(Q, 1, (i) =>
-      api.searchMemories({
-        query: previous[i] as string,
-        limit: 10,
-        signals: { entities: false, time: false, context: false },
-      }),
-    );
-    const fresh16 = freshQueries(Q * 2);
-    log(`size ${size}: search, fresh queries, concurrency 16`);
-    search["fresh, c=16"] = await runLoad(Q * 2, 16, (i) =>
-      api.searchMemories({ query: fresh16[i] as string, limit: 10 }),
-    );
-    // Cached: the same 50 queries again and again (all already embedded above).
-    const hot = fresh1.slice(0, 50);
-    log(`size ${size}: search, cached query embeddings`);
-    search["cached, c=1"] = await runLoad(Q, 1, (i) =>
-      api.searchMemories({ query: hot[i % 50] as string, limit: 10 }),
-    );
-    search["cached, c=16"] = await runLoad(Q * 2, 16, (i) =>
-      api.searchMemories({ query: hot[i % 50] as string, limit: 10 }),
-    );
-    const scoped = freshQueries(Q);
-    search["fresh, one user's scope, c=1"] = await runLoad(Q, 1, (i) =>
-      api.searchMemories({ query: scoped[i] as string, user_id: `user-${i % 10}`, limit: 10 }),
-    );
-    log(`size ${size}: context, fresh queries, concurrency 1`);
-    const contextQueries = freshQueries(Q);
-    const context = await runLoad(Q, 1, (i) =>
-      api.context({ query: contextQueries[i] as string, token_budget: 1_000 }),
-    );
-    log(`size ${size}: single adds`);
-    const add = await runLoad(Q, 1, (i) =>
-      api.addMemory({ text: memoryText(50_000_000 + size + i), user_id: "user-add" }),
-    );
-    await api.deleteMemories({ user_id: "user-add" });
+    const fresh1 = freshQueries(Q);
+    if (runs("search")) {
+      log(`size ${size}: search, fresh queries, concurrency 1`);
+      search["fresh, c=1"] = await runLoad(Q, 1, (i) =>
+        api.searchMemories({ query: fresh1[i] as string, limit: 10 }),
+      );
+    }
+    if (runs("previous")) {
+      // The previous release's ranking (two-list fusion, ADR 0033's signals off) on the same
+      // kind of fresh queries, right after: the same-run baseline for the ranking's cost.
+      const previous = freshQueries(Q);
+      log(`size ${size}: search, previous hybrid, fresh queries, concurrency 1`);
+      search["fresh, previous hybrid, c=1"] = await runLoad(Q, 1, (i) =>
+        api.searchMemories({
+          query: previous[i] as string,
+          limit: 10,
+          signals: { entities: false, time: false, context: false },
+        }),
+      );
+    }
+    if (runs("c16")) {
+      const fresh16 = freshQueries(Q * 2);
+      log(`size ${size}: search, fresh queries, concurrency 16`);
+      search["fresh, c=16"] = await runLoad(Q * 2, 16, (i) =>
+        api.searchMemories({ query: fresh16[i] as string, limit: 10 }),
+      );
+    }
+    if (runs("cached")) {
+      // Cached: the same 50 queries again and again (embedded by the first pass).
+      const hot = fresh1.slice(0, 50);
+      for (const q of hot) await api.searchMemories({ query: q, limit: 10 });
+      log(`size ${size}: search, cached query embeddings`);
+      search["cached, c=1"] = await runLoad(Q, 1, (i) =>
+        api.searchMemories({ query: hot[i % 50] as string, limit: 10 }),
+      );
+      search["cached, c=16"] = await runLoad(Q * 2, 16, (i) =>
+        api.searchMemories({ query: hot[i % 50] as string, limit: 10 }),
+      );
+    }
+    if (runs("scoped")) {
+      const scoped = freshQueries(Q);
+      search["fresh, one user's scope, c=1"] = await runLoad(Q, 1, (i) =>
+        api.searchMemories({ query: scoped[i] as string, user_id: `user-${i % 10}`, limit: 10 }),
+      );
+    }
+    let context: LoadResult | undefined;
+    if (runs("context")) {
+      log(`size ${size}: context, fresh queries, concurrency 1`);
+      const contextQueries = freshQueries(Q);
+      context = await runLoad(Q, 1, (i) =>
+        api.context({ query: contextQueries[i] as string, token_budget: 1_000 }),
+      );
+    }
+    let add: LoadResult | undefined;
+    if (runs("add")) {
+      log(`size ${size}: single adds`);
+      add = await runLoad(Q, 1, (i) =>
+        api.addMemory({ text: memoryText(50_000_000 + size + i), user_id: "user-add" }),
+      );
+      await api.deleteMemories({ user_id: "user-add" });
+    }
 
     // Its PGlite directory is opened next: wait for a clean exit however long it takes.
     await srv.stop("SIGTERM", Number.POSITIVE_INFINITY);
-    const rawQuery = await rawVectorQuery(`${dir}/pgdata`, manifest.tenantId, fresh1);
+    const rawQuery = runs("raw")
+      ? await rawVectorQuery(`${dir}/pgdata`, manifest.tenantId, fresh1)
+      : undefined;
     return {
       size,
       seededNow: seedRate !== undefined,
       ...(seedRate ? { seedRate } : {}),
+      startSeconds,
+      ...(cold ? { cold } : {}),
       search,
-      context,
-      add,
-      rawQuery,
+      ...(context ? { context } : {}),
+      ...(add ? { add } : {}),
+      ...(rawQuery ? { rawQuery } : {}),
     };
   } finally {
     await srv.stop();
@@ -260,6 +317,26 @@ async function ingestAndQuality() {
 }
 
 const loadAtStart = loadavg()[0] ?? 0;
+if (ONLY) {
+  // A focused run: the chosen phases of each size, printed; RESULTS.md is left as it is.
+  for (const size of SIZES) {
+    const s = await benchSize(size);
+    const row = (k: string, r: LoadResult | undefined) =>
+      r &&
+      console.log(
+        `${size} ${k}: n ${r.n} p50 ${ms(r.p50)} p99 ${ms(r.p99)} max ${ms(r.max)} errors ${r.errors}`,
+      );
+    console.log(`${size} start: ${s.startSeconds.toFixed(1)} s`);
+    row(`first ${COLD_N} requests after start (context)`, s.cold);
+    for (const [k, r] of Object.entries(s.search)) row(`search ${k}`, r);
+    row("context", s.context);
+    row("add", s.add);
+    const plain = s.search["fresh, c=1"];
+    if (s.context && plain)
+      console.log(`${size} context p50 / search p50: ${ratio(s.context.p50, plain.p50)}`);
+  }
+  process.exit(0);
+}
 log("raw embedder baseline");
 const raw = await rawEmbedder();
 const quality = await ingestAndQuality();
@@ -309,25 +386,50 @@ function report(commit: string): string {
     "",
   ];
   for (const s of sizes) {
+    const plain = s.search["fresh, c=1"];
     lines.push(
       `## ${s.size.toLocaleString("en")} memories in the searched tenant (+ 2 other tenants with ${(s.size / 10).toLocaleString("en")} each)`,
       "",
       s.seededNow
-        ? `Seeded in this run through the batch API at ${rate(s.seedRate ?? Number.NaN)} memories/s (2 clients, into a growing HNSW index).`
+        ? `Seeded in this run through the batch API at ${rate(s.seedRate ?? Number.NaN)} memories/s (2 clients, into a growing HNSW index); measured on a server started afresh on it, as a reused data set is.`
         : "Data set reused from an earlier run of the same corpus version (bench/.data; `--fresh` reseeds).",
       "",
-      "| search (limit 10, embedding included) | n | p50 | p99 | req/s | errors |",
-      "|---|---|---|---|---|---|",
+      `Server start (spawn to first answer, its search warm-up included): ${s.startSeconds.toFixed(1)} s. The rows below except the first are the warmed steady state; the first row is the first ${COLD_N} requests the new process answers.`,
+      "",
+      "| request (search: limit 10; embedding included) | n | p50 | p99 | max | req/s | errors |",
+      "|---|---|---|---|---|---|---|",
+      ...(s.cold
+        ? [
+            `| context, the first ${COLD_N} requests after start (fresh, c=1) | ${s.cold.n} | ${ms(s.cold.p50)} | ${ms(s.cold.p99)} | ${ms(s.cold.max)} | ${rate(s.cold.perSecond)} | ${s.cold.errors} |`,
+          ]
+        : []),
       ...Object.entries(s.search).map(
         ([k, r]) =>
-          `| ${k} | ${r.n} | ${ms(r.p50)} | ${ms(r.p99)} | ${rate(r.perSecond)} | ${r.errors} |`,
+          `| search, ${k} | ${r.n} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${rate(r.perSecond)} | ${r.errors} |`,
       ),
+      ...(s.context
+        ? [
+            `| context, budget 1,000, memories and knowledge (fresh, c=1) | ${s.context.n} | ${ms(s.context.p50)} | ${ms(s.context.p99)} | ${ms(s.context.max)} | ${rate(s.context.perSecond)} | ${s.context.errors} |`,
+          ]
+        : []),
       "",
-      `- Ranking with entities, time and context vs the previous hybrid, fresh, c=1: p50 ${ratio(s.search["fresh, c=1"]?.p50, s.search["fresh, previous hybrid, c=1"]?.p50)}, p99 ${ratio(s.search["fresh, c=1"]?.p99, s.search["fresh, previous hybrid, c=1"]?.p99)}`,
-      `- Raw pgvector query alone (same SQL shape, 40 candidates, in-process PGlite): p50 ${ms(s.rawQuery.p50)} ms, p99 ${ms(s.rawQuery.p99)} ms`,
-      `- API overhead at c=1, fresh: p50 ${ms(s.search["fresh, c=1"]?.p50 ?? Number.NaN)} ms vs raw embed + raw query ${ms(raw.single.p50 + s.rawQuery.p50)} ms = ${((s.search["fresh, c=1"]?.p50 ?? Number.NaN) / (raw.single.p50 + s.rawQuery.p50)).toFixed(2)}×`,
-      `- Context (POST /v1/context, budget 1,000, memories and knowledge, fresh, c=1, n=${s.context.n}, errors ${s.context.errors}): p50 ${ms(s.context.p50)} ms, p99 ${ms(s.context.p99)} ms = ${(s.context.p50 / (s.search["fresh, c=1"]?.p50 ?? Number.NaN)).toFixed(2)}× the plain search's p50`,
-      `- Single add (POST /v1/memories, c=1, n=${s.add.n}): p50 ${ms(s.add.p50)} ms, p99 ${ms(s.add.p99)} ms (raw single embed p50 ${ms(raw.single.p50)} ms)`,
+      `- Ranking with entities, time and context vs the previous hybrid, fresh, c=1: p50 ${ratio(plain?.p50, s.search["fresh, previous hybrid, c=1"]?.p50)}, p99 ${ratio(plain?.p99, s.search["fresh, previous hybrid, c=1"]?.p99)}`,
+      ...(s.rawQuery
+        ? [
+            `- Raw pgvector query alone (same SQL shape, 40 candidates, in-process PGlite): p50 ${ms(s.rawQuery.p50)} ms, p99 ${ms(s.rawQuery.p99)} ms`,
+            `- API overhead at c=1, fresh: p50 ${ms(plain?.p50 ?? Number.NaN)} ms vs raw embed + raw query ${ms(raw.single.p50 + s.rawQuery.p50)} ms = ${((plain?.p50 ?? Number.NaN) / (raw.single.p50 + s.rawQuery.p50)).toFixed(2)}×`,
+          ]
+        : []),
+      ...(s.context
+        ? [
+            `- Context (POST /v1/context) vs the plain search, fresh, c=1: p50 ${ratio(s.context.p50, plain?.p50)}, p99 ${ratio(s.context.p99, plain?.p99)}`,
+          ]
+        : []),
+      ...(s.add
+        ? [
+            `- Single add (POST /v1/memories, c=1, n=${s.add.n}): p50 ${ms(s.add.p50)} ms, p99 ${ms(s.add.p99)} ms (raw single embed p50 ${ms(raw.single.p50)} ms)`,
+          ]
+        : []),
       "",
     );
   }

@@ -11,6 +11,7 @@ export interface LoadResult {
   concurrency: number;
   p50: number;
   p99: number;
+  max: number;
   perSecond: number;
   errors: number;
 }
@@ -44,6 +45,7 @@ export async function runLoad(
     concurrency,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    max: latencies.length > 0 ? Math.max(...latencies) : Number.NaN,
     perSecond: latencies.length / seconds,
     errors,
   };

@@ -22,6 +22,7 @@ import { type App, buildApp } from "./http/app.ts";
 import { type KnowledgeModule, startKnowledge } from "./knowledge/knowledge-module.ts";
 import { type MemoryEventsModule, startMemoryEvents } from "./memories/memory-event-module.ts";
 import { createMemories } from "./memories/memory-module.ts";
+import type { WarmUpResult } from "./memories/memory-warm-up.ts";
 import { loadPlans } from "./plans/plans.ts";
 import { createAuthThrottle } from "./rate-limits/auth-throttle.ts";
 import { createLimiterSet, createRateLimiter } from "./rate-limits/rate-limiter.ts";
@@ -33,6 +34,7 @@ import { readLlmBudget } from "./usage/llm-usage.ts";
 import { createUsageService } from "./usage/usage-service.ts";
 import { createUsageStore } from "./usage/usage-store.ts";
 import { startWebhooks, type WebhooksModule } from "./webhooks/webhook-module.ts";
+import { analyzeStaleTables } from "./worker/analyze-embedded.ts";
 import type { JobLogger } from "./worker/job.ts";
 import { workerJobs } from "./worker/jobs.ts";
 import { startScheduler } from "./worker/scheduler.ts";
@@ -43,6 +45,8 @@ export interface Server {
   admin: { token: string; created: boolean; path?: string | undefined };
   /** The process's counters (Redis fallbacks, cache hits), for /metrics. */
   counters: Counters;
+  /** What the search warm-up before the first request did (embedded mode; memory-warm-up.ts). */
+  warmUp: WarmUpResult;
   /** Stops accepting, drains in-flight requests, then closes the embedder and the database. */
   close(): Promise<void>;
 }
@@ -115,7 +119,7 @@ export async function createServer(config: Config): Promise<Server> {
     });
     knowledge = kb;
     const tenancy = createTenancy(db, plans);
-    const { memories, categories, cache } = createMemories({
+    const { memories, categories, cache, warmUp } = createMemories({
       config,
       db,
       model,
@@ -230,9 +234,13 @@ export async function createServer(config: Config): Promise<Server> {
     });
     appLog = app.log;
     await redis?.connect(app.log);
-    // PGlite has no autovacuum: without statistics the planner never uses the HNSW index. One
-    // ANALYZE at start (bounded sampling, about a second at 100k memories), then a periodic job.
-    if (db.kind === "pglite") await db.asOwner((tx) => tx.exec("ANALYZE"));
+    // PGlite has no autovacuum: without statistics the planner never uses the HNSW index. The
+    // tables that changed since their statistics are analysed at start, then by a periodic job.
+    if (db.kind === "pglite") await analyzeStaleTables(db);
+    // Before the first request: a new embedded process's first searches ran several times slower
+    // than later ones (PGlite's WebAssembly not yet optimised, cold caches).
+    const warm = db.kind === "pglite" ? await warmUp(config.warmUpMs) : { searches: 0, ms: 0 };
+    if (warm.searches > 0) app.log.info({ ...warm, ms: Math.round(warm.ms) }, "search warmed up");
     // Embedded mode has no `engram worker` (one process owns the data): the worker's jobs run here.
     const jobs =
       db.kind === "pglite"
@@ -243,6 +251,7 @@ export async function createServer(config: Config): Promise<Server> {
       app,
       admin,
       counters,
+      warmUp: warm,
       close: () => {
         closing ??= (async () => {
           await app.close();

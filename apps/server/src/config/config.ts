@@ -48,6 +48,7 @@ const EnvSchema = Type.Object({
   ENGRAM_PLANS_FILE: Type.Optional(Type.String({ minLength: 1 })),
   ENGRAM_IDEMPOTENCY_TTL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000 })),
   ENGRAM_WORKER_INTERVAL_S: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  ENGRAM_WARMUP_MS: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
   ENGRAM_INFER_DUPLICATE_THRESHOLD: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   ENGRAM_LLM_BUDGET_FALLBACK: Type.Optional(Type.Enum(["refuse", "local"] as const)),
   ...ingestEnv,
@@ -101,6 +102,11 @@ export interface Config {
   idempotencyTtlS: number;
   /** Seconds between two runs of each maintenance job (± jitter): `engram worker`, or `serve` embedded. */
   workerIntervalS: number;
+  /**
+   * Milliseconds `engram serve` spends at most searching stored memories before it takes requests,
+   * so the first requests after a start do not run on cold code (memories/memory-warm-up.ts); 0: none.
+   */
+  warmUpMs: number;
   /** The reading service: document limits, chunking and the ingestion queue. */
   ingest: IngestConfig;
   /** infer: true: cosine similarity from which a memory with the same entities is a near-duplicate. */
@@ -183,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     plansFile: e.ENGRAM_PLANS_FILE === undefined ? undefined : resolve(e.ENGRAM_PLANS_FILE),
     idempotencyTtlS: e.ENGRAM_IDEMPOTENCY_TTL_S ?? 86_400,
     workerIntervalS: e.ENGRAM_WORKER_INTERVAL_S ?? 60,
+    warmUpMs: e.ENGRAM_WARMUP_MS ?? 3_000,
     ingest: ingestConfig(e),
     inferDuplicateThreshold: e.ENGRAM_INFER_DUPLICATE_THRESHOLD ?? DUPLICATE_THRESHOLD,
     llmBudgetFallback: e.ENGRAM_LLM_BUDGET_FALLBACK ?? "refuse",

@@ -19,6 +19,7 @@ import { createInference } from "./memory-inference.ts";
 import { createMemorySearchStore } from "./memory-search-store.ts";
 import { createMemoryService, type MemoryServiceDeps } from "./memory-service.ts";
 import { createMemoryStore } from "./memory-store.ts";
+import { warmUpSearch } from "./memory-warm-up.ts";
 
 /**
  * The memory service with its inference pipeline and the project categories it uses, built the
@@ -55,9 +56,20 @@ export function createMemories(deps: {
       ? createLocalMemoryCache({ max: config.memoryCacheSize, counters })
       : noMemoryCache;
   const engine = createInferenceEngine(config.llm, local, { log: deps.log });
+  const search = createMemorySearchStore(db, model);
+  const entitiesOfQuery: NonNullable<MemoryServiceDeps["entitiesOfQuery"]> = (
+    tenantId,
+    scope,
+    query,
+  ) =>
+    entities.findQueryEntities(
+      tenantId,
+      { projectId: scope.projectId, userId: scope.userId },
+      query,
+    );
   const memories = createMemoryService({
     store: createMemoryStore(db, model, deps.webhooks?.emit),
-    search: createMemorySearchStore(db, model),
+    search,
     embedder,
     infer: createInference({
       store: createInferenceStore(db, model, deps.webhooks?.emit),
@@ -75,14 +87,12 @@ export function createMemories(deps: {
     quotaThresholds: deps.webhooks?.quotaThresholds,
     ...(deps.searchKnowledge ? { searchKnowledge: deps.searchKnowledge } : {}),
     reranker: deps.reranker,
-    entitiesOfQuery: (tenantId, scope, query) =>
-      entities.findQueryEntities(
-        tenantId,
-        { projectId: scope.projectId, userId: scope.userId },
-        query,
-      ),
+    entitiesOfQuery,
     cache,
   });
+  /** Searches before the server takes requests, for at most `budgetMs` (memory-warm-up.ts). */
+  const warmUp = (budgetMs: number) =>
+    warmUpSearch({ db, model, embedder, search, entitiesOfQuery, budgetMs });
   // The cache too: erasing a user (erasure/) invalidates it like a bulk delete.
-  return { memories, categories, cache };
+  return { memories, categories, cache, warmUp };
 }
