@@ -9,6 +9,7 @@ import {
   STAND_IN_FAILURE_DETAIL,
   startHostPage,
   startStandInEngram,
+  visit,
 } from "./testing/index.ts";
 
 // A host page that does its worst: it hides every element it can reach, restyles every button,
@@ -65,22 +66,10 @@ describe("the widget in chromium, embedded by a page on another origin", () => {
     await Promise.all([host?.close(), refusedHost?.close(), engram?.close()]);
   });
 
-  const visit = async (url: string, run: (page: Page) => Promise<void>) => {
-    const context = await browser.newContext();
-    try {
-      const page = await context.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (error) => pageErrors.push(error.message));
-      await page.goto(url);
-      await run(page);
-      assert.deepEqual(pageErrors, [], "no script error on the page");
-    } finally {
-      await context.close();
-    }
-  };
+  const visitPage = (url: string, run: (page: Page) => Promise<void>) => visit(browser, url, run);
 
   test("a visitor opens it from the keyboard, sees the answer stream in with its source, and finds the conversation again after a reload", async () => {
-    await visit(host.url, async (page) => {
+    await visitPage(host.url, async (page) => {
       const launcher = page.getByRole("button", { name: "Chat", exact: true });
       await launcher.waitFor({ state: "visible" });
       assert.equal(await launcher.getAttribute("aria-expanded"), "false");
@@ -144,7 +133,7 @@ describe("the widget in chromium, embedded by a page on another origin", () => {
   });
 
   test("the host page's stylesheet cannot hide or restyle the widget (shadow DOM)", async () => {
-    await visit(host.url, async (page) => {
+    await visitPage(host.url, async (page) => {
       const launcher = page.getByRole("button", { name: "Chat", exact: true });
       await launcher.waitFor({ state: "visible" });
       assert.equal(await style(launcher, "background-color"), "rgb(36, 83, 214)");
@@ -167,7 +156,7 @@ describe("the widget in chromium, embedded by a page on another origin", () => {
   });
 
   test("an error in the middle of an answer reads as a message, and the visitor can go on", async () => {
-    await visit(host.url, async (page) => {
+    await visitPage(host.url, async (page) => {
       await page.getByRole("button", { name: "Chat", exact: true }).click();
       const dialog = page.getByRole("dialog", { name: "Chat with Acme Help" });
       const input = dialog.getByRole("textbox", { name: "Your message" });
@@ -181,7 +170,7 @@ describe("the widget in chromium, embedded by a page on another origin", () => {
   });
 
   test("a reload in the middle of an answer marks that answer interrupted, and the chat goes on", async () => {
-    await visit(host.url, async (page) => {
+    await visitPage(host.url, async (page) => {
       const launcher = page.getByRole("button", { name: "Chat", exact: true });
       await launcher.click();
       const dialog = page.getByRole("dialog", { name: "Chat with Acme Help" });
@@ -203,7 +192,7 @@ describe("the widget in chromium, embedded by a page on another origin", () => {
 
   test("a page on an origin the agent does not allow is refused, and the visitor is told", async () => {
     const chatsBefore = engram.chats.length;
-    await visit(refusedHost.url, async (page) => {
+    await visitPage(refusedHost.url, async (page) => {
       await page.getByRole("button", { name: "Chat", exact: true }).click();
       const dialog = page.getByRole("dialog");
       await dialog.waitFor({ state: "visible" });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Browser, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import type { TestServer } from "./test-server.ts";
 
 // What the widget's browser tests against the real server (apps/server/src/widget/) share: the
@@ -54,17 +54,5 @@ export async function shopAgent(engram: TestServer, origin: string) {
   return { client, agent, target };
 }
 
-/** Opens `url` in a fresh browser context, runs `run`, and checks no script failed on the page. */
-export async function visit(browser: Browser, url: string, run: (page: Page) => Promise<void>) {
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    const pageErrors: string[] = [];
-    page.on("pageerror", (error) => pageErrors.push(error.message));
-    await page.goto(url);
-    await run(page);
-    assert.deepEqual(pageErrors, [], "no script error on the page");
-  } finally {
-    await context.close();
-  }
-}
+// The visit helper is the widget harness's own (one copy for both apps' browser tests).
+export { visit } from "@engram/widget/testing";

@@ -1,5 +1,6 @@
+import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 /** Debian's chromium, which scripts/browser.sh installs; playwright-core downloads no browser. */
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -13,4 +14,19 @@ export async function launchChromium(): Promise<Browser> {
   }
   // Playwright passes --no-sandbox unless chromiumSandbox is set: tests run as root here.
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true });
+}
+
+/** Opens `url` in a fresh browser context, runs `run`, and checks no script failed on the page. */
+export async function visit(browser: Browser, url: string, run: (page: Page) => Promise<void>) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    await page.goto(url);
+    await run(page);
+    assert.deepEqual(pageErrors, [], "no script error on the page");
+  } finally {
+    await context.close();
+  }
 }

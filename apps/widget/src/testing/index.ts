@@ -1,6 +1,6 @@
 // The widget's browser-test and benchmark harness: Debian's chromium through playwright-core, a
 // host page on an origin of its own, and a stand-in Engram speaking the widget's wire protocol.
-export { CHROMIUM_PATH, launchChromium } from "./chromium.ts";
+export { CHROMIUM_PATH, launchChromium, visit } from "./chromium.ts";
 export { type HostPage, startHostPage, type WidgetTarget, widgetSnippet } from "./host-page.ts";
 export {
   STAND_IN_ANSWER,
