@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { EngramAdminClient } from "@engram/sdk";
+import { EngramAdminClient, EngramClient } from "@engram/sdk";
 import {
   ADMIN_TOKEN,
   type FakeOpenAI,
@@ -169,7 +169,6 @@ async function rawFirstToken(llm: FakeOpenAI, message: string) {
 async function seed(url: string) {
   const admin = new EngramAdminClient({ baseUrl: url, token: ADMIN_TOKEN });
   const t = await admin.createTenant({ name: "chat-bench" });
-  const { EngramClient } = await import("@engram/sdk");
   const client = new EngramClient({ baseUrl: url, token: t.key.key, timeoutMs: 120_000 });
   for (const [topic, text] of TOPICS) {
     const doc = await client.knowledge.createDocument({

@@ -1,6 +1,6 @@
 import { type Scope, Scopes } from "@engram/contract";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import type { Auth } from "../http/auth.ts";
+import { type Auth, bearerToken } from "../http/auth.ts";
 import { sendProblem } from "../http/problem.ts";
 import type { PlanCatalog } from "../plans/plans.ts";
 import type { RateLimiter, RateLimitPolicy } from "../rate-limits/rate-limiter.ts";
@@ -27,11 +27,6 @@ declare module "fastify" {
     /** The browser origin a publishable-key request was allowed from (CORS echoes it). */
     widgetOrigin?: string;
   }
-}
-
-function bearer(request: FastifyRequest): string | undefined {
-  const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? "");
-  return match?.[1];
 }
 
 /** CORS headers for an allowed widget origin, on answers and on errors alike. */
@@ -124,7 +119,7 @@ export function createWidgetAuth(deps: {
   return {
     /** onRequest hook of the agent routes a widget calls. */
     async agentRoute(request: FastifyRequest, reply: FastifyReply) {
-      const token = bearer(request);
+      const token = bearerToken(request);
       if (token?.startsWith("pk_")) {
         const ctx = await visitor(
           request as FastifyRequest<{ Params: { id: string } }>,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, beforeEach, describe, test } from "node:test";
-import type { EngramClient } from "@engram/sdk";
+import { EngramClient } from "@engram/sdk";
 import { startFakeOpenAI } from "../testing/fake-openai.ts";
 import { startTestServer } from "../testing/test-server.ts";
 
@@ -41,8 +41,7 @@ type Event = { event: string; data: any; at: number };
 
 async function tenantWithDocs(overrides: object = {}) {
   const created = await srv.admin.createTenant({ name: "chat-http", overrides });
-  const { EngramClient } = await import("@engram/sdk");
-  const client: EngramClient = new EngramClient({ baseUrl: srv.url, token: created.key.key });
+  const client = new EngramClient({ baseUrl: srv.url, token: created.key.key });
   const doc = await client.knowledge.createDocument({ filename: "returns.md", text: POLICY });
   await client.knowledge.waitForJob(doc.job_id);
   const agent = await client.agents.createAgent({ name: "Support", instructions: "Be brief." });

@@ -105,17 +105,6 @@ async function insertMessage(
 /** SQL for conversations and their messages. */
 export function createConversationStore(db: Database) {
   return {
-    /** The conversation in the project, or undefined. */
-    getConversation: (tenantId: string, projectId: string, id: string) =>
-      db.withTenant(tenantId, async (tx) => {
-        const [row] = await tx.query<ConversationRow>(
-          `SELECT ${CONVERSATION_COLUMNS} FROM conversations
-           WHERE tenant_id = $1 AND project_id = $2 AND id = $3`,
-          [tenantId, projectId, id],
-        );
-        return row;
-      }),
-
     /** The conversation with its messages, oldest first (at most `limit` of the latest). */
     getWithMessages: (tenantId: string, projectId: string, id: string, limit: number) =>
       db.withTenant(tenantId, async (tx) => {

@@ -24,6 +24,9 @@ function credential(request: FastifyRequest, schemes: readonly string[]): string
 }
 
 const BEARER = ["Bearer"] as const;
+
+/** The credential of an `Authorization: Bearer <credential>` header (the widget's routes too). */
+export const bearerToken = (request: FastifyRequest) => credential(request, BEARER);
 /** mem0's clients send `Authorization: Token <key>`; its surface takes that and Bearer. */
 const BEARER_OR_TOKEN = ["Bearer", "Token"] as const;
 
