@@ -170,17 +170,19 @@ export function createAgentStore(db: Database) {
         return { conversations };
       }),
 
-    /** Resolves a publishable key through the narrow definer function (no tenant is known yet). */
-    byPublishableKey: (key: string) =>
-      db.withoutTenant(async (tx) => {
-        const [row] = await tx.query<PublishableKeyRow>(
-          `SELECT agent_id, tenant_id, project_id, allowed_origins, plan, overrides,
-                  suspended_at, suspended_reason
-           FROM engram_agent_by_publishable_key($1)`,
-          [key],
-        );
-        return row;
-      }),
+    /**
+     * Resolves a publishable key through the narrow definer function (no tenant is known yet), as
+     * one statement (one round trip, like the API-key lookup).
+     */
+    byPublishableKey: async (key: string) => {
+      const [row] = await db.readWithoutTenant<PublishableKeyRow>(
+        `SELECT agent_id, tenant_id, project_id, allowed_origins, plan, overrides,
+                suspended_at, suspended_reason
+         FROM engram_agent_by_publishable_key($1)`,
+        [key],
+      );
+      return row;
+    },
   };
 }
 export type AgentStore = ReturnType<typeof createAgentStore>;

@@ -16,6 +16,11 @@ export interface Database {
   withTenant<T>(tenantId: string, fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Runs fn in one transaction as the application role with no tenant context. */
   withoutTenant<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * One read-only statement as the application role with no tenant context, in its own implicit
+   * transaction: one round trip on PostgreSQL where withoutTenant takes four (the API-key lookup).
+   */
+  readWithoutTenant<T>(sql: string, params: readonly unknown[]): Promise<T[]>;
   /** Runs fn as the schema owner (migrations, index builds). Never for request handling. */
   asOwner<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Cheap liveness query for /readyz. */

@@ -115,10 +115,13 @@ async function transaction<T>(
   };
   client.on("error", onError);
   try {
-    await client.query("BEGIN");
-    if (tenantId !== null) {
-      await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
-    }
+    // One round trip: BEGIN and the tenant context go as one simple-protocol script (the id as an
+    // escaped literal, as a parameter cannot be sent with two statements).
+    await client.query(
+      tenantId === null
+        ? "BEGIN"
+        : `BEGIN; SELECT set_config('app.tenant_id', ${client.escapeLiteral(tenantId)}, true)`,
+    );
     const result = await fn(wrap(client));
     await client.query("COMMIT");
     return result;
@@ -157,6 +160,15 @@ export function openPostgresDatabase(opts: PostgresOptions): Database {
     withTenant: async (tenantId, fn) => transaction(appPool(), tenantId, fn),
     // An empty tenant id matches no row, exactly like an unset one.
     withoutTenant: async (fn) => transaction(appPool(), "", fn),
+    // No BEGIN/COMMIT: the statement is its own transaction. The pool's connections never hold a
+    // session-level tenant (transaction() sets it transaction-locally), so none applies here.
+    async readWithoutTenant<T>(sql: string, params: readonly unknown[]) {
+      try {
+        return (await appPool().query(sql, params as unknown[])).rows as T[];
+      } catch (err) {
+        throw toAppError(err);
+      }
+    },
     asOwner: async (fn) => {
       if (!owner) {
         throw new Error(

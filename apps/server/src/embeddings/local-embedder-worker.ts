@@ -38,6 +38,12 @@ const { dimension, lengthBuckets = true } = workerData as WorkerInit;
  */
 const RUN_LENGTH_RATIO = 1.5;
 const MIN_RUN_CHARS = 24;
+/**
+ * Most characters one model call is padded to (its texts times its longest; about four per
+ * token): a run ends there too, so no call's work and tensor memory grow with the batch (64
+ * texts of 256 characters fit in one call).
+ */
+const MAX_CALL_CHARS = 16_384;
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -49,7 +55,7 @@ function split<T>(items: T[], sizes: number[]): T[][] {
   });
 }
 
-/** The batch's texts in runs of similar length (indexes into `texts`), shortest first. */
+/** The batch's texts in runs of similar length and bounded size (indexes into `texts`), shortest first. */
 function lengthRuns(texts: string[]): number[][] {
   const lengths = texts.map((t) => t.length);
   const order = lengths.map((_, i) => i).sort((a, b) => (lengths[a] ?? 0) - (lengths[b] ?? 0));
@@ -58,7 +64,9 @@ function lengthRuns(texts: string[]): number[][] {
   let first = 0;
   for (const i of order) {
     const length = lengths[i] ?? 0;
-    if (run.length > 0 && length > Math.max(first, MIN_RUN_CHARS) * RUN_LENGTH_RATIO) {
+    const longer = length > Math.max(first, MIN_RUN_CHARS) * RUN_LENGTH_RATIO;
+    const padded = (run.length + 1) * Math.max(length, MIN_RUN_CHARS);
+    if (run.length > 0 && (longer || padded > MAX_CALL_CHARS)) {
       runs.push(run);
       run = [];
     }

@@ -93,6 +93,18 @@ test("calls larger than a batch, mixed with single calls, keep their own order",
   assertClose(singles.flat(), expectedBig.slice(0, 10));
 });
 
+test("a batch of mixed lengths, split into bounded calls, gets each text's own vector", async () => {
+  // Short and long texts (a long one alone exceeds a call's padded-size cap with a few others).
+  const texts = Array.from({ length: 40 }, (_, i) =>
+    i % 4 === 0
+      ? `Chapter ${i}. ${"The user told a long story about the trip. ".repeat(20)}`
+      : `ok ${i}`,
+  );
+  const oneByOne: Float32Array[] = [];
+  for (const t of texts) oneByOne.push(...(await embedder.embed([t])));
+  assertClose(await embedder.embed(texts), oneByOne);
+});
+
 test("the event loop keeps running while a large batch is embedded", async () => {
   let last = performance.now();
   let maxGap = 0;

@@ -22,6 +22,7 @@ export function createAuthenticationService(store: KeyStore, plans: PlanCatalog)
       if (row.suspended_at) return { suspended: row.suspended_reason };
       if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > TOUCH_EVERY_MS) {
         await store.touchKey(row.tenant_id, row.key_id);
+        row.last_used_at = new Date(); // a remembered row (embedded mode) is not touched again
       }
       return {
         tenantId: row.tenant_id,

@@ -1,6 +1,7 @@
 import type { PlanOverrides } from "@engram/contract";
 import type { Database, Queryable } from "../db/database.ts";
 import { type AuditEntry, appendAudit } from "./audit.ts";
+import { type AuthCache, afterChange } from "./auth-cache.ts";
 
 export interface KeyRow {
   id: string;
@@ -63,8 +64,11 @@ async function countActiveKeys(tx: Queryable, tenantId: string): Promise<number>
 /** What insertKey did: refused at the plan's limit of active keys, or created. */
 type KeyCreation = { status: "exceeded"; count: number } | { status: "created"; row: KeyRow };
 
-/** SQL for API keys: creation within the plan's limit, listing, revocation, authentication. */
-export function createKeyStore(db: Database) {
+/**
+ * SQL for API keys: creation within the plan's limit, listing, revocation, authentication.
+ * `cache` (embedded mode) remembers lookups; a revocation clears it once committed.
+ */
+export function createKeyStore(db: Database, cache?: AuthCache) {
   return {
     /**
      * Creates a key unless the tenant already has `limit` active keys (null: unlimited). The
@@ -97,21 +101,24 @@ export function createKeyStore(db: Database) {
      * key first (under its row lock) and may throw to refuse: nothing is then changed.
      */
     revokeKey: (tenantId: string, keyId: string, allow: (key: KeyRow) => void, audit: AuditEntry) =>
-      db.withTenant(tenantId, async (tx) => {
-        const [found] = await tx.query<KeyRow>(
-          `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
-          [tenantId, keyId],
-        );
-        if (!found) return undefined;
-        allow(found);
-        const [row] = await tx.query<KeyRow>(
-          `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+      afterChange(
+        cache,
+        db.withTenant(tenantId, async (tx) => {
+          const [found] = await tx.query<KeyRow>(
+            `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+            [tenantId, keyId],
+          );
+          if (!found) return undefined;
+          allow(found);
+          const [row] = await tx.query<KeyRow>(
+            `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
            WHERE tenant_id = $1 AND id = $2 RETURNING ${KEY_COLUMNS}`,
-          [tenantId, keyId],
-        );
-        await appendAudit(tx, tenantId, { ...audit, targetId: keyId });
-        return row;
-      }),
+            [tenantId, keyId],
+          );
+          await appendAudit(tx, tenantId, { ...audit, targetId: keyId });
+          return row;
+        }),
+      ),
 
     /** Records that a key was used (the caller throttles this to about once a minute). */
     touchKey: (tenantId: string, keyId: string) =>
@@ -122,17 +129,22 @@ export function createKeyStore(db: Database) {
         ]),
       ),
 
-    /** Resolves a key hash through the narrow definer function (no tenant is known yet). */
-    authenticate: (hash: Buffer) =>
-      db.withoutTenant(async (tx) => {
-        const [row] = await tx.query<AuthRow>(
+    /**
+     * Resolves a key hash through the narrow definer function (no tenant is known yet), as one
+     * statement: the lookup every request makes costs one round trip.
+     */
+    authenticate(hash: Buffer) {
+      const load = async () => {
+        const [row] = await db.readWithoutTenant<AuthRow>(
           `SELECT key_id, tenant_id, project_id, scopes, expires_at, last_used_at, plan, overrides,
                   suspended_at, suspended_reason
            FROM engram_authenticate($1)`,
           [hash],
         );
         return row;
-      }),
+      };
+      return cache ? cache.lookup(hash.toString("base64"), load) : load();
+    },
   };
 }
 export type KeyStore = ReturnType<typeof createKeyStore>;

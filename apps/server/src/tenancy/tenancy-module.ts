@@ -2,6 +2,7 @@ import type { Database } from "../db/database.ts";
 import type { PlanCatalog } from "../plans/plans.ts";
 import { createAuditStore } from "./audit.ts";
 import { type AuditService, createAuditService } from "./audit-service.ts";
+import { createAuthCache } from "./auth-cache.ts";
 import {
   type AuthenticationService,
   createAuthenticationService,
@@ -24,8 +25,11 @@ export interface Tenancy {
 
 /** Builds the tenancy services over stores sharing the one database. */
 export function createTenancy(db: Database, plans: PlanCatalog): Tenancy {
-  const tenantStore = createTenantStore(db);
-  const keyStore = createKeyStore(db);
+  // Embedded mode's one process sees every write that changes a key, so it may remember lookups;
+  // cluster processes look keys up on every request, as one statement (ADR 0041).
+  const authCache = db.kind === "pglite" ? createAuthCache() : undefined;
+  const tenantStore = createTenantStore(db, authCache);
+  const keyStore = createKeyStore(db, authCache);
   const projectStore = createProjectStore(db);
   return {
     tenants: createTenantService(tenantStore, plans),

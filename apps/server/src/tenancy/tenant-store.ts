@@ -1,6 +1,7 @@
 import type { PlanOverrides } from "@engram/contract";
 import type { Database } from "../db/database.ts";
 import { type AuditEntry, appendAudit } from "./audit.ts";
+import { type AuthCache, afterChange } from "./auth-cache.ts";
 import { insertKeyRow, type NewKey } from "./key-store.ts";
 import { insertDefaultProject } from "./project-store.ts";
 
@@ -51,7 +52,7 @@ const TENANT_TABLES = [
 ] as const;
 
 /** SQL for tenants (the admin's side of tenancy). Every statement runs under RLS. */
-export function createTenantStore(db: Database) {
+export function createTenantStore(db: Database, cache?: AuthCache) {
   return {
     /** Tenant, default project, usage gauges, first key and audit row: one transaction. */
     insertTenant: (
@@ -97,52 +98,58 @@ export function createTenantStore(db: Database) {
       id: string,
       change: (old: TenantRow) => { set: Partial<TenantRow>; audit: AuditEntry[] },
     ) =>
-      db.withTenant(id, async (tx) => {
-        const [old] = await tx.query<TenantRow>(
-          // NO KEY UPDATE: concurrent inserts that reference the tenant (memories, usage) go on.
-          `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR NO KEY UPDATE`,
-          [id],
-        );
-        if (!old) return undefined;
-        const { set, audit } = change(old);
-        const next = { ...old, ...set };
-        const [row] = await tx.query<TenantRow>(
-          `UPDATE tenants SET name = $2, plan = $3, overrides = $4, suspended_at = $5,
+      afterChange(
+        cache,
+        db.withTenant(id, async (tx) => {
+          const [old] = await tx.query<TenantRow>(
+            // NO KEY UPDATE: concurrent inserts that reference the tenant (memories, usage) go on.
+            `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR NO KEY UPDATE`,
+            [id],
+          );
+          if (!old) return undefined;
+          const { set, audit } = change(old);
+          const next = { ...old, ...set };
+          const [row] = await tx.query<TenantRow>(
+            `UPDATE tenants SET name = $2, plan = $3, overrides = $4, suspended_at = $5,
              suspended_reason = $6 WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
-          [
-            id,
-            next.name,
-            next.plan,
-            JSON.stringify(next.overrides),
-            next.suspended_at,
-            next.suspended_reason,
-          ],
-        );
-        for (const entry of audit) await appendAudit(tx, id, entry);
-        return row as TenantRow;
-      }),
+            [
+              id,
+              next.name,
+              next.plan,
+              JSON.stringify(next.overrides),
+              next.suspended_at,
+              next.suspended_reason,
+            ],
+          );
+          for (const entry of audit) await appendAudit(tx, id, entry);
+          return row as TenantRow;
+        }),
+      ),
 
     /** Deletes the tenant and (by cascade) all its rows; returns the counts removed. */
     deleteTenant: (id: string) =>
-      db.withTenant(id, async (tx) => {
-        const [t] = await tx.query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE", [id]);
-        if (!t) return undefined;
-        const removed: Record<string, number> = {};
-        for (const table of TENANT_TABLES) {
-          const [c] = await tx.query<{ n: string }>(
-            `SELECT count(*) AS n FROM ${table} WHERE tenant_id = $1`,
-            [id],
+      afterChange(
+        cache,
+        db.withTenant(id, async (tx) => {
+          const [t] = await tx.query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE", [id]);
+          if (!t) return undefined;
+          const removed: Record<string, number> = {};
+          for (const table of TENANT_TABLES) {
+            const [c] = await tx.query<{ n: string }>(
+              `SELECT count(*) AS n FROM ${table} WHERE tenant_id = $1`,
+              [id],
+            );
+            removed[table] = Number(c?.n ?? 0);
+          }
+          await tx.query("DELETE FROM tenants WHERE id = $1", [id]);
+          removed.tenants = 1;
+          const [receipt] = await tx.query<{ deleted_at: Date }>(
+            "INSERT INTO tenant_deletions (tenant_id, receipt) VALUES ($1, $2) RETURNING deleted_at",
+            [id, JSON.stringify(removed)],
           );
-          removed[table] = Number(c?.n ?? 0);
-        }
-        await tx.query("DELETE FROM tenants WHERE id = $1", [id]);
-        removed.tenants = 1;
-        const [receipt] = await tx.query<{ deleted_at: Date }>(
-          "INSERT INTO tenant_deletions (tenant_id, receipt) VALUES ($1, $2) RETURNING deleted_at",
-          [id, JSON.stringify(removed)],
-        );
-        return { removed, deletedAt: (receipt as { deleted_at: Date }).deleted_at };
-      }),
+          return { removed, deletedAt: (receipt as { deleted_at: Date }).deleted_at };
+        }),
+      ),
   };
 }
 export type TenantStore = ReturnType<typeof createTenantStore>;

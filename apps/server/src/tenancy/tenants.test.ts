@@ -238,6 +238,8 @@ describeOnBackends("tenants", (suite) => {
 
     test("a suspended tenant gets 403 tenant_suspended on every tenant route, until reinstated", async () => {
       const t = await provision();
+      // Used first, so an embedded server remembers the key's lookup (ADR 0041) before the change.
+      assert.equal((await as(t.key, "GET", "/v1/memories")).status, 200);
       const s = await admin("PATCH", `/v1/admin/tenants/${t.id}`, {
         suspended: true,
         suspended_reason: "unpaid invoice",
