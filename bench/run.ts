@@ -11,7 +11,15 @@ import { openPGliteDatabase } from "@engram/server/db";
 import { createLocalEmbedder } from "@engram/server/embeddings";
 import { freePort, newTenant, spawnServer } from "@engram/server/testing";
 import { describeCommit } from "./lib/commit.ts";
-import { memoryText, QUERY_SPACE, queryText } from "./lib/corpus.ts";
+import {
+  LOW_DIVERSITY_QUERY_SPACE,
+  LOW_DIVERSITY_SPACE,
+  lowDiversityQuery,
+  lowDiversityText,
+  memoryText,
+  QUERY_SPACE,
+  queryText,
+} from "./lib/corpus.ts";
 import { type InferenceResult, inferenceReport, runInferenceBench } from "./lib/inference.ts";
 import {
   CATEGORIES,
@@ -32,8 +40,21 @@ const { values: args } = parseArgs({
     "skip-inference": { type: "boolean", default: false },
     /** Only these phases of the per-size section (comma-separated PHASES); prints, writes nothing. */
     only: { type: "string" },
+    /**
+     * The memories and queries: the bench's varied synthetic corpus, or the low-diversity one (the
+     * same ~60 words throughout; writes RESULTS-low-diversity.md, sizes up to 15,000).
+     */
+    corpus: { type: "string", default: "synthetic" },
   },
 });
+const LOW_DIVERSITY = args.corpus === "low-diversity";
+if (!LOW_DIVERSITY && args.corpus !== "synthetic") {
+  throw new Error(`--corpus: synthetic or low-diversity, not ${args.corpus}`);
+}
+/** The corpus's i-th memory and query texts. */
+const textOf = LOW_DIVERSITY ? lowDiversityText : memoryText;
+const queryOf = LOW_DIVERSITY ? lowDiversityQuery : queryText;
+const QUERIES = LOW_DIVERSITY ? LOW_DIVERSITY_QUERY_SPACE : QUERY_SPACE;
 const PHASES = ["search", "previous", "c16", "cached", "scoped", "context", "add", "raw"] as const;
 type Phase = (typeof PHASES)[number];
 const ONLY = args.only === undefined ? undefined : new Set((args.only as string).split(","));
@@ -43,6 +64,11 @@ for (const p of ONLY ?? []) {
 }
 const runs = (phase: Phase) => ONLY === undefined || ONLY.has(phase);
 const SIZES = (args.sizes as string).split(",").map(Number);
+if (LOW_DIVERSITY && SIZES.some((n) => n > LOW_DIVERSITY_SPACE)) {
+  throw new Error(
+    `--corpus low-diversity has ${LOW_DIVERSITY_SPACE} distinct texts: lower --sizes`,
+  );
+}
 const Q = Number(args.queries);
 const DATA = new URL("./.data/", import.meta.url).pathname;
 const CORPUS_VERSION = 1;
@@ -58,8 +84,8 @@ const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11
 let queryCursor = 0;
 /** A range of never-used query texts (fresh: no cache can hold them). */
 function freshQueries(n: number): string[] {
-  if (queryCursor + n > QUERY_SPACE) throw new Error("query space exhausted; lower --queries");
-  const out = Array.from({ length: n }, (_, i) => queryText(queryCursor + i));
+  if (queryCursor + n > QUERIES) throw new Error("query space exhausted; lower --queries");
+  const out = Array.from({ length: n }, (_, i) => queryOf(queryCursor + i));
   queryCursor += n;
   return out;
 }
@@ -80,7 +106,7 @@ async function batchIngest(
         next = Math.min(next + BATCH, to);
         const memories = [];
         for (let i = lo; i < next; i++)
-          memories.push({ text: memoryText(i), user_id: `user-${i % userCount}` });
+          memories.push({ text: textOf(i), user_id: `user-${i % userCount}` });
         await api.batchAddMemories({ memories });
       }
     }),
@@ -107,7 +133,7 @@ interface SizeResult {
 const COLD_N = 50;
 
 async function benchSize(size: number): Promise<SizeResult> {
-  const dir = `${DATA}size-${size}`;
+  const dir = `${DATA}${LOW_DIVERSITY ? "low-diversity-" : ""}size-${size}`;
   const manifestPath = `${dir}/bench-manifest.json`;
   let manifest: { version: number; key: string; tenantId: string } | undefined;
   if (!args.fresh && existsSync(manifestPath)) {
@@ -218,7 +244,7 @@ async function benchSize(size: number): Promise<SizeResult> {
     if (runs("add")) {
       log(`size ${size}: single adds`);
       add = await runLoad(Q, 1, (i) =>
-        api.addMemory({ text: memoryText(50_000_000 + size + i), user_id: "user-add" }),
+        api.addMemory({ text: textOf(50_000_000 + size + i), user_id: "user-add" }),
       );
       await api.deleteMemories({ user_id: "user-add" });
     }
@@ -278,10 +304,10 @@ async function rawEmbedder() {
     const singles: number[] = [];
     for (let i = 0; i < Q; i++) {
       const t = performance.now();
-      await embedder.embed([queryText(QUERY_SPACE - 1 - i)]);
+      await embedder.embed([queryOf(QUERIES - 1 - i)]);
       singles.push(performance.now() - t);
     }
-    const texts = Array.from({ length: 5000 }, (_, i) => memoryText(90_000_000 + i));
+    const texts = Array.from({ length: 5000 }, (_, i) => textOf(90_000_000 + i));
     const t = performance.now();
     for (let i = 0; i < texts.length; i += BATCH) await embedder.embed(texts.slice(i, i + BATCH));
     const batchRate = texts.length / ((performance.now() - t) / 1000);
@@ -351,8 +377,9 @@ const inference: InferenceResult | undefined = args["skip-inference"]
     });
 const sizes: SizeResult[] = [];
 for (const size of SIZES) sizes.push(await benchSize(size));
-writeFileSync(new URL("./RESULTS.md", import.meta.url), report(await describeCommit()));
-log("wrote bench/RESULTS.md");
+const RESULTS = LOW_DIVERSITY ? "RESULTS-low-diversity.md" : "RESULTS.md";
+writeFileSync(new URL(`./${RESULTS}`, import.meta.url), report(await describeCommit()));
+log(`wrote bench/${RESULTS}`);
 
 /** a / b as "1.07×", or "n/a" when either is missing. */
 function ratio(a: number | undefined, b: number | undefined): string {
@@ -363,8 +390,14 @@ function report(commit: string): string {
   const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`;
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const lines = [
-    "# Benchmark results",
+    LOW_DIVERSITY ? "# Benchmark results: the low-diversity corpus" : "# Benchmark results",
     "",
+    ...(LOW_DIVERSITY
+      ? [
+          "Every memory and query is made of the same ~60 words (10 names, 10 verbs, 15 activities, 10 places: `lowDiversityText` in bench/lib/corpus.ts), as one user's memories are in practice: each keyword matches a large share of the tenant, and the vectors crowd together. Same phases as bench/RESULTS.md.",
+          "",
+        ]
+      : []),
     `- Date: ${new Date().toISOString()}`,
     `- Commit: ${commit}`,
     `- Command: \`${command}\`  (sizes ${SIZES.join(", ")}, ${Q} queries per run)`,

@@ -84,3 +84,86 @@ export function queryText(i: number): string {
   ] as (typeof FORMS)[number];
   return form(name, thing);
 }
+
+// A low-diversity corpus: every memory from the same ~60 words (a few names, places and
+// activities, repeated), as one user's memories are in practice. Keyword search then finds long
+// posting lists for every word, and vectors crowd together.
+const LD_NAMES = "Anna Ben Clara Dan Eva Finn Gina Hugo Iris Jack".split(" ");
+const LD_VERBS = [
+  "likes",
+  "loves",
+  "tried",
+  "hates",
+  "wants",
+  "planned",
+  "talked about",
+  "started",
+  "stopped",
+  "misses",
+];
+const LD_THINGS =
+  "running swimming cooking hiking reading painting cycling singing dancing fishing skiing tennis chess baking yoga".split(
+    " ",
+  );
+const LD_PLACES = [
+  "at home",
+  "in the park",
+  "at work",
+  "in town",
+  "at the lake",
+  "with friends",
+  "with family",
+  "on Sunday",
+  "in summer",
+  "in winter",
+];
+const LD_SPACE = LD_NAMES.length * LD_VERBS.length * LD_THINGS.length * LD_PLACES.length;
+const LD_QUERY_FORMS = [
+  (n: string, t: string, p: string) => `Does ${n} like ${t} ${p}?`,
+  (n: string, t: string, p: string) => `What about ${n} and ${t} ${p}?`,
+  (n: string, t: string, p: string) => `Has ${n} tried ${t} ${p}?`,
+];
+
+/** How many distinct texts `lowDiversityText` yields (15,000). */
+export const LOW_DIVERSITY_SPACE = LD_SPACE;
+
+/** Digits of x in the mixed radix of these lists. */
+function digits(x: number, radices: readonly number[]): number[] {
+  return radices.map((r) => {
+    const d = x % r;
+    x = Math.floor(x / r);
+    return d;
+  });
+}
+
+/** The i-th low-diversity memory: distinct for every i below LOW_DIVERSITY_SPACE. */
+export function lowDiversityText(i: number): string {
+  // 7919 is prime and does not divide LD_SPACE, so this visits every combination once, spread out.
+  const [n, v, t, p] = digits((i * 7919) % LD_SPACE, [
+    LD_NAMES.length,
+    LD_VERBS.length,
+    LD_THINGS.length,
+    LD_PLACES.length,
+  ]);
+  return `${LD_NAMES[n as number]} ${LD_VERBS[v as number]} ${LD_THINGS[t as number]} ${LD_PLACES[p as number]}.`;
+}
+
+/** How many distinct queries `lowDiversityQuery` yields. */
+export const LOW_DIVERSITY_QUERY_SPACE =
+  LD_NAMES.length * LD_THINGS.length * LD_PLACES.length * LD_QUERY_FORMS.length;
+
+/** The i-th low-diversity query, from the same words. */
+export function lowDiversityQuery(i: number): string {
+  const [n, t, p, f] = digits((i * 7919) % LOW_DIVERSITY_QUERY_SPACE, [
+    LD_NAMES.length,
+    LD_THINGS.length,
+    LD_PLACES.length,
+    LD_QUERY_FORMS.length,
+  ]);
+  const form = LD_QUERY_FORMS[f as number] as (typeof LD_QUERY_FORMS)[number];
+  return form(
+    LD_NAMES[n as number] as string,
+    LD_THINGS[t as number] as string,
+    LD_PLACES[p as number] as string,
+  );
+}

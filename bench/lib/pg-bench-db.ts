@@ -25,13 +25,19 @@ import pg from "pg";
 import { memoryText } from "./corpus.ts";
 
 /** Bump when the seeded rows or vectors change: older databases are rebuilt. */
-const SEED_VERSION = 3;
+const SEED_VERSION = 4;
 const POOL_DIR = new URL("../.data/", import.meta.url).pathname;
 /** Per-dimension standard deviation of the noise added to each derived vector. */
 export const NOISE_SIGMA = 0.01;
 /** Weight of the second pool vector in each derived vector. */
 export const MIX_WEIGHT = 0.5;
 export const USERS_PER_TENANT = 10;
+/**
+ * Every BIG_EVERY-th row belongs to the first tenant, the big one (100,000 of 1M memories), so
+ * that one tenant is large enough for the planner to search it through HNSW; the other rows are
+ * spread over the other tenants in turn.
+ */
+export const BIG_EVERY = 10;
 const MODEL = LOCAL_MODEL;
 
 const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11, 19), ...a);
@@ -73,7 +79,10 @@ interface SeedInfo {
 }
 
 export interface BenchDatabase extends TestPostgres {
+  /** The tenants of ordinary size (all but the big one). */
   tenants: BenchTenant[];
+  /** The tenant holding every BIG_EVERY-th row. */
+  bigTenant: BenchTenant;
   seed: SeedInfo;
   reused: boolean;
 }
@@ -102,11 +111,19 @@ export async function benchDatabase(opts: {
     ) {
       log(`${name}: reusing (seeded ${m.seededAt})`);
       await migrate(kept.ownerUrl); // applies nothing unless the code has new migrations
-      return { ...kept, tenants: existing.tenants, seed: m, reused: true };
+      return { ...kept, ...split(existing.tenants), seed: m, reused: true };
     }
     if (existing) log(`${name}: manifest does not match this run's parameters: rebuilding`);
   }
-  return { ...(await build(name, opts)), reused: false };
+  const built = await build(name, opts);
+  return { ...built, ...split(built.tenants), reused: false };
+}
+
+/** The big tenant is the first; the rest are the ordinary ones. */
+function split(all: BenchTenant[]) {
+  const [bigTenant, ...tenants] = all;
+  if (!bigTenant || tenants.length === 0) throw new Error("the bench needs at least 2 tenants");
+  return { bigTenant, tenants };
 }
 
 function readManifest(database: TestPostgres) {
@@ -366,9 +383,18 @@ function derivedVector(i: number, pool: readonly Float32Array[], out: Float32Arr
   for (let k = 0; k < out.length; k++) out[k] = (out[k] as number) / norm;
 }
 
-/** Row i belongs to tenant i mod T (tenants interleave in the heap, as they do over time). */
-const tenantOf = (i: number, tenants: number) => i % tenants;
-const userOf = (i: number, tenants: number) => `user-${Math.floor(i / tenants) % USERS_PER_TENANT}`;
+/**
+ * Row i's tenant and user: every BIG_EVERY-th row is the big tenant's (index 0); the others go to
+ * tenants 1 … T-1 in turn (tenants interleave in the heap, as they do when written over time).
+ */
+function ownerOf(i: number, tenants: number): { tenant: number; user: string } {
+  if (i % BIG_EVERY === 0) {
+    return { tenant: 0, user: `user-${Math.floor(i / BIG_EVERY) % USERS_PER_TENANT}` };
+  }
+  const j = i - Math.floor(i / BIG_EVERY) - 1; // index among the ordinary rows
+  const others = tenants - 1;
+  return { tenant: 1 + (j % others), user: `user-${Math.floor(j / others) % USERS_PER_TENANT}` };
+}
 
 async function seedRows(
   url: string,
@@ -403,10 +429,10 @@ async function seedRows(
             derivedVector(i, pool, v);
             // Six decimals: an absolute error ≤ 5e-7, far below the added noise (σ 0.01).
             const vector = `[${Array.from(v, (x) => Math.round(x * 1e6) / 1e6).join(",")}]`;
-            const user = userOf(i, T);
+            const { tenant, user } = ownerOf(i, T);
             const row = draftMemory(memoryText(i), vector, { userId: user });
             cols.id.push(row.id);
-            cols.tenant.push((tenants[tenantOf(i, T)] as BenchTenant).tenantId);
+            cols.tenant.push((tenants[tenant] as BenchTenant).tenantId);
             cols.text.push(row.memory);
             cols.user.push(user);
             cols.hash.push(row.contentHash);

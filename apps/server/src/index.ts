@@ -17,5 +17,6 @@ export { type EffectivePlan, loadPlans } from "./plans/plans.ts";
 export { createLimiterSet, createRateLimiter } from "./rate-limits/rate-limiter.ts";
 export { embeddingQuery, keywordQuery, vectorLiteral } from "./search/query-text.ts";
 export { createServer, type Server } from "./server.ts";
+export { hashSecret } from "./tenancy/api-key.ts";
 export { type Counters, createCounters } from "./telemetry/counters.ts";
 export { applyUsage } from "./usage/metering.ts";

@@ -98,10 +98,14 @@ export function createMemorySearchStore(
     const window = context.window;
     const from = window ? param(window.from.toISOString()) : "NULL";
     const to = window ? param(window.to.toISOString()) : "NULL";
+    // The session test comes first inside the subquery: on a memory without a session it is a
+    // one-time filter and the subquery reads nothing (as a join condition it ran anyway, and could
+    // walk the tenant's whole id index looking for a NULL session).
     const side = (dir: "<" | ">", order: "DESC" | "ASC") =>
-      `LEFT JOIN LATERAL (SELECT id FROM memories WHERE ${where} AND session_id = m.session_id
-         AND id ${dir} m.id ORDER BY id ${order} LIMIT 1) AS ${dir === "<" ? "p" : "n"}
-         ON ${context.neighbours ? "m.session_id IS NOT NULL" : "false"}`;
+      `LEFT JOIN LATERAL (SELECT id FROM memories
+         WHERE ${context.neighbours ? "m.session_id IS NOT NULL" : "false"} AND ${where}
+           AND session_id = m.session_id AND id ${dir} m.id ORDER BY id ${order} LIMIT 1)
+         AS ${dir === "<" ? "p" : "n"} ON true`;
     const rows = await tx.query<{
       id: string;
       vector: number;
