@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramClient } from "@engram/sdk";
-import { vectorLiteral } from "@engram/server";
+import { createAuthCache, createKeyStore, hashSecret, vectorLiteral } from "@engram/server";
 import { openPGliteDatabase } from "@engram/server/db";
 import { createLocalEmbedder } from "@engram/server/embeddings";
 import { freePort, newTenant, spawnServer } from "@engram/server/testing";
@@ -127,6 +127,8 @@ interface SizeResult {
   context?: LoadResult;
   add?: LoadResult;
   rawQuery?: { p50: number; p99: number };
+  /** The API-key lookup in-process on the data set: from the database, and remembered (ADR 0041). */
+  rawAuth?: { database: { p50: number; p99: number }; remembered: { p50: number; p99: number } };
 }
 
 /** Requests of the cold-start measurement (the first ones a new server process answers). */
@@ -254,6 +256,7 @@ async function benchSize(size: number): Promise<SizeResult> {
     const rawQuery = runs("raw")
       ? await rawVectorQuery(`${dir}/pgdata`, manifest.tenantId, fresh1)
       : undefined;
+    const rawAuth = runs("raw") ? await rawKeyLookup(`${dir}/pgdata`, manifest.key) : undefined;
     return {
       size,
       seededNow: seedRate !== undefined,
@@ -264,10 +267,40 @@ async function benchSize(size: number): Promise<SizeResult> {
       ...(context ? { context } : {}),
       ...(add ? { add } : {}),
       ...(rawQuery ? { rawQuery } : {}),
+      ...(rawAuth ? { rawAuth } : {}),
     };
   } finally {
     await srv.stop();
   }
+}
+
+/**
+ * The API-key lookup as the embedded server makes it, in-process: from the database (what every
+ * request did before ADR 0041) and remembered by the auth cache, Q times each, in turn.
+ */
+async function rawKeyLookup(pgdata: string, key: string) {
+  const db = await openPGliteDatabase(pgdata);
+  const times = { database: [] as number[], remembered: [] as number[] };
+  try {
+    const uncached = createKeyStore(db);
+    const cached = createKeyStore(db, createAuthCache());
+    const hash = hashSecret(key);
+    for (let i = 0; i < Q; i++) {
+      for (const [kind, store] of [
+        ["database", uncached],
+        ["remembered", cached],
+      ] as const) {
+        const t = performance.now();
+        if (!(await store.authenticate(hash)))
+          throw new Error("the bench key did not authenticate");
+        times[kind].push(performance.now() - t);
+      }
+    }
+  } finally {
+    await db.close();
+  }
+  const p = (t: number[]) => ({ p50: percentile(t, 50), p99: percentile(t, 99) });
+  return { database: p(times.database), remembered: p(times.remembered) };
 }
 
 /** The pgvector nearest-neighbour query alone (same SQL shape as the API's, same settings). */
@@ -450,6 +483,11 @@ function report(commit: string): string {
       ...(s.rawQuery
         ? [
             `- Raw pgvector query alone (same SQL shape, 40 candidates, in-process PGlite): p50 ${ms(s.rawQuery.p50)} ms, p99 ${ms(s.rawQuery.p99)} ms`,
+            ...(s.rawAuth
+              ? [
+                  `- API-key lookup in-process on this data set (${Q} each, in turn): from the database p50 ${ms(s.rawAuth.database.p50)} ms, p99 ${ms(s.rawAuth.database.p99)} ms; remembered by the embedded server's auth cache (ADR 0041) p50 ${ms(s.rawAuth.remembered.p50)} ms, p99 ${ms(s.rawAuth.remembered.p99)} ms: what each request saves`,
+                ]
+              : []),
             `- API overhead at c=1, fresh: p50 ${ms(plain?.p50 ?? Number.NaN)} ms vs raw embed + raw query ${ms(raw.single.p50 + s.rawQuery.p50)} ms = ${((plain?.p50 ?? Number.NaN) / (raw.single.p50 + s.rawQuery.p50)).toFixed(2)}×`,
           ]
         : []),
