@@ -390,6 +390,14 @@ if (ONLY) {
     for (const [k, r] of Object.entries(s.search)) row(`search ${k}`, r);
     row("context", s.context);
     row("add", s.add);
+    if (s.rawQuery)
+      console.log(`${size} raw vector query: p50 ${ms(s.rawQuery.p50)} p99 ${ms(s.rawQuery.p99)}`);
+    if (s.rawAuth) {
+      const { database: d, remembered: r } = s.rawAuth;
+      console.log(
+        `${size} key lookup: database p50 ${ms(d.p50)} p99 ${ms(d.p99)}; remembered p50 ${ms(r.p50)} p99 ${ms(r.p99)}`,
+      );
+    }
     const plain = s.search["fresh, c=1"];
     if (s.context && plain)
       console.log(`${size} context p50 / search p50: ${ratio(s.context.p50, plain.p50)}`);
