@@ -63,7 +63,8 @@ export function registerMcpRoutes(app: App, deps: McpDeps, auth: Auth) {
           return "Something went wrong on our side";
         }),
     });
-    server.onerror = (err) => request.log.error({ err }, "MCP request failed");
+    // What the SDK's Protocol could not handle (e.g. a posted response to no request of ours).
+    server.onerror = (err) => request.log.warn({ err }, "MCP message not handled");
     const transport = new JsonPostTransport();
     // Closed once the response is out (or the client has gone): not on the answer's path.
     reply.raw.once("close", () => void server.close());
