@@ -190,9 +190,10 @@ function report(results: { op: string; samples: Record<Way, number[]> }[], commi
     "and again as text, as the specification asks), plus the MCP client's own work (zod parsing of",
     "the answer, JSON-RPC bookkeeping): the bare POST separates the two. The stdio tool call adds a",
     "process: the client writes to `engram mcp`'s stdin, which makes the baseline's HTTP call and",
-    "writes back, so two more hand-offs between processes and the SDK's line framing on both sides;",
-    "on a loaded 2-core machine those hand-offs cost most. The split of the overhead under each",
-    "table is p50 minus p50: on the search, tens of milliseconds, it is within a run's noise.",
+    "writes back. The pipe itself is cheap; the MCP work on both ends of it is not (the SDK's line",
+    "framing and zod checks, the JSON of an answer twice the size, written and read once more), and",
+    "it is CPU time on a 2-core machine shared with the server. The split of the overhead under",
+    "each table is p50 minus p50: on the search, tens of milliseconds, it is within a run's noise.",
     "",
   ];
   for (const { op, samples } of results) {
