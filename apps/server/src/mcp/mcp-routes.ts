@@ -1,9 +1,9 @@
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { App, AppDeps } from "../http/app.ts";
 import { type Auth, ctxOf } from "../http/auth.ts";
 import { problemOf, sendProblem } from "../http/problem.ts";
 import { AppError } from "../lib/errors.ts";
 import type { TenantContext } from "../tenancy/context.ts";
+import { JsonPostTransport, readMcpPost } from "./mcp-http-transport.ts";
 import { createMcpServer } from "./mcp-server.ts";
 import type { McpBackend } from "./mcp-tools.ts";
 
@@ -44,11 +44,14 @@ function serviceBackend(deps: McpDeps, ctx: TenantContext): McpBackend {
 
 /**
  * MCP over Streamable HTTP at /mcp, stateless (ADR 0038): every POST carries the API key, gets a
- * server for that key's context and scopes, and is answered with one JSON response. There is no
- * session to resume and no server-to-client stream, so GET and DELETE are 405.
+ * server for that key's context and scopes, and is answered with one JSON response (202 for
+ * notifications alone) through JsonPostTransport, which checks the POST as the SDK's transport
+ * does. There is no session to resume and no server-to-client stream, so GET and DELETE are 405.
  */
 export function registerMcpRoutes(app: App, deps: McpDeps, auth: Auth) {
   app.post("/mcp", { onRequest: auth.tenant, schema: { hide: true } }, async (request, reply) => {
+    const post = readMcpPost(request.headers, request.body);
+    if (!("messages" in post)) return reply.status(post.status).send(post.body);
     const ctx = ctxOf(request);
     const server = createMcpServer({
       backend: serviceBackend(deps, ctx),
@@ -60,25 +63,22 @@ export function registerMcpRoutes(app: App, deps: McpDeps, auth: Auth) {
           return "Something went wrong on our side";
         }),
     });
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: undefined,
-      enableJsonResponse: true,
+    // What the SDK's Protocol could not handle (e.g. a posted response to no request of ours).
+    server.onerror = (err) => request.log.warn({ err }, "MCP message not handled");
+    const transport = new JsonPostTransport();
+    // Closed once the response is out (or the client has gone): not on the answer's path.
+    reply.raw.once("close", () => void server.close());
+    await server.connect(transport);
+    const responses = await transport.exchange(post.messages, {
+      requestInfo: { headers: request.headers },
     });
-    // The transport writes the response itself; Fastify's onSend hooks do not run for it.
-    reply.hijack();
-    reply.raw.setHeader("x-request-id", request.id);
-    reply.raw.on("close", () => {
-      void transport.close();
-      void server.close();
-    });
-    try {
-      await server.connect(transport);
-      await transport.handleRequest(request.raw, reply.raw, request.body);
-    } catch (err) {
-      request.log.error({ err }, "MCP request failed");
-      if (!reply.raw.headersSent) reply.raw.writeHead(500);
-      reply.raw.end();
-    }
+    // Closed before the server answered: the client has gone, there is no one to answer.
+    if (!responses) return reply.hijack();
+    if (responses.length === 0) return reply.status(202).send();
+    // A batch is answered with an array (JSON-RPC 2.0), even of one response.
+    return reply
+      .type("application/json")
+      .send(JSON.stringify(post.batch ? responses : responses[0]));
   });
 
   for (const method of ["GET", "DELETE"] as const) {

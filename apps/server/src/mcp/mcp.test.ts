@@ -285,10 +285,103 @@ describe("MCP endpoints and the engram mcp command refuse what they cannot serve
     });
     assert.equal(res.status, 401);
     assert.equal(((await res.json()) as Json).code, "unauthenticated");
-    const get = await fetch(new URL("/mcp", srv.url));
-    assert.equal(get.status, 405);
-    assert.equal(get.headers.get("allow"), "POST");
-    assert.equal(((await get.json()) as Json).code, "method_not_allowed");
+    for (const method of ["GET", "DELETE"]) {
+      const res = await fetch(new URL("/mcp", srv.url), { method });
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get("allow"), "POST");
+      assert.equal(((await res.json()) as Json).code, "method_not_allowed");
+    }
+  });
+
+  test("/mcp checks each POST as the Streamable HTTP transport specifies", async () => {
+    const { key } = await srv.newTenant();
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(new URL("/mcp", srv.url), {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${key}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          ...headers,
+        },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
+    /** The JSON-RPC error without an id that a refused POST carries, and its status. */
+    const refused = async (res: Response) => {
+      const body = (await res.json()) as Json;
+      assert.equal(body.jsonrpc, "2.0");
+      assert.equal(body.id, null);
+      return { status: res.status, code: body.error.code, message: body.error.message };
+    };
+    const list = { jsonrpc: "2.0", id: 1, method: "tools/list" };
+    const call = (id: number) => ({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/call",
+      params: { name: "list_memories", arguments: { limit: 1 } },
+    });
+
+    // One request: one JSON response, with the request id every answer of this server has.
+    const one = await post(list);
+    assert.equal(one.status, 200);
+    assert.match(one.headers.get("content-type") ?? "", /^application\/json/);
+    assert.match(one.headers.get("x-request-id") ?? "", /^req_/);
+    const listed = (await one.json()) as Json;
+    assert.equal(listed.id, 1);
+    assert.ok(listed.result.tools.some((t: Json) => t.name === "list_memories"));
+
+    // A batch is answered with an array, in the order of its requests, notifications left out.
+    const initialized = { jsonrpc: "2.0", method: "notifications/initialized" };
+    const batch = await post([call(7), initialized, list]);
+    assert.equal(batch.status, 200);
+    const answers = (await batch.json()) as Json[];
+    assert.deepEqual(
+      answers.map((a) => a.id),
+      [7, 1],
+    );
+    assert.deepEqual(answers[0].result.structuredContent.results, []);
+    const single = (await (await post([list])).json()) as Json;
+    assert.ok(Array.isArray(single) && single.length === 1, JSON.stringify(single));
+
+    // Notifications alone: accepted, nothing to answer.
+    const accepted = await post(initialized);
+    assert.equal(accepted.status, 202);
+    assert.equal(await accepted.text(), "");
+
+    // What the transport refuses, with the SDK transport's statuses and JSON-RPC codes.
+    assert.deepEqual(await refused(await post(list, { accept: "application/json" })), {
+      status: 406,
+      code: -32000,
+      message: "Not Acceptable: Client must accept both application/json and text/event-stream",
+    });
+    const version = await refused(await post(list, { "mcp-protocol-version": "1999-01-01" }));
+    assert.equal(version.status, 400);
+    assert.match(version.message, /Unsupported protocol version: 1999-01-01/);
+    const notRpc = await refused(await post({ hello: "world" }));
+    assert.deepEqual([notRpc.status, notRpc.code], [400, -32700]);
+    const empty = await refused(await post(""));
+    assert.deepEqual([empty.status, empty.code], [400, -32700]);
+    const tooMany = await refused(await post(Array.from({ length: 101 }, (_, i) => call(i))));
+    assert.deepEqual([tooMany.status, tooMany.code], [400, -32600]);
+    const init = {
+      jsonrpc: "2.0",
+      id: 2,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-11-25",
+        capabilities: {},
+        clientInfo: { name: "raw", version: "1" },
+      },
+    };
+    const twoInits = await refused(await post([init, list]));
+    assert.deepEqual([twoInits.status, twoInits.code], [400, -32600]);
+    // initialize alone, its version in the body: the server's answer.
+    const initialize = (await (await post(init)).json()) as Json;
+    assert.equal(initialize.result.serverInfo.name, "engram");
+    // Not JSON: the API's own 415 problem, before the transport sees it.
+    const text = await post("hi", { "content-type": "text/plain" });
+    assert.equal(text.status, 415);
+    assert.equal(((await text.json()) as Json).code, "unsupported_media_type");
   });
 
   test("engram mcp with its server down answers tool calls with service_unavailable", async () => {
