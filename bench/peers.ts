@@ -29,7 +29,6 @@ import {
   loadLocomo,
   RECALL_KS,
   type Recall,
-  sessionsOf,
   type TurnSearch,
   turnRecall,
   turnsOf,
@@ -80,11 +79,7 @@ const data: Conversation[] = (() => {
 const turns = data.reduce((n, c) => n + turnsOf(c).length, 0);
 /** The single-add probe: ADDS turn texts spread over the data, added in a scope of their own. */
 const probeTexts = (() => {
-  const texts = data.flatMap((c) =>
-    sessionsOf(c)
-      .flat()
-      .map((t) => `${t.speaker}: ${t.content}`),
-  );
+  const texts = data.flatMap((c) => turnsOf(c).map((b) => b.text as string));
   const step = Math.max(1, Math.floor(texts.length / ADDS));
   return Array.from({ length: Math.min(ADDS, texts.length) }, (_, i) => texts[i * step] as string);
 })();
@@ -227,11 +222,10 @@ try {
 
   const mem0Ingest = (m: Awaited<ReturnType<typeof openMem0>>) => async () => {
     let n = 0;
-    for (const conv of data) {
-      for (const turn of sessionsOf(conv).flat()) {
-        await m.add(`${turn.speaker}: ${turn.content}`, conv.sample_id, turn.diaId);
-        n++;
-      }
+    // The same bodies Engram's batch ingest sends: text, conversation scope, dia_id.
+    for (const body of data.flatMap(turnsOf)) {
+      await m.add(body.text as string, body.user_id as string, String(body.metadata?.dia_id));
+      n++;
     }
     return n;
   };
@@ -347,7 +341,7 @@ function report(commit: string): string {
     "## What bounds each number",
     "",
     "- **mem0 ingest**: one model call per turn. mem0 OSS has no batch add, and with `infer: false` even a list of messages is embedded one message per call, so its rate is bounded by the single-text embedding time (the raw floor above) plus, per add, a vector-store insert and a history row. On its default store each add commits two SQLite files (vectors, history) with SQLite's defaults (rollback journal, `synchronous=FULL`), each commit an fsync (about 15 ms a committed insert on this machine's disk); on pgvector, one PostgreSQL insert plus the SQLite history commit.",
-    "- **Engram ingest**: the batch API embeds up to 64 texts per model call, in runs of similar length (ADR on the embedding queue; `npm run bench:conversations` measures the raw batch rate on the same turns), then writes each batch in one transaction with its keyword postings, entity links and history. Bounded by the model's batch rate on chat-length text.",
+    "- **Engram ingest**: the batch API embeds up to 64 texts per model call, in runs of similar length (the embedding worker's default; `npm run bench:conversations` measures the raw batch rate on the same turns), then writes each batch in one transaction with its keyword postings, entity links and history. Bounded by the model's batch rate on chat-length text.",
     "- **Single add**: both are one embedding (the raw floor) plus a write. Engram adds HTTP, authentication, and a durable PostgreSQL/PGlite transaction with keyword postings, entity links and history; mem0 adds a SQLite insert and history row in-process (or one PostgreSQL insert per add).",
     "- **Search**: both embed the question (the raw floor). mem0's default store keeps vectors and payloads in one SQLite table and, per search, reads every row of the whole store (every user), parses each JSON payload and scores it in JavaScript, twice (vectors, then BM25 on its stemmed text); it grows linearly with the store. When the question names entities, mem0 also embeds them (one more model call) and searches its entity store (empty with infer off). Its pgvector store, by default without an index, scans the table with a `payload->>'user_id'` filter and builds each row's tsvector at query time. Engram's default ranking adds the entity, time and session-context signals of ADR 0033 to the two-list fusion; the `hybrid, signals off` row is the same search without them, which shows what they cost on this data.",
     `- **Recall**: bounded by the question sample: with ${questions} questions a difference of a few points is within noise. The rankings differ: mem0 ranks its 100 nearest vectors by cosine + BM25 + entity boost (no entities are stored with infer off, so no boost applies); on pgvector its keyword side is \`plainto_tsquery\` (every stemmed word must match) over a \`simple\` tsvector, with \`ts_rank_cd\` scores put through the sigmoid meant for BM25 scores, so it adds little and that ranking is close to vector-only (USE-Lite vector-only recall on the whole split in bench/RESULTS.md: 35 / 47 / 62 %). Engram's hybrid fuses a vector and a keyword list over the whole scope, then (default) its signals.`,
