@@ -42,6 +42,11 @@ function evidenceIds(evidence: readonly string[] = []): string[] {
   return evidence.flatMap((e) => e.split(/[;,\s]+/)).filter((e) => /^D\d+:\d+$/.test(e));
 }
 
+/** A question recall is measured on: categories 1–4, with evidence turns. */
+export function isRecallQuestion(qa: Conversation["qa"][number]): boolean {
+  return qa.category >= 1 && qa.category <= 4 && evidenceIds(qa.evidence).length > 0;
+}
+
 /** One dialog turn: what was said (with its image caption), by whom, when. */
 export interface DialogTurn {
   speaker: string;
@@ -110,7 +115,7 @@ const MODE_BODY: Record<RecallMode, Partial<SearchMemoriesBody>> = {
 };
 export const RECALL_KS = [5, 10, 25] as const;
 type ByK = Record<(typeof RECALL_KS)[number], number>;
-export type Recall = Record<RecallMode, ByK>;
+export type Recall<M extends string = RecallMode> = Record<M, ByK>;
 /** LoCoMo's question categories 1–4 (5, adversarial, has no evidence to find). */
 export const CATEGORIES = {
   4: "single-hop",
@@ -118,10 +123,16 @@ export const CATEGORIES = {
   2: "temporal",
   3: "open-domain",
 } as const;
-export type ByCategory = Record<RecallMode, Record<string, ByK & { questions: number }>>;
+export type ByCategory<M extends string = RecallMode> = Record<
+  M,
+  Record<string, ByK & { questions: number }>
+>;
 
 /** Each question's recall, in the order the questions were asked (the same order every run). */
-export type PerQuestion = Record<RecallMode, Record<(typeof RECALL_KS)[number], number[]>>;
+export type PerQuestion<M extends string = RecallMode> = Record<
+  M,
+  Record<(typeof RECALL_KS)[number], number[]>
+>;
 
 export interface RecallResult {
   questions: number;
@@ -132,50 +143,54 @@ export interface RecallResult {
 }
 
 /**
+ * One question's search in ranking `mode`, within conversation `userId`'s scope: the ranked
+ * results (at least 25 when there are), each as the dialog turns (dia_ids) it stands for.
+ */
+export type TurnSearch<M extends string> = (
+  query: string,
+  userId: string,
+  mode: M,
+) => Promise<readonly (readonly string[])[]>;
+
+/**
  * Turn-level evidence recall@k per ranking mode over the questions of categories 1–4 with
  * evidence, each searched within its conversation's scope: the share of a question's evidence
- * turns that the top k results cover, where `turnsOfHit` says which turns a result stands for.
+ * turns that the top k results cover.
  */
-export async function evidenceRecall(
-  client: EngramClient,
+export async function turnRecall<M extends string>(
   data: readonly Conversation[],
-  turnsOfHit: (hit: SearchHit) => readonly string[],
-  modes: readonly RecallMode[] = RECALL_MODES,
+  search: TurnSearch<M>,
+  modes: readonly M[],
 ): Promise<{
   questions: number;
-  recall: Recall;
-  byCategory: ByCategory;
-  perQuestion: PerQuestion;
+  recall: Recall<M>;
+  byCategory: ByCategory<M>;
+  perQuestion: PerQuestion<M>;
 }> {
   const zero = () => ({ 5: 0, 10: 0, 25: 0 });
-  const sums = Object.fromEntries(modes.map((m) => [m, zero()])) as Recall;
+  const sums = Object.fromEntries(modes.map((m) => [m, zero()])) as Recall<M>;
   const byCategory = Object.fromEntries(
     modes.map((m) => [
       m,
       Object.fromEntries(Object.values(CATEGORIES).map((c) => [c, { ...zero(), questions: 0 }])),
     ]),
-  ) as ByCategory;
+  ) as ByCategory<M>;
   const perQuestion = Object.fromEntries(
     modes.map((m) => [m, { 5: [] as number[], 10: [] as number[], 25: [] as number[] }]),
-  ) as PerQuestion;
+  ) as PerQuestion<M>;
   let questions = 0;
   for (const conv of data) {
     for (const qa of conv.qa) {
+      if (!isRecallQuestion(qa)) continue;
       const evidence = new Set(evidenceIds(qa.evidence));
-      if (qa.category < 1 || qa.category > 4 || evidence.size === 0) continue;
       questions++;
       const category = CATEGORIES[qa.category as keyof typeof CATEGORIES];
       for (const mode of modes) {
-        const { results } = await client.searchMemories({
-          query: qa.question.slice(0, 4096),
-          user_id: conv.sample_id,
-          limit: 25,
-          ...MODE_BODY[mode],
-        });
+        const results = await search(qa.question.slice(0, 4096), conv.sample_id, mode);
         const cat = byCategory[mode][category] as ByK & { questions: number };
         cat.questions++;
         for (const k of RECALL_KS) {
-          const top = new Set(results.slice(0, k).flatMap(turnsOfHit));
+          const top = new Set(results.slice(0, k).flat());
           const found = [...evidence].filter((e) => top.has(e)).length;
           sums[mode][k] += found / evidence.size;
           cat[k] += found / evidence.size;
@@ -193,10 +208,37 @@ export async function evidenceRecall(
   return { questions, recall: sums, byCategory, perQuestion };
 }
 
-/** Ingests the dev split verbatim (one memory per turn) and measures its evidence recall@k. */
-export async function locomoRecall(client: EngramClient): Promise<RecallResult | undefined> {
-  const data = loadLocomo();
-  if (!data) return undefined;
+/** One question's search through Engram's API in `mode`, where `turnsOfHit` says which turns a result stands for. */
+export function engramTurnSearch(
+  client: EngramClient,
+  turnsOfHit: (hit: SearchHit) => readonly string[],
+): TurnSearch<RecallMode> {
+  return async (query, userId, mode) => {
+    const { results } = await client.searchMemories({
+      query,
+      user_id: userId,
+      limit: 25,
+      ...MODE_BODY[mode],
+    });
+    return results.map(turnsOfHit);
+  };
+}
+
+/** turnRecall through Engram's search API, where `turnsOfHit` says which turns a result stands for. */
+export function evidenceRecall(
+  client: EngramClient,
+  data: readonly Conversation[],
+  turnsOfHit: (hit: SearchHit) => readonly string[],
+  modes: readonly RecallMode[] = RECALL_MODES,
+) {
+  return turnRecall(data, engramTurnSearch(client, turnsOfHit), modes);
+}
+
+/** Adds every dialog turn of `data` verbatim through the batch API (500 per call); the count kept. */
+export async function ingestTurns(
+  client: EngramClient,
+  data: readonly Conversation[],
+): Promise<number> {
   let memories = 0;
   for (const conv of data) {
     const bodies = turnsOf(conv);
@@ -205,6 +247,14 @@ export async function locomoRecall(client: EngramClient): Promise<RecallResult |
       memories += res.results.filter((r) => r.event === "ADD").length;
     }
   }
+  return memories;
+}
+
+/** Ingests the dev split verbatim (one memory per turn) and measures its evidence recall@k. */
+export async function locomoRecall(client: EngramClient): Promise<RecallResult | undefined> {
+  const data = loadLocomo();
+  if (!data) return undefined;
+  const memories = await ingestTurns(client, data);
   const result = await evidenceRecall(client, data, (hit) => [String(hit.metadata.dia_id)]);
   return { ...result, memories };
 }
