@@ -11,7 +11,9 @@ import type { Job } from "./job.ts";
 export function workerJobs(config: Config): Job[] {
   const intervalMs = config.workerIntervalS * 1000;
   const jobs = [expireIdempotencyKeysJob({ ttlS: config.idempotencyTtlS, intervalMs })];
-  // PostgreSQL's autovacuum keeps statistics fresh in cluster mode; PGlite has none.
-  if (!config.databaseUrl) jobs.push(analyzeEmbeddedJob({ intervalMs: 10 * 60_000 }));
+  // PostgreSQL's autovacuum keeps statistics fresh in cluster mode; PGlite has none. The check
+  // reads only the catalog, so it runs often: after a large import, searches planned on the old
+  // statistics were ten times slower (2.6 s against 0.2 s at p90 on a fresh LoCoMo tenant).
+  if (!config.databaseUrl) jobs.push(analyzeEmbeddedJob({ intervalMs: 10_000 }));
   return jobs;
 }
