@@ -7,7 +7,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramClient } from "@engram/sdk";
 import { createAuthCache, createKeyStore, hashSecret, vectorLiteral } from "@engram/server";
-import { openPGliteDatabase } from "@engram/server/db";
+import { type Database, openPGliteDatabase } from "@engram/server/db";
 import { createLocalEmbedder } from "@engram/server/embeddings";
 import { freePort, newTenant, spawnServer } from "@engram/server/testing";
 import { describeCommit } from "./lib/commit.ts";
@@ -253,10 +253,9 @@ async function benchSize(size: number): Promise<SizeResult> {
 
     // Its PGlite directory is opened next: wait for a clean exit however long it takes.
     await srv.stop("SIGTERM", Number.POSITIVE_INFINITY);
-    const rawQuery = runs("raw")
-      ? await rawVectorQuery(`${dir}/pgdata`, manifest.tenantId, fresh1)
-      : undefined;
-    const rawAuth = runs("raw") ? await rawKeyLookup(`${dir}/pgdata`, manifest.key) : undefined;
+    const { rawQuery, rawAuth } = runs("raw")
+      ? await rawBaselines(`${dir}/pgdata`, manifest, fresh1)
+      : {};
     return {
       size,
       seededNow: seedRate !== undefined,
@@ -274,61 +273,68 @@ async function benchSize(size: number): Promise<SizeResult> {
   }
 }
 
-/**
- * The API-key lookup as the embedded server makes it, in-process: from the database (what every
- * request did before ADR 0041) and remembered by the auth cache, Q times each, in turn.
- */
-async function rawKeyLookup(pgdata: string, key: string) {
-  const db = await openPGliteDatabase(pgdata);
-  const times = { database: [] as number[], remembered: [] as number[] };
-  try {
-    const uncached = createKeyStore(db);
-    const cached = createKeyStore(db, createAuthCache());
-    const hash = hashSecret(key);
-    for (let i = 0; i < Q; i++) {
-      for (const [kind, store] of [
-        ["database", uncached],
-        ["remembered", cached],
-      ] as const) {
-        const t = performance.now();
-        if (!(await store.authenticate(hash)))
-          throw new Error("the bench key did not authenticate");
-        times[kind].push(performance.now() - t);
-      }
-    }
-  } finally {
-    await db.close();
-  }
-  const p = (t: number[]) => ({ p50: percentile(t, 50), p99: percentile(t, 99) });
-  return { database: p(times.database), remembered: p(times.remembered) };
-}
+const p50p99 = (t: readonly number[]) => ({ p50: percentile(t, 50), p99: percentile(t, 99) });
 
-/** The pgvector nearest-neighbour query alone (same SQL shape as the API's, same settings). */
-async function rawVectorQuery(pgdata: string, tenantId: string, queries: string[]) {
+/** The raw baselines on the data set, in-process once the server has stopped: one PGlite open. */
+async function rawBaselines(
+  pgdata: string,
+  manifest: { tenantId: string; key: string },
+  queries: string[],
+) {
   const embedder = await createLocalEmbedder();
   const vectors = (await embedder.embed(queries)).map(vectorLiteral);
   await embedder.close();
   const db = await openPGliteDatabase(pgdata);
-  const times: number[] = [];
   try {
-    for (const v of vectors) {
-      const t = performance.now();
-      await db.withTenant(tenantId, async (tx) => {
-        await tx.query(
-          "SELECT set_config('hnsw.ef_search', '40', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-        );
-        await tx.query(
-          `SELECT id FROM memories WHERE tenant_id = $1 AND embedding_model = 'use-lite-512'
-           ORDER BY embedding::vector(512) <=> $2::vector(512) LIMIT 40`,
-          [tenantId, v],
-        );
-      });
-      times.push(performance.now() - t);
-    }
+    return {
+      rawQuery: await rawVectorQuery(db, manifest.tenantId, vectors),
+      rawAuth: await rawKeyLookup(db, manifest.key),
+    };
   } finally {
     await db.close();
   }
-  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+/**
+ * The API-key lookup as the embedded server makes it, in-process: from the database (what every
+ * request did before ADR 0041) and remembered by the auth cache, Q times each, in turn.
+ */
+async function rawKeyLookup(db: Database, key: string) {
+  const times = { database: [] as number[], remembered: [] as number[] };
+  const uncached = createKeyStore(db);
+  const cached = createKeyStore(db, createAuthCache());
+  const hash = hashSecret(key);
+  for (let i = 0; i < Q; i++) {
+    for (const [kind, store] of [
+      ["database", uncached],
+      ["remembered", cached],
+    ] as const) {
+      const t = performance.now();
+      if (!(await store.authenticate(hash))) throw new Error("the bench key did not authenticate");
+      times[kind].push(performance.now() - t);
+    }
+  }
+  return { database: p50p99(times.database), remembered: p50p99(times.remembered) };
+}
+
+/** The pgvector nearest-neighbour query alone (same SQL shape as the API's, same settings). */
+async function rawVectorQuery(db: Database, tenantId: string, vectors: string[]) {
+  const times: number[] = [];
+  for (const v of vectors) {
+    const t = performance.now();
+    await db.withTenant(tenantId, async (tx) => {
+      await tx.query(
+        "SELECT set_config('hnsw.ef_search', '40', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+      );
+      await tx.query(
+        `SELECT id FROM memories WHERE tenant_id = $1 AND embedding_model = 'use-lite-512'
+         ORDER BY embedding::vector(512) <=> $2::vector(512) LIMIT 40`,
+        [tenantId, v],
+      );
+    });
+    times.push(performance.now() - t);
+  }
+  return p50p99(times);
 }
 
 async function rawEmbedder() {
