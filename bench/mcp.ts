@@ -3,11 +3,14 @@
 // over Streamable HTTP (/mcp, the MCP SDK's client) and over stdio (`engram mcp` as a child
 // process, which itself calls the HTTP API), plus one diagnostic way: the tool call as a bare
 // JSON-RPC POST to /mcp (fetch and JSON.parse, as the baseline's SDK does), which tells the
-// server's share of the MCP overhead from the MCP client's. Calls are interleaved, one at a time,
-// so all ways see the same server state and machine load. Writes RESULTS-mcp.md.
+// server's share of the MCP overhead from the MCP client's, and likewise the tool call as a bare
+// JSON-RPC line to a second `engram mcp`. Calls are interleaved, one at a time, so all ways see
+// the same server state and machine load. Writes RESULTS-mcp.md.
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { EngramAdminClient, EngramClient } from "@engram/sdk";
 import {
@@ -35,13 +38,14 @@ const USER = "bench-user";
 /** Repeated queries: their embeddings are cached, so the search itself is small next to I/O. */
 const QUERIES = Array.from({ length: 20 }, (_, i) => `what does the user think about topic ${i}?`);
 
-type Way = "http" | "mcpHttp" | "mcpStdio" | "rpcPost";
-const WAYS: Way[] = ["http", "mcpHttp", "mcpStdio", "rpcPost"];
+type Way = "http" | "mcpHttp" | "mcpStdio" | "rpcPost" | "rpcLine";
+const WAYS: Way[] = ["http", "mcpHttp", "mcpStdio", "rpcPost", "rpcLine"];
 const LABEL: Record<Way, string> = {
   http: "HTTP API (SDK), the baseline",
   mcpHttp: "MCP tool, Streamable HTTP (/mcp)",
   mcpStdio: "MCP tool, stdio (`engram mcp`)",
   rpcPost: "diagnostic: the tool call as a bare JSON-RPC POST to /mcp, no MCP client",
+  rpcLine: "diagnostic: the tool call as a bare JSON-RPC line to `engram mcp`, no MCP client",
 };
 
 interface Operation {
@@ -96,10 +100,52 @@ async function rpcToolCall(url: URL, key: string, id: number, name: string, args
   if (!res.ok || !body.result || body.result.isError) throw new Error(`${name}: ${text}`);
 }
 
+/**
+ * A second `engram mcp` driven with bare JSON-RPC lines (write a line, read the answer's line,
+ * JSON.parse): what the stdio way costs without the MCP client, as the bare POST is for /mcp.
+ */
+async function lineClient(env: NodeJS.ProcessEnv) {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [...ENGRAM_CLI, "mcp"], {
+    env,
+  });
+  child.stderr.pipe(process.stderr);
+  const waiting = new Map<number, (answer: { result?: { isError?: boolean } }) => void>();
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    const answer = JSON.parse(line) as { id: number; result?: { isError?: boolean } };
+    waiting.get(answer.id)?.(answer);
+    waiting.delete(answer.id);
+  });
+  let last = 0;
+  const request = (method: string, params: object) =>
+    new Promise<{ result?: { isError?: boolean } }>((resolve) => {
+      const id = ++last;
+      waiting.set(id, resolve);
+      child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id, method, params })}\n`);
+    });
+  await request("initialize", {
+    protocolVersion: LATEST_PROTOCOL_VERSION,
+    capabilities: {},
+    clientInfo: { name: "bench", version: "1.0.0" },
+  });
+  child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
+  return {
+    async call(name: string, args: object) {
+      const answer = await request("tools/call", { name, arguments: args });
+      if (!answer.result || answer.result.isError)
+        throw new Error(`${name}: ${JSON.stringify(answer)}`);
+    },
+    async close() {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), "engram-mcp-bench-"));
   const server = await spawnServer(dir, await freePort(), { ENGRAM_RATE_LIMITS: "off" });
-  const clients: Client[] = [];
+  const clients: { close(): Promise<void> }[] = [];
   try {
     const admin = new EngramAdminClient({ baseUrl: server.url, token: ADMIN_TOKEN });
     const key = (await admin.createTenant({ name: "mcp-bench" })).key.key;
@@ -120,18 +166,18 @@ async function main() {
       }),
     );
     clients.push(mcpHttp);
+    const stdioEnv = bareEngramEnv({ ENGRAM_URL: server.url, ENGRAM_API_KEY: key });
     const mcpStdio = new Client({ name: "bench", version: "1.0.0" });
     await mcpStdio.connect(
       new StdioClientTransport({
         command: process.execPath,
         args: [...ENGRAM_CLI, "mcp"],
-        env: bareEngramEnv({ ENGRAM_URL: server.url, ENGRAM_API_KEY: key }) as Record<
-          string,
-          string
-        >,
+        env: stdioEnv as Record<string, string>,
       }),
     );
     clients.push(mcpStdio);
+    const lines = await lineClient(stdioEnv);
+    clients.push(lines);
 
     const results: { op: string; samples: Record<Way, number[]> }[] = [];
     for (const op of OPERATIONS) {
@@ -140,10 +186,17 @@ async function main() {
         mcpHttp: (i) => callTool(mcpHttp, op.tool, op.args(i)),
         mcpStdio: (i) => callTool(mcpStdio, op.tool, op.args(i)),
         rpcPost: (i) => rpcToolCall(new URL("/mcp", server.url), key, i, op.tool, op.args(i)),
+        rpcLine: (i) => lines.call(op.tool, op.args(i)),
       };
       // Warm-up: embeddings of the queries cached, connections open, code paths compiled.
       for (let i = 0; i < QUERIES.length; i++) for (const way of WAYS) await call[way](i);
-      const samples: Record<Way, number[]> = { http: [], mcpHttp: [], mcpStdio: [], rpcPost: [] };
+      const samples: Record<Way, number[]> = {
+        http: [],
+        mcpHttp: [],
+        mcpStdio: [],
+        rpcPost: [],
+        rpcLine: [],
+      };
       log(`${op.name}: ${N} calls each way`);
       for (let i = 0; i < N; i++) {
         // Rotated order, so no way always runs right after another.
@@ -179,8 +232,8 @@ function report(results: { op: string; samples: Record<Way, number[]> }[], commi
     `\`npm run bench:mcp -- --n ${N} --memories ${MEMORIES}\`: one \`engram serve\` (embedded), one`,
     "tenant with that many memories of one user; each operation called N times each way, one call",
     "at a time, the ways interleaved. Ratio: p50 against the HTTP call's p50 (aim ≤ 1.2× for the",
-    "two MCP ways). The bare JSON-RPC POST is a diagnostic, not a way a host calls: the MCP client",
-    "(`@modelcontextprotocol/sdk`'s `Client`) without its work.",
+    "two MCP ways). The two bare JSON-RPC ways are diagnostics, not ways a host calls: the MCP",
+    "client (`@modelcontextprotocol/sdk`'s `Client`) left out, over /mcp and over `engram mcp`.",
     "",
     "What bounds each number: the HTTP call is one round trip to the server (the service verb on",
     "the embedded PGlite, the response serialised, `fetch` and `JSON.parse` in the SDK). The",
@@ -190,9 +243,9 @@ function report(results: { op: string; samples: Record<Way, number[]> }[], commi
     "and again as text, as the specification asks), plus the MCP client's own work (zod parsing of",
     "the answer, JSON-RPC bookkeeping): the bare POST separates the two. The stdio tool call adds a",
     "process: the client writes to `engram mcp`'s stdin, which makes the baseline's HTTP call and",
-    "writes back. The pipe itself is cheap; the MCP work on both ends of it is not (the SDK's line",
-    "framing and zod checks, the JSON of an answer twice the size, written and read once more), and",
-    "it is CPU time on a 2-core machine shared with the server. The split of the overhead under",
+    "writes back, so every call wakes two more processes than the baseline (three busy processes",
+    "on a 2-core machine) and its answer is written, read and parsed once more; the bare line",
+    "separates `engram mcp` and its hop from the MCP client's work. The split of the overhead under",
     "each table is p50 minus p50: on the search, tens of milliseconds, it is within a run's noise.",
     "",
   ];
@@ -214,7 +267,8 @@ function report(results: { op: string; samples: Record<Way, number[]> }[], commi
       "",
       `Over the baseline's p50, Streamable HTTP: ${(p50("rpcPost") - base).toFixed(2)} ms on the server's`,
       `side (bare POST − HTTP), ${(p50("mcpHttp") - p50("rpcPost")).toFixed(2)} ms in the MCP client`,
-      `(tool call − bare POST); stdio: ${(p50("mcpStdio") - base).toFixed(2)} ms.`,
+      `(tool call − bare POST); stdio: ${(p50("rpcLine") - base).toFixed(2)} ms in \`engram mcp\` and`,
+      `its extra hop (bare line − HTTP), ${(p50("mcpStdio") - p50("rpcLine")).toFixed(2)} ms in the MCP client (tool call − bare line).`,
       `Aim (p50 ≤ 1.2× the HTTP call): ${(["mcpHttp", "mcpStdio"] as const)
         .map((way) => {
           const ratio = p50(way) / base;
