@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EngramAdminClient, EngramClient } from "@engram/sdk";
 import {
@@ -38,15 +39,23 @@ const USER = "bench-user";
 /** Repeated queries: their embeddings are cached, so the search itself is small next to I/O. */
 const QUERIES = Array.from({ length: 20 }, (_, i) => `what does the user think about topic ${i}?`);
 
-type Way = "http" | "mcpHttp" | "mcpStdio" | "rpcPost" | "rpcLine";
-const WAYS: Way[] = ["http", "mcpHttp", "mcpStdio", "rpcPost", "rpcLine"];
+type Way = "http" | "mcpHttp" | "mcpStdio" | "rpcPost" | "rpcLine" | "floorLine";
+const WAYS: Way[] = ["http", "mcpHttp", "mcpStdio", "rpcPost", "rpcLine", "floorLine"];
 const LABEL: Record<Way, string> = {
   http: "HTTP API (SDK), the baseline",
   mcpHttp: "MCP tool, Streamable HTTP (/mcp)",
   mcpStdio: "MCP tool, stdio (`engram mcp`)",
   rpcPost: "diagnostic: the tool call as a bare JSON-RPC POST to /mcp, no MCP client",
   rpcLine: "diagnostic: the tool call as a bare JSON-RPC line to `engram mcp`, no MCP client",
+  floorLine: "floor: the same line to a bare forwarder process (bench/lib/stdio-forwarder.ts)",
 };
+/** The bare forwarder: the floor of any stdio process that forwards to the HTTP API. */
+const FORWARDER = [
+  "--conditions=@engram/source",
+  "--import",
+  "tsx",
+  fileURLToPath(new URL("./lib/stdio-forwarder.ts", import.meta.url)),
+];
 
 interface Operation {
   name: string;
@@ -101,13 +110,12 @@ async function rpcToolCall(url: URL, key: string, id: number, name: string, args
 }
 
 /**
- * A second `engram mcp` driven with bare JSON-RPC lines (write a line, read the answer's line,
- * JSON.parse): what the stdio way costs without the MCP client, as the bare POST is for /mcp.
+ * A process started with `args` (a second `engram mcp`, or the bare forwarder) driven with bare
+ * JSON-RPC lines (write a line, read the answer's line, JSON.parse): what the stdio way costs
+ * without the MCP client, as the bare POST is for /mcp.
  */
-async function lineClient(env: NodeJS.ProcessEnv) {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [...ENGRAM_CLI, "mcp"], {
-    env,
-  });
+async function lineClient(args: string[], env: NodeJS.ProcessEnv) {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, args, { env });
   child.stderr.pipe(process.stderr);
   const waiting = new Map<number, (answer: { result?: { isError?: boolean } }) => void>();
   createInterface({ input: child.stdout }).on("line", (line) => {
@@ -176,8 +184,10 @@ async function main() {
       }),
     );
     clients.push(mcpStdio);
-    const lines = await lineClient(stdioEnv);
+    const lines = await lineClient([...ENGRAM_CLI, "mcp"], stdioEnv);
     clients.push(lines);
+    const floor = await lineClient(FORWARDER, stdioEnv);
+    clients.push(floor);
 
     const results: { op: string; samples: Record<Way, number[]> }[] = [];
     for (const op of OPERATIONS) {
@@ -187,6 +197,7 @@ async function main() {
         mcpStdio: (i) => callTool(mcpStdio, op.tool, op.args(i)),
         rpcPost: (i) => rpcToolCall(new URL("/mcp", server.url), key, i, op.tool, op.args(i)),
         rpcLine: (i) => lines.call(op.tool, op.args(i)),
+        floorLine: (i) => floor.call(op.tool, op.args(i)),
       };
       // Warm-up: embeddings of the queries cached, connections open, code paths compiled.
       for (let i = 0; i < QUERIES.length; i++) for (const way of WAYS) await call[way](i);
@@ -196,6 +207,7 @@ async function main() {
         mcpStdio: [],
         rpcPost: [],
         rpcLine: [],
+        floorLine: [],
       };
       log(`${op.name}: ${N} calls each way`);
       for (let i = 0; i < N; i++) {
@@ -245,7 +257,9 @@ function report(results: { op: string; samples: Record<Way, number[]> }[], commi
     "process: the client writes to `engram mcp`'s stdin, which makes the baseline's HTTP call and",
     "writes back, so every call wakes two more processes than the baseline (three busy processes",
     "on a 2-core machine) and its answer is written, read and parsed once more; the bare line",
-    "separates `engram mcp` and its hop from the MCP client's work. The split of the overhead under",
+    "separates `engram mcp` and its hop from the MCP client's work, and the bare forwarder (a line",
+    "in, the same SDK call, a line of the same shape out, no MCP SDK) is the floor of that hop: what",
+    "any stdio server that forwards to the HTTP API pays. The split of the overhead under",
     "each table is p50 minus p50: on the search, tens of milliseconds, it is within a run's noise.",
     "",
   ];
@@ -268,7 +282,8 @@ function report(results: { op: string; samples: Record<Way, number[]> }[], commi
       `Over the baseline's p50, Streamable HTTP: ${(p50("rpcPost") - base).toFixed(2)} ms on the server's`,
       `side (bare POST − HTTP), ${(p50("mcpHttp") - p50("rpcPost")).toFixed(2)} ms in the MCP client`,
       `(tool call − bare POST); stdio: ${(p50("rpcLine") - base).toFixed(2)} ms in \`engram mcp\` and`,
-      `its extra hop (bare line − HTTP), ${(p50("mcpStdio") - p50("rpcLine")).toFixed(2)} ms in the MCP client (tool call − bare line).`,
+      `its extra hop (bare line − HTTP), of which ${(p50("floorLine") - base).toFixed(2)} ms any forwarding process costs (floor − HTTP),`,
+      `${(p50("mcpStdio") - p50("rpcLine")).toFixed(2)} ms in the MCP client (tool call − bare line).`,
       `Aim (p50 ≤ 1.2× the HTTP call): ${(["mcpHttp", "mcpStdio"] as const)
         .map((way) => {
           const ratio = p50(way) / base;
