@@ -34,10 +34,10 @@ import { readLlmBudget } from "./usage/llm-usage.ts";
 import { createUsageService } from "./usage/usage-service.ts";
 import { createUsageStore } from "./usage/usage-store.ts";
 import { startWebhooks, type WebhooksModule } from "./webhooks/webhook-module.ts";
-import { analyzeStaleTables } from "./worker/analyze-embedded.ts";
 import type { JobLogger } from "./worker/job.ts";
 import { workerJobs } from "./worker/jobs.ts";
 import { startScheduler } from "./worker/scheduler.ts";
+import { vacuumStaleTables } from "./worker/vacuum-embedded.ts";
 
 export interface Server {
   app: App;
@@ -234,9 +234,10 @@ export async function createServer(config: Config): Promise<Server> {
     });
     appLog = app.log;
     await redis?.connect(app.log);
-    // PGlite has no autovacuum: without statistics the planner never uses the HNSW index. The
-    // tables that changed since their statistics are analysed at start, then by a periodic job.
-    if (db.kind === "pglite") await analyzeStaleTables(db);
+    // PGlite has no autovacuum: without statistics the planner never uses the HNSW index, and
+    // without a visibility map index-only scans read the heap too. The tables that changed since
+    // they were last vacuumed are vacuumed and analysed at start, then by a periodic job.
+    if (db.kind === "pglite") await vacuumStaleTables(db);
     // Before the first request: a new embedded process's first searches ran several times slower
     // than later ones (PGlite's WebAssembly not yet optimised, cold caches).
     const warm = db.kind === "pglite" ? await warmUp(config.warmUpMs) : { searches: 0, ms: 0 };

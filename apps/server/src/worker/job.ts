@@ -48,7 +48,7 @@ export interface Job {
  */
 export const JOB_LOCKS = {
   expireIdempotencyKeys: 72_616_101,
-  analyzeEmbedded: 72_616_102,
+  vacuumEmbedded: 72_616_102,
 } as const;
 
 /** The `exclusive` helper of JobContext for one job. */
