@@ -25,7 +25,7 @@ import pg from "pg";
 import { memoryText } from "./corpus.ts";
 
 /** Bump when the seeded rows or vectors change: older databases are rebuilt. */
-const SEED_VERSION = 4;
+const SEED_VERSION = 5;
 const POOL_DIR = new URL("../.data/", import.meta.url).pathname;
 /** Per-dimension standard deviation of the noise added to each derived vector. */
 export const NOISE_SIGMA = 0.01;

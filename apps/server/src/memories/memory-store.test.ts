@@ -51,6 +51,39 @@ for (const backend of testDatabases) {
       assert.equal(page.rows.length, 3);
     });
 
+    test("a row with a 512-d vector keeps its text and tsvector in place; only a row too long for a page is shrunk", async () => {
+      // Migration 0020 (ADR 0044): before it, the vector alone put every row over the 2 kB TOAST
+      // threshold, and the text and tsvector went out of line.
+      const model = { id: "use-lite-512", dimension: 512 };
+      const vector = `[${Array.from({ length: 512 }, (_, i) => (i === 0 ? 1 : 0)).join(",")}]`;
+      const t = await tenant();
+      const wide = createMemoryStore(db, model);
+      const short = "Maya moved to Lisbon in March and teaches yoga on Sundays.";
+      const long = Array.from({ length: 1500 }, (_, i) => `word${i}`).join(" ");
+      const added = await wide.insertMemories(t, projectOf(t), [
+        draft(short, vector),
+        draft(long, vector),
+      ]);
+      const ids = added.results.map((r) => r.id);
+      const rows = await db.withTenant(t, (tx) =>
+        tx.query<{ id: string; text_out: boolean; fts_out: boolean; vector_out: boolean }>(
+          `SELECT id, pg_column_toast_chunk_id(memory) IS NOT NULL AS text_out,
+                  pg_column_toast_chunk_id(fts) IS NOT NULL AS fts_out,
+                  pg_column_toast_chunk_id(embedding) IS NOT NULL AS vector_out
+           FROM memories WHERE id = ANY($1::text[])`,
+          [ids],
+        ),
+      );
+      const of = (id: string | undefined) => rows.find((r) => r.id === id);
+      assert.deepEqual(
+        of(ids[0]),
+        { id: ids[0], text_out: false, fts_out: false, vector_out: false },
+        "a sentence: the whole row in place",
+      );
+      assert.equal(of(ids[1])?.vector_out, false, "the vector stays in its row (ADR 0012)");
+      assert.ok(of(ids[1])?.text_out || of(ids[1])?.fts_out, "a 13 kB text is moved out");
+    });
+
     test("a scope with absent ids is distinct from one with them (no key collisions)", async () => {
       const t = await tenant();
       const a = await store.insertMemories(t, projectOf(t), [
