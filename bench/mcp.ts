@@ -1,11 +1,12 @@
 // `npm run bench:mcp`: an MCP tool call against the HTTP call it wraps, in the same run, on one
 // `engram serve` child process: the SDK's HTTP call (the baseline), the same operation as a tool
 // over Streamable HTTP (/mcp, the MCP SDK's client) and over stdio (`engram mcp` as a child
-// process, which itself calls the HTTP API), plus one diagnostic way: the tool call as a bare
+// process, which itself calls the HTTP API), plus three diagnostic ways: the tool call as a bare
 // JSON-RPC POST to /mcp (fetch and JSON.parse, as the baseline's SDK does), which tells the
-// server's share of the MCP overhead from the MCP client's, and likewise the tool call as a bare
-// JSON-RPC line to a second `engram mcp`. Calls are interleaved, one at a time, so all ways see
-// the same server state and machine load. Writes RESULTS-mcp.md.
+// server's share of the MCP overhead from the MCP client's; likewise the tool call as a bare
+// JSON-RPC line to a second `engram mcp`; and that line to a bare forwarder (no MCP SDK), the
+// floor of the stdio hop. Calls are interleaved, one at a time, so all ways see the same server
+// state and machine load. Writes RESULTS-mcp.md.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
@@ -201,14 +202,10 @@ async function main() {
       };
       // Warm-up: embeddings of the queries cached, connections open, code paths compiled.
       for (let i = 0; i < QUERIES.length; i++) for (const way of WAYS) await call[way](i);
-      const samples: Record<Way, number[]> = {
-        http: [],
-        mcpHttp: [],
-        mcpStdio: [],
-        rpcPost: [],
-        rpcLine: [],
-        floorLine: [],
-      };
+      const samples = Object.fromEntries(WAYS.map((way) => [way, [] as number[]])) as Record<
+        Way,
+        number[]
+      >;
       log(`${op.name}: ${N} calls each way`);
       for (let i = 0; i < N; i++) {
         // Rotated order, so no way always runs right after another.

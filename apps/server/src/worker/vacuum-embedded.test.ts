@@ -1,9 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { Database } from "../db/database.ts";
 import { migrate } from "../db/migrate.ts";
 import { openPGliteDatabase } from "../db/pglite-database.ts";
 import type { JobContext } from "./job.ts";
 import { vacuumEmbeddedJob } from "./vacuum-embedded.ts";
+
+/** One run of the job, as the scheduler makes it. */
+const runJob = (db: Database) =>
+  vacuumEmbeddedJob({ intervalMs: 1000 }).run({ db } as unknown as JobContext);
 
 test("the embedded vacuum job gives the planner statistics PGlite would never collect, and vacuums only the tables that changed", async () => {
   const db = await openPGliteDatabase(undefined);
@@ -18,8 +23,7 @@ test("the embedded vacuum job gives the planner statistics PGlite would never co
       return row?.n;
     };
     assert.equal(await reltuples(), -1, "never analyzed: no autovacuum in PGlite");
-    const job = vacuumEmbeddedJob({ intervalMs: 1000 });
-    const run = () => job.run({ db } as unknown as JobContext);
+    const run = () => runJob(db);
     const first = await run();
     assert.equal(first.skipped, false);
     assert.ok(!first.skipped && (first.counts.tables ?? 0) > 10, "every table, never vacuumed");
@@ -86,8 +90,7 @@ test("the embedded vacuum job sets the visibility map, so index-only scans stop 
     assert.ok(before && before.pages > 50 && before.visible === 0, JSON.stringify(before));
     assert.equal(await heapFetches(), 400, "every posting of w7 read from the heap too");
 
-    const job = vacuumEmbeddedJob({ intervalMs: 1000 });
-    const run = () => job.run({ db } as unknown as JobContext);
+    const run = () => runJob(db);
     const first = await run();
     assert.ok(!first.skipped && (first.counts.tables ?? 0) >= 1);
     const after = await visibility();
