@@ -6,7 +6,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { EngramClient } from "@engram/sdk";
-import { createAuthCache, createKeyStore, hashSecret, vectorLiteral } from "@engram/server";
+import {
+  createAuthCache,
+  createKeyStore,
+  hashSecret,
+  vectorLiteral,
+  vectorScanSettings,
+} from "@engram/server";
 import { type Database, openPGliteDatabase } from "@engram/server/db";
 import { createLocalEmbedder } from "@engram/server/embeddings";
 import { freePort, newTenant, spawnServer } from "@engram/server/testing";
@@ -323,16 +329,16 @@ async function rawVectorQuery(db: Database, tenantId: string, vectors: string[])
   const times: number[] = [];
   for (const v of vectors) {
     const t = performance.now();
-    await db.withTenant(tenantId, async (tx) => {
-      await tx.query(
-        "SELECT set_config('hnsw.ef_search', '40', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-      );
-      await tx.query(
-        `SELECT id FROM memories WHERE tenant_id = $1 AND embedding_model = 'use-lite-512'
-         ORDER BY embedding::vector(512) <=> $2::vector(512) LIMIT 40`,
-        [tenantId, v],
-      );
-    });
+    await db.withTenant(
+      tenantId,
+      (tx) =>
+        tx.query(
+          `SELECT id FROM memories WHERE tenant_id = $1 AND embedding_model = 'use-lite-512'
+           ORDER BY embedding::vector(512) <=> $2::vector(512) LIMIT 40`,
+          [tenantId, v],
+        ),
+      vectorScanSettings(40),
+    );
     times.push(performance.now() - t);
   }
   return p50p99(times);

@@ -16,6 +16,7 @@ export { createMemoryStore, type MemoryStore, type NewMemory } from "./memories/
 export { type EffectivePlan, loadPlans } from "./plans/plans.ts";
 export { createLimiterSet, createRateLimiter } from "./rate-limits/rate-limiter.ts";
 export { embeddingQuery, keywordQuery, vectorLiteral } from "./search/query-text.ts";
+export { vectorScanSettings } from "./search/vector-scan.ts";
 export { createServer, type Server } from "./server.ts";
 export { type Counters, createCounters } from "./telemetry/counters.ts";
 export { hashSecret } from "./tenancy/api-key.ts";

@@ -1,3 +1,6 @@
+/** Transaction-local configuration parameters: name to value (set_config(name, value, true)). */
+export type TxSettings = Readonly<Record<string, string>>;
+
 /** Something SQL can be sent to: a transaction or the database itself. */
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
@@ -12,8 +15,16 @@ export interface Queryable {
  */
 export interface Database {
   readonly kind: "pglite" | "postgres";
-  /** Runs fn in one transaction under the tenant's row-level-security context. */
-  withTenant<T>(tenantId: string, fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn in one transaction under the tenant's row-level-security context. `settings` are
+   * transaction-local configuration parameters (the search's HNSW scan), set with the tenant
+   * context itself: no round trip of their own.
+   */
+  withTenant<T>(
+    tenantId: string,
+    fn: (tx: Queryable) => Promise<T>,
+    settings?: TxSettings,
+  ): Promise<T>;
   /** Runs fn in one transaction as the application role with no tenant context. */
   withoutTenant<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
-import { APP_ROLE, type Database, type Queryable } from "./database.ts";
+import { APP_ROLE, type Database, type Queryable, type TxSettings } from "./database.ts";
 
 function wrap(tx: Transaction | PGlite): Queryable {
   return {
@@ -29,19 +29,26 @@ export async function openPGliteDatabase(dataDir: string | undefined): Promise<D
   await pg.exec("SET random_page_cost = 1.1");
   let closed = false;
 
-  const inRole = <T>(tenantId: string | null, fn: (tx: Queryable) => Promise<T>) =>
+  const inRole = <T>(
+    tenantId: string | null,
+    fn: (tx: Queryable) => Promise<T>,
+    settings: TxSettings = {},
+  ) =>
     pg.transaction(async (tx) => {
-      await tx.query("SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)", [
-        APP_ROLE,
-        tenantId ?? "",
-      ]);
+      // Role, tenant and settings in one statement; names and values as parameters.
+      const set = { ...settings, role: APP_ROLE, "app.tenant_id": tenantId ?? "" };
+      const names = Object.keys(set);
+      await tx.query(
+        `SELECT ${names.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(", ")}`,
+        names.flatMap((name) => [name, set[name as keyof typeof set] as string]),
+      );
       return fn(wrap(tx));
     });
 
   const database: Database & { pglite: PGlite } = {
     kind: "pglite",
     pglite: pg,
-    withTenant: (tenantId, fn) => inRole(tenantId, fn),
+    withTenant: (tenantId, fn, settings) => inRole(tenantId, fn, settings),
     withoutTenant: (fn) => inRole(null, fn),
     // In-process: a transaction costs no round trips, and it is what sets the role.
     readWithoutTenant: (sql, params) => inRole(null, (tx) => tx.query(sql, params)),

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { AppError } from "../lib/errors.ts";
-import type { Database, Queryable } from "./database.ts";
+import type { Database, Queryable, TxSettings } from "./database.ts";
 
 export interface PostgresOptions {
   /** The application role's connection (DATABASE_URL); undefined for an owner-only handle. */
@@ -100,6 +100,7 @@ async function transaction<T>(
   pool: pg.Pool,
   tenantId: string | null,
   fn: (tx: Queryable) => Promise<T>,
+  settings: TxSettings = {},
 ): Promise<T> {
   let client: pg.PoolClient;
   try {
@@ -115,13 +116,15 @@ async function transaction<T>(
   };
   client.on("error", onError);
   try {
-    // One round trip: BEGIN and the tenant context go as one simple-protocol script (the id as an
-    // escaped literal, as a parameter cannot be sent with two statements).
-    await client.query(
-      tenantId === null
-        ? "BEGIN"
-        : `BEGIN; SELECT set_config('app.tenant_id', ${client.escapeLiteral(tenantId)}, true)`,
+    // One round trip: BEGIN, the tenant context and the settings go as one simple-protocol
+    // script (values as escaped literals, as a parameter cannot be sent with two statements).
+    const set = Object.entries(
+      tenantId === null ? settings : { ...settings, "app.tenant_id": tenantId },
+    ).map(
+      ([name, value]) =>
+        `set_config(${client.escapeLiteral(name)}, ${client.escapeLiteral(value)}, true)`,
     );
+    await client.query(set.length === 0 ? "BEGIN" : `BEGIN; SELECT ${set.join(", ")}`);
     const result = await fn(wrap(client));
     await client.query("COMMIT");
     return result;
@@ -157,7 +160,7 @@ export function openPostgresDatabase(opts: PostgresOptions): Database {
 
   return {
     kind: "postgres",
-    withTenant: async (tenantId, fn) => transaction(appPool(), tenantId, fn),
+    withTenant: async (tenantId, fn, settings) => transaction(appPool(), tenantId, fn, settings),
     // An empty tenant id matches no row, exactly like an unset one.
     withoutTenant: async (fn) => transaction(appPool(), "", fn),
     // No BEGIN/COMMIT: the statement is its own transaction. The pool's connections never hold a

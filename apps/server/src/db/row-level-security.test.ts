@@ -5,6 +5,7 @@ import { createDocumentStore } from "../knowledge/document-store.ts";
 import { createIngestJobStore } from "../knowledge/ingest-job-store.ts";
 import { newId } from "../lib/ids.ts";
 import { createMemoryStore } from "../memories/memory-store.ts";
+import { vectorScanSettings } from "../search/vector-scan.ts";
 import { createKeyStore } from "../tenancy/key-store.ts";
 import {
   axis,
@@ -14,7 +15,7 @@ import {
   TEST_MODEL,
   testDatabases,
 } from "../testing/test-databases.ts";
-import type { Database } from "./database.ts";
+import type { Database, Queryable } from "./database.ts";
 
 const TENANT_TABLES = [
   "tenants",
@@ -279,6 +280,22 @@ for (const backend of testDatabases) {
       assert.equal(none?.t, null);
       const [owner] = await db.asOwner((tx) => tx.query<{ u: string }>("SELECT current_user AS u"));
       assert.notEqual(owner?.u, "engram_app");
+    });
+
+    test("transaction settings go with the tenant context, last only that transaction and cannot replace the tenant", async () => {
+      const read = (tx: Queryable) =>
+        tx.query<{ ef: string; scan: string; t: string; u: string }>(
+          `SELECT current_setting('hnsw.ef_search') AS ef,
+                  current_setting('hnsw.iterative_scan') AS scan,
+                  current_setting('app.tenant_id', true) AS t, current_user AS u`,
+        );
+      const [set] = await db.withTenant(a, read, {
+        ...vectorScanSettings(120),
+        "app.tenant_id": b,
+      });
+      assert.deepEqual(set, { ef: "120", scan: "relaxed_order", t: a, u: "engram_app" });
+      const [next] = await db.withTenant(a, read);
+      assert.deepEqual(next, { ef: "40", scan: "off", t: a, u: "engram_app" });
     });
 
     test("the application role owns no table and cannot alter, drop, truncate or unprotect one", async () => {

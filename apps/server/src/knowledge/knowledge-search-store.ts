@@ -3,7 +3,7 @@ import type { Database } from "../db/database.ts";
 import { compileFilter } from "../search/filter-sql.ts";
 import { candidateCount, FUSED_CTE, fusedScore } from "../search/fusion.ts";
 import { type Scope, scopeSql } from "../search/scope-sql.ts";
-import { tuneVectorScan } from "../search/vector-scan.ts";
+import { vectorScanSettings } from "../search/vector-scan.ts";
 
 export interface KnowledgeSearchRequest {
   projectId: string;
@@ -95,39 +95,42 @@ export function knowledgeSearchSql(
  * are applied as it goes, iterative scan feeding it until enough chunks pass.
  */
 export function createKnowledgeSearchStore(db: Database, model: { id: string; dimension: number }) {
-  return (tenantId: string, req: KnowledgeSearchRequest): Promise<KnowledgeHit[]> =>
-    db.withTenant(tenantId, async (tx) => {
-      const search = knowledgeSearchSql(model, tenantId, req);
-      if (!search) return [];
-      const { sql, params, sides, candidates } = search;
-      if (candidates > 0) await tuneVectorScan(tx, candidates);
-      const rows = await tx.query<Record<string, unknown>>(sql, params);
-      return rows.map(
-        (r): KnowledgeHit => ({
-          type: "knowledge",
-          id: r.id as string,
-          text: r.text as string,
-          collection: r.collection as string | null,
-          metadata: r.metadata as Metadata,
-          citation: {
-            document_id: r.document_id as string,
-            filename: r.filename as string,
-            media_type: r.media_type as string,
-            chunk_index: Number(r.ordinal),
-            page: r.page === null ? null : Number(r.page),
-            heading_path: r.heading_path as string[],
-            start_offset: Number(r.start_offset),
-            end_offset: Number(r.end_offset),
-          },
-          score: fusedScore(Number(r.rrf), sides),
-          scores: {
-            vector: Number(r.vector_score),
-            keyword: r.keyword_score === null ? null : Number(r.keyword_score),
-            // Set by the re-ranking step, when there is one (rerank/rerank-hits.ts).
-            rerank: null,
-          },
-        }),
-      );
-    });
+  return async (tenantId: string, req: KnowledgeSearchRequest): Promise<KnowledgeHit[]> => {
+    const search = knowledgeSearchSql(model, tenantId, req);
+    if (!search) return [];
+    const { sql, params, sides, candidates } = search;
+    const settings = candidates > 0 ? vectorScanSettings(candidates) : {};
+    const rows = await db.withTenant(
+      tenantId,
+      (tx) => tx.query<Record<string, unknown>>(sql, params),
+      settings,
+    );
+    return rows.map(
+      (r): KnowledgeHit => ({
+        type: "knowledge",
+        id: r.id as string,
+        text: r.text as string,
+        collection: r.collection as string | null,
+        metadata: r.metadata as Metadata,
+        citation: {
+          document_id: r.document_id as string,
+          filename: r.filename as string,
+          media_type: r.media_type as string,
+          chunk_index: Number(r.ordinal),
+          page: r.page === null ? null : Number(r.page),
+          heading_path: r.heading_path as string[],
+          start_offset: Number(r.start_offset),
+          end_offset: Number(r.end_offset),
+        },
+        score: fusedScore(Number(r.rrf), sides),
+        scores: {
+          vector: Number(r.vector_score),
+          keyword: r.keyword_score === null ? null : Number(r.keyword_score),
+          // Set by the re-ranking step, when there is one (rerank/rerank-hits.ts).
+          rerank: null,
+        },
+      }),
+    );
+  };
 }
 export type KnowledgeSearchStore = ReturnType<typeof createKnowledgeSearchStore>;

@@ -6,7 +6,7 @@ import { KEYWORD_POSTINGS_BUDGET, type KeywordPlan, planKeywords } from "../sear
 import { tsqueryLiteral } from "../search/query-text.ts";
 import { type PoolRow, rankPool } from "../search/ranking.ts";
 import { scopeSql } from "../search/scope-sql.ts";
-import { tuneVectorScan } from "../search/vector-scan.ts";
+import { vectorScanSettings } from "../search/vector-scan.ts";
 import { MEMORY_COLUMNS, toMemory } from "./memory-row.ts";
 import type { MemoryScope } from "./memory-store.ts";
 import { type Validity, validitySql } from "./memory-validity.ts";
@@ -217,88 +217,89 @@ export function createMemorySearchStore(
     });
   }
 
-  return (tenantId: string, req: SearchRequest) =>
-    db.withTenant(tenantId, async (tx) => {
-      const candidates = candidateCount(req.limit);
-      await tuneVectorScan(tx, candidates);
-      let plan: KeywordPlan | undefined;
-      if (req.mode !== "vector" && req.keywords !== "") {
-        // The query's lexemes with their document frequencies in the project, and (lexeme '')
-        // the project's memory count.
-        const stats = await tx.query<{ lexeme: string; docs: number }>(
-          `SELECT l.lexeme, coalesce(s.docs, 0) AS docs
+  return (tenantId: string, req: SearchRequest) => {
+    const candidates = candidateCount(req.limit);
+    return db.withTenant(
+      tenantId,
+      async (tx) => {
+        let plan: KeywordPlan | undefined;
+        if (req.mode !== "vector" && req.keywords !== "") {
+          // The query's lexemes with their document frequencies in the project, and (lexeme '')
+          // the project's memory count.
+          const stats = await tx.query<{ lexeme: string; docs: number }>(
+            `SELECT l.lexeme, coalesce(s.docs, 0) AS docs
            FROM unnest(tsvector_to_array(to_tsvector('english', $2)) || ''::text) AS l(lexeme)
            LEFT JOIN memory_term_stats s
              ON s.tenant_id = $1 AND s.project_id = $3 AND s.lexeme = l.lexeme`,
-          [tenantId, req.keywords, req.scope.projectId],
-        );
-        const n = Number(stats.find((s) => s.lexeme === "")?.docs ?? 0);
-        plan = planKeywords(
-          stats.filter((s) => s.lexeme !== "").map((s) => ({ ...s, docs: Number(s.docs) })),
-          n,
-          budget,
-        );
-      }
-      const useVector = req.mode !== "keyword";
-      // The keyword side counts in the score's normalisation whenever the query has words, even
-      // if none of them occurs in the project (as before: scores do not jump when one starts to).
-      const keywordSide = req.mode !== "vector" && req.keywords !== "";
-      const useKeyword = plan !== undefined && plan.terms.length > 0;
-      // Keyword mode with no query term in the project: no side has candidates.
-      if (!useVector && !useKeyword) return [];
+            [tenantId, req.keywords, req.scope.projectId],
+          );
+          const n = Number(stats.find((s) => s.lexeme === "")?.docs ?? 0);
+          plan = planKeywords(
+            stats.filter((s) => s.lexeme !== "").map((s) => ({ ...s, docs: Number(s.docs) })),
+            n,
+            budget,
+          );
+        }
+        const useVector = req.mode !== "keyword";
+        // The keyword side counts in the score's normalisation whenever the query has words, even
+        // if none of them occurs in the project (as before: scores do not jump when one starts to).
+        const keywordSide = req.mode !== "vector" && req.keywords !== "";
+        const useKeyword = plan !== undefined && plan.terms.length > 0;
+        // Keyword mode with no query term in the project: no side has candidates.
+        if (!useVector && !useKeyword) return [];
 
-      const params: unknown[] = [tenantId, req.vector];
-      const param = (value: unknown) => `$${params.push(value)}`;
-      const candidateParam = param(candidates);
-      const { userId, agentId, sessionId } = req.scope;
-      const scoped = userId !== undefined || agentId !== undefined || sessionId !== undefined;
-      // Every candidate list (vector, keyword scoped and unscoped) is restricted by `where`, so
-      // the validity predicate holds for all of them. On the vector side it is one more filter
-      // the HNSW scan applies as it goes (iterative scan keeps going until enough rows pass).
-      let where = `tenant_id = $1 AND ${modelPredicate}${scopeSql(req.scope, params)}${validitySql(
-        req.validity ?? {},
-        params,
-      )}`;
-      if (req.filter) {
-        const compiled = compileFilter(
-          req.filter,
-          "metadata",
-          params.length + 1,
-          MEMORY_FILTER_OPTIONS,
-        );
-        where += ` AND ${compiled.sql}`;
-        params.push(...compiled.params);
-      }
+        const params: unknown[] = [tenantId, req.vector];
+        const param = (value: unknown) => `$${params.push(value)}`;
+        const candidateParam = param(candidates);
+        const { userId, agentId, sessionId } = req.scope;
+        const scoped = userId !== undefined || agentId !== undefined || sessionId !== undefined;
+        // Every candidate list (vector, keyword scoped and unscoped) is restricted by `where`, so
+        // the validity predicate holds for all of them. On the vector side it is one more filter
+        // the HNSW scan applies as it goes (iterative scan keeps going until enough rows pass).
+        let where = `tenant_id = $1 AND ${modelPredicate}${scopeSql(req.scope, params)}${validitySql(
+          req.validity ?? {},
+          params,
+        )}`;
+        if (req.filter) {
+          const compiled = compileFilter(
+            req.filter,
+            "metadata",
+            params.length + 1,
+            MEMORY_FILTER_OPTIONS,
+          );
+          where += ` AND ${compiled.sql}`;
+          params.push(...compiled.params);
+        }
 
-      // A memory's keyword score: the weights of the query terms its text has, summed.
-      const rank = useKeyword
-        ? (plan?.terms ?? [])
-            .map(
-              (t) =>
-                `CASE WHEN fts @@ ${param(tsqueryLiteral(t.lexeme))}::tsquery THEN ${param(t.weight)}::float8 ELSE 0 END`,
-            )
-            .join(" + ")
-        : "0::float8";
-      let keyword = "SELECT NULL::text AS id, NULL::float8 AS rank WHERE false";
-      if (useKeyword && plan) {
-        if (scoped) {
-          // A scope bounds the work by its own size: its index, then each memory's text.
-          const any = plan.terms.map((t) => tsqueryLiteral(t.lexeme)).join(" | ");
-          keyword = `SELECT id, ${rank} AS rank FROM memories
+        // A memory's keyword score: the weights of the query terms its text has, summed.
+        const rank = useKeyword
+          ? (plan?.terms ?? [])
+              .map(
+                (t) =>
+                  `CASE WHEN fts @@ ${param(tsqueryLiteral(t.lexeme))}::tsquery THEN ${param(t.weight)}::float8 ELSE 0 END`,
+              )
+              .join(" + ")
+          : "0::float8";
+        let keyword = "SELECT NULL::text AS id, NULL::float8 AS rank WHERE false";
+        if (useKeyword && plan) {
+          if (scoped) {
+            // A scope bounds the work by its own size: its index, then each memory's text.
+            const any = plan.terms.map((t) => tsqueryLiteral(t.lexeme)).join(" | ");
+            keyword = `SELECT id, ${rank} AS rank FROM memories
                      WHERE ${where} AND fts @@ ${param(any)}::tsquery
                      ORDER BY rank DESC, id LIMIT ${candidateParam}`;
-        } else {
-          // Unscoped: the generating terms' postings (at most `budget`) give each memory a
-          // partial score; the best few are then looked up, filtered and scored on every term.
-          // A metadata filter, or an instant in the past, can reject many of them, so they get a
-          // longer shortlist.
-          const selective = req.filter !== undefined || req.validity?.asOf !== undefined;
-          const shortlist = candidates * (selective ? 10 : 3);
-          const postings = `SELECT lexeme, memory_id FROM memory_terms
+          } else {
+            // Unscoped: the generating terms' postings (at most `budget`) give each memory a
+            // partial score; the best few are then looked up, filtered and scored on every term.
+            // A metadata filter, or an instant in the past, can reject many of them, so they get a
+            // longer shortlist.
+            const selective = req.filter !== undefined || req.validity?.asOf !== undefined;
+            const shortlist = candidates * (selective ? 10 : 3);
+            const postings = `SELECT lexeme, memory_id FROM memory_terms
              WHERE tenant_id = $1 AND project_id = ${param(req.scope.projectId)}
                AND lexeme = ANY(${param(plan.generating.map((t) => t.lexeme))}::text[])
              ${plan.newestOnly ? `ORDER BY memory_id DESC LIMIT ${param(budget)}` : ""}`;
-          keyword = `SELECT m.id, ${rank} AS rank
+            keyword = `SELECT m.id, ${rank} AS rank
              FROM (SELECT p.memory_id, sum(w.weight) AS partial
                    FROM (${postings}) p
                    JOIN unnest(${param(plan.generating.map((t) => t.lexeme))}::text[],
@@ -309,27 +310,27 @@ export function createMemorySearchStore(
              JOIN memories m ON m.id = c.memory_id
              WHERE ${where}
              ORDER BY rank DESC, m.id LIMIT ${candidateParam}`;
+          }
         }
-      }
-      if (req.context && req.mode === "hybrid") {
-        return pooledSearch(tx, req, req.context, {
-          where,
-          keyword,
-          param,
-          params,
-          keywordScore: rank,
-          candidates: candidateParam,
-        });
-      }
-      const limitParam = param(req.limit);
-      const thresholdSql =
-        req.threshold === undefined
-          ? ""
-          : `WHERE 1 - (${embM} <=> ${queryVec}) >= ${param(req.threshold)}`;
-      // Each list is materialised and small; joining back by primary key keeps the planner off
-      // a scan of the whole table.
-      const rows = await tx.query<Record<string, unknown>>(
-        `WITH vec AS MATERIALIZED (
+        if (req.context && req.mode === "hybrid") {
+          return pooledSearch(tx, req, req.context, {
+            where,
+            keyword,
+            param,
+            params,
+            keywordScore: rank,
+            candidates: candidateParam,
+          });
+        }
+        const limitParam = param(req.limit);
+        const thresholdSql =
+          req.threshold === undefined
+            ? ""
+            : `WHERE 1 - (${embM} <=> ${queryVec}) >= ${param(req.threshold)}`;
+        // Each list is materialised and small; joining back by primary key keeps the planner off
+        // a scan of the whole table.
+        const rows = await tx.query<Record<string, unknown>>(
+          `WITH vec AS MATERIALIZED (
            SELECT id, ${emb} <=> ${queryVec} AS dist FROM memories WHERE ${useVector ? where : "false"}
            ORDER BY dist LIMIT ${candidateParam}
          ), kw AS MATERIALIZED (
@@ -342,23 +343,26 @@ export function createMemorySearchStore(
          ${thresholdSql}
          ORDER BY f.rrf DESC, m.id DESC
          LIMIT ${limitParam}`,
-        params,
-      );
-      const sides = (useVector ? 1 : 0) + (keywordSide ? 1 : 0);
-      return rows.map((r): SearchHit => {
-        const memory = toMemory(r as unknown as Parameters<typeof toMemory>[0]);
-        return {
-          ...memory,
-          metadata: memory.metadata as Metadata,
-          score: fusedScore(Number(r.rrf), sides),
-          scores: {
-            vector: Number(r.vector_score),
-            keyword: r.keyword_score === null ? null : Number(r.keyword_score),
-            // Set by the re-ranking step, when there is one (rerank/rerank-hits.ts).
-            rerank: null,
-          },
-        };
-      });
-    });
+          params,
+        );
+        const sides = (useVector ? 1 : 0) + (keywordSide ? 1 : 0);
+        return rows.map((r): SearchHit => {
+          const memory = toMemory(r as unknown as Parameters<typeof toMemory>[0]);
+          return {
+            ...memory,
+            metadata: memory.metadata as Metadata,
+            score: fusedScore(Number(r.rrf), sides),
+            scores: {
+              vector: Number(r.vector_score),
+              keyword: r.keyword_score === null ? null : Number(r.keyword_score),
+              // Set by the re-ranking step, when there is one (rerank/rerank-hits.ts).
+              rerank: null,
+            },
+          };
+        });
+      },
+      vectorScanSettings(candidates),
+    );
+  };
 }
 export type MemorySearchStore = ReturnType<typeof createMemorySearchStore>;

@@ -1,14 +1,15 @@
-import type { Queryable } from "../db/database.ts";
+import type { TxSettings } from "../db/database.ts";
 
 /**
- * Tunes the HNSW scans of this transaction for a search that ranks `candidates` rows per side:
+ * The transaction settings of a search that ranks `candidates` rows per side by HNSW scan:
  * ef_search at least that (within pgvector's 40–1000), and iterative scan, so filters applied
  * during the scan (scope, validity, metadata) still leave enough rows. The relaxed order is
- * restored by the ranking that follows (fusion orders each side by distance again).
+ * restored by the ranking that follows (fusion orders each side by distance again). Given to
+ * withTenant, which sets them with the tenant context (no round trip of their own).
  */
-export async function tuneVectorScan(tx: Queryable, candidates: number): Promise<void> {
-  await tx.query(
-    "SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-    [String(Math.min(Math.max(candidates, 40), 1000))],
-  );
+export function vectorScanSettings(candidates: number): TxSettings {
+  return {
+    "hnsw.ef_search": String(Math.min(Math.max(candidates, 40), 1000)),
+    "hnsw.iterative_scan": "relaxed_order",
+  };
 }
