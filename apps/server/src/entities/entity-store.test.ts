@@ -201,6 +201,53 @@ for (const backend of testDatabases) {
       assert.match(text, /Index Scan using entities_name/, text);
     });
 
+    test("findQueryEntities: one current relation away, either direction, carrying the name that reached it", async () => {
+      const t = await seedTenant(db);
+      const p = projectOf(t);
+      const inference = createInferenceStore(db, TEST_MODEL);
+      const fact = (text: string, place: string) =>
+        draftMemory(text, axis(text.length), {
+          userId: "alice",
+          entities: mentions(
+            [
+              ["person", "Alice"],
+              ["place", place],
+            ],
+            [{ subject: 0, predicate: "lives_in", object: 1 }],
+          ),
+        });
+      const base = { sources: [], reason: "test", engine: "local" as const };
+      const berlin = fact("Alice lives in Berlin.", "Berlin");
+      await inference.apply(t, p, [], [{ ...base, kind: "add", row: berlin }], {
+        inference: undefined,
+      });
+      // Berlin's relation is closed by the move: only Lisbon is a current relation away.
+      const lisbon = fact("Alice moved to Lisbon.", "Lisbon");
+      await inference.apply(
+        t,
+        p,
+        [],
+        [{ ...base, kind: "supersede", row: lisbon, targetId: berlin.id }],
+        { inference: undefined },
+      );
+      const nameOf = new Map((await all(t)).map((e) => [e.id, e.name]));
+      const found = async (query: string) =>
+        (await entities.findQueryEntities(t, { projectId: p, userId: "alice" }, query))
+          .map((e) => `${nameOf.get(e.id)} ${e.weight} ${e.matched}`)
+          .sort();
+      assert.deepEqual(await found("where does alice live"), [
+        "Alice 1 alice",
+        "Lisbon 0.5 alice",
+      ]);
+      assert.deepEqual(await found("who lives in lisbon"), ["Alice 0.5 lisbon", "Lisbon 1 lisbon"]);
+      assert.deepEqual(
+        await found("alice in lisbon"),
+        ["Alice 1 alice", "Lisbon 1 lisbon"],
+        "named ones are not listed again as a hop",
+      );
+      assert.deepEqual(await found("berlin"), ["Berlin 1 berlin"], "a closed relation is no hop");
+    });
+
     test("a relation is valid from its memory; supersession and invalidation close it at the same instant", async () => {
       const t = await seedTenant(db);
       const p = projectOf(t);

@@ -54,37 +54,34 @@ export async function findQueryEntities(
     params.push(["", scope.userId]);
     owners = " AND n.owner = ANY($4::text[])";
   }
-  const named = await tx.query<{ id: string; type: EntityType; matched: string }>(
-    `SELECT DISTINCT ON (n.entity_id) n.entity_id AS id, e.type, n.name AS matched
-     FROM entity_names n JOIN entities e ON e.id = n.entity_id AND e.tenant_id = $1
-     WHERE n.tenant_id = $1 AND n.project_id = $2 AND n.name = ANY($3::text[])${owners}
-     ORDER BY n.entity_id, length(n.name) DESC`,
+  // One statement (one round trip): the named entities, then those a current relation away.
+  const rows = await tx.query<{ id: string; type: EntityType; matched: string; hop: boolean }>(
+    `WITH named AS (
+       SELECT DISTINCT ON (n.entity_id) n.entity_id AS id, e.type, n.name AS matched
+       FROM entity_names n JOIN entities e ON e.id = n.entity_id AND e.tenant_id = $1
+       WHERE n.tenant_id = $1 AND n.project_id = $2 AND n.name = ANY($3::text[])${owners}
+       ORDER BY n.entity_id, length(n.name) DESC),
+     hops AS (
+       SELECT DISTINCT ON (h.id) h.id, e.type, h.via
+       FROM (SELECT object_id AS id, subject_id AS via FROM entity_relations
+             WHERE tenant_id = $1 AND subject_id IN (SELECT id FROM named) AND valid_to IS NULL
+             UNION ALL
+             SELECT subject_id, object_id FROM entity_relations
+             WHERE tenant_id = $1 AND object_id IN (SELECT id FROM named) AND valid_to IS NULL) h
+       JOIN entities e ON e.id = h.id AND e.tenant_id = $1
+       WHERE h.id NOT IN (SELECT id FROM named)
+       ORDER BY h.id LIMIT ${HOPS_MAX})
+     SELECT id, type, matched, false AS hop FROM named
+     UNION ALL
+     SELECT h.id, h.type, n.matched, true FROM hops h JOIN named n ON n.id = h.via`,
     params,
   );
-  if (named.length === 0) return [];
-  const ids = named.map((r) => r.id);
-  const hops = await tx.query<{ id: string; type: EntityType; via: string }>(
-    `SELECT DISTINCT ON (h.id) h.id, e.type, h.via
-     FROM (SELECT object_id AS id, subject_id AS via FROM entity_relations
-           WHERE tenant_id = $1 AND subject_id = ANY($2::text[]) AND valid_to IS NULL
-           UNION ALL
-           SELECT subject_id, object_id FROM entity_relations
-           WHERE tenant_id = $1 AND object_id = ANY($2::text[]) AND valid_to IS NULL) h
-     JOIN entities e ON e.id = h.id AND e.tenant_id = $1
-     WHERE NOT h.id = ANY($2::text[])
-     ORDER BY h.id LIMIT ${HOPS_MAX}`,
-    [tenantId, ids],
-  );
-  const matchedBy = new Map(named.map((r) => [r.id, r.matched]));
-  return [
-    ...named.map((r) => ({ ...r, weight: 1 })),
-    ...hops.map((r) => ({
-      id: r.id,
-      type: r.type,
-      matched: matchedBy.get(r.via) ?? "",
-      weight: HOP_WEIGHT,
-    })),
-  ];
+  return rows.map((r) => ({
+    id: r.id,
+    type: r.type,
+    matched: r.matched,
+    weight: r.hop ? HOP_WEIGHT : 1,
+  }));
 }
 
 /** A list's narrowing (the service validates and normalises it). */
