@@ -130,8 +130,11 @@ export function createMemoryService(deps: MemoryServiceDeps) {
       const earlier = await store.findIdempotent(ctx.tenantId, idem);
       if (earlier) return earlier as AddMemoryResponse;
     }
-    const vectors = await embedder.embed(all.map((d) => d.text));
-    const rows: NewMemory[] = all.map((d, i) => {
+    // The model runs in its worker thread while this thread reads the texts' entities.
+    const embedding = embedder.embed(all.map((d) => d.text));
+    // Should reading the texts throw, the embedding's own failure must not go unhandled.
+    embedding.catch(() => {});
+    const drafted = all.map((d) => {
       const occurredAt =
         d.source?.index !== undefined
           ? (d.body.messages?.[d.source.index]?.timestamp ?? d.body.timestamp ?? null)
@@ -154,9 +157,13 @@ export function createMemoryService(deps: MemoryServiceDeps) {
           firstPersonSpeaker: d.source?.name,
           speaker: d.source?.name,
         }),
-        embedding: vectorLiteral(vectors[i] as Float32Array),
       };
     });
+    const vectors = await embedding;
+    const rows: NewMemory[] = drafted.map((row, i) => ({
+      ...row,
+      embedding: vectorLiteral(vectors[i] as Float32Array),
+    }));
     try {
       return await store.insertMemories(
         ctx.tenantId,
