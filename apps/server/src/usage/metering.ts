@@ -109,8 +109,9 @@ function quotaExceeded(
  * Applies a write's usage atomically in its transaction: the period's operation counter and the
  * gauges only move while they stay within the limits (a conditional upsert / update, so fifty
  * concurrent writers at the edge serialise on the counter row and none passes the limit), and the
- * billable operations are recorded as one idempotent usage event. Throws quota_exceeded, which
- * rolls the whole write back.
+ * billable operations are recorded as one idempotent usage event. One statement, so one round
+ * trip: its row says which part was refused. Throws quota_exceeded, which rolls the whole write
+ * back (the usage event and the other part with it).
  */
 export async function applyUsage(
   tx: Queryable,
@@ -120,90 +121,114 @@ export async function applyUsage(
   now = new Date(),
 ): Promise<void> {
   const { limits } = m.plan;
+  const counting = delta.ops > 0;
+  const moving = delta.memories !== 0 || delta.bytes !== 0;
+  if (!counting && !moving) return;
   const period = periodOf(now);
   const periodStart = period.start.toISOString().slice(0, 10);
-  if (delta.ops > 0) {
-    const counted = await tx.query<{ used: string }>(
-      `INSERT INTO usage_counters (tenant_id, period_start, metric, used)
-       SELECT $1, $2, 'memory_operations', $3 WHERE $4::bigint IS NULL OR $3 <= $4::bigint
+  // The counter row is locked before the gauges' (the select list reads `counted` first), in
+  // every writer alike.
+  const [row] = await tx.query<{
+    used: string | null;
+    active: string | null;
+    bytes: string | null;
+  }>(
+    `WITH counted AS (
+       INSERT INTO usage_counters (tenant_id, period_start, metric, used)
+       SELECT $1, $2, 'memory_operations', $3::bigint
+       WHERE $3::bigint > 0 AND ($4::bigint IS NULL OR $3::bigint <= $4::bigint)
        ON CONFLICT (tenant_id, period_start, metric)
        DO UPDATE SET used = usage_counters.used + excluded.used
        WHERE $4::bigint IS NULL OR usage_counters.used + excluded.used <= $4::bigint
-       RETURNING used`,
-      [m.tenantId, periodStart, delta.ops, limits.memory_operations],
+       RETURNING used),
+     moved AS (
+       UPDATE tenant_usage
+       SET active_memories = active_memories + $5::bigint, storage_bytes = storage_bytes + $6::bigint
+       WHERE tenant_id = $1 AND ($5::bigint <> 0 OR $6::bigint <> 0)
+         AND ($5::bigint <= 0 OR $7::bigint IS NULL OR active_memories + $5::bigint <= $7::bigint)
+         AND ($6::bigint <= 0 OR $8::bigint IS NULL OR storage_bytes + $6::bigint <= $8::bigint)
+       RETURNING active_memories, storage_bytes),
+     event AS (
+       INSERT INTO usage_events (id, tenant_id, project_id, key_id, event_key, metric, quantity)
+       SELECT $9, $1, $10, $11, $12, 'memory_operations', $3::bigint WHERE EXISTS (SELECT FROM counted)
+       ON CONFLICT (tenant_id, event_key) DO NOTHING)
+     SELECT (SELECT used FROM counted) AS used, (SELECT active_memories FROM moved) AS active,
+            (SELECT storage_bytes FROM moved) AS bytes`,
+    [
+      m.tenantId,
+      periodStart,
+      delta.ops,
+      limits.memory_operations,
+      delta.memories,
+      delta.bytes,
+      limits.active_memories,
+      limits.storage_bytes,
+      newId("use"),
+      m.projectId,
+      m.keyId,
+      `${operation}:${m.requestId}`,
+    ],
+  );
+  if (counting && row?.used == null) {
+    const [current] = await tx.query<{ used: string }>(
+      "SELECT used FROM usage_counters WHERE tenant_id = $1 AND period_start = $2 AND metric = 'memory_operations'",
+      [m.tenantId, periodStart],
     );
-    if (counted.length === 0) {
-      const [row] = await tx.query<{ used: string }>(
-        "SELECT used FROM usage_counters WHERE tenant_id = $1 AND period_start = $2 AND metric = 'memory_operations'",
-        [m.tenantId, periodStart],
-      );
-      throw quotaExceeded(
-        "memory_operations",
-        limits.memory_operations as number,
-        Number(row?.used ?? 0),
-        period.end,
-      );
-    }
-    await tx.query(
-      `INSERT INTO usage_events (id, tenant_id, project_id, key_id, event_key, metric, quantity)
-       VALUES ($1, $2, $3, $4, $5, 'memory_operations', $6)
-       ON CONFLICT (tenant_id, event_key) DO NOTHING`,
-      [newId("use"), m.tenantId, m.projectId, m.keyId, `${operation}:${m.requestId}`, delta.ops],
+    throw quotaExceeded(
+      "memory_operations",
+      limits.memory_operations as number,
+      Number(current?.used ?? 0),
+      period.end,
     );
-    const used = Number(counted[0]?.used ?? 0);
-    await noticeThresholds(tx, m, periodStart, [
-      {
-        metric: "memory_operations",
-        before: used - delta.ops,
-        after: used,
-        limit: limits.memory_operations,
-      },
-    ]);
   }
-  if (delta.memories !== 0 || delta.bytes !== 0) {
-    const moved = await tx.query<{ active_memories: string; storage_bytes: string }>(
-      `UPDATE tenant_usage
-       SET active_memories = active_memories + $2, storage_bytes = storage_bytes + $3
-       WHERE tenant_id = $1
-         AND ($2 <= 0 OR $4::bigint IS NULL OR active_memories + $2 <= $4::bigint)
-         AND ($3 <= 0 OR $5::bigint IS NULL OR storage_bytes + $3 <= $5::bigint)
-       RETURNING active_memories, storage_bytes`,
-      [m.tenantId, delta.memories, delta.bytes, limits.active_memories, limits.storage_bytes],
+  if (moving && (row?.active == null || row.bytes == null)) {
+    const [current] = await tx.query<{ active_memories: string; storage_bytes: string }>(
+      "SELECT active_memories, storage_bytes FROM tenant_usage WHERE tenant_id = $1",
+      [m.tenantId],
     );
-    if (moved.length === 0) {
-      const [row] = await tx.query<{ active_memories: string; storage_bytes: string }>(
-        "SELECT active_memories, storage_bytes FROM tenant_usage WHERE tenant_id = $1",
-        [m.tenantId],
-      );
-      const active = Number(row?.active_memories ?? 0);
-      const limit = limits.active_memories;
-      if (delta.memories > 0 && limit !== null && active + delta.memories > limit) {
-        throw quotaExceeded("active_memories", limit, active, null);
-      }
-      throw quotaExceeded(
-        "storage_bytes",
-        limits.storage_bytes as number,
-        Number(row?.storage_bytes ?? 0),
-        null,
-      );
+    const active = Number(current?.active_memories ?? 0);
+    const limit = limits.active_memories;
+    if (delta.memories > 0 && limit !== null && active + delta.memories > limit) {
+      throw quotaExceeded("active_memories", limit, active, null);
     }
-    const active = Number(moved[0]?.active_memories ?? 0);
-    const bytes = Number(moved[0]?.storage_bytes ?? 0);
-    await noticeThresholds(tx, m, periodStart, [
-      {
-        metric: "active_memories",
-        before: active - delta.memories,
-        after: active,
-        limit: limits.active_memories,
-      },
-      {
-        metric: "storage_bytes",
-        before: bytes - delta.bytes,
-        after: bytes,
-        limit: limits.storage_bytes,
-      },
-    ]);
+    throw quotaExceeded(
+      "storage_bytes",
+      limits.storage_bytes as number,
+      Number(current?.storage_bytes ?? 0),
+      null,
+    );
   }
+  const used = Number(row?.used ?? 0);
+  const active = Number(row?.active ?? 0);
+  const bytes = Number(row?.bytes ?? 0);
+  await noticeThresholds(tx, m, periodStart, [
+    ...(counting
+      ? [
+          {
+            metric: "memory_operations" as const,
+            before: used - delta.ops,
+            after: used,
+            limit: limits.memory_operations,
+          },
+        ]
+      : []),
+    ...(moving
+      ? [
+          {
+            metric: "active_memories" as const,
+            before: active - delta.memories,
+            after: active,
+            limit: limits.active_memories,
+          },
+          {
+            metric: "storage_bytes" as const,
+            before: bytes - delta.bytes,
+            after: bytes,
+            limit: limits.storage_bytes,
+          },
+        ]
+      : []),
+  ]);
 }
 
 /** Who is writing, from the request's tenant context (applyUsage, recordLlmCalls). */
