@@ -235,10 +235,7 @@ for (const backend of testDatabases) {
         (await entities.findQueryEntities(t, { projectId: p, userId: "alice" }, query))
           .map((e) => `${nameOf.get(e.id)} ${e.weight} ${e.matched}`)
           .sort();
-      assert.deepEqual(await found("where does alice live"), [
-        "Alice 1 alice",
-        "Lisbon 0.5 alice",
-      ]);
+      assert.deepEqual(await found("where does alice live"), ["Alice 1 alice", "Lisbon 0.5 alice"]);
       assert.deepEqual(await found("who lives in lisbon"), ["Alice 0.5 lisbon", "Lisbon 1 lisbon"]);
       assert.deepEqual(
         await found("alice in lisbon"),
