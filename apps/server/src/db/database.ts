@@ -25,6 +25,15 @@ export interface Database {
     fn: (tx: Queryable) => Promise<T>,
     settings?: TxSettings,
   ): Promise<T>;
+  /**
+   * withTenant for reads: a read-only transaction (a write in it fails) that answers as soon as
+   * fn resolves. On PostgreSQL its COMMIT is sent after, not waited for: one round trip less.
+   */
+  readTenant<T>(
+    tenantId: string,
+    fn: (tx: Queryable) => Promise<T>,
+    settings?: TxSettings,
+  ): Promise<T>;
   /** Runs fn in one transaction as the application role with no tenant context. */
   withoutTenant<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**

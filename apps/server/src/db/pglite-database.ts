@@ -49,6 +49,9 @@ export async function openPGliteDatabase(dataDir: string | undefined): Promise<D
     kind: "pglite",
     pglite: pg,
     withTenant: (tenantId, fn, settings) => inRole(tenantId, fn, settings),
+    // In-process, COMMIT costs no round trip: only the read-only mode differs.
+    readTenant: (tenantId, fn, settings) =>
+      inRole(tenantId, fn, { ...settings, transaction_read_only: "on" }),
     withoutTenant: (fn) => inRole(null, fn),
     // In-process: a transaction costs no round trips, and it is what sets the role.
     readWithoutTenant: (sql, params) => inRole(null, (tx) => tx.query(sql, params)),

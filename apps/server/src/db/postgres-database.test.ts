@@ -5,7 +5,7 @@ import { AppError } from "../lib/errors.ts";
 import { createMemoryStore } from "../memories/memory-store.ts";
 import { axis, draftMemory, projectOf, seedTenant, TEST_MODEL } from "../testing/test-databases.ts";
 import { createTestPostgres, type TestPostgres } from "../testing/test-postgres.ts";
-import type { Database } from "./database.ts";
+import type { Database, Queryable } from "./database.ts";
 import { migrate } from "./migrate.ts";
 import { migrateDatabase, prepareSchema } from "./open-database.ts";
 import { openPostgresDatabase, type PostgresOptions } from "./postgres-database.ts";
@@ -78,6 +78,32 @@ describe("PostgreSQL adapter", () => {
         seenByB.map((r) => r.tenant_id),
         [b],
       );
+    });
+
+    test("read transactions answer before their COMMIT: the next user of the one connection waits for it and never sees their context", async () => {
+      const probe = (tx: Queryable) =>
+        tx.query<{ pid: number; t: string; ro: string }>(
+          `${PROBE}, current_setting('transaction_read_only') AS ro`,
+        );
+      // Not awaited one by one: each starts while the previous COMMIT may still be on its way.
+      const reads = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => db.readTenant(i % 2 ? a : b, probe)),
+      );
+      reads.forEach(([r], i) => {
+        assert.equal(r?.t, i % 2 ? a : b);
+        assert.equal(r?.ro, "on");
+      });
+      const [after] = await db.withoutTenant(probe);
+      assert.equal(after?.pid, reads[0]?.[0]?.pid, "still the one pooled connection");
+      assert.deepEqual([after?.t, after?.ro], ["", "off"]);
+      // A write in a read transaction fails and the connection stays usable.
+      await assert.rejects(
+        db.readTenant(a, (tx) =>
+          tx.query("UPDATE memories SET metadata = '{}' WHERE tenant_id = $1", [a]),
+        ),
+        /read-only transaction/,
+      );
+      assert.equal((await db.readTenant(a, probe))[0]?.t, a);
     });
 
     test("a transaction that fails under A leaves nothing of A on the connection", async () => {

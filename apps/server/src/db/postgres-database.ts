@@ -95,12 +95,17 @@ function createPool(url: string, max: number, timeoutMs: number): pg.Pool {
  * Runs fn in one transaction on a pooled connection. The tenant context is set with
  * set_config(..., true), which lasts until COMMIT or ROLLBACK: a session-level SET would stay on
  * the connection and leak into whichever request checks it out next.
+ *
+ * A read-only transaction (BEGIN READ ONLY: a write in it fails) answers as soon as fn has: its
+ * COMMIT, which can change nothing, goes out after, and the connection returns to the pool once
+ * it is done. The caller saves that round trip; the next user of the connection cannot overtake
+ * it (the connection is not back in the pool before).
  */
 async function transaction<T>(
   pool: pg.Pool,
   tenantId: string | null,
   fn: (tx: Queryable) => Promise<T>,
-  settings: TxSettings = {},
+  opts: { settings?: TxSettings | undefined; readOnly?: boolean } = {},
 ): Promise<T> {
   let client: pg.PoolClient;
   try {
@@ -115,17 +120,32 @@ async function transaction<T>(
     broken = true;
   };
   client.on("error", onError);
+  const release = () => {
+    client.off("error", onError);
+    client.release(broken);
+  };
+  let released = false;
   try {
     // One round trip: BEGIN, the tenant context and the settings go as one simple-protocol
     // script (values as escaped literals, as a parameter cannot be sent with two statements).
+    const settings = opts.settings ?? {};
     const set = Object.entries(
       tenantId === null ? settings : { ...settings, "app.tenant_id": tenantId },
     ).map(
       ([name, value]) =>
         `set_config(${client.escapeLiteral(name)}, ${client.escapeLiteral(value)}, true)`,
     );
-    await client.query(set.length === 0 ? "BEGIN" : `BEGIN; SELECT ${set.join(", ")}`);
+    const begin = opts.readOnly ? "BEGIN READ ONLY" : "BEGIN";
+    await client.query(set.length === 0 ? begin : `${begin}; SELECT ${set.join(", ")}`);
     const result = await fn(wrap(client));
+    if (opts.readOnly) {
+      released = true;
+      client.query("COMMIT").then(release, () => {
+        broken = true;
+        release();
+      });
+      return result;
+    }
     await client.query("COMMIT");
     return result;
   } catch (err) {
@@ -138,8 +158,7 @@ async function transaction<T>(
     }
     throw toAppError(err);
   } finally {
-    client.off("error", onError);
-    client.release(broken);
+    if (!released) release();
   }
 }
 
@@ -160,7 +179,10 @@ export function openPostgresDatabase(opts: PostgresOptions): Database {
 
   return {
     kind: "postgres",
-    withTenant: async (tenantId, fn, settings) => transaction(appPool(), tenantId, fn, settings),
+    withTenant: async (tenantId, fn, settings) =>
+      transaction(appPool(), tenantId, fn, { settings }),
+    readTenant: async (tenantId, fn, settings) =>
+      transaction(appPool(), tenantId, fn, { settings, readOnly: true }),
     // An empty tenant id matches no row, exactly like an unset one.
     withoutTenant: async (fn) => transaction(appPool(), "", fn),
     // No BEGIN/COMMIT: the statement is its own transaction. The pool's connections never hold a

@@ -298,6 +298,24 @@ for (const backend of testDatabases) {
       assert.deepEqual(next, { ef: "40", scan: "off", t: a, u: "engram_app" });
     });
 
+    test("read transactions: the tenant's rows only, and no write", async () => {
+      const seen = await db.readTenant(a, (tx) =>
+        tx.query<{ tenant_id: string }>("SELECT DISTINCT tenant_id FROM memories"),
+      );
+      assert.deepEqual(
+        seen.map((r) => r.tenant_id),
+        [a],
+      );
+      await assert.rejects(
+        db.readTenant(a, (tx) => tx.query("DELETE FROM memories WHERE tenant_id = $1", [a])),
+        /read-only transaction/,
+      );
+      const [left] = await db.withTenant(a, (tx) =>
+        tx.query<{ n: number }>("SELECT count(*)::int AS n FROM memories"),
+      );
+      assert.equal(left?.n, 1);
+    });
+
     test("the application role owns no table and cannot alter, drop, truncate or unprotect one", async () => {
       const [owned] = await db.withoutTenant((tx) =>
         tx.query<{ n: number }>(

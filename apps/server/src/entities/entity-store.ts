@@ -156,7 +156,7 @@ export function createEntityStore(db: Database) {
   return {
     /** findQueryEntities in a transaction of its own. */
     findQueryEntities: (tenantId: string, scope: EntityScope, query: string) =>
-      db.withTenant(tenantId, (tx) => findQueryEntities(tx, tenantId, scope, query)),
+      db.readTenant(tenantId, (tx) => findQueryEntities(tx, tenantId, scope, query)),
 
     /** Named entities, newest first; the cursor is the last id seen. */
     listEntities: (

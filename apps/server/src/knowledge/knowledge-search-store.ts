@@ -100,7 +100,7 @@ export function createKnowledgeSearchStore(db: Database, model: { id: string; di
     if (!search) return [];
     const { sql, params, sides, candidates } = search;
     const settings = candidates > 0 ? vectorScanSettings(candidates) : {};
-    const rows = await db.withTenant(
+    const rows = await db.readTenant(
       tenantId,
       (tx) => tx.query<Record<string, unknown>>(sql, params),
       settings,

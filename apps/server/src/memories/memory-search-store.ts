@@ -219,7 +219,7 @@ export function createMemorySearchStore(
 
   return (tenantId: string, req: SearchRequest) => {
     const candidates = candidateCount(req.limit);
-    return db.withTenant(
+    return db.readTenant(
       tenantId,
       async (tx) => {
         let plan: KeywordPlan | undefined;

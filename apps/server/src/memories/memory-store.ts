@@ -329,7 +329,7 @@ export function createMemoryStore(
       }),
 
     getMemory: (tenantId: string, projectId: string, id: string) =>
-      db.withTenant(tenantId, async (tx) => {
+      db.readTenant(tenantId, async (tx) => {
         const [row] = await tx.query<MemoryRow>(
           `SELECT ${MEMORY_COLUMNS} FROM memories WHERE tenant_id = $1 AND project_id = $2 AND id = $3`,
           [tenantId, projectId, id],
@@ -348,7 +348,7 @@ export function createMemoryStore(
       before: string | undefined,
       validity: Validity = {},
     ) =>
-      db.withTenant(tenantId, async (tx) => {
+      db.readTenant(tenantId, async (tx) => {
         const params: unknown[] = [tenantId];
         let where = `tenant_id = $1${scopeSql(scope, params)}${validitySql(validity, params)}`;
         if (before) {
@@ -513,7 +513,7 @@ export function createMemoryStore(
       }),
 
     getHistory: (tenantId: string, projectId: string, memoryId: string) =>
-      db.withTenant(tenantId, async (tx) => {
+      db.readTenant(tenantId, async (tx) => {
         const rows = await tx.query<Omit<HistoryEntry, "created_at"> & { created_at: Date }>(
           `SELECT id, memory_id, event, old_memory, new_memory, old_metadata, new_metadata,
                   reason, related_memory_id, sources, engine, created_at
