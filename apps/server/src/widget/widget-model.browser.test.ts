@@ -36,8 +36,9 @@ describe("the widget in chromium, against a real Engram answering with a model",
           ? { stream: MODEL_ANSWER, chunkDelayMs: 150 }
           : { status: 500, body: { error: { message: "only chat is expected here" } } },
     });
-    [browser, host, engram] = await Promise.all([
-      launchChromium(),
+    // The browser first: if it cannot start, nothing else is left running to keep the test alive.
+    browser = await launchChromium();
+    [host, engram] = await Promise.all([
       startHostPage(),
       startTestServer({
         ENGRAM_LLM_BASE_URL: model.baseUrl,

@@ -114,8 +114,9 @@ describe("the widget in chromium, on a page of another origin, against a real En
   let agent: Agent;
 
   before(async () => {
-    [browser, host, refusedHost, engram] = await Promise.all([
-      launchChromium(),
+    // The browser first: if it cannot start, nothing else is left running to keep the test alive.
+    browser = await launchChromium();
+    [host, refusedHost, engram] = await Promise.all([
       startHostPage(),
       startHostPage(),
       startTestServer(),
