@@ -14,6 +14,7 @@ import {
   hashSecret,
   keywordQuery,
   vectorLiteral,
+  vectorScanSettings,
 } from "@engram/server";
 import { openPostgresDatabase } from "@engram/server/db";
 import { createLocalEmbedder, LOCAL_MODEL } from "@engram/server/embeddings";
@@ -171,7 +172,10 @@ const VECTOR_SQL = `SELECT id, embedding::vector(${MODEL.dimension}) <=> $2::vec
   FROM memories WHERE tenant_id = $1 AND embedding_model = '${MODEL.id}' ORDER BY dist LIMIT $3`;
 /** What the API sets for limit 10 (search/fusion.ts): 40 candidates, ef_search 40. */
 const CANDIDATES = 40;
-const HNSW_SETTINGS = `set_config('hnsw.ef_search', '${CANDIDATES}', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
+/** The API's own HNSW settings for those candidates (search/vector-scan.ts), as set_config calls. */
+const HNSW_SETTINGS = Object.entries(vectorScanSettings(CANDIDATES))
+  .map(([name, value]) => `set_config('${name}', '${value}', true)`)
+  .join(", ");
 
 interface Probe {
   tenantId: string;

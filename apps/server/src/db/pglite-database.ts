@@ -36,11 +36,10 @@ export async function openPGliteDatabase(dataDir: string | undefined): Promise<D
   ) =>
     pg.transaction(async (tx) => {
       // Role, tenant and settings in one statement; names and values as parameters.
-      const set = { ...settings, role: APP_ROLE, "app.tenant_id": tenantId ?? "" };
-      const names = Object.keys(set);
+      const set = Object.entries({ ...settings, role: APP_ROLE, "app.tenant_id": tenantId ?? "" });
       await tx.query(
-        `SELECT ${names.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(", ")}`,
-        names.flatMap((name) => [name, set[name as keyof typeof set] as string]),
+        `SELECT ${set.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(", ")}`,
+        set.flat(),
       );
       return fn(wrap(tx));
     });

@@ -198,37 +198,35 @@ export async function applyUsage(
       null,
     );
   }
-  const used = Number(row?.used ?? 0);
-  const active = Number(row?.active ?? 0);
-  const bytes = Number(row?.bytes ?? 0);
-  await noticeThresholds(tx, m, periodStart, [
-    ...(counting
-      ? [
-          {
-            metric: "memory_operations" as const,
-            before: used - delta.ops,
-            after: used,
-            limit: limits.memory_operations,
-          },
-        ]
-      : []),
-    ...(moving
-      ? [
-          {
-            metric: "active_memories" as const,
-            before: active - delta.memories,
-            after: active,
-            limit: limits.active_memories,
-          },
-          {
-            metric: "storage_bytes" as const,
-            before: bytes - delta.bytes,
-            after: bytes,
-            limit: limits.storage_bytes,
-          },
-        ]
-      : []),
-  ]);
+  const moves: Parameters<typeof noticeThresholds>[3] = [];
+  if (counting) {
+    const used = Number(row?.used ?? 0);
+    moves.push({
+      metric: "memory_operations",
+      before: used - delta.ops,
+      after: used,
+      limit: limits.memory_operations,
+    });
+  }
+  if (moving) {
+    const active = Number(row?.active ?? 0);
+    const bytes = Number(row?.bytes ?? 0);
+    moves.push(
+      {
+        metric: "active_memories",
+        before: active - delta.memories,
+        after: active,
+        limit: limits.active_memories,
+      },
+      {
+        metric: "storage_bytes",
+        before: bytes - delta.bytes,
+        after: bytes,
+        limit: limits.storage_bytes,
+      },
+    );
+  }
+  await noticeThresholds(tx, m, periodStart, moves);
 }
 
 /** Who is writing, from the request's tenant context (applyUsage, recordLlmCalls). */
